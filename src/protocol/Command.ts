@@ -1,0 +1,315 @@
+/**
+ * SMTP commands as a Schema tagged union, and the line ⇄ command codec.
+ *
+ * `CommandFromLine` decodes a command line (without its CRLF) into a `Command` and encodes a
+ * `Command` back into a line; the server decodes, a client encodes. A line that does not
+ * decode gets the reply its failure calls for (`decodeLine`): unknown verb 500 5.5.2, known
+ * but unimplemented verb 502 5.5.1, bad syntax 501 5.5.4, bad sender 501 5.1.7, bad recipient
+ * 501 5.1.3.
+ *
+ * @since 0.1.0
+ */
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import type * as AST from "effect/SchemaAST"
+import * as Address from "./Address.js"
+import * as Parameters from "./Parameters.js"
+import * as Reply from "./Reply.js"
+
+const FailureReply = Symbol.for("effect-smtpd/Command/FailureReply")
+type FailureKind = "unknown" | "notImplemented" | "syntax" | "sender" | "recipient"
+
+/** Free text after a verb: printable, no CR/LF, no leading or trailing space. */
+const Text = Schema.String.pipe(
+  Schema.pattern(/^(?:[\x21-\x7e\u{80}-\u{10FFFF}](?:[\x20-\x7e\u{80}-\u{10FFFF}]*[\x21-\x7e\u{80}-\u{10FFFF}])?)?$/u)
+)
+const Argument = Text.pipe(Schema.minLength(1))
+const ReversePath = Address.ReversePath.annotations({ [FailureReply]: "sender" })
+const ForwardPath = Address.ForwardPath.annotations({ [FailureReply]: "recipient" })
+
+/** @since 0.1.0 @category models */
+export class Helo extends Schema.TaggedClass<Helo>()("Helo", { domain: Argument }) {}
+/** @since 0.1.0 @category models */
+export class Ehlo extends Schema.TaggedClass<Ehlo>()("Ehlo", { domain: Argument }) {}
+/** @since 0.1.0 @category models */
+export class Mail extends Schema.TaggedClass<Mail>()("Mail", {
+  from: ReversePath,
+  parameters: Parameters.Parameters
+}) {}
+/** @since 0.1.0 @category models */
+export class Rcpt extends Schema.TaggedClass<Rcpt>()("Rcpt", {
+  to: ForwardPath,
+  parameters: Parameters.Parameters
+}) {}
+/** @since 0.1.0 @category models */
+export class Data extends Schema.TaggedClass<Data>()("Data", {}) {}
+/** @since 0.1.0 @category models */
+export class Rset extends Schema.TaggedClass<Rset>()("Rset", {}) {}
+/** @since 0.1.0 @category models */
+export class Noop extends Schema.TaggedClass<Noop>()("Noop", { text: Text }) {}
+/** @since 0.1.0 @category models */
+export class Quit extends Schema.TaggedClass<Quit>()("Quit", {}) {}
+/** @since 0.1.0 @category models */
+export class Vrfy extends Schema.TaggedClass<Vrfy>()("Vrfy", { argument: Argument }) {}
+/** @since 0.1.0 @category models */
+export class Expn extends Schema.TaggedClass<Expn>()("Expn", { argument: Argument }) {}
+/** @since 0.1.0 @category models */
+export class Help extends Schema.TaggedClass<Help>()("Help", { topic: Text }) {}
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Command = Schema.Union(Helo, Ehlo, Mail, Rcpt, Data, Rset, Noop, Quit, Vrfy, Expn, Help)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Command = typeof Command.Type
+
+/**
+ * The verbs this codec knows.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const verbs: ReadonlyArray<string> = [
+  "HELO",
+  "EHLO",
+  "MAIL",
+  "RCPT",
+  "DATA",
+  "RSET",
+  "NOOP",
+  "QUIT",
+  "VRFY",
+  "EXPN",
+  "HELP"
+]
+
+// RFC 5321 §4.1.1 lists these; we do not offer them
+const unimplemented = new Set(["SEND", "SOML", "SAML", "TURN", "ETRN", "ATRN"])
+
+const failureMarkers: Record<FailureKind, AST.AST> = {
+  unknown: Schema.String.annotations({ [FailureReply]: "unknown" }).ast,
+  notImplemented: Schema.String.annotations({ [FailureReply]: "notImplemented" }).ast,
+  syntax: Schema.String.annotations({ [FailureReply]: "syntax" }).ast,
+  sender: Schema.String.annotations({ [FailureReply]: "sender" }).ast,
+  recipient: Schema.String.annotations({ [FailureReply]: "recipient" }).ast
+}
+
+const fail = (kind: FailureKind, line: string, message: string) =>
+  Either.left(new ParseResult.Type(failureMarkers[kind], line, message))
+
+/**
+ * Splits `verb SP arguments`. The verb is case-insensitive (RFC 5321 §2.4).
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const splitVerb = (line: string): { readonly verb: string; readonly rest: string } => {
+  const space = line.indexOf(" ")
+  return space === -1
+    ? { verb: line.toUpperCase(), rest: "" }
+    : { verb: line.slice(0, space).toUpperCase(), rest: line.slice(space + 1) }
+}
+
+// `FROM:<path> params` → path and params; honours quoted local parts containing `>`
+const splitPath = (rest: string, prefix: string) => {
+  if (rest.slice(0, prefix.length).toUpperCase() !== prefix) return undefined
+  const text = rest.slice(prefix.length).replace(/^ /, "") // tolerate one space after the colon
+  if (!text.startsWith("<")) return undefined
+  let quoted = false
+  for (let i = 1; i < text.length; i++) {
+    const c = text[i]
+    if (quoted && c === "\\") i++
+    else if (c === '"') quoted = !quoted
+    else if (c === ">" && !quoted) {
+      const after = text.slice(i + 1)
+      if (after !== "" && !after.startsWith(" ")) return undefined
+      return { path: text.slice(0, i + 1), params: after }
+    }
+  }
+  return undefined
+}
+
+const parsePathCommand = (tag: "Mail" | "Rcpt", line: string, rest: string) => {
+  const usage = tag === "Mail" ? "Syntax: MAIL FROM:<address> [parameters]" : "Syntax: RCPT TO:<address> [parameters]"
+  const parts = splitPath(rest, tag === "Mail" ? "FROM:" : "TO:")
+  if (parts === undefined) return fail("syntax", line, usage)
+  const parameters = Parameters.parse(parts.params)
+  if (parameters === undefined) return fail("syntax", line, "Malformed parameter")
+  const mailbox = Address.unbracket(parts.path)
+  if (Either.isLeft(mailbox)) return fail(tag === "Mail" ? "sender" : "recipient", line, mailbox.left)
+  return Either.right(
+    tag === "Mail"
+      ? { _tag: "Mail" as const, from: mailbox.right, parameters }
+      : { _tag: "Rcpt" as const, to: mailbox.right, parameters }
+  )
+}
+
+const parseLine = (line: string): Either.Either<typeof Command.Encoded, ParseResult.ParseIssue> => {
+  const { rest, verb } = splitVerb(line)
+  const args = rest.trim()
+  const noArguments = <T extends "Data" | "Rset" | "Quit">(_tag: T) =>
+    args === "" ? Either.right({ _tag }) : fail("syntax", line, `Syntax: ${verb}`)
+  const needsArgument = (usage: string) => (args === "" ? fail("syntax", line, `Syntax: ${verb} ${usage}`) : undefined)
+  switch (verb) {
+    case "HELO":
+    case "EHLO":
+      return (
+        needsArgument("hostname") ??
+        Either.right({ _tag: verb === "HELO" ? ("Helo" as const) : ("Ehlo" as const), domain: args })
+      )
+    case "MAIL":
+      return parsePathCommand("Mail", line, rest)
+    case "RCPT":
+      return parsePathCommand("Rcpt", line, rest)
+    case "DATA":
+      return noArguments("Data")
+    case "RSET":
+      return noArguments("Rset")
+    case "QUIT":
+      return noArguments("Quit")
+    case "NOOP":
+      return Either.right({ _tag: "Noop", text: args })
+    case "VRFY":
+      return needsArgument("address") ?? Either.right({ _tag: "Vrfy", argument: args })
+    case "EXPN":
+      return needsArgument("list") ?? Either.right({ _tag: "Expn", argument: args })
+    case "HELP":
+      return Either.right({ _tag: "Help", topic: args })
+    default:
+      return unimplemented.has(verb)
+        ? fail("notImplemented", line, "Command not implemented")
+        : fail("unknown", line, "Command unrecognized")
+  }
+}
+
+const path = (mailbox: string) => `<${mailbox}>`
+const withParameters = (parameters: Parameters.Parameters) => parameters.map((p) => ` ${Parameters.format(p)}`).join("")
+const withText = (verb: string, text: string) => (text === "" ? verb : `${verb} ${text}`)
+
+/**
+ * Formats a command as a line (no CRLF), as a client sends it.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const formatLine = (command: typeof Command.Encoded): string => {
+  switch (command._tag) {
+    case "Helo":
+      return `HELO ${command.domain}`
+    case "Ehlo":
+      return `EHLO ${command.domain}`
+    case "Mail":
+      return `MAIL FROM:${path(command.from)}${withParameters(command.parameters)}`
+    case "Rcpt":
+      return `RCPT TO:${path(command.to)}${withParameters(command.parameters)}`
+    case "Data":
+      return "DATA"
+    case "Rset":
+      return "RSET"
+    case "Quit":
+      return "QUIT"
+    case "Noop":
+      return withText("NOOP", command.text)
+    case "Vrfy":
+      return `VRFY ${command.argument}`
+    case "Expn":
+      return `EXPN ${command.argument}`
+    case "Help":
+      return withText("HELP", command.topic)
+  }
+}
+
+/**
+ * A command line (without CRLF) ⇄ `Command`.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const CommandFromLine: Schema.Schema<Command, string> = Schema.transformOrFail(
+  Schema.String,
+  Schema.encodedSchema(Command),
+  {
+    strict: true,
+    decode: (line) => parseLine(line),
+    encode: (command) => ParseResult.succeed(formatLine(command))
+  }
+).pipe(Schema.compose(Command))
+
+const kindOf = (issue: ParseResult.ParseIssue): FailureKind | undefined => {
+  if ("ast" in issue) {
+    const kind = issue.ast.annotations[FailureReply] as FailureKind | undefined
+    if (kind !== undefined) return kind
+  }
+  switch (issue._tag) {
+    case "Refinement":
+    case "Transformation":
+    case "Pointer":
+      return kindOf(issue.issue)
+    case "Composite": {
+      for (const inner of Array.isArray(issue.issues) ? issue.issues : [issue.issues]) {
+        const kind = kindOf(inner as ParseResult.ParseIssue)
+        if (kind !== undefined) return kind
+      }
+      return undefined
+    }
+    default:
+      return undefined
+  }
+}
+
+const messageOf = (issue: ParseResult.ParseIssue): string | undefined => {
+  switch (issue._tag) {
+    case "Type":
+      return issue.message
+    case "Refinement":
+    case "Transformation":
+    case "Pointer":
+      return messageOf(issue.issue)
+    case "Composite":
+      return messageOf((Array.isArray(issue.issues) ? issue.issues[0] : issue.issues) as ParseResult.ParseIssue)
+    default:
+      return undefined
+  }
+}
+
+const replyFor = (issue: ParseResult.ParseIssue): Reply.Reply => {
+  const kind = kindOf(issue) ?? "syntax"
+  const message = messageOf(issue) ?? "Syntax error"
+  switch (kind) {
+    case "unknown":
+      return Reply.unknownCommand
+    case "notImplemented":
+      return Reply.notImplemented
+    case "syntax":
+      return Reply.syntaxError(message.startsWith("Expected") ? "Syntax error" : message)
+    case "sender":
+      return Reply.badSender(message)
+    case "recipient":
+      return Reply.badRecipient(message)
+  }
+}
+
+const decodeEither = Schema.decodeEither(CommandFromLine)
+
+/**
+ * Decodes a command line, or gives the reply that its failure calls for.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decodeLine = (line: string): Either.Either<Command, Reply.Reply> =>
+  Either.mapLeft(decodeEither(line), (error) => replyFor(error.issue))
+
+/**
+ * Encodes a command as a line (no CRLF).
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const encodeLine: (command: Command) => string = Schema.encodeSync(CommandFromLine)

@@ -1,0 +1,212 @@
+/**
+ * The protocol as a pure function: `step(config, state, frame)` takes one command frame and
+ * says what to do — reply, ask the message handler about a sender or a recipient, start DATA,
+ * run a user command, or close. The connection carries the decision out; nothing here
+ * performs I/O.
+ *
+ * @since 0.1.0
+ */
+import * as Either from "effect/Either"
+import * as Address from "./Address.js"
+import * as Command from "./Command.js"
+import type * as Framer from "./Framer.js"
+import * as Parameters from "./Parameters.js"
+import * as Reply from "./Reply.js"
+import * as Session from "./Session.js"
+
+/**
+ * What the session offers and its limits.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Config {
+  /** Our name in the greeting and in the EHLO reply. */
+  readonly hostname: string
+  /** Largest message in octets; 0 = no limit (SIZE is then not advertised). */
+  readonly maxMessageSize: number
+  /** Most recipients in one transaction (RFC 5321 §4.5.3.1.8 asks for at least 100). */
+  readonly maxRecipients: number
+  /** The client's protocol errors before 421 4.7.0 and close. */
+  readonly maxErrors: number
+  /** Offer SMTPUTF8 (RFC 6531). */
+  readonly smtpUtf8: boolean
+  /** Offer 8BITMIME (RFC 6152); off when handlers get decoded text. */
+  readonly eightBitMime: boolean
+  /** Extra EHLO keywords (from extensions). */
+  readonly extensions: ReadonlyArray<string>
+  /** Verbs served by user commands, checked before the built-in ones. */
+  readonly userVerbs: ReadonlySet<string>
+}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeConfig = (options: Partial<Config> = {}): Config => ({
+  hostname: options.hostname ?? "localhost",
+  maxMessageSize: options.maxMessageSize ?? 33554432,
+  maxRecipients: options.maxRecipients ?? 1000,
+  maxErrors: options.maxErrors ?? 10,
+  smtpUtf8: options.smtpUtf8 ?? false,
+  eightBitMime: options.eightBitMime ?? true,
+  extensions: options.extensions ?? [],
+  userVerbs: options.userVerbs ?? new Set()
+})
+
+/**
+ * What the connection does next. `state` is the state to continue with; for `Mail` and `Rcpt`
+ * it is the state if the handler refuses, `accepted` the one if it agrees.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Decision =
+  | { readonly _tag: "Reply"; readonly state: Session.SessionState; readonly reply: Reply.Reply }
+  | { readonly _tag: "Close"; readonly state: Session.SessionState; readonly reply: Reply.Reply }
+  | {
+      readonly _tag: "Mail"
+      readonly state: Session.SessionState
+      readonly accepted: Session.SessionState
+      readonly from: string
+      readonly parameters: Parameters.Parameters
+    }
+  | {
+      readonly _tag: "Rcpt"
+      readonly state: Session.SessionState
+      readonly accepted: Session.SessionState
+      readonly recipient: Session.Recipient
+    }
+  | { readonly _tag: "Data"; readonly state: Session.SessionState; readonly envelope: Session.Envelope }
+  | { readonly _tag: "User"; readonly state: Session.SessionState; readonly verb: string; readonly argument: string }
+
+const reply = (state: Session.SessionState, r: Reply.Reply): Decision => ({ _tag: "Reply", state, reply: r })
+
+// a protocol error by the client: counted, and the last one allowed closes the session
+const error = (config: Config, state: Session.SessionState, r: Reply.Reply): Decision => {
+  const next = Session.countError(state)
+  return next.errors >= config.maxErrors
+    ? { _tag: "Close", state: next, reply: Reply.tooManyErrors }
+    : { _tag: "Reply", state: next, reply: r }
+}
+
+/**
+ * The EHLO keywords offered by `config`.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const ehloKeywords = (config: Config): ReadonlyArray<string> => [
+  "PIPELINING",
+  ...(config.maxMessageSize > 0 ? [`SIZE ${config.maxMessageSize}`] : []),
+  ...(config.eightBitMime ? ["8BITMIME"] : []),
+  ...(config.smtpUtf8 ? ["SMTPUTF8"] : []),
+  "ENHANCEDSTATUSCODES",
+  ...config.extensions
+]
+
+const decoder = new TextDecoder("utf-8", { fatal: true })
+
+/**
+ * Decodes a command line's bytes; `undefined` when they are not UTF-8.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const lineText = (bytes: Uint8Array): string | undefined => {
+  try {
+    return decoder.decode(bytes)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * One step of the session for one command frame.
+ *
+ * @since 0.1.0
+ * @category folding
+ */
+export const step = (
+  config: Config,
+  state: Session.SessionState,
+  frame: Extract<Framer.Frame, { _tag: "Line" | "LineTooLong" }>
+): Decision => {
+  if (frame._tag === "LineTooLong") return error(config, state, Reply.lineTooLong)
+  const line = lineText(frame.bytes)
+  if (line === undefined) return error(config, state, Reply.syntaxError("Command is not valid UTF-8"))
+  if (config.userVerbs.size > 0) {
+    const { rest, verb } = Command.splitVerb(line)
+    if (config.userVerbs.has(verb)) return { _tag: "User", state, verb, argument: rest }
+  }
+  const decoded = Command.decodeLine(line)
+  if (Either.isLeft(decoded)) return error(config, state, decoded.left)
+  return stepCommand(config, state, decoded.right)
+}
+
+/**
+ * One step of the session for a decoded command.
+ *
+ * @since 0.1.0
+ * @category folding
+ */
+export const stepCommand = (config: Config, state: Session.SessionState, command: Command.Command): Decision => {
+  switch (command._tag) {
+    case "Helo":
+      return reply(Session.greet(state, { name: command.domain, esmtp: false }), Reply.helo(config.hostname))
+    case "Ehlo":
+      return reply(
+        Session.greet(state, { name: command.domain, esmtp: true }),
+        Reply.ehlo(config.hostname, ehloKeywords(config))
+      )
+    case "Mail": {
+      if (state.greeting === undefined) return error(config, state, Reply.badSequence("Send HELO or EHLO first"))
+      if (state.envelope !== undefined) return error(config, state, Reply.badSequence("Sender already specified"))
+      // MAIL parameters need EHLO (RFC 5321 §4.1.2)
+      const offered: Parameters.Offered = state.greeting.esmtp
+        ? config
+        : { eightBitMime: false, smtpUtf8: false, maxMessageSize: config.maxMessageSize }
+      const checked = Parameters.checkMail(command.parameters, offered)
+      if (Either.isLeft(checked)) return error(config, state, checked.left)
+      if (!checked.right.smtpUtf8 && !Address.isAscii(command.from)) return error(config, state, Reply.utf8Required)
+      return {
+        _tag: "Mail",
+        state,
+        accepted: Session.begin(state, command.from, command.parameters, checked.right),
+        from: command.from,
+        parameters: command.parameters
+      }
+    }
+    case "Rcpt": {
+      const envelope = state.envelope
+      if (envelope === undefined) return error(config, state, Reply.badSequence("Need MAIL before RCPT"))
+      const checked = Parameters.checkRcpt(command.parameters)
+      if (Either.isLeft(checked)) return error(config, state, checked.left)
+      if (!envelope.mailOptions.smtpUtf8 && !Address.isAscii(command.to)) {
+        return error(config, state, Reply.utf8Required)
+      }
+      if (envelope.recipients.length >= config.maxRecipients) return error(config, state, Reply.tooManyRecipients)
+      const recipient = { address: command.to, parameters: command.parameters }
+      return { _tag: "Rcpt", state, accepted: Session.addRecipient(state, recipient), recipient }
+    }
+    case "Data": {
+      const envelope = state.envelope
+      if (envelope === undefined) return error(config, state, Reply.badSequence("Need MAIL command"))
+      // RFC 5321 §3.3: no accepted recipient → 503 or 554
+      if (envelope.recipients.length === 0) return error(config, state, Reply.noValidRecipients)
+      return { _tag: "Data", state, envelope }
+    }
+    case "Rset":
+      return reply(Session.reset(state), Reply.ok)
+    case "Noop":
+      return reply(state, Reply.ok)
+    case "Quit":
+      return { _tag: "Close", state, reply: Reply.closing }
+    case "Vrfy":
+      return reply(state, Reply.cannotVerify)
+    case "Expn":
+      return reply(state, Reply.notImplemented)
+    case "Help":
+      return reply(state, Reply.help([...Command.verbs, ...config.userVerbs]))
+  }
+}

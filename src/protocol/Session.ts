@@ -1,0 +1,123 @@
+/**
+ * The state of one SMTP session: the client's greeting, the mail transaction in progress and
+ * the count of protocol errors. Values are immutable; they change once per command, never per
+ * line of a message.
+ *
+ * @since 0.1.0
+ */
+import type * as Parameters from "./Parameters.js"
+
+/**
+ * One accepted recipient.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Recipient {
+  readonly address: string
+  readonly parameters: Parameters.Parameters
+}
+
+/**
+ * The envelope of a mail transaction (RFC 5321 §3.3): the reverse-path (`""` for `<>`), the
+ * MAIL parameters, and the recipients accepted so far.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Envelope {
+  readonly mailFrom: string
+  readonly mailParameters: Parameters.Parameters
+  readonly mailOptions: Parameters.MailOptions
+  readonly recipients: ReadonlyArray<Recipient>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Greeting {
+  /** The argument of HELO/EHLO. */
+  readonly name: string
+  /** true after EHLO: ESMTP extensions and enhanced status codes are in use. */
+  readonly esmtp: boolean
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface SessionState {
+  readonly greeting: Greeting | undefined
+  readonly envelope: Envelope | undefined
+  readonly errors: number
+}
+
+/**
+ * A new session, before HELO/EHLO.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const initial: SessionState = { greeting: undefined, envelope: undefined, errors: 0 }
+
+/**
+ * HELO/EHLO: the greeting is (re)set and any transaction is dropped (RFC 5321 §4.1.4).
+ *
+ * @since 0.1.0
+ * @category transitions
+ */
+export const greet = (state: SessionState, greeting: Greeting): SessionState => ({
+  ...state,
+  greeting,
+  envelope: undefined
+})
+
+/**
+ * MAIL accepted: a transaction begins.
+ *
+ * @since 0.1.0
+ * @category transitions
+ */
+export const begin = (
+  state: SessionState,
+  mailFrom: string,
+  mailParameters: Parameters.Parameters,
+  mailOptions: Parameters.MailOptions
+): SessionState => ({ ...state, envelope: { mailFrom, mailParameters, mailOptions, recipients: [] } })
+
+/**
+ * RCPT accepted: the recipient joins the envelope.
+ *
+ * @since 0.1.0
+ * @category transitions
+ */
+export const addRecipient = (state: SessionState, recipient: Recipient): SessionState =>
+  state.envelope === undefined
+    ? state
+    : { ...state, envelope: { ...state.envelope, recipients: [...state.envelope.recipients, recipient] } }
+
+/**
+ * RSET, or the end of DATA: the transaction is over, the greeting stays.
+ *
+ * @since 0.1.0
+ * @category transitions
+ */
+export const reset = (state: SessionState): SessionState =>
+  state.envelope === undefined ? state : { ...state, envelope: undefined }
+
+/**
+ * One more protocol error by the client.
+ *
+ * @since 0.1.0
+ * @category transitions
+ */
+export const countError = (state: SessionState): SessionState => ({ ...state, errors: state.errors + 1 })
+
+/**
+ * Are enhanced status codes in use (RFC 2034: only once the client said EHLO)?
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const isEsmtp = (state: SessionState): boolean => state.greeting?.esmtp === true
