@@ -1,0 +1,102 @@
+/**
+ * A message as its handler receives it: the envelope, and the body as a stream that reads the
+ * client's DATA while it arrives, with backpressure down to the socket.
+ *
+ * @since 0.1.0
+ */
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import * as Framer from "../protocol/Framer.js"
+import * as Parameters from "../protocol/Parameters.js"
+import type * as Session from "../protocol/Session.js"
+import type * as SmtpError from "../server/SmtpError.js"
+
+/**
+ * The client went away (or went silent past the idle timeout) in the middle of DATA. Nothing
+ * of the message may be kept.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ClientDisconnected extends Schema.TaggedError<ClientDisconnected>()("ClientDisconnected", {
+  reason: Schema.Literal("closed", "timeout", "error")
+}) {}
+
+/**
+ * Why a body stream can fail: the message broke a limit (the client gets the matching reply)
+ * or the client is gone.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type BodyError = SmtpError.MessageTooBig | SmtpError.BareLineEnding | ClientDisconnected
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Message {
+  readonly envelope: Session.Envelope
+  /**
+   * The content after dot-unstuffing, CRLF line endings. It can be read once, while the client
+   * sends; what the handler leaves unread is drained by the server.
+   */
+  readonly body: Stream.Stream<Uint8Array, BodyError>
+  /** `decodeData` servers: handlers are expected to work with text (see `text`). */
+  readonly decodeData: boolean
+}
+
+/**
+ * The sender, as smtpd's `mailfrom` (`""` for the null reverse-path).
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const mailFrom = (message: Message): string => message.envelope.mailFrom
+
+/**
+ * The recipients, as smtpd's `rcpttos`.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const rcptTos = (message: Message): ReadonlyArray<string> =>
+  message.envelope.recipients.map((recipient) => recipient.address)
+
+/**
+ * The MAIL parameters as smtpd's `mail_options` (`["SIZE=1000", "BODY=8BITMIME"]`).
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const mailOptions = (message: Message): ReadonlyArray<string> =>
+  message.envelope.mailParameters.map(Parameters.format)
+
+/**
+ * The RCPT parameters of all recipients, as smtpd's `rcpt_options`.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const rcptOptions = (message: Message): ReadonlyArray<string> =>
+  message.envelope.recipients.flatMap((recipient) => recipient.parameters.map(Parameters.format))
+
+/**
+ * Reads the whole body into memory. Use it only where messages are known to be small.
+ *
+ * @since 0.1.0
+ * @category destructors
+ */
+export const bytes = (message: Message): Effect.Effect<Uint8Array, BodyError> =>
+  Stream.runCollect(message.body).pipe(Effect.map((chunks) => Framer.concat(Chunk.toReadonlyArray(chunks))))
+
+/**
+ * Reads the whole body as UTF-8 text (invalid sequences become U+FFFD).
+ *
+ * @since 0.1.0
+ * @category destructors
+ */
+export const text = (message: Message): Effect.Effect<string, BodyError> =>
+  Effect.map(bytes(message), (data) => new TextDecoder().decode(data))

@@ -1,0 +1,67 @@
+/**
+ * The message handler service: what the server asks at MAIL, at RCPT, and what it hands the
+ * message to at DATA. smtpd's `process_message` and aiosmtpd's handler hooks, as an Effect
+ * service provided by a Layer.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import type * as Parameters from "../protocol/Parameters.js"
+import type * as Reply from "../protocol/Reply.js"
+import type * as Session from "../protocol/Session.js"
+import type * as SmtpError from "../server/SmtpError.js"
+import type * as Message from "./Message.js"
+import type { SessionInfo } from "./SessionInfo.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Handler {
+  /** MAIL FROM: fail to refuse the sender (250 2.1.0 otherwise). */
+  readonly mail: (
+    session: SessionInfo,
+    from: string,
+    parameters: Parameters.Parameters
+  ) => Effect.Effect<void, SmtpError.SmtpError>
+  /** RCPT TO: fail to refuse this recipient (250 2.1.5 otherwise). */
+  readonly rcpt: (session: SessionInfo, recipient: Session.Recipient) => Effect.Effect<void, SmtpError.SmtpError>
+  /**
+   * DATA: consume `message.body` and store or pass the message on. Succeed for 250 2.0.0 (or
+   * with a Reply of your own), fail with an SMTP error to refuse it.
+   */
+  readonly data: (
+    session: SessionInfo,
+    message: Message.Message
+  ) => Effect.Effect<void | Reply.Reply, SmtpError.SmtpError | Message.BodyError>
+}
+
+/**
+ * @since 0.1.0
+ * @category services
+ */
+export class MessageHandler extends Context.Tag("effect-smtpd/MessageHandler")<MessageHandler, Handler>() {}
+
+/**
+ * A handler from the hooks given; the others accept everything, and an absent `data` reads
+ * the message and discards it.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (hooks: Partial<Handler>): Handler =>
+  MessageHandler.of({
+    mail: hooks.mail ?? (() => Effect.void),
+    rcpt: hooks.rcpt ?? (() => Effect.void),
+    data: hooks.data ?? ((_, message) => Stream.runDrain(message.body))
+  })
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (hooks: Partial<Handler>): Layer.Layer<MessageHandler> =>
+  Layer.succeed(MessageHandler, make(hooks))

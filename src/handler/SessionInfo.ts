@@ -1,0 +1,48 @@
+/**
+ * What a handler can see of the session it serves: who is connected, what they said in
+ * HELO/EHLO, and the transaction so far — smtpd's `SMTPChannel` state as a value.
+ *
+ * @since 0.1.0
+ */
+import type * as Session from "../protocol/Session.js"
+
+/**
+ * One end of a connection.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Endpoint {
+  readonly address: string
+  readonly port: number
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface SessionInfo {
+  /** Unique per connection, for logs. */
+  readonly id: string
+  /** The client (smtpd's `peer`). */
+  readonly peer: Endpoint
+  /** The address the client connected to. */
+  readonly local: Endpoint
+  /** The server's name (smtpd's `fqdn`). */
+  readonly hostname: string
+  /** The HELO/EHLO name and whether it was EHLO. */
+  readonly greeting: Session.Greeting | undefined
+  /** The transaction in progress. */
+  readonly envelope: Session.Envelope | undefined
+  /** Whether the connection is encrypted. */
+  readonly secure: boolean
+}
+
+/**
+ * `host:port`, with brackets around IPv6 hosts.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const formatEndpoint = (endpoint: Endpoint): string =>
+  endpoint.address.includes(":") ? `[${endpoint.address}]:${endpoint.port}` : `${endpoint.address}:${endpoint.port}`

@@ -1,0 +1,91 @@
+/**
+ * `Transport` over a `net.Socket`: pull-based reads (the socket is read only when the session
+ * asks, which gives TCP backpressure), writes that complete when Node hands the bytes to the
+ * kernel, and a lingering close.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import type * as Net from "node:net"
+import * as Transport from "../server/Transport.js"
+
+type Resume = (effect: Effect.Effect<Uint8Array | undefined, Transport.TransportError>) => void
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (socket: Net.Socket, options: { readonly secure?: boolean } = {}): Transport.Transport => {
+  let ended = false
+  let failure: Transport.TransportError | undefined
+  let waiter: Resume | undefined
+  const wake = (effect: Effect.Effect<Uint8Array | undefined, Transport.TransportError>) => {
+    const resume = waiter
+    waiter = undefined
+    resume?.(effect)
+  }
+  const onReadable = () => {
+    if (waiter === undefined) return
+    const chunk: Buffer | null = socket.read()
+    if (chunk !== null) wake(Effect.succeed(chunk))
+  }
+  socket.on("readable", onReadable)
+  socket.on("end", () => {
+    ended = true
+    wake(Effect.succeed(undefined))
+  })
+  socket.on("close", () => {
+    ended = true
+    wake(Effect.succeed(undefined))
+  })
+  // a socket error with no listener would crash the process
+  socket.on("error", (cause) => {
+    failure = new Transport.TransportError({ cause })
+    wake(Effect.fail(failure))
+  })
+  socket.setNoDelay(true)
+
+  const read = Effect.async<Uint8Array | undefined, Transport.TransportError>((resume) => {
+    if (failure !== undefined) return resume(Effect.fail(failure))
+    const chunk: Buffer | null = socket.read()
+    if (chunk !== null) return resume(Effect.succeed(chunk))
+    if (ended || socket.destroyed) return resume(Effect.succeed(undefined))
+    waiter = resume
+    return Effect.sync(() => {
+      waiter = undefined
+    })
+  })
+
+  const write = (data: string | Uint8Array) =>
+    Effect.async<void, Transport.TransportError>((resume) => {
+      if (socket.destroyed || !socket.writable) {
+        return resume(Effect.fail(new Transport.TransportError({ cause: new Error("socket closed") })))
+      }
+      socket.write(data, (cause) => resume(cause ? Effect.fail(new Transport.TransportError({ cause })) : Effect.void))
+    })
+
+  const close = Effect.async<void>((resume) => {
+    if (socket.destroyed) return resume(Effect.void)
+    socket.once("close", () => resume(Effect.void))
+    socket.end()
+    // lingering close: read and drop what the client still sends until it closes, so that an
+    // RST does not wipe our last reply from its receive buffer
+    socket.off("readable", onReadable)
+    socket.resume()
+  }).pipe(
+    // finalizers are uninterruptible: without this the timeout could not cut the wait short
+    Effect.interruptible,
+    Effect.timeout("2 seconds"),
+    Effect.ignore,
+    Effect.ensuring(Effect.sync(() => socket.destroy()))
+  )
+
+  return {
+    read,
+    write,
+    close,
+    remote: { address: socket.remoteAddress ?? "unknown", port: socket.remotePort ?? 0 },
+    local: { address: socket.localAddress ?? "unknown", port: socket.localPort ?? 0 },
+    secure: options.secure ?? false
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * One SMTP session over one transport: frames are pulled from the reader and folded through
+ * `Protocol.step`; the decisions that need the message handler run it, and replies are
+ * batched until the next read that may wait.
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Metric from "effect/Metric"
+import * as Message from "../handler/Message.js"
+import type * as MessageHandler from "../handler/MessageHandler.js"
+import type { SessionInfo } from "../handler/SessionInfo.js"
+import * as Framer from "../protocol/Framer.js"
+import * as Protocol from "../protocol/Protocol.js"
+import * as Reply from "../protocol/Reply.js"
+import * as Session from "../protocol/Session.js"
+import * as Metrics from "./Metrics.js"
+import * as Reader from "./Reader.js"
+import type { ServerConfig } from "./ServerConfig.js"
+import * as SmtpError from "./SmtpError.js"
+import type * as Transport from "./Transport.js"
+
+/**
+ * What a connection needs from its server.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Environment {
+  readonly id: string
+  readonly config: ServerConfig
+  readonly handler: MessageHandler.Handler
+  /** Has the server begun to shut down? Checked before waiting for each command. */
+  readonly isShuttingDown: () => boolean
+  /** Receives a probe that tells whether the session is idle between commands. */
+  readonly onIdleProbe?: ((isIdle: () => boolean) => void) | undefined
+}
+
+// a handler's failure as a reply: SMTP errors say theirs, anything else is logged and 451
+const guarded = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<Either.Either<A, Reply.Reply>> =>
+  effect.pipe(
+    Effect.map(Either.right),
+    Effect.catchAllCause((cause) => {
+      const failure = Cause.failureOption(cause)
+      if (failure._tag === "Some" && SmtpError.isSmtpError(failure.value)) {
+        return Effect.succeed(Either.left(SmtpError.reply(failure.value)))
+      }
+      if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
+      return Effect.logError("message handler failed", cause).pipe(Effect.as(Either.left(Reply.localError)))
+    })
+  )
+
+/**
+ * Serves one session on `transport` until QUIT, a close by either side, a fatal error, or
+ * shutdown. Never fails; closes the transport when done.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const run = (transport: Transport.Transport, env: Environment): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const { config, handler } = env
+    const protocol = config.protocol
+    const framer = Framer.make({
+      maxLineLength: config.maxLineLength,
+      maxMessageSize: protocol.maxMessageSize,
+      bareLineEndings: config.bareLineEndings
+    })
+    let state = Session.initial
+    let pending = ""
+    const send = (reply: Reply.Reply) => {
+      pending += Reply.encode(reply, Session.isEsmtp(state))
+    }
+    const flush = Effect.suspend(() => {
+      if (pending === "") return Effect.void
+      const out = pending
+      pending = ""
+      if (config.trace) return Effect.zipRight(Effect.logDebug(`>>> ${out.trimEnd()}`), transport.write(out))
+      return transport.write(out)
+    })
+    const reader = Reader.make(transport, framer, { idleTimeout: config.idleTimeout, flush })
+    env.onIdleProbe?.(reader.waitingForCommand)
+    const info = (): SessionInfo => ({
+      id: env.id,
+      peer: transport.remote,
+      local: transport.local,
+      hostname: protocol.hostname,
+      greeting: state.greeting,
+      envelope: state.envelope,
+      secure: transport.secure
+    })
+
+    const receive = (envelope: Session.Envelope) =>
+      Effect.gen(function* () {
+        send(Reply.startData)
+        const data = reader.startData()
+        const message: Message.Message = { envelope, body: data.body, decodeData: config.decodeData }
+        const outcome = yield* guarded(handler.data(info(), message))
+        const end = yield* data.finish
+        state = Session.reset(state)
+        if (end.aborted !== undefined) {
+          yield* Metric.increment(Metrics.messagesRejected)
+          return send(end.aborted === "MessageTooBig" ? Reply.messageTooBig : Reply.bareLineEnding)
+        }
+        if (Either.isLeft(outcome)) {
+          yield* Metric.increment(Metrics.messagesRejected)
+          return send(outcome.left)
+        }
+        yield* Metric.increment(Metrics.messagesAccepted)
+        yield* Metric.update(Metrics.messageSize, end.size)
+        send(outcome.right ?? Reply.accepted)
+      })
+
+    const session = Effect.gen(function* () {
+      send(Reply.greeting(protocol.hostname))
+      while (true) {
+        if (env.isShuttingDown()) return send(Reply.shuttingDown)
+        const frame = yield* reader.nextCommand
+        if (config.trace) {
+          yield* Effect.logDebug(
+            frame._tag === "Line" ? `<<< ${new TextDecoder().decode(frame.bytes)}` : "<<< (line too long)"
+          )
+        }
+        const decision = Protocol.step(protocol, state, frame)
+        state = decision.state
+        switch (decision._tag) {
+          case "Reply":
+            send(decision.reply)
+            break
+          case "Close":
+            return send(decision.reply)
+          case "Mail": {
+            const outcome = yield* guarded(handler.mail(info(), decision.from, decision.parameters))
+            if (Either.isRight(outcome)) state = decision.accepted
+            send(Either.isRight(outcome) ? Reply.senderOk : outcome.left)
+            break
+          }
+          case "Rcpt": {
+            const outcome = yield* guarded(handler.rcpt(info(), decision.recipient))
+            if (Either.isRight(outcome)) state = decision.accepted
+            send(Either.isRight(outcome) ? Reply.recipientOk : outcome.left)
+            break
+          }
+          case "Data":
+            yield* receive(decision.envelope)
+            break
+          case "User": {
+            const command = config.commands[decision.verb]
+            const outcome =
+              command === undefined
+                ? Either.left(Reply.unknownCommand)
+                : yield* guarded(command(info(), decision.argument))
+            send(Either.merge(outcome))
+            break
+          }
+        }
+      }
+    })
+
+    return session.pipe(
+      Effect.catchTag("ReadFailure", (failure) =>
+        Effect.sync(() => {
+          if (failure.reason === "timeout") send(Reply.idleTimeout)
+        })
+      ),
+      Effect.zipRight(flush),
+      Effect.catchAll((error) => Effect.logDebug("write failed", error)),
+      // shutdown past the grace period: tell the client, briefly, then close
+      Effect.onInterrupt(() =>
+        Effect.sync(() => send(Reply.shuttingDown)).pipe(
+          Effect.zipRight(flush),
+          Effect.interruptible,
+          Effect.timeout("1 second"),
+          Effect.ignore
+        )
+      ),
+      Effect.ensuring(transport.close)
+    )
+  })

@@ -1,0 +1,21 @@
+/**
+ * The server's metrics (process-global, as all Effect metrics: compare them as deltas).
+ *
+ * @since 0.1.0
+ */
+import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
+
+/** @since 0.1.0 @category metrics */
+export const connectionsTotal = Metric.counter("smtp_connections_total", { incremental: true })
+/** @since 0.1.0 @category metrics */
+export const connectionsActive = Metric.gauge("smtp_connections_active")
+/** @since 0.1.0 @category metrics */
+export const messagesAccepted = Metric.counter("smtp_messages_accepted_total", { incremental: true })
+/** @since 0.1.0 @category metrics */
+export const messagesRejected = Metric.counter("smtp_messages_rejected_total", { incremental: true })
+/** @since 0.1.0 @category metrics */
+export const messageSize = Metric.histogram(
+  "smtp_message_size_bytes",
+  MetricBoundaries.exponential({ start: 1024, factor: 4, count: 10 })
+)

@@ -1,0 +1,153 @@
+/**
+ * The read side of a connection: pushes transport chunks into the framer as frames are
+ * pulled, flushing pending replies before any read that may wait (RFC 2920 §3.2), with the
+ * idle timeout on every read. It also hands DATA to the handler as a stream pulled straight
+ * from the socket, and drains what the handler leaves.
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import * as Message from "../handler/Message.js"
+import type * as Framer from "../protocol/Framer.js"
+import * as SmtpError from "./SmtpError.js"
+import type * as Transport from "./Transport.js"
+
+/**
+ * Why a connection can no longer be read.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ReadFailure extends Data.TaggedError("ReadFailure")<{
+  readonly reason: "closed" | "timeout" | "error"
+}> {}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type CommandFrame = Extract<Framer.Frame, { _tag: "Line" | "LineTooLong" }>
+
+/**
+ * The outcome of a DATA section once it has been read to its end.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DataEnd {
+  readonly size: number
+  readonly aborted: Framer.AbortReason | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Reader {
+  readonly nextCommand: Effect.Effect<CommandFrame, ReadFailure>
+  /** Switches the framer to DATA; the body stream may be read once, `finish` drains to the end. */
+  readonly startData: () => {
+    readonly body: Stream.Stream<Uint8Array, Message.BodyError>
+    readonly finish: Effect.Effect<DataEnd, ReadFailure>
+  }
+  /** Is the session waiting for the client's next command (and has no input to act on)? */
+  readonly waitingForCommand: () => boolean
+}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  transport: Transport.Transport,
+  framer: Framer.Framer,
+  options: {
+    readonly idleTimeout: Duration.DurationInput
+    readonly flush: Effect.Effect<void, Transport.TransportError>
+  }
+): Reader => {
+  let failure: ReadFailure | undefined
+  let waiting = false
+  const fail = (reason: ReadFailure["reason"]) => {
+    failure = new ReadFailure({ reason })
+    return Effect.fail(failure)
+  }
+  const read = transport.read.pipe(
+    Effect.timeoutFail({ duration: options.idleTimeout, onTimeout: () => new ReadFailure({ reason: "timeout" }) }),
+    Effect.catchTag("TransportError", () => Effect.fail(new ReadFailure({ reason: "error" })))
+  )
+  const fill = (mode: "command" | "data"): Effect.Effect<void, ReadFailure> =>
+    Effect.suspend(() => {
+      if (failure !== undefined) return Effect.fail(failure)
+      return options.flush.pipe(
+        Effect.catchTag("TransportError", () => Effect.fail(new ReadFailure({ reason: "error" }))),
+        Effect.zipRight(Effect.suspend(() => ((waiting = mode === "command"), read))),
+        Effect.ensuring(Effect.sync(() => (waiting = false))),
+        Effect.flatMap((chunk) => {
+          if (chunk === undefined) return fail("closed")
+          framer.push(chunk)
+          return Effect.void
+        }),
+        Effect.tapError((error) => Effect.sync(() => (failure = error)))
+      )
+    })
+
+  const nextCommand: Effect.Effect<CommandFrame, ReadFailure> = Effect.suspend(() => {
+    const frame = framer.pull()
+    if (frame === undefined) return Effect.zipRight(fill("command"), nextCommand)
+    // the connection only asks for commands while the framer is in command mode
+    return Effect.succeed(frame as CommandFrame)
+  })
+
+  const startData = () => {
+    framer.startData()
+    let aborted: Framer.AbortReason | undefined
+    let end: DataEnd | undefined
+    // one step: a body slice, or None at the end; Abort is remembered and reported by `finish`
+    const pull: Effect.Effect<Option.Option<Uint8Array>, ReadFailure> = Effect.suspend(() => {
+      if (end !== undefined) return Effect.succeed(Option.none())
+      const frame = framer.pull()
+      if (frame === undefined) return Effect.zipRight(fill("data"), pull)
+      switch (frame._tag) {
+        case "Body":
+          return aborted === undefined ? Effect.succeed(Option.some(frame.bytes)) : pull
+        case "Abort":
+          aborted = frame.reason
+          return pull
+        case "EndOfData":
+          end = { size: frame.size, aborted }
+          return Effect.succeed(Option.none())
+        default:
+          return pull
+      }
+    })
+    const body: Stream.Stream<Uint8Array, Message.BodyError> = Stream.repeatEffectOption(
+      Effect.suspend(() => {
+        if (aborted !== undefined) return Effect.fail(Option.some(abortError(aborted)))
+        return pull.pipe(
+          Effect.mapError((error) => Option.some<Message.BodyError>(new Message.ClientDisconnected(error))),
+          Effect.flatMap((slice) => {
+            if (aborted !== undefined) return Effect.fail(Option.some(abortError(aborted)))
+            return Option.isSome(slice) ? Effect.succeed(slice.value) : Effect.fail(Option.none())
+          })
+        )
+      })
+    )
+    const finish: Effect.Effect<DataEnd, ReadFailure> = Effect.suspend(function loop(): Effect.Effect<
+      DataEnd,
+      ReadFailure
+    > {
+      return end !== undefined ? Effect.succeed(end) : Effect.flatMap(pull, loop)
+    })
+    return { body, finish }
+  }
+
+  return { nextCommand, startData, waitingForCommand: () => waiting && failure === undefined }
+}
+
+const abortError = (reason: Framer.AbortReason): Message.BodyError =>
+  reason === "MessageTooBig" ? new SmtpError.MessageTooBig() : new SmtpError.BareLineEnding()

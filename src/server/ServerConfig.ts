@@ -1,0 +1,141 @@
+/**
+ * The server's options (smtpd's constructor arguments and more), their defaults, and the
+ * checks that turn a contradictory configuration into a typed error at start-up.
+ *
+ * @since 0.1.0
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import type { SessionInfo } from "../handler/SessionInfo.js"
+import type * as Framer from "../protocol/Framer.js"
+import * as Protocol from "../protocol/Protocol.js"
+import type * as Reply from "../protocol/Reply.js"
+import type * as SmtpError from "./SmtpError.js"
+
+/**
+ * A command of your own (smtpd's `smtp_<VERB>` methods): it gets the text after the verb and
+ * answers with a reply. User commands are looked up before the built-in ones, so they can
+ * also override them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type UserCommand = (session: SessionInfo, argument: string) => Effect.Effect<Reply.Reply, SmtpError.SmtpError>
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Name in the greeting and EHLO reply (default: the machine's host name). */
+  readonly hostname?: string | undefined
+  /** Largest message in octets, 0 = no limit (default 33554432, smtpd's). */
+  readonly maxMessageSize?: number | undefined
+  /** Recipients per transaction (default 1000). */
+  readonly maxRecipients?: number | undefined
+  /** Protocol errors before 421 4.7.0 and close (default 10). */
+  readonly maxErrors?: number | undefined
+  /** Longest command line, including CRLF (default 2048). */
+  readonly maxLineLength?: number | undefined
+  /** Offer SMTPUTF8 (smtpd's `enable_SMTPUTF8`). */
+  readonly smtpUtf8?: boolean | undefined
+  /** Handlers work with text (smtpd's `decode_data`): 8BITMIME is not offered. */
+  readonly decodeData?: boolean | undefined
+  /** Bare CR / LF in DATA (default `normalize`). */
+  readonly bareLineEndings?: Framer.BareLineEndings | undefined
+  /** Time a client may stay silent (default 300 seconds, RFC 5321 §4.5.3.2.7). */
+  readonly idleTimeout?: Duration.DurationInput | undefined
+  /** On shutdown, how long a message in progress may take to finish (default 30 seconds). */
+  readonly shutdownGrace?: Duration.DurationInput | undefined
+  /** Simultaneous connections; more get 421 4.3.2 (default 1000; 0 = no limit). */
+  readonly maxConnections?: number | undefined
+  /** Commands of your own, by upper-case verb. */
+  readonly commands?: Readonly<Record<string, UserCommand>> | undefined
+  /** Log every command line and reply at Debug level (the command line's `--debug`). */
+  readonly trace?: boolean | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ServerConfig {
+  readonly protocol: Protocol.Config
+  readonly maxLineLength: number
+  readonly decodeData: boolean
+  readonly bareLineEndings: Framer.BareLineEndings
+  readonly idleTimeout: Duration.Duration
+  readonly shutdownGrace: Duration.Duration
+  readonly maxConnections: number
+  readonly commands: Readonly<Record<string, UserCommand>>
+  readonly trace: boolean
+}
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError", { message: Schema.String }) {}
+
+const nonNegative = (name: string, value: number | undefined) =>
+  value === undefined || (Number.isInteger(value) && value >= 0)
+    ? Effect.void
+    : Effect.fail(new ConfigError({ message: `${name} must be a whole number ≥ 0, got ${value}` }))
+
+/**
+ * Applies defaults and checks the options.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options = {}): Effect.Effect<ServerConfig, ConfigError> =>
+  Effect.gen(function* () {
+    // smtpd raised the same error: decoded text cannot carry SMTPUTF8's 8-bit content faithfully
+    if (options.decodeData === true && options.smtpUtf8 === true) {
+      return yield* new ConfigError({ message: "decodeData and smtpUtf8 cannot be used together" })
+    }
+    yield* nonNegative("maxMessageSize", options.maxMessageSize)
+    yield* nonNegative("maxConnections", options.maxConnections)
+    for (const [name, value] of [
+      ["maxRecipients", options.maxRecipients],
+      ["maxErrors", options.maxErrors]
+    ] as const) {
+      if (value !== undefined && !(Number.isInteger(value) && value >= 1)) {
+        return yield* new ConfigError({ message: `${name} must be a whole number ≥ 1, got ${value}` })
+      }
+    }
+    if (
+      options.maxLineLength !== undefined &&
+      !(Number.isInteger(options.maxLineLength) && options.maxLineLength >= 512)
+    ) {
+      return yield* new ConfigError({ message: "maxLineLength must be at least 512 (RFC 5321 §4.5.3.1.4)" })
+    }
+    const commands: Record<string, UserCommand> = {}
+    for (const [verb, command] of Object.entries(options.commands ?? {})) {
+      if (!/^[A-Za-z][A-Za-z0-9-]*$/.test(verb)) {
+        return yield* new ConfigError({ message: `command verb ${JSON.stringify(verb)} is not a word` })
+      }
+      commands[verb.toUpperCase()] = command
+    }
+    const decodeData = options.decodeData ?? false
+    return {
+      protocol: Protocol.makeConfig({
+        hostname: options.hostname ?? "localhost",
+        maxMessageSize: options.maxMessageSize ?? 33554432,
+        maxRecipients: options.maxRecipients ?? 1000,
+        maxErrors: options.maxErrors ?? 10,
+        smtpUtf8: options.smtpUtf8 ?? false,
+        eightBitMime: !decodeData,
+        userVerbs: new Set(Object.keys(commands))
+      }),
+      maxLineLength: options.maxLineLength ?? 2048,
+      decodeData,
+      bareLineEndings: options.bareLineEndings ?? "normalize",
+      idleTimeout: Duration.decode(options.idleTimeout ?? "300 seconds"),
+      shutdownGrace: Duration.decode(options.shutdownGrace ?? "30 seconds"),
+      maxConnections: options.maxConnections ?? 1000,
+      commands,
+      trace: options.trace ?? false
+    }
+  })

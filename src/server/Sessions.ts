@@ -1,0 +1,112 @@
+/**
+ * The sessions of one server: starts a session per accepted transport (or refuses it with 421
+ * when full), counts them, and shuts them down gracefully when its scope closes — idle
+ * sessions get 421 4.3.2 at once, a message in progress may finish within the grace period,
+ * then whatever is left is interrupted.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Metric from "effect/Metric"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Scope from "effect/Scope"
+import { formatEndpoint } from "../handler/SessionInfo.js"
+import type * as MessageHandler from "../handler/MessageHandler.js"
+import * as SmtpError from "./SmtpError.js"
+import * as Connection from "./Connection.js"
+import * as Metrics from "./Metrics.js"
+import * as Reply from "../protocol/Reply.js"
+import type { ServerConfig } from "./ServerConfig.js"
+import type * as Transport from "./Transport.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Sessions {
+  /** Starts a session on the transport in the background. */
+  readonly serve: (transport: Transport.Transport) => Effect.Effect<void>
+  /** Sessions running now. */
+  readonly active: Effect.Effect<number>
+}
+
+interface Running {
+  readonly fiber: Fiber.RuntimeFiber<void>
+  isIdle: () => boolean
+}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  config: ServerConfig,
+  handler: MessageHandler.Handler
+): Effect.Effect<Sessions, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    // sessions live in a child scope, so that the graceful finalizer below runs before it closes
+    const scope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
+    yield* Effect.addFinalizer((exit) => Scope.close(scope, exit))
+    const running = new Map<number, Running>()
+    let shuttingDown = false
+    let next = 0
+    const prefix = Math.random().toString(36).slice(2, 8)
+
+    const refuse = (transport: Transport.Transport) =>
+      transport
+        .write(Reply.encode(SmtpError.reply(new SmtpError.ServerBusy()), false))
+        .pipe(Effect.ignore, Effect.zipRight(transport.close))
+
+    const serve = (transport: Transport.Transport): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        if (shuttingDown || (config.maxConnections > 0 && running.size >= config.maxConnections)) {
+          return Effect.asVoid(Effect.forkIn(refuse(transport), scope))
+        }
+        const key = next++
+        const id = `${prefix}-${key}`
+        const entry: { isIdle: () => boolean } = { isIdle: () => false }
+        const session = Connection.run(transport, {
+          id,
+          config,
+          handler,
+          isShuttingDown: () => shuttingDown,
+          onIdleProbe: (probe) => (entry.isIdle = probe)
+        }).pipe(
+          Effect.annotateLogs({ session: id, peer: formatEndpoint(transport.remote) }),
+          Effect.ensuring(
+            Effect.sync(() => running.delete(key)).pipe(
+              Effect.zipRight(Metric.incrementBy(Metrics.connectionsActive, -1))
+            )
+          )
+        )
+        return Metric.increment(Metrics.connectionsTotal).pipe(
+          Effect.zipRight(Metric.incrementBy(Metrics.connectionsActive, 1)),
+          Effect.zipRight(Effect.forkIn(session, scope)),
+          Effect.map((fiber) => {
+            running.set(key, Object.assign(entry, { fiber }))
+          })
+        )
+      })
+
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function* () {
+        shuttingDown = true
+        const idle = [...running.values()].filter((entry) => entry.isIdle())
+        yield* Effect.forEach(idle, (entry) => Fiber.interrupt(entry.fiber), {
+          discard: true,
+          concurrency: "unbounded"
+        })
+        const busy = [...running.values()].map((entry) => entry.fiber)
+        if (busy.length === 0) return
+        yield* Effect.logInfo(`waiting for ${busy.length} session(s) to finish`)
+        yield* Fiber.joinAll(busy).pipe(Effect.interruptible, Effect.timeout(config.shutdownGrace), Effect.ignore)
+        yield* Effect.forEach([...running.values()], (entry) => Fiber.interrupt(entry.fiber), {
+          discard: true,
+          concurrency: "unbounded"
+        })
+      })
+    )
+
+    return { serve, active: Effect.sync(() => running.size) }
+  })

@@ -1,0 +1,32 @@
+/**
+ * A connection's byte pipe, as the session sees it: pull one chunk at a time (so the socket is
+ * read only as fast as the session consumes), write and wait until the bytes are handed to
+ * the kernel, close gracefully. `NodeTransport` implements it over `net.Socket`;
+ * `TestTransport` (effect-smtpd/testing) in memory.
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import type * as Effect from "effect/Effect"
+import type { Endpoint } from "../handler/SessionInfo.js"
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export class TransportError extends Data.TaggedError("TransportError")<{ readonly cause: unknown }> {}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Transport {
+  /** The next chunk of input; `undefined` once the peer has closed its side. */
+  readonly read: Effect.Effect<Uint8Array | undefined, TransportError>
+  readonly write: (data: string | Uint8Array) => Effect.Effect<void, TransportError>
+  /** Flushes, sends FIN, drains the peer's last bytes briefly, then releases the connection. */
+  readonly close: Effect.Effect<void>
+  readonly remote: Endpoint
+  readonly local: Endpoint
+  readonly secure: boolean
+}
