@@ -1,0 +1,56 @@
+/**
+ * Conversations with the server in memory: `SmtpTest.server(options)` runs the same sessions
+ * as the Node server, with the `MessageHandler` from context, and `connect` gives a client.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import { MessageHandler } from "../handler/MessageHandler.js"
+import * as ServerConfig from "../server/ServerConfig.js"
+import * as Sessions from "../server/Sessions.js"
+import * as TestTransport from "./TestTransport.js"
+
+/**
+ * An in-memory server.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TestServer {
+  /** Opens a connection; the server greets it at once. */
+  readonly connect: Effect.Effect<TestTransport.TestClient>
+  /** Sessions running now. */
+  readonly active: Effect.Effect<number>
+}
+
+/**
+ * Starts an in-memory server in the current scope; closing the scope shuts it down gracefully.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const server = (
+  options: ServerConfig.Options = {}
+): Effect.Effect<TestServer, ServerConfig.ConfigError, MessageHandler | Scope.Scope> =>
+  Effect.gen(function* () {
+    const config = yield* ServerConfig.make({ hostname: "test.invalid", ...options })
+    const sessions = yield* Sessions.make(config, yield* MessageHandler)
+    return {
+      connect: Effect.gen(function* () {
+        const { client, transport } = yield* TestTransport.make()
+        yield* sessions.serve(transport)
+        return client
+      }),
+      active: sessions.active
+    }
+  })
+
+/**
+ * Sends one command line (CRLF added) and returns its reply.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const command = (client: TestTransport.TestClient, line: string) =>
+  Effect.zipRight(client.send(`${line}\r\n`), client.reply)

@@ -1,0 +1,106 @@
+/**
+ * An in-memory `Transport` and the client end that drives it: the whole protocol runs without
+ * sockets, under `TestClock` if you like (idle timeouts then take no real time).
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
+import * as Ref from "effect/Ref"
+import * as Reply from "../protocol/Reply.js"
+import type { Endpoint } from "../handler/SessionInfo.js"
+import type * as Transport from "../server/Transport.js"
+
+/**
+ * The client's side of an in-memory connection.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TestClient {
+  /** Sends bytes exactly as given (write `\r\n` yourself). */
+  readonly send: (data: string | Uint8Array) => Effect.Effect<void>
+  /** Closes the client's side (the server reads end of input). */
+  readonly end: Effect.Effect<void>
+  /** The next complete reply from the server; waits for it. */
+  readonly reply: Effect.Effect<Reply.Reply>
+  /** The next `n` replies. */
+  readonly replies: (n: number) => Effect.Effect<ReadonlyArray<Reply.Reply>>
+  /** Has the server closed the connection? */
+  readonly isClosed: Effect.Effect<boolean>
+  /** Waits until the server has closed the connection. */
+  readonly awaitClose: Effect.Effect<void>
+  /** Everything the server has written so far. */
+  readonly output: Effect.Effect<string>
+  /** How many separate writes the server made (replies are batched per read). */
+  readonly writes: Effect.Effect<number>
+}
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+/**
+ * A connected pair: the server's transport and the client that drives it.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: { readonly remote?: Endpoint; readonly local?: Endpoint } = {}
+): Effect.Effect<{ readonly transport: Transport.Transport; readonly client: TestClient }> =>
+  Effect.gen(function* () {
+    const inbound = yield* Queue.unbounded<Uint8Array | undefined>()
+    const outbound = yield* Queue.unbounded<string>()
+    const output = yield* Ref.make("")
+    const writes = yield* Ref.make(0)
+    const closed = yield* Effect.makeLatch(false)
+    let isClosed = false
+    let eof = false
+    let unread = ""
+
+    const transport: Transport.Transport = {
+      read: Effect.suspend(() => (eof ? Effect.succeed(undefined) : Queue.take(inbound))).pipe(
+        Effect.tap((chunk) => Effect.sync(() => (eof = chunk === undefined)))
+      ),
+      write: (data) => {
+        const text = typeof data === "string" ? data : decoder.decode(data)
+        return Ref.update(output, (all) => all + text).pipe(
+          Effect.zipRight(Ref.update(writes, (n) => n + 1)),
+          Effect.zipRight(Queue.offer(outbound, text)),
+          Effect.asVoid
+        )
+      },
+      close: Effect.suspend(() => {
+        isClosed = true
+        return closed.open
+      }),
+      remote: options.remote ?? { address: "192.0.2.1", port: 40000 },
+      local: options.local ?? { address: "192.0.2.25", port: 25 },
+      secure: false
+    }
+
+    // a reply is complete at the line whose code is followed by a space
+    const reply: Effect.Effect<Reply.Reply> = Effect.suspend(function next(): Effect.Effect<Reply.Reply> {
+      const match = /^(?:\d{3}-[^\r\n]*\r\n)*\d{3}(?: [^\r\n]*)?\r\n/.exec(unread)
+      if (match !== null) {
+        unread = unread.slice(match[0].length)
+        return Effect.succeed(Reply.decode(match[0]))
+      }
+      return Effect.flatMap(Queue.take(outbound), (text) => {
+        unread += text
+        return next()
+      })
+    })
+
+    const client: TestClient = {
+      send: (data) => Queue.offer(inbound, typeof data === "string" ? encoder.encode(data) : data).pipe(Effect.asVoid),
+      end: Queue.offer(inbound, undefined).pipe(Effect.asVoid),
+      reply,
+      replies: (n) => Effect.replicateEffect(reply, n),
+      isClosed: Effect.sync(() => isClosed),
+      awaitClose: closed.await,
+      output: Ref.get(output),
+      writes: Ref.get(writes)
+    }
+    return { transport, client }
+  })

@@ -1,0 +1,224 @@
+import { assert, describe, expect, it } from "@effect/vitest"
+import { Effect, Exit, Fiber, Layer, Scope, Stream, TestClock } from "effect"
+import * as Message from "../../src/handler/Message.js"
+import * as MessageHandler from "../../src/handler/MessageHandler.js"
+import * as Recording from "../../src/handlers/Recording.js"
+import * as Reply from "../../src/protocol/Reply.js"
+import * as ServerConfig from "../../src/server/ServerConfig.js"
+import * as SmtpError from "../../src/server/SmtpError.js"
+import { SmtpTest } from "../../src/testing/index.js"
+
+const codes = (replies: ReadonlyArray<Reply.Reply>) =>
+  replies.map((r) => `${r.code}${r.enhanced ? ` ${r.enhanced}` : ""}`)
+const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
+
+const transaction = "EHLO client.test\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n"
+
+describe("Connection", () => {
+  it.scoped("greets, runs a transaction and stores the exact bytes", () =>
+    Effect.gen(function* () {
+      const server = yield* SmtpTest.server()
+      const client = yield* server.connect
+      const greeting = yield* client.reply
+      expect(Reply.encode(greeting, false)).toBe("220 test.invalid ESMTP effect-smtpd\r\n")
+      yield* client.send(transaction)
+      expect(codes(yield* client.replies(4))).toEqual(["250", "250 2.1.0", "250 2.1.5", "354"])
+      yield* client.send("Subject: x\r\n\r\n..dot\r\n\xff\r\n.\r\nQUIT\r\n")
+      expect(codes(yield* client.replies(2))).toEqual(["250 2.0.0", "221 2.0.0"])
+      yield* client.awaitClose
+      const [delivery] = yield* Recording.deliveries
+      assert(delivery !== undefined)
+      expect(text(delivery.data)).toBe("Subject: x\r\n\r\n.dot\r\n\xff\r\n")
+      expect(delivery.rcptTos).toEqual(["b@example.com"])
+      expect(delivery.helo).toBe("client.test")
+    }).pipe(Effect.provide(Recording.layer))
+  )
+
+  it.scoped("answers a pipelined batch in one write, in order", () =>
+    Effect.gen(function* () {
+      const server = yield* SmtpTest.server()
+      const client = yield* server.connect
+      yield* client.reply
+      const before = yield* client.writes
+      yield* client.send("EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nRCPT TO:<bad>\r\nFOO\r\nNOOP\r\n")
+      expect(codes(yield* client.replies(6))).toEqual([
+        "250",
+        "250 2.1.0",
+        "250 2.1.5",
+        "501 5.1.3",
+        "500 5.5.2",
+        "250 2.0.0"
+      ])
+      expect((yield* client.writes) - before).toBe(1)
+    }).pipe(Effect.provide(Recording.layer))
+  )
+
+  it.scoped("sends no enhanced codes to a HELO client", () =>
+    Effect.gen(function* () {
+      const client = yield* (yield* SmtpTest.server()).connect
+      yield* client.reply
+      yield* client.send("HELO c\r\nMAIL FROM:<a@x.test>\r\n")
+      yield* client.replies(2)
+      expect(yield* client.output).toContain("\r\n250 Ok\r\n")
+    }).pipe(Effect.provide(Recording.layer))
+  )
+
+  it.scoped("maps handler errors to their replies, and failures or defects to 451 without their text", () =>
+    Effect.gen(function* () {
+      const handler = MessageHandler.layer({
+        mail: (_, from) =>
+          from === "spam@x.test" ? Effect.fail(new SmtpError.BadSender({ text: "go away" })) : Effect.void,
+        rcpt: (_, r) =>
+          r.address === "nobody@x.test"
+            ? Effect.fail(new SmtpError.MailboxNotFound())
+            : r.address === "crash@x.test"
+              ? Effect.die(new Error("secret internals"))
+              : Effect.void,
+        data: () => Effect.fail(new SmtpError.Custom({ code: 554, enhanced: "5.7.1", text: "Spam" }))
+      })
+      const client = yield* (yield* SmtpTest.server().pipe(Effect.provide(handler))).connect
+      yield* client.reply
+      yield* client.send(
+        "EHLO c\r\nMAIL FROM:<spam@x.test>\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<nobody@x.test>\r\nRCPT TO:<crash@x.test>\r\nRCPT TO:<ok@x.test>\r\nDATA\r\n"
+      )
+      const replies = yield* client.replies(7)
+      expect(codes(replies)).toEqual(["250", "501 5.1.7", "250 2.1.0", "550 5.1.1", "451 4.3.0", "250 2.1.5", "354"])
+      expect(replies[1]!.lines).toEqual(["go away"])
+      yield* client.send("hi\r\n.\r\n")
+      expect(codes([yield* client.reply])).toEqual(["554 5.7.1"])
+      expect(yield* client.output).not.toContain("secret")
+    })
+  )
+
+  it.scoped("a handler's own reply replaces 250", () =>
+    Effect.gen(function* () {
+      const handler = MessageHandler.layer({
+        data: (_, m) => Effect.as(Stream.runDrain(m.body), Reply.make(250, "2.6.0", "queued as 42"))
+      })
+      const client = yield* (yield* SmtpTest.server().pipe(Effect.provide(handler))).connect
+      yield* client.reply
+      yield* client.send(transaction + "x\r\n.\r\n")
+      const replies = yield* client.replies(5)
+      expect(Reply.encode(replies[4]!, true)).toBe("250 2.6.0 queued as 42\r\n")
+    })
+  )
+
+  it.scoped("an oversized body gets 552 5.3.4, the handler's stream fails, and the session goes on", () =>
+    Effect.gen(function* () {
+      const seen: Array<string> = []
+      const handler = MessageHandler.layer({
+        data: (_, m) => Stream.runDrain(m.body).pipe(Effect.tapError((e) => Effect.sync(() => seen.push(e._tag))))
+      })
+      const client = yield* (yield* SmtpTest.server({ maxMessageSize: 100 }).pipe(Effect.provide(handler))).connect
+      yield* client.reply
+      yield* client.send(transaction + "x".repeat(200) + "\r\n.\r\n")
+      expect(codes(yield* client.replies(5))).toEqual(["250", "250 2.1.0", "250 2.1.5", "354", "552 5.3.4"])
+      expect(seen).toEqual(["MessageTooBig"])
+      yield* client.send("MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\nsmall\r\n.\r\n")
+      expect(codes(yield* client.replies(4))).toEqual(["250 2.1.0", "250 2.1.5", "354", "250 2.0.0"])
+    })
+  )
+
+  it.scoped("rejects bare line endings with 550 5.6.11 when asked to", () =>
+    Effect.gen(function* () {
+      const client = yield* (yield* SmtpTest.server({ bareLineEndings: "reject" })).connect
+      yield* client.reply
+      yield* client.send(transaction + "a\nb\r\n.\r\n")
+      expect(codes(yield* client.replies(5)).at(-1)).toBe("550 5.6.11")
+      expect(yield* Recording.deliveries).toHaveLength(0)
+    }).pipe(Effect.provide(Recording.layer))
+  )
+
+  it.scoped("a client that disconnects mid-DATA fails the handler's stream and nothing is stored", () =>
+    Effect.gen(function* () {
+      const failures: Array<string> = []
+      const handler = MessageHandler.layer({
+        data: (_, m) => Message.bytes(m).pipe(Effect.tapError((e) => Effect.sync(() => failures.push(e._tag))))
+      })
+      const client = yield* (yield* SmtpTest.server().pipe(Effect.provide(handler))).connect
+      yield* client.reply
+      yield* client.send(transaction + "partial body\r\n")
+      yield* client.replies(4)
+      yield* client.end
+      yield* client.awaitClose
+      expect(failures).toEqual(["ClientDisconnected"])
+      expect(yield* client.output).not.toContain("250 2.0.0")
+    })
+  )
+
+  it.scoped("closes an idle session after the timeout with 421 4.4.2", () =>
+    Effect.gen(function* () {
+      const client = yield* (yield* SmtpTest.server({ idleTimeout: "300 seconds" })).connect
+      yield* client.reply
+      yield* TestClock.adjust("299 seconds")
+      expect(yield* client.isClosed).toBe(false)
+      yield* TestClock.adjust("2 seconds")
+      expect(codes([yield* client.reply])).toEqual(["421"]) // no EHLO yet: no enhanced code
+      yield* client.awaitClose
+    }).pipe(Effect.provide(Recording.layer))
+  )
+
+  it.scoped("answers 421 4.7.0 and closes after too many errors", () =>
+    Effect.gen(function* () {
+      const client = yield* (yield* SmtpTest.server({ maxErrors: 3 })).connect
+      yield* client.reply
+      yield* client.send("FOO\r\nBAR\r\nBAZ\r\nNOOP\r\n")
+      expect(codes(yield* client.replies(3))).toEqual(["500", "500", "421"])
+      yield* client.awaitClose
+    }).pipe(Effect.provide(Recording.layer))
+  )
+
+  it.scoped("serves user commands, which may override built-in ones", () =>
+    Effect.gen(function* () {
+      const server = yield* SmtpTest.server({
+        commands: {
+          xclient: (session, argument) =>
+            Effect.succeed(Reply.make(250, "2.0.0", `hello ${argument} from ${session.peer.address}`)),
+          VRFY: () => Effect.fail(new SmtpError.Custom({ code: 550, enhanced: "5.7.1", text: "no VRFY here" }))
+        }
+      })
+      const client = yield* server.connect
+      yield* client.reply
+      yield* client.send("EHLO c\r\nXCLIENT there\r\nVRFY root\r\nHELP\r\n")
+      const replies = yield* client.replies(4)
+      expect(replies[1]!.lines).toEqual(["hello there from 192.0.2.1"])
+      expect(codes([replies[2]!])).toEqual(["550 5.7.1"])
+      expect(replies[3]!.lines[0]).toContain("XCLIENT")
+    }).pipe(Effect.provide(Recording.layer))
+  )
+
+  it.effect("refuses decodeData together with smtpUtf8", () =>
+    Effect.gen(function* () {
+      const exit = yield* Effect.exit(ServerConfig.make({ decodeData: true, smtpUtf8: true }))
+      assert(Exit.isFailure(exit))
+      const ok = yield* ServerConfig.make({ decodeData: true })
+      expect(ok.protocol.eightBitMime).toBe(false)
+    })
+  )
+})
+
+describe("shutdown", () => {
+  it.live("tells idle sessions 421 4.3.2 and lets a message in progress finish", () =>
+    Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      const server = yield* SmtpTest.server({ shutdownGrace: "5 seconds" }).pipe(
+        Effect.provide(Layer.merge(Recording.layer, Layer.empty)),
+        Scope.extend(scope)
+      )
+      const idle = yield* server.connect
+      const busy = yield* server.connect
+      yield* idle.reply
+      yield* busy.reply
+      yield* busy.send(transaction + "first part\r\n")
+      yield* busy.replies(4)
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      expect(codes([yield* idle.reply])).toEqual(["421"])
+      yield* idle.awaitClose
+      expect(yield* busy.isClosed).toBe(false)
+      yield* busy.send("second part\r\n.\r\n")
+      expect(codes(yield* busy.replies(2))).toEqual(["250 2.0.0", "421 4.3.2"])
+      yield* Fiber.join(closing)
+      expect(yield* server.active).toBe(0)
+    })
+  )
+})
