@@ -133,7 +133,7 @@ describe("Connection", () => {
     Effect.gen(function* () {
       const failures: Array<string> = []
       const handler = MessageHandler.layer({
-        data: (_, m) => Message.bytes(m).pipe(Effect.tapError((e) => Effect.sync(() => failures.push(e._tag))))
+        data: (_, m) => Message.bytes(m).pipe(Effect.asVoid, Effect.tapError((e) => Effect.sync(() => failures.push(e._tag))))
       })
       const client = yield* (yield* SmtpTest.server().pipe(Effect.provide(handler))).connect
       yield* client.reply

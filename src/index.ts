@@ -1,0 +1,130 @@
+/**
+ * effect-smtpd: an SMTP server library for Effect. Each module is a namespace.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * @since 0.1.0
+ */
+export * as Address from "./protocol/Address.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Command from "./protocol/Command.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Framer from "./protocol/Framer.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Parameters from "./protocol/Parameters.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Protocol from "./protocol/Protocol.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Reply from "./protocol/Reply.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Session from "./protocol/Session.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Connection from "./server/Connection.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Metrics from "./server/Metrics.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Reader from "./server/Reader.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as ServerConfig from "./server/ServerConfig.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Sessions from "./server/Sessions.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as SmtpError from "./server/SmtpError.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as SmtpServer from "./server/SmtpServer.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Transport from "./server/Transport.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Message from "./handler/Message.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as MessageHandler from "./handler/MessageHandler.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as SessionInfo from "./handler/SessionInfo.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Debugging from "./handlers/Debugging.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Maildir from "./handlers/Maildir.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as ProcessMessage from "./handlers/ProcessMessage.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Recording from "./handlers/Recording.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Sink from "./handlers/Sink.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as NodeSmtpServer from "./node/NodeSmtpServer.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as NodeTransport from "./node/NodeTransport.js"
