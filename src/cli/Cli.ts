@@ -70,7 +70,10 @@ const options = {
     Options.withDefault(33554432),
     Options.withDescription("Largest message accepted, in bytes; 0 means no limit.")
   ),
-  smtputf8: Options.boolean("smtputf8").pipe(Options.withAlias("u"), Options.withDescription("Offer SMTPUTF8 (RFC 6531).")),
+  smtputf8: Options.boolean("smtputf8").pipe(
+    Options.withAlias("u"),
+    Options.withDescription("Offer SMTPUTF8 (RFC 6531).")
+  ),
   debug: Options.boolean("debug").pipe(
     Options.withAlias("d"),
     Options.withDescription("Trace the protocol (commands and replies) on stderr.")
@@ -117,7 +120,8 @@ export const serve = (parsed: Parsed) =>
   Effect.gen(function* () {
     if (parsed.size < 0) return yield* new UsageError({ message: `--size must be 0 or more, got ${parsed.size}` })
     const handler = yield* handlerLayer(parsed)
-    const listen = parsed.listen.length > 0 ? parsed.listen : [Option.getOrElse(parsed.localaddr, () => "localhost:8025")]
+    const listen =
+      parsed.listen.length > 0 ? parsed.listen : [Option.getOrElse(parsed.localaddr, () => "localhost:8025")]
     const server = NodeSmtpServer.layer({
       listen,
       maxMessageSize: parsed.size,

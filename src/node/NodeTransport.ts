@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Net from "node:net"
 import * as Transport from "../server/Transport.js"
@@ -45,16 +46,25 @@ export const make = (socket: Net.Socket, options: { readonly secure?: boolean } 
   })
   socket.setNoDelay(true)
 
-  const read = Effect.async<Uint8Array | undefined, Transport.TransportError>((resume) => {
-    if (failure !== undefined) return resume(Effect.fail(failure))
-    const chunk: Buffer | null = socket.read()
-    if (chunk !== null) return resume(Effect.succeed(chunk))
-    if (ended || socket.destroyed) return resume(Effect.succeed(undefined))
-    waiter = resume
-    return Effect.sync(() => {
-      waiter = undefined
+  const read = (idleTimeout: Duration.Duration) =>
+    Effect.async<Uint8Array | undefined, Transport.TransportError | Transport.ReadTimeout>((resume) => {
+      if (failure !== undefined) return resume(Effect.fail(failure))
+      const chunk: Buffer | null = socket.read()
+      if (chunk !== null) return resume(Effect.succeed(chunk))
+      if (ended || socket.destroyed) return resume(Effect.succeed(undefined))
+      const timer = setTimeout(() => {
+        waiter = undefined
+        resume(Effect.fail(new Transport.ReadTimeout()))
+      }, Duration.toMillis(idleTimeout))
+      waiter = (effect) => {
+        clearTimeout(timer)
+        resume(effect)
+      }
+      return Effect.sync(() => {
+        clearTimeout(timer)
+        waiter = undefined
+      })
     })
-  })
 
   const write = (data: string | Uint8Array) =>
     Effect.async<void, Transport.TransportError>((resume) => {

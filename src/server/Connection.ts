@@ -95,6 +95,8 @@ export const run = (transport: Transport.Transport, env: Environment): Effect.Ef
     const receive = (envelope: Session.Envelope) =>
       Effect.gen(function* () {
         send(Reply.startData)
+        // the client waits for 354 before it sends the body, whatever the handler does first
+        yield* flush
         const data = reader.startData()
         const message: Message.Message = { envelope, body: data.body, decodeData: config.decodeData }
         const outcome = yield* guarded(handler.data(info(), message))

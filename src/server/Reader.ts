@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
@@ -76,9 +76,12 @@ export const make = (
     failure = new ReadFailure({ reason })
     return Effect.fail(failure)
   }
-  const read = transport.read.pipe(
-    Effect.timeoutFail({ duration: options.idleTimeout, onTimeout: () => new ReadFailure({ reason: "timeout" }) }),
-    Effect.catchTag("TransportError", () => Effect.fail(new ReadFailure({ reason: "error" })))
+  const idleTimeout = Duration.decode(options.idleTimeout)
+  const read = transport.read(idleTimeout).pipe(
+    Effect.catchTags({
+      ReadTimeout: () => Effect.fail(new ReadFailure({ reason: "timeout" })),
+      TransportError: () => Effect.fail(new ReadFailure({ reason: "error" }))
+    })
   )
   const fill = (mode: "command" | "data"): Effect.Effect<void, ReadFailure> =>
     Effect.suspend(() => {

@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type { Endpoint } from "../handler/SessionInfo.js"
 
@@ -17,12 +18,24 @@ import type { Endpoint } from "../handler/SessionInfo.js"
 export class TransportError extends Data.TaggedError("TransportError")<{ readonly cause: unknown }> {}
 
 /**
+ * Nothing arrived within the idle timeout.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ReadTimeout extends Data.TaggedError("ReadTimeout")<{}> {}
+
+/**
  * @since 0.1.0
  * @category models
  */
 export interface Transport {
-  /** The next chunk of input; `undefined` once the peer has closed its side. */
-  readonly read: Effect.Effect<Uint8Array | undefined, TransportError>
+  /**
+   * The next chunk of input; `undefined` once the peer has closed its side; `ReadTimeout` when
+   * nothing arrives within `idleTimeout`. (The timeout belongs to the transport so that a
+   * socket read costs one timer, not a race of two fibers: it runs on every read.)
+   */
+  readonly read: (idleTimeout: Duration.Duration) => Effect.Effect<Uint8Array | undefined, TransportError | ReadTimeout>
   readonly write: (data: string | Uint8Array) => Effect.Effect<void, TransportError>
   /** Flushes, sends FIN, drains the peer's last bytes briefly, then releases the connection. */
   readonly close: Effect.Effect<void>

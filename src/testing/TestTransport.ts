@@ -9,7 +9,7 @@ import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import * as Reply from "../protocol/Reply.js"
 import type { Endpoint } from "../handler/SessionInfo.js"
-import type * as Transport from "../server/Transport.js"
+import * as Transport from "../server/Transport.js"
 
 /**
  * The client's side of an in-memory connection.
@@ -59,9 +59,12 @@ export const make = (
     let unread = ""
 
     const transport: Transport.Transport = {
-      read: Effect.suspend(() => (eof ? Effect.succeed(undefined) : Queue.take(inbound))).pipe(
-        Effect.tap((chunk) => Effect.sync(() => (eof = chunk === undefined)))
-      ),
+      read: (idleTimeout) =>
+        Effect.suspend(() => (eof ? Effect.succeed(undefined) : Queue.take(inbound))).pipe(
+          Effect.tap((chunk) => Effect.sync(() => (eof = chunk === undefined))),
+          // Effect's clock here, so that tests can move time with TestClock
+          Effect.timeoutFail({ duration: idleTimeout, onTimeout: () => new Transport.ReadTimeout() })
+        ),
       write: (data) => {
         const text = typeof data === "string" ? data : decoder.decode(data)
         return Ref.update(output, (all) => all + text).pipe(
