@@ -29,5 +29,5 @@ Cli.run(process.argv).pipe(
         : Effect.fail(error)
   ),
   Effect.provide(NodeContext.layer),
-  NodeRuntime.runMain
+  NodeRuntime.runMain({ disablePrettyLogger: true })
 )
