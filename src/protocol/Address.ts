@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import * as Either from "effect/Either"
+import * as FastCheck from "effect/FastCheck"
 import * as Schema from "effect/Schema"
 
 // atext (RFC 5322 §3.2.3) and, for SMTPUTF8, any non-ASCII character (RFC 6531 §3.3)
@@ -98,6 +99,23 @@ export const unbracket = (path: string): Either.Either<string, string> => {
   return Either.right(inner.slice(colon + 1))
 }
 
+// mailboxes for property tests: dot-strings, quoted strings, domains and address literals
+const mailboxArbitrary = (fc = FastCheck) =>
+  fc
+    .tuple(
+      fc.oneof(
+        fc.stringMatching(/^[A-Za-z0-9!#$%&'*+\/=?^_`{|}~-]{1,10}(?:\.[A-Za-z0-9_-]{1,6}){0,2}$/),
+        fc.stringMatching(/^"(?:[ !#-\[\]-~]|\\[ -~]){0,10}"$/),
+        fc.constant("\u00fc\u00f1\u00ee")
+      ),
+      fc.oneof(
+        fc.stringMatching(/^[a-z0-9](?:[a-z0-9-]{0,8}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,8}[a-z0-9])?){0,3}$/),
+        fc.ipV4().map((ip) => `[${ip}]`),
+        fc.ipV6().map((ip) => `[IPv6:${ip}]`)
+      )
+    )
+    .map(([local, domain]) => `${local}@${domain}`)
+
 /**
  * `Reverse-path` content: a mailbox, or `""` for the null path `<>` (bounces).
  *
@@ -106,7 +124,10 @@ export const unbracket = (path: string): Either.Either<string, string> => {
  */
 export const ReversePath = Schema.String.pipe(
   Schema.filter((text) => text === "" || isMailbox(text) || "Invalid sender address"),
-  Schema.annotations({ identifier: "ReversePath" })
+  Schema.annotations({
+    identifier: "ReversePath",
+    arbitrary: () => () => FastCheck.oneof(FastCheck.constant(""), mailboxArbitrary())
+  })
 )
 
 /**
@@ -117,7 +138,10 @@ export const ReversePath = Schema.String.pipe(
  */
 export const ForwardPath = Schema.String.pipe(
   Schema.filter((text) => text.toLowerCase() === "postmaster" || isMailbox(text) || "Invalid recipient address"),
-  Schema.annotations({ identifier: "ForwardPath" })
+  Schema.annotations({
+    identifier: "ForwardPath",
+    arbitrary: () => () => FastCheck.oneof(FastCheck.constant("Postmaster"), mailboxArbitrary())
+  })
 )
 
 /**

@@ -20,7 +20,10 @@ export const Keyword = Schema.String.pipe(Schema.pattern(/^[A-Z0-9][A-Z0-9-]*$/)
  * @since 0.1.0
  * @category schemas
  */
-export const Value = Schema.String.pipe(Schema.pattern(/^[\x21-\x3c\x3e-\x7e\u{80}-\u{10FFFF}]+$/u))
+export const Value = Schema.String.pipe(
+  Schema.pattern(/^[\x21-\x3c\x3e-\x7e\u{80}-\u{10FFFF}]+$/u),
+  Schema.annotations({ arbitrary: () => (fc) => fc.stringMatching(/^[!-<>-~]{1,12}$/) })
+)
 
 /**
  * @since 0.1.0
