@@ -48,7 +48,7 @@ export interface Options {
   readonly idleTimeout?: Duration.DurationInput | undefined
   /** On shutdown, how long a message in progress may take to finish (default 30 seconds). */
   readonly shutdownGrace?: Duration.DurationInput | undefined
-  /** Simultaneous connections; more get 421 4.3.2 (default 1000; 0 = no limit). */
+  /** Simultaneous connections; more get 421 4.3.2 (default 10000; 0 = no limit). */
   readonly maxConnections?: number | undefined
   /** Commands of your own, by upper-case verb. */
   readonly commands?: Readonly<Record<string, UserCommand>> | undefined
@@ -134,7 +134,7 @@ export const make = (options: Options = {}): Effect.Effect<ServerConfig, ConfigE
       bareLineEndings: options.bareLineEndings ?? "normalize",
       idleTimeout: Duration.decode(options.idleTimeout ?? "300 seconds"),
       shutdownGrace: Duration.decode(options.shutdownGrace ?? "30 seconds"),
-      maxConnections: options.maxConnections ?? 1000,
+      maxConnections: options.maxConnections ?? 10000,
       commands,
       trace: options.trace ?? false
     }
