@@ -1,7 +1,7 @@
 /**
  * `Transport` over a `net.Socket`: pull-based reads (the socket is read only when the session
- * asks, which gives TCP backpressure), writes that complete when Node hands the bytes to the
- * kernel, and a lingering close.
+ * asks, which gives TCP backpressure), writes bounded by the socket's buffer, and a lingering
+ * close.
  *
  * @since 0.1.0
  */
@@ -44,7 +44,6 @@ export const make = (socket: Net.Socket, options: { readonly secure?: boolean } 
     failure = new Transport.TransportError({ cause })
     wake(Effect.fail(failure))
   })
-  socket.setNoDelay(true)
 
   const read = (idleTimeout: Duration.Duration) =>
     Effect.async<Uint8Array | undefined, Transport.TransportError | Transport.ReadTimeout>((resume) => {
@@ -66,12 +65,31 @@ export const make = (socket: Net.Socket, options: { readonly secure?: boolean } 
       })
     })
 
+  // Writes are not awaited one by one (that cost an async round trip per reply); the socket's
+  // buffer is bounded instead: past its high-water mark the next write waits for 'drain'.
+  // A failed write surfaces as a socket error, which fails the next read.
   const write = (data: string | Uint8Array) =>
-    Effect.async<void, Transport.TransportError>((resume) => {
+    Effect.suspend(() => {
       if (socket.destroyed || !socket.writable) {
-        return resume(Effect.fail(new Transport.TransportError({ cause: new Error("socket closed") })))
+        return Effect.fail(new Transport.TransportError({ cause: new Error("socket closed") }))
       }
-      socket.write(data, (cause) => resume(cause ? Effect.fail(new Transport.TransportError({ cause })) : Effect.void))
+      if (socket.write(data)) return Effect.void
+      return Effect.async<void, Transport.TransportError>((resume) => {
+        const onDrain = () => {
+          socket.off("close", onClose)
+          resume(Effect.void)
+        }
+        const onClose = () => {
+          socket.off("drain", onDrain)
+          resume(Effect.fail(new Transport.TransportError({ cause: new Error("socket closed") })))
+        }
+        socket.once("drain", onDrain)
+        socket.once("close", onClose)
+        return Effect.sync(() => {
+          socket.off("drain", onDrain)
+          socket.off("close", onClose)
+        })
+      })
     })
 
   const close = Effect.async<void>((resume) => {

@@ -30,33 +30,55 @@ const ReversePath = Address.ReversePath.annotations({ [FailureReply]: "sender" }
 const ForwardPath = Address.ForwardPath.annotations({ [FailureReply]: "recipient" })
 
 /** @since 0.1.0 @category models */
-export class Helo extends Schema.TaggedClass<Helo>()("Helo", { domain: Argument }) {}
+export const Helo = Schema.TaggedStruct("Helo", { domain: Argument })
 /** @since 0.1.0 @category models */
-export class Ehlo extends Schema.TaggedClass<Ehlo>()("Ehlo", { domain: Argument }) {}
+export type Helo = typeof Helo.Type
 /** @since 0.1.0 @category models */
-export class Mail extends Schema.TaggedClass<Mail>()("Mail", {
+export const Ehlo = Schema.TaggedStruct("Ehlo", { domain: Argument })
+/** @since 0.1.0 @category models */
+export type Ehlo = typeof Ehlo.Type
+/** @since 0.1.0 @category models */
+export const Mail = Schema.TaggedStruct("Mail", {
   from: ReversePath,
   parameters: Parameters.Parameters
-}) {}
+})
 /** @since 0.1.0 @category models */
-export class Rcpt extends Schema.TaggedClass<Rcpt>()("Rcpt", {
+export type Mail = typeof Mail.Type
+/** @since 0.1.0 @category models */
+export const Rcpt = Schema.TaggedStruct("Rcpt", {
   to: ForwardPath,
   parameters: Parameters.Parameters
-}) {}
+})
 /** @since 0.1.0 @category models */
-export class Data extends Schema.TaggedClass<Data>()("Data", {}) {}
+export type Rcpt = typeof Rcpt.Type
 /** @since 0.1.0 @category models */
-export class Rset extends Schema.TaggedClass<Rset>()("Rset", {}) {}
+export const Data = Schema.TaggedStruct("Data", {})
 /** @since 0.1.0 @category models */
-export class Noop extends Schema.TaggedClass<Noop>()("Noop", { text: Text }) {}
+export type Data = typeof Data.Type
 /** @since 0.1.0 @category models */
-export class Quit extends Schema.TaggedClass<Quit>()("Quit", {}) {}
+export const Rset = Schema.TaggedStruct("Rset", {})
 /** @since 0.1.0 @category models */
-export class Vrfy extends Schema.TaggedClass<Vrfy>()("Vrfy", { argument: Argument }) {}
+export type Rset = typeof Rset.Type
 /** @since 0.1.0 @category models */
-export class Expn extends Schema.TaggedClass<Expn>()("Expn", { argument: Argument }) {}
+export const Noop = Schema.TaggedStruct("Noop", { text: Text })
 /** @since 0.1.0 @category models */
-export class Help extends Schema.TaggedClass<Help>()("Help", { topic: Text }) {}
+export type Noop = typeof Noop.Type
+/** @since 0.1.0 @category models */
+export const Quit = Schema.TaggedStruct("Quit", {})
+/** @since 0.1.0 @category models */
+export type Quit = typeof Quit.Type
+/** @since 0.1.0 @category models */
+export const Vrfy = Schema.TaggedStruct("Vrfy", { argument: Argument })
+/** @since 0.1.0 @category models */
+export type Vrfy = typeof Vrfy.Type
+/** @since 0.1.0 @category models */
+export const Expn = Schema.TaggedStruct("Expn", { argument: Argument })
+/** @since 0.1.0 @category models */
+export type Expn = typeof Expn.Type
+/** @since 0.1.0 @category models */
+export const Help = Schema.TaggedStruct("Help", { topic: Text })
+/** @since 0.1.0 @category models */
+export type Help = typeof Help.Type
 
 /**
  * @since 0.1.0
@@ -309,25 +331,25 @@ const fastDecode = (encoded: typeof Command.Encoded): Command | undefined => {
   switch (encoded._tag) {
     case "Mail":
       return (encoded.from === "" || Address.isMailbox(encoded.from)) && isParameters(encoded.parameters)
-        ? new Mail(encoded, true)
+        ? encoded
         : undefined
     case "Rcpt":
       return (encoded.to.toLowerCase() === "postmaster" || Address.isMailbox(encoded.to)) &&
         isParameters(encoded.parameters)
-        ? new Rcpt(encoded, true)
+        ? encoded
         : undefined
     case "Data":
-      return new Data({}, true)
+      return encoded
     case "Rset":
-      return new Rset({}, true)
+      return encoded
     case "Quit":
-      return new Quit({}, true)
+      return encoded
     case "Helo":
-      return isArgument(encoded.domain) ? new Helo(encoded, true) : undefined
+      return isArgument(encoded.domain) ? encoded : undefined
     case "Ehlo":
-      return isArgument(encoded.domain) ? new Ehlo(encoded, true) : undefined
+      return isArgument(encoded.domain) ? encoded : undefined
     case "Noop":
-      return isText(encoded.text) ? new Noop(encoded, true) : undefined
+      return isText(encoded.text) ? encoded : undefined
     default:
       return undefined
   }

@@ -83,20 +83,37 @@ export const make = (
       TransportError: () => Effect.fail(new ReadFailure({ reason: "error" }))
     })
   )
-  const fill = (mode: "command" | "data"): Effect.Effect<void, ReadFailure> =>
+  const broken = (error: ReadFailure) => {
+    failure = error
+    return Effect.fail(error)
+  }
+  const afterRead = (chunk: Uint8Array | undefined) => {
+    waiting = false
+    if (chunk === undefined) return fail("closed")
+    framer.push(chunk)
+    return Effect.void
+  }
+  const readNext = Effect.suspend(() => {
+    waiting = mode === "command"
+    return read
+  })
+  let mode: "command" | "data" = "command"
+  // runs once per socket read: kept to a few plain steps
+  const fillOnce: Effect.Effect<void, ReadFailure> = options.flush.pipe(
+    Effect.matchEffect({
+      onFailure: () => broken(new ReadFailure({ reason: "error" })),
+      onSuccess: () => readNext
+    }),
+    Effect.matchEffect({
+      onFailure: (error) => ((waiting = false), broken(error)),
+      onSuccess: afterRead
+    })
+  )
+  const fill = (nextMode: "command" | "data"): Effect.Effect<void, ReadFailure> =>
     Effect.suspend(() => {
       if (failure !== undefined) return Effect.fail(failure)
-      return options.flush.pipe(
-        Effect.catchTag("TransportError", () => Effect.fail(new ReadFailure({ reason: "error" }))),
-        Effect.zipRight(Effect.suspend(() => ((waiting = mode === "command"), read))),
-        Effect.ensuring(Effect.sync(() => (waiting = false))),
-        Effect.flatMap((chunk) => {
-          if (chunk === undefined) return fail("closed")
-          framer.push(chunk)
-          return Effect.void
-        }),
-        Effect.tapError((error) => Effect.sync(() => (failure = error)))
-      )
+      mode = nextMode
+      return fillOnce
     })
 
   const nextCommand: Effect.Effect<CommandFrame, ReadFailure> = Effect.suspend(() => {
