@@ -1,0 +1,228 @@
+import { isPlatformError } from "@effect/platform/Error"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import { assert, describe, expect, it } from "@effect/vitest"
+import { Deferred, Effect, Fiber, Layer, Logger, LogLevel, Stream } from "effect"
+import { execFile } from "node:child_process"
+import * as Message from "../../src/handler/Message.js"
+import * as MessageHandler from "../../src/handler/MessageHandler.js"
+import type { SessionInfo } from "../../src/handler/SessionInfo.js"
+import * as Maildir from "../../src/handlers/Maildir.js"
+import * as NodeSmtpServer from "../../src/node/NodeSmtpServer.js"
+import * as Reply from "../../src/protocol/Reply.js"
+import * as SmtpError from "../../src/server/SmtpError.js"
+import { SmtpServer } from "../../src/server/SmtpServer.js"
+
+const latin1 = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0))
+const text = (bytes: Uint8Array) => Buffer.from(bytes).toString("latin1")
+
+const session: SessionInfo = {
+  id: "s1",
+  peer: { address: "192.0.2.7", port: 40123 },
+  local: { address: "192.0.2.25", port: 25 },
+  hostname: "mx/a:b",
+  greeting: { name: "client.example", esmtp: true },
+  envelope: undefined,
+  secure: false
+}
+
+const message = (body: Stream.Stream<Uint8Array, Message.BodyError>, mailFrom = "a@example.com"): Message.Message => ({
+  envelope: {
+    mailFrom,
+    mailParameters: [],
+    mailOptions: { size: undefined, body: undefined, smtpUtf8: false },
+    recipients: [
+      { address: "b@example.com", parameters: [] },
+      { address: "c@example.com", parameters: [] }
+    ]
+  },
+  body,
+  decodeData: false
+})
+
+const chunks = (...parts: ReadonlyArray<string>) => Stream.fromIterable(parts.map(latin1))
+
+const header = "Return-Path: <a@example.com>\r\nDelivered-To: b@example.com\r\n"
+
+// a fresh root under os.tmpdir(), removed with the test's scope
+const maildir = Effect.gen(function* () {
+  const fs = yield* FileSystem.FileSystem
+  const dir = yield* fs.makeTempDirectoryScoped({ prefix: "maildir-test-" })
+  const root = `${dir}/Maildir`
+  const list = (sub: string) => fs.readDirectory(`${root}/${sub}`)
+  const handler = yield* MessageHandler.MessageHandler.pipe(Effect.provide(Maildir.layer({ root })))
+  return { fs, dir, root, list, handler }
+})
+
+const deliverOne = (body: Stream.Stream<Uint8Array, Message.BodyError>, mailFrom?: string) =>
+  Effect.gen(function* () {
+    const { fs, root, list, handler } = yield* maildir
+    yield* handler.data(session, message(body, mailFrom))
+    const [name] = yield* list("new")
+    assert(name !== undefined)
+    return { name, stored: yield* fs.readFile(`${root}/new/${name}`), tmp: yield* list("tmp") }
+  })
+
+describe("Maildir", () => {
+  it.scoped("creates tmp, new and cur with mode 0700 when the layer starts", () =>
+    Effect.gen(function* () {
+      const { fs, root } = yield* maildir
+      for (const sub of ["tmp", "new", "cur"]) {
+        const info = yield* fs.stat(`${root}/${sub}`)
+        expect([sub, info.type, info.mode & 0o777]).toEqual([sub, "Directory", 0o700])
+      }
+    }).pipe(Effect.provide(NodeFileSystem.layer))
+  )
+
+  it.scoped("stores Return-Path, Delivered-To (first recipient) and the exact body, tmp left empty", () =>
+    Effect.gen(function* () {
+      const body = "Subject: caf\xc3\xa9\r\n\r\n.\r\n..two dots\r\n\x00\x80\xff\r\nlast\r\n"
+      const { name, stored, tmp } = yield* deliverOne(
+        chunks("Subject: caf\xc3", "\xa9\r\n\r\n.\r\n..two", " dots\r\n\x00\x80\xff\r\nlast\r\n")
+      )
+      expect(text(stored)).toBe(header + body)
+      expect(tmp).toEqual([])
+      // <seconds>.M<micro>P<pid>Q<count>.<host>, with the host's "/" and ":" escaped
+      expect(name).toMatch(new RegExp(`^\\d+\\.M\\d+P${process.pid}Q\\d+\\.mx\\\\057a\\\\072b$`))
+    }).pipe(Effect.provide(NodeFileSystem.layer))
+  )
+
+  it.scoped("streams a 1 MB body given in many chunks, byte for byte", () =>
+    Effect.gen(function* () {
+      const parts = Array.from({ length: 1024 }, (_, i) => {
+        const chunk = new Uint8Array(1024)
+        for (let j = 0; j < chunk.length; j++) chunk[j] = (i * 7 + j) & 0xff
+        return chunk
+      })
+      const { stored } = yield* deliverOne(Stream.fromIterable(parts))
+      const expected = Buffer.concat([Buffer.from(header, "latin1"), ...parts])
+      expect(stored.length).toBe(header.length + 1024 * 1024)
+      expect(Buffer.from(stored).equals(expected)).toBe(true)
+    }).pipe(Effect.provide(NodeFileSystem.layer))
+  )
+
+  it.scoped("writes Return-Path: <> for the null sender", () =>
+    Effect.gen(function* () {
+      const { stored } = yield* deliverOne(chunks("Subject: bounce\r\n\r\nx\r\n"), "")
+      expect(text(stored)).toBe("Return-Path: <>\r\nDelivered-To: b@example.com\r\nSubject: bounce\r\n\r\nx\r\n")
+    }).pipe(Effect.provide(NodeFileSystem.layer))
+  )
+
+  it.scoped("gives two deliveries two files", () =>
+    Effect.gen(function* () {
+      const { fs, root, list, handler } = yield* maildir
+      yield* handler.data(session, message(chunks("Subject: 1\r\n\r\none\r\n")))
+      yield* handler.data(session, message(chunks("Subject: 2\r\n\r\ntwo\r\n")))
+      const names = yield* list("new")
+      expect(names).toHaveLength(2)
+      const contents = yield* Effect.forEach(names, (name) => fs.readFileString(`${root}/new/${name}`))
+      expect(contents.sort()).toEqual([`${header}Subject: 1\r\n\r\none\r\n`, `${header}Subject: 2\r\n\r\ntwo\r\n`])
+    }).pipe(Effect.provide(NodeFileSystem.layer))
+  )
+
+  it.scoped("keeps nothing when the body fails midway, and fails with the body's error", () =>
+    Effect.gen(function* () {
+      const { list, handler } = yield* maildir
+      const body = Stream.concat(
+        chunks("Subject: x\r\n\r\n", "partial"),
+        Stream.fail(new Message.ClientDisconnected({ reason: "closed" }))
+      )
+      const error = yield* Effect.flip(handler.data(session, message(body)))
+      expect(error).toEqual(new Message.ClientDisconnected({ reason: "closed" }))
+      expect([yield* list("tmp"), yield* list("new")]).toEqual([[], []])
+    }).pipe(Effect.provide(NodeFileSystem.layer))
+  )
+
+  it.scoped("keeps nothing when the delivery is interrupted while the body streams", () =>
+    Effect.gen(function* () {
+      const { fs, root, list, handler } = yield* maildir
+      const streaming = yield* Deferred.make<void>()
+      const body = chunks("Subject: x\r\n\r\n", "partial").pipe(
+        Stream.concat(Stream.fromEffect(Deferred.succeed(streaming, undefined)).pipe(Stream.drain)),
+        Stream.concat(Stream.never)
+      )
+      const fiber = yield* Effect.fork(handler.data(session, message(body)))
+      yield* Deferred.await(streaming)
+      // streamed, not buffered: what arrived so far is already in tmp/
+      const [partial] = yield* list("tmp")
+      expect(yield* fs.readFileString(`${root}/tmp/${partial}`)).toBe(`${header}Subject: x\r\n\r\npartial`)
+      yield* Fiber.interrupt(fiber)
+      expect([yield* list("tmp"), yield* list("new")]).toEqual([[], []])
+    }).pipe(Effect.provide(NodeFileSystem.layer))
+  )
+
+  it.scoped("fails with StorageError and removes the tmp file when the rename fails", () =>
+    Effect.gen(function* () {
+      const { fs, root, list, handler } = yield* maildir
+      yield* fs.remove(`${root}/new`, { recursive: true })
+      const error = yield* Effect.flip(handler.data(session, message(chunks("Subject: x\r\n\r\ny\r\n"))))
+      assert(error._tag === "StorageError")
+      expect(isPlatformError(error.cause)).toBe(true)
+      expect(yield* list("tmp")).toEqual([])
+    }).pipe(Effect.provide(NodeFileSystem.layer), Logger.withMinimumLogLevel(LogLevel.None))
+  )
+
+  it.scoped("an unusable root: the layer starts, deliveries fail with 452 4.3.1 and the causes are logged", () => {
+    const logs: Array<string> = []
+    const logger = Logger.make(({ logLevel, message }) => {
+      logs.push(`${logLevel.label} ${Array.isArray(message) ? message[0] : message}`)
+    })
+    return Effect.gen(function* () {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped({ prefix: "maildir-test-" })
+      // the root's parent is a regular file: no directory can be made there
+      yield* fs.writeFileString(`${dir}/file`, "not a directory")
+      const root = `${dir}/file/Maildir`
+      const handler = yield* MessageHandler.MessageHandler.pipe(Effect.provide(Maildir.layer({ root })))
+      const error = yield* Effect.flip(handler.data(session, message(chunks("Subject: x\r\n\r\ny\r\n"))))
+      assert(error._tag === "StorageError")
+      expect(isPlatformError(error.cause)).toBe(true)
+      expect(Reply.encode(SmtpError.reply(error), true)).toBe("452 4.3.1 Insufficient system storage\r\n")
+      expect(logs).toEqual([
+        `WARN maildir: cannot create ${root}; deliveries will retry`,
+        "ERROR maildir: delivery failed"
+      ])
+      // fixed while running: the next delivery creates the directories and succeeds
+      yield* fs.remove(`${dir}/file`)
+      yield* handler.data(session, message(chunks("Subject: x\r\n\r\ny\r\n")))
+      expect(yield* fs.readDirectory(`${root}/new`)).toHaveLength(1)
+    }).pipe(Effect.provide([NodeFileSystem.layer, Logger.replace(Logger.defaultLogger, logger)]))
+  })
+})
+
+const python = (port: number, script: string) =>
+  Effect.async<string, Error>((resume) => {
+    const child = execFile("python3", ["-c", script, String(port)], { timeout: 30_000 }, (error, stdout, stderr) =>
+      resume(error ? Effect.fail(new Error(`python3 failed: ${error.message}\n${stderr}`)) : Effect.succeed(stdout))
+    )
+    return Effect.sync(() => child.kill())
+  })
+
+describe("Maildir through a real server", () => {
+  it.live("stores what Python's smtplib sent", () =>
+    Effect.gen(function* () {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped({ prefix: "maildir-test-" })
+      const root = `${dir}/Maildir`
+      const server = NodeSmtpServer.layer({ listen: ["127.0.0.1:0"], hostname: "mx.test" }).pipe(
+        Layer.provide(Maildir.layerNode({ root }))
+      )
+      yield* Effect.gen(function* () {
+        const { addresses } = yield* SmtpServer
+        yield* python(
+          addresses[0]!.port,
+          [
+            "import smtplib, sys",
+            "with smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=20) as s:",
+            "    s.sendmail('a@example.com', ['b@example.com', 'c@example.com'], b'Subject: hi\\r\\n\\r\\nhello\\r\\n.dot\\r\\n')"
+          ].join("\n")
+        )
+      }).pipe(Effect.provide(server))
+      const [name] = yield* fs.readDirectory(`${root}/new`)
+      assert(name !== undefined)
+      expect(name).toMatch(/\.mx\.test$/)
+      expect(yield* fs.readFileString(`${root}/new/${name}`)).toBe(`${header}Subject: hi\r\n\r\nhello\r\n.dot\r\n`)
+      expect(yield* fs.readDirectory(`${root}/tmp`)).toEqual([])
+    }).pipe(Effect.scoped, Effect.provide(NodeFileSystem.layer))
+  )
+})
