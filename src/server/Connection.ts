@@ -38,16 +38,24 @@ export interface Environment {
   readonly onIdleProbe?: ((isIdle: () => boolean) => void) | undefined
 }
 
-// a handler's failure as a reply: SMTP errors say theirs, anything else is logged and 451
+// a handler's failure as a reply: SMTP errors say theirs (a cause they carry is logged),
+// anything else is logged and answered 451. A vanished client needs no reply and no alarm.
 const guarded = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<Either.Either<A, Reply.Reply>> =>
   effect.pipe(
     Effect.map(Either.right),
     Effect.catchAllCause((cause) => {
-      const failure = Cause.failureOption(cause)
-      if (failure._tag === "Some" && SmtpError.isSmtpError(failure.value)) {
-        return Effect.succeed(Either.left(SmtpError.reply(failure.value)))
-      }
       if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
+      const failure = Cause.failureOption(cause)
+      if (failure._tag === "Some") {
+        const error = failure.value
+        if (error instanceof Message.ClientDisconnected) return Effect.succeed(Either.left(Reply.localError))
+        if (SmtpError.isSmtpError(error)) {
+          const reply = Effect.succeed(Either.left(SmtpError.reply(error)))
+          return "cause" in error && error.cause !== undefined
+            ? Effect.zipRight(Effect.logWarning(`message handler: ${error._tag}`, error.cause), reply)
+            : reply
+        }
+      }
       return Effect.logError("message handler failed", cause).pipe(Effect.as(Either.left(Reply.localError)))
     })
   )

@@ -17,7 +17,12 @@ export class BadSender extends Schema.TaggedError<BadSender>()("BadSender", text
 export class BadRecipient extends Schema.TaggedError<BadRecipient>()("BadRecipient", text) {}
 /** @since 0.1.0 @category errors */
 export class MailboxNotFound extends Schema.TaggedError<MailboxNotFound>()("MailboxNotFound", text) {}
-/** A mailbox that cannot take mail now (`transient`: 450 4.2.1) or at all (550 5.2.1). */
+/**
+ * A mailbox that cannot take mail now (`transient`: 450 4.2.1) or at all (550 5.2.1).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class MailboxUnavailable extends Schema.TaggedError<MailboxUnavailable>()("MailboxUnavailable", {
   ...text,
   transient: Schema.optionalWith(Schema.Boolean, { default: () => false })
@@ -28,7 +33,12 @@ export class RelayDenied extends Schema.TaggedError<RelayDenied>()("RelayDenied"
 export class TooManyRecipients extends Schema.TaggedError<TooManyRecipients>()("TooManyRecipients", text) {}
 /** @since 0.1.0 @category errors */
 export class MessageTooBig extends Schema.TaggedError<MessageTooBig>()("MessageTooBig", text) {}
-/** The message had a bare CR or LF and the server's policy is `reject`. */
+/**
+ * The message had a bare CR or LF and the server's policy is `reject`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class BareLineEnding extends Schema.TaggedError<BareLineEnding>()("BareLineEnding", text) {}
 /** @since 0.1.0 @category errors */
 export class StorageError extends Schema.TaggedError<StorageError>()("StorageError", {
