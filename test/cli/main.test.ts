@@ -1,0 +1,133 @@
+import { describe, expect, it } from "@effect/vitest"
+import { spawn, spawnSync } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+
+// The command as users run it: a separate process, its stdout, stderr and exit status.
+const main = Path.resolve(import.meta.dirname, "../../src/cli/main.ts")
+const viteNode = Path.resolve(import.meta.dirname, "../../node_modules/.bin/vite-node")
+
+const runOnce = (args: ReadonlyArray<string>) =>
+  spawnSync(viteNode, [main, ...args], { encoding: "utf8", timeout: 30_000 })
+
+interface Running {
+  readonly port: number
+  readonly stdout: () => string
+  readonly stderr: () => string
+  readonly stop: (signal: NodeJS.Signals) => Promise<number | null>
+}
+
+const start = (args: ReadonlyArray<string>): Promise<Running> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(viteNode, [main, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+    let stdout = ""
+    let stderr = ""
+    const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)))
+    const timer = setTimeout(() => reject(new Error(`no listening line; stderr: ${stderr}`)), 30_000)
+    child.stdout.on("data", (d) => (stdout += d))
+    child.stderr.on("data", (d) => {
+      stderr += d
+      const match = /listening on 127\.0\.0\.1:(\d+)/.exec(stderr)
+      if (match) {
+        clearTimeout(timer)
+        resolve({
+          port: Number(match[1]),
+          stdout: () => stdout,
+          stderr: () => stderr,
+          stop: (signal) => (child.kill(signal), exited)
+        })
+      }
+    })
+    child.on("error", reject)
+  })
+
+const sendWithPython = (port: number, extra = "") => {
+  const script = [
+    "import smtplib",
+    `s = smtplib.SMTP("127.0.0.1", ${port})`,
+    `s.sendmail("alice@example.com", ["bob@example.com"], b"Subject: cli test\\r\\n\\r\\nHello from the test\\r\\n"${extra})`,
+    "s.quit()"
+  ].join("\n")
+  const result = spawnSync("python3", ["-c", script], { encoding: "utf8", timeout: 20_000 })
+  expect(result.stderr).toBe("")
+  expect(result.status).toBe(0)
+}
+
+describe("effect-smtpd command", () => {
+  it("prints its version with -V", () => {
+    const result = runOnce(["-V"])
+    expect(result.status).toBe(0)
+    expect(result.stdout.trim()).toBe("0.1.0")
+  })
+
+  it("exits 2 with a message on a wrong flag or value", () => {
+    for (const args of [["--size", "-1", "-c", "Sink"], ["-c", "Nope"], ["-c", "Maildir"], ["not-an-address"]]) {
+      const result = runOnce(args)
+      expect(result.status, args.join(" ")).toBe(2)
+      expect(result.stderr.length + result.stdout.length, args.join(" ")).toBeGreaterThan(0)
+    }
+  })
+
+  it("runs the debugging server, prints a message as smtpd did, and stops on SIGTERM", async () => {
+    const server = await start(["--listen", "127.0.0.1:0"])
+    sendWithPython(server.port)
+    await new Promise((r) => setTimeout(r, 300))
+    const out = server.stdout()
+    expect(out).toContain("---------- MESSAGE FOLLOWS ----------")
+    expect(out).toContain("Subject: cli test\nX-Peer: 127.0.0.1\n\nHello from the test")
+    expect(out).toContain("------------ END MESSAGE ------------")
+    expect(await server.stop("SIGTERM")).toBe(0)
+  })
+
+  it("prints one JSON line per message with --format json", async () => {
+    const server = await start(["--format", "json", "-s", "0", "--listen", "127.0.0.1:0"])
+    sendWithPython(server.port)
+    await new Promise((r) => setTimeout(r, 300))
+    const lines = server.stdout().trim().split("\n")
+    expect(lines).toHaveLength(1)
+    const record = JSON.parse(lines[0]!)
+    expect(record.mail_from).toBe("alice@example.com")
+    expect(record.rcpt_to).toEqual(["bob@example.com"])
+    expect(Buffer.from(record.content_b64, "base64").toString()).toBe(
+      "Subject: cli test\r\n\r\nHello from the test\r\n"
+    )
+    expect(await server.stop("SIGINT")).toBe(0)
+  })
+
+  it("stores mail with -c Maildir and traces the protocol on stderr with -d", async () => {
+    const root = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-smtpd-cli-"))
+    try {
+      const server = await start(["-c", "Maildir", "--maildir", root, "-d", "127.0.0.1:0"])
+      sendWithPython(server.port)
+      await new Promise((r) => setTimeout(r, 300))
+      const files = Fs.readdirSync(Path.join(root, "new"))
+      expect(files).toHaveLength(1)
+      expect(Fs.readFileSync(Path.join(root, "new", files[0]!), "utf8")).toBe(
+        "Return-Path: <alice@example.com>\r\nDelivered-To: bob@example.com\r\nSubject: cli test\r\n\r\nHello from the test\r\n"
+      )
+      expect(server.stderr()).toContain("<<< mail FROM:<alice@example.com>")
+      expect(server.stdout()).toBe("")
+      await server.stop("SIGTERM")
+    } finally {
+      Fs.rmSync(root, { recursive: true, force: true })
+    }
+  })
+
+  it("refuses messages over --size with 552", async () => {
+    const server = await start(["-c", "Sink", "-s", "100", "--listen", "127.0.0.1:0"])
+    const script = [
+      "import smtplib",
+      `s = smtplib.SMTP("127.0.0.1", ${server.port})`,
+      "try:",
+      `    s.sendmail("a@example.com", ["b@example.com"], b"x" * 500)`,
+      "except smtplib.SMTPResponseException as e:",
+      "    print(e.smtp_code)",
+      "except smtplib.SMTPSenderRefused as e:",
+      "    print(e.smtp_code)"
+    ].join("\n")
+    const result = spawnSync("python3", ["-c", script], { encoding: "utf8", timeout: 20_000 })
+    expect(result.stdout.trim()).toBe("552")
+    await server.stop("SIGTERM")
+  })
+})
