@@ -133,7 +133,11 @@ describe("Connection", () => {
     Effect.gen(function* () {
       const failures: Array<string> = []
       const handler = MessageHandler.layer({
-        data: (_, m) => Message.bytes(m).pipe(Effect.asVoid, Effect.tapError((e) => Effect.sync(() => failures.push(e._tag))))
+        data: (_, m) =>
+          Message.bytes(m).pipe(
+            Effect.asVoid,
+            Effect.tapError((e) => Effect.sync(() => failures.push(e._tag)))
+          )
       })
       const client = yield* (yield* SmtpTest.server().pipe(Effect.provide(handler))).connect
       yield* client.reply
@@ -202,7 +206,7 @@ describe("shutdown", () => {
     Effect.gen(function* () {
       const scope = yield* Scope.make()
       const server = yield* SmtpTest.server({ shutdownGrace: "5 seconds" }).pipe(
-        Effect.provide(Layer.merge(Recording.layer, Layer.empty)),
+        Effect.provide(Recording.layer),
         Scope.extend(scope)
       )
       const idle = yield* server.connect
