@@ -1,5 +1,5 @@
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Scope, Stream, TestClock } from "effect"
+import { Effect, Exit, Fiber, Scope, Stream, TestClock } from "effect"
 import * as Message from "../../src/handler/Message.js"
 import * as MessageHandler from "../../src/handler/MessageHandler.js"
 import * as Recording from "../../src/handlers/Recording.js"
