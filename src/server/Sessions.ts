@@ -9,8 +9,7 @@
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
-import * as ExecutionStrategy from "effect/ExecutionStrategy"
-import * as Scope from "effect/Scope"
+import type * as Scope from "effect/Scope"
 import { formatEndpoint } from "../handler/SessionInfo.js"
 import type * as MessageHandler from "../handler/MessageHandler.js"
 import * as SmtpError from "./SmtpError.js"
@@ -25,14 +24,17 @@ import type * as Transport from "./Transport.js"
  * @category models
  */
 export interface Sessions {
-  /** Starts a session on the transport in the background. */
+  /**
+   * Runs a session on the transport until it ends, in the calling fiber (one fiber per
+   * connection: the platform forks it), or refuses it with 421 when the server is full.
+   */
   readonly serve: (transport: Transport.Transport) => Effect.Effect<void>
   /** Sessions running now. */
   readonly active: Effect.Effect<number>
 }
 
 interface Running {
-  readonly fiber: Fiber.RuntimeFiber<void>
+  readonly fiber: Fiber.RuntimeFiber<unknown, unknown>
   isIdle: () => boolean
 }
 
@@ -45,9 +47,6 @@ export const make = (
   handler: MessageHandler.Handler
 ): Effect.Effect<Sessions, never, Scope.Scope> =>
   Effect.gen(function* () {
-    // sessions live in a child scope, so that the graceful finalizer below runs before it closes
-    const scope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
-    yield* Effect.addFinalizer((exit) => Scope.close(scope, exit))
     const running = new Map<number, Running>()
     let shuttingDown = false
     let next = 0
@@ -61,31 +60,30 @@ export const make = (
     const serve = (transport: Transport.Transport): Effect.Effect<void> =>
       Effect.suspend(() => {
         if (shuttingDown || (config.maxConnections > 0 && running.size >= config.maxConnections)) {
-          return Effect.asVoid(Effect.forkIn(refuse(transport), scope))
+          return refuse(transport)
         }
         const key = next++
         const id = `${prefix}-${key}`
-        const entry: { isIdle: () => boolean } = { isIdle: () => false }
-        const session = Connection.run(transport, {
-          id,
-          config,
-          handler,
-          isShuttingDown: () => shuttingDown,
-          onIdleProbe: (probe) => (entry.isIdle = probe)
-        }).pipe(
-          Effect.annotateLogs({ session: id, peer: formatEndpoint(transport.remote) }),
+        const session = Effect.withFiberRuntime<void>((fiber) => {
+          const entry: Running = { fiber, isIdle: () => false }
+          running.set(key, entry)
+          return Connection.run(transport, {
+            id,
+            config,
+            handler,
+            isShuttingDown: () => shuttingDown,
+            onIdleProbe: (probe) => (entry.isIdle = probe)
+          })
+        })
+        return Metric.increment(Metrics.connectionsTotal).pipe(
+          Effect.zipRight(Metric.incrementBy(Metrics.connectionsActive, 1)),
+          Effect.zipRight(session),
           Effect.ensuring(
             Effect.sync(() => running.delete(key)).pipe(
               Effect.zipRight(Metric.incrementBy(Metrics.connectionsActive, -1))
             )
-          )
-        )
-        return Metric.increment(Metrics.connectionsTotal).pipe(
-          Effect.zipRight(Metric.incrementBy(Metrics.connectionsActive, 1)),
-          Effect.zipRight(Effect.forkIn(session, scope)),
-          Effect.map((fiber) => {
-            running.set(key, Object.assign(entry, { fiber }))
-          })
+          ),
+          Effect.annotateLogs({ session: id, peer: formatEndpoint(transport.remote) })
         )
       })
 

@@ -39,7 +39,7 @@ export const server = (
     return {
       connect: Effect.gen(function* () {
         const { client, transport } = yield* TestTransport.make()
-        yield* sessions.serve(transport)
+        yield* Effect.forkDaemon(sessions.serve(transport))
         return client
       }),
       active: sessions.active
