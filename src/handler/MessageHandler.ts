@@ -53,11 +53,19 @@ export class MessageHandler extends Context.Tag("effect-smtpd/MessageHandler")<M
  */
 export const make = (hooks: Partial<Handler>): Handler =>
   MessageHandler.of({
-    mail: hooks.mail ?? (() => Effect.void),
-    rcpt: hooks.rcpt ?? (() => Effect.void),
-    // the server drains what a handler leaves unread, without the cost of a stream
-    data: hooks.data ?? (() => Effect.void)
+    mail: hooks.mail ?? acceptAll,
+    rcpt: hooks.rcpt ?? acceptAll,
+    data: hooks.data ?? acceptAll
   })
+
+/**
+ * The hook that accepts without looking. The server recognises it and skips the call, so a
+ * hook you do not write costs nothing per message; an unread body is drained by the server.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const acceptAll = (): Effect.Effect<void> => Effect.void
 
 /**
  * @since 0.1.0

@@ -10,7 +10,7 @@ import * as Effect from "effect/Effect"
 import type * as Net from "node:net"
 import * as Transport from "../server/Transport.js"
 
-type Resume = (effect: Effect.Effect<Uint8Array | undefined, Transport.TransportError>) => void
+type Resume = (effect: Effect.Effect<Uint8Array | undefined, Transport.TransportError | Transport.ReadTimeout>) => void
 
 /**
  * @since 0.1.0
@@ -20,7 +20,7 @@ export const make = (socket: Net.Socket, options: { readonly secure?: boolean } 
   let ended = false
   let failure: Transport.TransportError | undefined
   let waiter: Resume | undefined
-  const wake = (effect: Effect.Effect<Uint8Array | undefined, Transport.TransportError>) => {
+  const wake = (effect: Effect.Effect<Uint8Array | undefined, Transport.TransportError | Transport.ReadTimeout>) => {
     const resume = waiter
     waiter = undefined
     resume?.(effect)
@@ -39,6 +39,12 @@ export const make = (socket: Net.Socket, options: { readonly secure?: boolean } 
     ended = true
     wake(Effect.succeed(undefined))
   })
+  // Node's inactivity timer (reset by every read and write, without a new timer per read):
+  // it only matters while the session waits for the client
+  let timeoutMs = 0
+  socket.on("timeout", () => {
+    if (waiter !== undefined) wake(Effect.fail(new Transport.ReadTimeout()))
+  })
   // a socket error with no listener would crash the process
   socket.on("error", (cause) => {
     failure = new Transport.TransportError({ cause })
@@ -51,16 +57,13 @@ export const make = (socket: Net.Socket, options: { readonly secure?: boolean } 
       const chunk: Buffer | null = socket.read()
       if (chunk !== null) return resume(Effect.succeed(chunk))
       if (ended || socket.destroyed) return resume(Effect.succeed(undefined))
-      const timer = setTimeout(() => {
-        waiter = undefined
-        resume(Effect.fail(new Transport.ReadTimeout()))
-      }, Duration.toMillis(idleTimeout))
-      waiter = (effect) => {
-        clearTimeout(timer)
-        resume(effect)
+      const ms = Duration.toMillis(idleTimeout)
+      if (ms !== timeoutMs) {
+        timeoutMs = ms
+        socket.setTimeout(Number.isFinite(ms) ? ms : 0)
       }
+      waiter = resume
       return Effect.sync(() => {
-        clearTimeout(timer)
         waiter = undefined
       })
     })

@@ -8,9 +8,8 @@
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Metric from "effect/Metric"
 import * as Message from "../handler/Message.js"
-import type * as MessageHandler from "../handler/MessageHandler.js"
+import * as MessageHandler from "../handler/MessageHandler.js"
 import type { SessionInfo } from "../handler/SessionInfo.js"
 import * as Framer from "../protocol/Framer.js"
 import * as Protocol from "../protocol/Protocol.js"
@@ -100,34 +99,56 @@ export const run = (transport: Transport.Transport, env: Environment): Effect.Ef
       secure: transport.secure
     })
 
+    const received = (end: Reader.DataEnd, outcome: Either.Either<void | Reply.Reply, Reply.Reply>) => {
+      state = Session.reset(state)
+      if (end.aborted !== undefined) {
+        Metrics.messagesRejected.unsafeUpdate(1, [])
+        return send(end.aborted === "MessageTooBig" ? Reply.messageTooBig : Reply.bareLineEnding)
+      }
+      if (Either.isLeft(outcome)) {
+        Metrics.messagesRejected.unsafeUpdate(1, [])
+        return send(outcome.left)
+      }
+      Metrics.messagesAccepted.unsafeUpdate(1, [])
+      Metrics.messageSize.unsafeUpdate(end.size, [])
+      send(outcome.right ?? Reply.accepted)
+    }
+    const accepted = Either.right(undefined)
+
     const receive = (envelope: Session.Envelope) =>
-      Effect.gen(function* () {
+      Effect.suspend(() => {
         send(Reply.startData)
-        // the client waits for 354 before it sends the body, whatever the handler does first
-        yield* flush
         const data = reader.startData()
-        const message: Message.Message = { envelope, body: data.body, decodeData: config.decodeData }
-        const outcome = yield* guarded(handler.data(info(), message))
-        const end = yield* data.finish
-        state = Session.reset(state)
-        if (end.aborted !== undefined) {
-          yield* Metric.increment(Metrics.messagesRejected)
-          return send(end.aborted === "MessageTooBig" ? Reply.messageTooBig : Reply.bareLineEnding)
+        // the client waits for 354 before it sends the body, whatever the handler does first
+        if (handler.data === MessageHandler.acceptAll) {
+          return flush.pipe(
+            Effect.zipRight(data.finish),
+            Effect.map((end) => received(end, accepted))
+          )
         }
-        if (Either.isLeft(outcome)) {
-          yield* Metric.increment(Metrics.messagesRejected)
-          return send(outcome.left)
-        }
-        yield* Metric.increment(Metrics.messagesAccepted)
-        yield* Metric.update(Metrics.messageSize, end.size)
-        send(outcome.right ?? Reply.accepted)
+        return Effect.gen(function* () {
+          yield* flush
+          const message: Message.Message = {
+            envelope,
+            get body() {
+              return data.body()
+            },
+            decodeData: config.decodeData
+          }
+          const outcome = yield* guarded(handler.data(info(), message))
+          received(yield* data.finish, outcome)
+        })
       })
 
     const session = Effect.gen(function* () {
       send(Reply.greeting(protocol.hostname))
       while (true) {
         if (env.isShuttingDown()) return send(Reply.shuttingDown)
-        const frame = yield* reader.nextCommand
+        const frame = reader.bufferedCommand()
+        if (frame === undefined) {
+          yield* reader.fillCommand
+          continue
+        }
         if (config.trace) {
           yield* Effect.logDebug(
             frame._tag === "Line" ? `<<< ${new TextDecoder().decode(frame.bytes)}` : "<<< (line too long)"
@@ -142,13 +163,19 @@ export const run = (transport: Transport.Transport, env: Environment): Effect.Ef
           case "Close":
             return send(decision.reply)
           case "Mail": {
-            const outcome = yield* guarded(handler.mail(info(), decision.from, decision.parameters))
+            const outcome =
+              handler.mail === MessageHandler.acceptAll
+                ? accepted
+                : yield* guarded(handler.mail(info(), decision.from, decision.parameters))
             if (Either.isRight(outcome)) state = decision.accepted
             send(Either.isRight(outcome) ? Reply.senderOk : outcome.left)
             break
           }
           case "Rcpt": {
-            const outcome = yield* guarded(handler.rcpt(info(), decision.recipient))
+            const outcome =
+              handler.rcpt === MessageHandler.acceptAll
+                ? accepted
+                : yield* guarded(handler.rcpt(info(), decision.recipient))
             if (Either.isRight(outcome)) state = decision.accepted
             send(Either.isRight(outcome) ? Reply.recipientOk : outcome.left)
             break

@@ -48,10 +48,14 @@ export interface DataEnd {
  * @category models
  */
 export interface Reader {
-  readonly nextCommand: Effect.Effect<CommandFrame, ReadFailure>
+  /** The next command frame already buffered, if any (no I/O). */
+  readonly bufferedCommand: () => CommandFrame | undefined
+  /** Flushes pending replies, then waits for more input. */
+  readonly fillCommand: Effect.Effect<void, ReadFailure>
   /** Switches the framer to DATA; the body stream may be read once, `finish` drains to the end. */
   readonly startData: () => {
-    readonly body: Stream.Stream<Uint8Array, Message.BodyError>
+    /** Built on demand: a handler that does not read the body does not pay for a stream. */
+    readonly body: () => Stream.Stream<Uint8Array, Message.BodyError>
     readonly finish: Effect.Effect<DataEnd, ReadFailure>
   }
   /** Is the session waiting for the client's next command (and has no input to act on)? */
@@ -116,12 +120,10 @@ export const make = (
       return fillOnce
     })
 
-  const nextCommand: Effect.Effect<CommandFrame, ReadFailure> = Effect.suspend(() => {
-    const frame = framer.pull()
-    if (frame === undefined) return Effect.zipRight(fill("command"), nextCommand)
-    // the connection only asks for commands while the framer is in command mode
-    return Effect.succeed(frame as CommandFrame)
-  })
+  // the connection only asks for commands while the framer is in command mode
+  const bufferedCommand = () => framer.pull() as CommandFrame | undefined
+  const fillCommand = fill("command")
+  const fillData = fill("data")
 
   const startData = () => {
     framer.startData()
@@ -131,7 +133,7 @@ export const make = (
     const pull: Effect.Effect<Option.Option<Uint8Array>, ReadFailure> = Effect.suspend(() => {
       if (end !== undefined) return Effect.succeed(Option.none())
       const frame = framer.pull()
-      if (frame === undefined) return Effect.zipRight(fill("data"), pull)
+      if (frame === undefined) return Effect.zipRight(fillData, pull)
       switch (frame._tag) {
         case "Body":
           return aborted === undefined ? Effect.succeed(Option.some(frame.bytes)) : pull
@@ -145,18 +147,19 @@ export const make = (
           return pull
       }
     })
-    const body: Stream.Stream<Uint8Array, Message.BodyError> = Stream.repeatEffectOption(
-      Effect.suspend(() => {
-        if (aborted !== undefined) return Effect.fail(Option.some(abortError(aborted)))
-        return pull.pipe(
-          Effect.mapError((error) => Option.some<Message.BodyError>(new Message.ClientDisconnected(error))),
-          Effect.flatMap((slice) => {
-            if (aborted !== undefined) return Effect.fail(Option.some(abortError(aborted)))
-            return Option.isSome(slice) ? Effect.succeed(slice.value) : Effect.fail(Option.none())
-          })
-        )
-      })
-    )
+    const body = (): Stream.Stream<Uint8Array, Message.BodyError> =>
+      Stream.repeatEffectOption(
+        Effect.suspend(() => {
+          if (aborted !== undefined) return Effect.fail(Option.some(abortError(aborted)))
+          return pull.pipe(
+            Effect.mapError((error) => Option.some<Message.BodyError>(new Message.ClientDisconnected(error))),
+            Effect.flatMap((slice) => {
+              if (aborted !== undefined) return Effect.fail(Option.some(abortError(aborted)))
+              return Option.isSome(slice) ? Effect.succeed(slice.value) : Effect.fail(Option.none())
+            })
+          )
+        })
+      )
     const finish: Effect.Effect<DataEnd, ReadFailure> = Effect.suspend(function loop(): Effect.Effect<
       DataEnd,
       ReadFailure
@@ -166,7 +169,7 @@ export const make = (
     return { body, finish }
   }
 
-  return { nextCommand, startData, waitingForCommand: () => waiting && failure === undefined }
+  return { bufferedCommand, fillCommand, startData, waitingForCommand: () => waiting && failure === undefined }
 }
 
 const abortError = (reason: Framer.AbortReason): Message.BodyError =>

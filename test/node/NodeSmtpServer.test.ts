@@ -1,0 +1,134 @@
+import { assert, describe, expect, it } from "@effect/vitest"
+import { Effect, Exit, Layer } from "effect"
+import * as Net from "node:net"
+import * as NodeSmtpServer from "../../src/node/NodeSmtpServer.js"
+import * as Recording from "../../src/handlers/Recording.js"
+import { SmtpServer } from "../../src/server/SmtpServer.js"
+
+// a raw client: connect, then read whole replies (a line whose code is followed by a space)
+const connect = (host: string, port: number) =>
+  Effect.acquireRelease(
+    Effect.async<Net.Socket, Error>((resume) => {
+      const socket = Net.connect({ host, port }, () => resume(Effect.succeed(socket)))
+      socket.once("error", (e) => resume(Effect.fail(e)))
+    }),
+    (socket) => Effect.sync(() => socket.destroy())
+  ).pipe(
+    Effect.map((socket) => {
+      let buffer = ""
+      let closed = false
+      const waiters: Array<() => void> = []
+      socket.on("data", (d) => {
+        buffer += d.toString("latin1")
+        waiters.splice(0).forEach((w) => w())
+      })
+      socket.on("close", () => {
+        closed = true
+        waiters.splice(0).forEach((w) => w())
+      })
+      const reply: Effect.Effect<string> = Effect.async<string>((resume) => {
+        const check = () => {
+          const match = /^(?:\d{3}-[^\n]*\n)*\d{3} [^\n]*\n/.exec(buffer)
+          if (match) {
+            buffer = buffer.slice(match[0].length)
+            resume(Effect.succeed(match[0]))
+          } else if (closed) resume(Effect.succeed(""))
+          else waiters.push(check)
+        }
+        check()
+      })
+      return {
+        send: (text: string) => Effect.sync(() => socket.write(text)),
+        reply,
+        closed: Effect.async<void>((resume) => {
+          if (closed) return resume(Effect.void)
+          socket.once("close", () => resume(Effect.void))
+        })
+      }
+    })
+  )
+
+const server = (options: NodeSmtpServer.Options) =>
+  NodeSmtpServer.layer(options).pipe(Layer.provideMerge(Recording.layer))
+
+describe("NodeSmtpServer", () => {
+  it.scopedLive("listens on IPv4 and IPv6 and reports the ports it got", () =>
+    Effect.gen(function* () {
+      const { addresses } = yield* SmtpServer
+      expect(addresses.map((a) => a.address)).toEqual(["127.0.0.1", "::1"])
+      const v6 = yield* connect("::1", addresses[1]!.port)
+      expect(yield* v6.reply).toMatch(/^220 test\.example ESMTP effect-smtpd\r\n$/)
+      yield* v6.send("EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n")
+      for (let i = 0; i < 4; i++) yield* v6.reply
+      yield* v6.send("over IPv6\r\n.\r\nQUIT\r\n")
+      expect(yield* v6.reply).toMatch(/^250 2\.0\.0/)
+      expect(yield* v6.reply).toMatch(/^221 2\.0\.0/)
+      yield* v6.closed
+      const [delivery] = yield* Recording.deliveries
+      expect(delivery?.peer.address).toBe("::1")
+      expect(new TextDecoder().decode(delivery?.data)).toBe("over IPv6\r\n")
+    }).pipe(Effect.provide(server({ listen: ["127.0.0.1:0", "[::1]:0"], hostname: "test.example" })))
+  )
+
+  it.scopedLive("binds localhost on both loopbacks with one port", () =>
+    Effect.gen(function* () {
+      const { addresses } = yield* SmtpServer
+      expect(addresses.map((a) => a.address)).toEqual(["127.0.0.1", "::1"])
+      expect(addresses[0]!.port).toBe(addresses[1]!.port)
+    }).pipe(Effect.provide(server({ listen: "localhost:0" })))
+  )
+
+  it.scopedLive("closes a silent client after the idle timeout with 421 4.4.2", () =>
+    Effect.gen(function* () {
+      const { addresses } = yield* SmtpServer
+      const client = yield* connect("127.0.0.1", addresses[0]!.port)
+      yield* client.reply
+      yield* client.send("EHLO c\r\n")
+      yield* client.reply
+      const started = Date.now()
+      expect(yield* client.reply).toBe("421 4.4.2 Idle timeout, closing connection\r\n")
+      expect(Date.now() - started).toBeGreaterThanOrEqual(250)
+      yield* client.closed
+    }).pipe(Effect.provide(server({ listen: "127.0.0.1:0", idleTimeout: "300 millis" })))
+  )
+
+  it.scopedLive("refuses connections over the limit with 421 4.3.2", () =>
+    Effect.gen(function* () {
+      const { addresses } = yield* SmtpServer
+      const first = yield* connect("127.0.0.1", addresses[0]!.port)
+      yield* first.reply
+      const second = yield* connect("127.0.0.1", addresses[0]!.port)
+      expect(yield* second.reply).toMatch(/^421 /)
+      yield* second.closed
+    }).pipe(Effect.provide(server({ listen: "127.0.0.1:0", maxConnections: 1 })))
+  )
+
+  it.live("fails with ListenError on an address in use, and with ConfigError on a bad option", () =>
+    Effect.gen(function* () {
+      const taken = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const { addresses } = yield* SmtpServer
+          const port = addresses[0]!.port
+          return yield* Effect.exit(Layer.build(server({ listen: `127.0.0.1:${port}` })))
+        }).pipe(Effect.provide(server({ listen: "127.0.0.1:0" })))
+      )
+      assert(Exit.isFailure(taken))
+      expect(String(taken.cause)).toContain("ListenError")
+      const bad = yield* Effect.exit(Effect.scoped(Layer.build(server({ listen: "127.0.0.1:0", maxRecipients: 0 }))))
+      assert(Exit.isFailure(bad))
+      expect(String(bad.cause)).toContain("ConfigError")
+      const malformed = yield* Effect.exit(Effect.scoped(Layer.build(server({ listen: "nohost" }))))
+      assert(Exit.isFailure(malformed))
+    })
+  )
+
+  it.live("stops accepting when its scope closes", () =>
+    Effect.gen(function* () {
+      const port = yield* Effect.scoped(
+        Effect.map(SmtpServer, (s) => s.addresses[0]!.port).pipe(Effect.provide(server({ listen: "127.0.0.1:0" })))
+      )
+      const refused = yield* Effect.exit(Effect.scoped(connect("127.0.0.1", port)))
+      assert(Exit.isFailure(refused))
+    })
+  )
+})
