@@ -1,6 +1,6 @@
 /**
- * `Transport` over a `net.Socket`: pull-based reads (the socket is read only when the session
- * asks, which gives TCP backpressure), writes bounded by the socket's buffer, and a lingering
+ * `Transport` over a `net.Socket`: reads paced by the session (the socket is paused while the
+ * session is busy, which gives TCP backpressure), writes bounded by the socket's buffer, and a lingering
  * close.
  *
  * @since 0.1.0
@@ -25,12 +25,16 @@ export const make = (socket: Net.Socket, options: { readonly secure?: boolean } 
     waiter = undefined
     resume?.(effect)
   }
-  const onReadable = () => {
-    if (waiter === undefined) return
-    const chunk: Buffer | null = socket.read()
-    if (chunk !== null) wake(Effect.succeed(chunk))
+  // Flowing mode with pause/resume: a chunk goes straight to a waiting read; one that comes
+  // while the session is busy is queued and the socket paused, which is the backpressure
+  // (cheaper than the 'readable' + read() protocol, which copies and re-emits per call).
+  const queue: Array<Buffer> = []
+  const onData = (chunk: Buffer) => {
+    if (waiter !== undefined) return wake(Effect.succeed(chunk))
+    queue.push(chunk)
+    socket.pause()
   }
-  socket.on("readable", onReadable)
+  socket.on("data", onData)
   socket.on("end", () => {
     ended = true
     wake(Effect.succeed(undefined))
@@ -53,9 +57,9 @@ export const make = (socket: Net.Socket, options: { readonly secure?: boolean } 
 
   const read = (idleTimeout: Duration.Duration) =>
     Effect.async<Uint8Array | undefined, Transport.TransportError | Transport.ReadTimeout>((resume) => {
+      const queued = queue.shift()
+      if (queued !== undefined) return resume(Effect.succeed(queued))
       if (failure !== undefined) return resume(Effect.fail(failure))
-      const chunk: Buffer | null = socket.read()
-      if (chunk !== null) return resume(Effect.succeed(chunk))
       if (ended || socket.destroyed) return resume(Effect.succeed(undefined))
       const ms = Duration.toMillis(idleTimeout)
       if (ms !== timeoutMs) {
@@ -63,6 +67,7 @@ export const make = (socket: Net.Socket, options: { readonly secure?: boolean } 
         socket.setTimeout(Number.isFinite(ms) ? ms : 0)
       }
       waiter = resume
+      if (socket.isPaused()) socket.resume()
       return Effect.sync(() => {
         waiter = undefined
       })
@@ -101,7 +106,7 @@ export const make = (socket: Net.Socket, options: { readonly secure?: boolean } 
     socket.end()
     // lingering close: read and drop what the client still sends until it closes, so that an
     // RST does not wipe our last reply from its receive buffer
-    socket.off("readable", onReadable)
+    socket.off("data", onData)
     socket.resume()
   }).pipe(
     // finalizers are uninterruptible: without this the timeout could not cut the wait short
