@@ -18,7 +18,9 @@ type Resume = (effect: Effect.Effect<Uint8Array | undefined, Transport.Transport
  */
 export const make = (socket: Net.Socket, options: { readonly secure?: boolean } = {}): Transport.Transport => {
   let ended = false
-  let failure: Transport.TransportError | undefined
+  // the raw cause: a TransportError (with its stack) is made only if a read is there to get it;
+  // clients that reset after QUIT would otherwise cost one per connection
+  let failure: Error | undefined
   let waiter: Resume | undefined
   const wake = (effect: Effect.Effect<Uint8Array | undefined, Transport.TransportError | Transport.ReadTimeout>) => {
     const resume = waiter
@@ -51,15 +53,15 @@ export const make = (socket: Net.Socket, options: { readonly secure?: boolean } 
   })
   // a socket error with no listener would crash the process
   socket.on("error", (cause) => {
-    failure = new Transport.TransportError({ cause })
-    wake(Effect.fail(failure))
+    failure = cause
+    if (waiter !== undefined) wake(Effect.fail(new Transport.TransportError({ cause })))
   })
 
   const read = (idleTimeout: Duration.Duration) =>
     Effect.async<Uint8Array | undefined, Transport.TransportError | Transport.ReadTimeout>((resume) => {
       const queued = queue.shift()
       if (queued !== undefined) return resume(Effect.succeed(queued))
-      if (failure !== undefined) return resume(Effect.fail(failure))
+      if (failure !== undefined) return resume(Effect.fail(new Transport.TransportError({ cause: failure })))
       if (ended || socket.destroyed) return resume(Effect.succeed(undefined))
       const ms = Duration.toMillis(idleTimeout)
       if (ms !== timeoutMs) {
