@@ -1,0 +1,163 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Arbitrary, Either, FastCheck, Schema } from "effect"
+import * as Address from "../../src/protocol/Address.js"
+import * as Command from "../../src/protocol/Command.js"
+import * as Reply from "../../src/protocol/Reply.js"
+
+const decoded = (line: string) => {
+  const result = Command.decodeLine(line)
+  if (Either.isLeft(result)) throw new Error(`${line}: ${Reply.encode(result.left, true)}`)
+  return result.right
+}
+const refusal = (line: string) => {
+  const result = Command.decodeLine(line)
+  if (Either.isRight(result)) throw new Error(`${line} decoded`)
+  return `${result.left.code} ${result.left.enhanced}`
+}
+
+describe("Command codec", () => {
+  it("decode ∘ encode = id for every command", () => {
+    FastCheck.assert(
+      FastCheck.property(Arbitrary.make(Command.Command), (command) => {
+        const line = Schema.encodeSync(Command.CommandFromLine)(command)
+        // toEqual: the arbitrary may write an absent optional value as an explicit undefined
+        expect(Schema.decodeSync(Command.CommandFromLine)(line)).toEqual(command)
+      }),
+      { numRuns: 500 }
+    )
+  })
+
+  it("encodes canonical lines back to themselves", () => {
+    for (const line of [
+      "HELO client.example",
+      "EHLO [192.0.2.1]",
+      "MAIL FROM:<a@b.example> SIZE=100 BODY=8BITMIME",
+      "MAIL FROM:<>",
+      "RCPT TO:<Postmaster>",
+      'RCPT TO:<"john doe"@example.com>',
+      "RCPT TO:<x@[IPv6:2001:db8::1]>",
+      "DATA",
+      "RSET",
+      "NOOP",
+      "NOOP anything at all",
+      "QUIT",
+      "VRFY root",
+      "EXPN staff",
+      "HELP",
+      "HELP MAIL"
+    ]) {
+      expect(Command.encodeLine(decoded(line))).toBe(line)
+    }
+  })
+
+  it("reads verbs in any case, a space after the colon, source routes and quoted local parts", () => {
+    expect(decoded("mail from:<a@b.example>")).toEqual({ _tag: "Mail", from: "a@b.example", parameters: [] })
+    expect(decoded("MAIL FROM: <a@b.example>")).toEqual({ _tag: "Mail", from: "a@b.example", parameters: [] })
+    expect(decoded("RCPT TO:<@relay.example,@other.example:c@d.example>")).toEqual({
+      _tag: "Rcpt",
+      to: "c@d.example",
+      parameters: []
+    })
+    expect(decoded('RCPT TO:<"a>b c"@d.example>')).toMatchObject({ to: '"a>b c"@d.example' })
+    expect(decoded("mail FROM:<a@b.example> size=12 body=8bitmime")).toMatchObject({
+      parameters: [
+        { keyword: "SIZE", value: "12" },
+        { keyword: "BODY", value: "8bitmime" }
+      ]
+    })
+    expect(decoded("RCPT TO:<jörg@bücher.example>")).toMatchObject({ to: "jörg@bücher.example" })
+  })
+
+  it("gives each failure its reply", () => {
+    expect(refusal("FOO bar")).toBe("500 5.5.2")
+    expect(refusal("TURN")).toBe("502 5.5.1")
+    expect(refusal("DATA now")).toBe("501 5.5.4")
+    expect(refusal("QUIT please")).toBe("501 5.5.4")
+    expect(refusal("HELO")).toBe("501 5.5.4")
+    expect(refusal("VRFY")).toBe("501 5.5.4")
+    expect(refusal("MAIL FROM:a@b.example")).toBe("501 5.5.4")
+    expect(refusal("MAIL TO:<a@b.example>")).toBe("501 5.5.4")
+    expect(refusal("MAIL FROM:<a@b.example>x")).toBe("501 5.5.4")
+    expect(refusal("MAIL FROM:<a@b.example> =x")).toBe("501 5.5.4")
+    expect(refusal("MAIL FROM:<a@b.example> SIZE=")).toBe("501 5.5.4")
+    expect(refusal("MAIL FROM:<a..b@c.example>")).toBe("501 5.1.7")
+    expect(refusal("MAIL FROM:<Postmaster>")).toBe("501 5.1.7")
+    expect(refusal("RCPT TO:<no-domain@>")).toBe("501 5.1.3")
+    expect(refusal("RCPT TO:<@bad-route>")).toBe("501 5.1.3")
+  })
+})
+
+describe("Address", () => {
+  it("accepts RFC 5321 mailboxes", () => {
+    for (const mailbox of [
+      "a@b.example",
+      "first.last+tag@sub.example.com",
+      "!#$%&'*+-/=?^_`{|}~@x.example",
+      '"quoted string"@example.com',
+      '"with \\" escape"@example.com',
+      "a@[192.0.2.1]",
+      "a@[IPv6:2001:db8::1]",
+      "a@[IPv6:::1]",
+      "a@[IPv6:::ffff:192.0.2.1]",
+      "a@[tag:general-literal]",
+      "ü@ä.example"
+    ]) {
+      expect(Address.isMailbox(mailbox), mailbox).toBe(true)
+    }
+  })
+
+  it("refuses what is not a mailbox", () => {
+    for (const text of [
+      "",
+      "@b.example",
+      "a@",
+      "a.@b.example",
+      ".a@b.example",
+      "a..b@c.example",
+      "a b@c.example",
+      "a@-b.example",
+      "a@b-.example",
+      "a@b..example",
+      "a@[256.1.1.1]",
+      "a@[1.2.3]",
+      "a@[IPv6:1::2::3]",
+      "a@[IPv6:1:2:3:4:5:6:7:8:9]",
+      "a@[IPv6:12345::1]",
+      '"unterminated@b.example'
+    ]) {
+      expect(Address.isMailbox(text), text).toBe(false)
+    }
+  })
+
+  it("tells ASCII from UTF-8 addresses", () => {
+    expect(Address.isAscii("a@b.example")).toBe(true)
+    expect(Address.isAscii("ü@b.example")).toBe(false)
+  })
+})
+
+describe("Reply", () => {
+  it("encodes single and multi-line replies, with enhanced codes only when asked", () => {
+    expect(Reply.encode(Reply.make(250, "2.1.0", "Ok"), true)).toBe("250 2.1.0 Ok\r\n")
+    expect(Reply.encode(Reply.make(250, "2.1.0", "Ok"), false)).toBe("250 Ok\r\n")
+    expect(Reply.encode(Reply.ehlo("mx.example", ["PIPELINING", "8BITMIME"]), true)).toBe(
+      "250-mx.example\r\n250-PIPELINING\r\n250 8BITMIME\r\n"
+    )
+    expect(Reply.encode(Reply.make(550, "5.7.1", ["one", "two"]), true)).toBe("550-5.7.1 one\r\n550 5.7.1 two\r\n")
+  })
+
+  it("never lets text inject a reply line", () => {
+    expect(Reply.encode(Reply.make(250, undefined, "ok\r\n250 forged"), false)).toBe("250 ok 250 forged\r\n")
+  })
+
+  it("checks codes", () => {
+    expect(() => Reply.make(250, "5.1.1", "x")).toThrow()
+    expect(() => Reply.make(199, undefined, "x")).toThrow()
+    expect(() => Reply.make(550, "5.1", "x")).toThrow()
+  })
+
+  it("decodes what it encodes", () => {
+    for (const reply of [Reply.make(250, "2.0.0", ["a", "b"]), Reply.make(421, "4.4.2", "bye"), Reply.helo("mx")]) {
+      expect(Reply.decode(Reply.encode(reply, true))).toEqual(reply)
+    }
+  })
+})
