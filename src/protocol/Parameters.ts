@@ -57,6 +57,7 @@ export type Parameters = typeof Parameters.Type
  */
 export const parse = (text: string): ReadonlyArray<{ keyword: string; value?: string }> | undefined => {
   const out: Array<{ keyword: string; value?: string }> = []
+  if (text === "") return out
   for (const token of text.split(" ")) {
     if (token === "") continue
     const eq = token.indexOf("=")

@@ -61,17 +61,21 @@ export interface SessionState {
  */
 export const initial: SessionState = { greeting: undefined, envelope: undefined, errors: 0 }
 
+// transitions build the object field by field: one shape for every state, and cheaper than
+// a spread on the per-command path
+const make = (greeting: Greeting | undefined, envelope: Envelope | undefined, errors: number): SessionState => ({
+  greeting,
+  envelope,
+  errors
+})
+
 /**
  * HELO/EHLO: the greeting is (re)set and any transaction is dropped (RFC 5321 §4.1.4).
  *
  * @since 0.1.0
  * @category transitions
  */
-export const greet = (state: SessionState, greeting: Greeting): SessionState => ({
-  ...state,
-  greeting,
-  envelope: undefined
-})
+export const greet = (state: SessionState, greeting: Greeting): SessionState => make(greeting, undefined, state.errors)
 
 /**
  * MAIL accepted: a transaction begins.
@@ -84,7 +88,7 @@ export const begin = (
   mailFrom: string,
   mailParameters: Parameters.Parameters,
   mailOptions: Parameters.MailOptions
-): SessionState => ({ ...state, envelope: { mailFrom, mailParameters, mailOptions, recipients: [] } })
+): SessionState => make(state.greeting, { mailFrom, mailParameters, mailOptions, recipients: [] }, state.errors)
 
 /**
  * RCPT accepted: the recipient joins the envelope.
@@ -92,10 +96,20 @@ export const begin = (
  * @since 0.1.0
  * @category transitions
  */
-export const addRecipient = (state: SessionState, recipient: Recipient): SessionState =>
-  state.envelope === undefined
-    ? state
-    : { ...state, envelope: { ...state.envelope, recipients: [...state.envelope.recipients, recipient] } }
+export const addRecipient = (state: SessionState, recipient: Recipient): SessionState => {
+  const envelope = state.envelope
+  if (envelope === undefined) return state
+  return make(
+    state.greeting,
+    {
+      mailFrom: envelope.mailFrom,
+      mailParameters: envelope.mailParameters,
+      mailOptions: envelope.mailOptions,
+      recipients: envelope.recipients.concat(recipient)
+    },
+    state.errors
+  )
+}
 
 /**
  * RSET, or the end of DATA: the transaction is over, the greeting stays.
@@ -104,7 +118,7 @@ export const addRecipient = (state: SessionState, recipient: Recipient): Session
  * @category transitions
  */
 export const reset = (state: SessionState): SessionState =>
-  state.envelope === undefined ? state : { ...state, envelope: undefined }
+  state.envelope === undefined ? state : make(state.greeting, undefined, state.errors)
 
 /**
  * One more protocol error by the client.
@@ -112,7 +126,7 @@ export const reset = (state: SessionState): SessionState =>
  * @since 0.1.0
  * @category transitions
  */
-export const countError = (state: SessionState): SessionState => ({ ...state, errors: state.errors + 1 })
+export const countError = (state: SessionState): SessionState => make(state.greeting, state.envelope, state.errors + 1)
 
 /**
  * Are enhanced status codes in use (RFC 2034: only once the client said EHLO)?
