@@ -102,21 +102,26 @@ export const make = (socket: Net.Socket, options: { readonly secure?: boolean } 
       })
     })
 
+  // lingering close: FIN, then read and drop what the client still sends until it closes (at
+  // most 2 s), so that an RST does not wipe our last reply from its receive buffer; then release.
+  // A plain timer rather than Effect.timeout: this runs once per connection.
   const close = Effect.async<void>((resume) => {
     if (socket.destroyed) return resume(Effect.void)
-    socket.once("close", () => resume(Effect.void))
+    const done = () => {
+      clearTimeout(timer)
+      socket.destroy()
+      resume(Effect.void)
+    }
+    const timer = setTimeout(done, 2000)
+    socket.once("close", done)
     socket.end()
-    // lingering close: read and drop what the client still sends until it closes, so that an
-    // RST does not wipe our last reply from its receive buffer
     socket.off("data", onData)
     socket.resume()
-  }).pipe(
-    // finalizers are uninterruptible: without this the timeout could not cut the wait short
-    Effect.interruptible,
-    Effect.timeout("2 seconds"),
-    Effect.ignore,
-    Effect.ensuring(Effect.sync(() => socket.destroy()))
-  )
+    return Effect.sync(() => {
+      clearTimeout(timer)
+      socket.destroy()
+    })
+  })
 
   return {
     read,

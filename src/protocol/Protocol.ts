@@ -114,6 +114,17 @@ const decoder = new TextDecoder("utf-8", { fatal: true })
  * @category decoding
  */
 export const lineText = (bytes: Uint8Array): string | undefined => {
+  // most command lines are ASCII: build the string directly, cheaper than a decoder call
+  if (bytes.length <= 512) {
+    let ascii = true
+    for (let i = 0; i < bytes.length; i++) {
+      if (bytes[i]! >= 0x80) {
+        ascii = false
+        break
+      }
+    }
+    if (ascii) return String.fromCharCode.apply(null, bytes as unknown as Array<number>)
+  }
   try {
     return decoder.decode(bytes)
   } catch {

@@ -33,6 +33,8 @@ export interface Environment {
   readonly handler: MessageHandler.Handler
   /** Has the server begun to shut down? Checked before waiting for each command. */
   readonly isShuttingDown: () => boolean
+  /** The 220 greeting, made once per server. */
+  readonly greeting?: Reply.Reply | undefined
   /** Receives a probe that tells whether the session is idle between commands. */
   readonly onIdleProbe?: ((isIdle: () => boolean) => void) | undefined
 }
@@ -76,6 +78,7 @@ export const run = (transport: Transport.Transport, env: Environment): Effect.Ef
       bareLineEndings: config.bareLineEndings
     })
     let state = Session.initial
+    const greeting = env.greeting ?? Reply.greeting(protocol.hostname)
     let pending = ""
     const send = (reply: Reply.Reply) => {
       pending += Reply.encode(reply, Session.isEsmtp(state))
@@ -141,7 +144,7 @@ export const run = (transport: Transport.Transport, env: Environment): Effect.Ef
       })
 
     const session = Effect.gen(function* () {
-      send(Reply.greeting(protocol.hostname))
+      send(greeting)
       while (true) {
         if (env.isShuttingDown()) return send(Reply.shuttingDown)
         const frame = reader.bufferedCommand()

@@ -51,6 +51,7 @@ export const make = (
     let shuttingDown = false
     let next = 0
     const prefix = Math.random().toString(36).slice(2, 8)
+    const greeting = Reply.greeting(config.protocol.hostname)
 
     const refuse = (transport: Transport.Transport) =>
       transport
@@ -71,6 +72,7 @@ export const make = (
             id,
             config,
             handler,
+            greeting,
             isShuttingDown: () => shuttingDown,
             onIdleProbe: (probe) => (entry.isIdle = probe)
           })
