@@ -1,10 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Console, Effect, Layer, Stream } from "effect"
-import { execFile } from "node:child_process"
 import * as Message from "../../src/handler/Message.js"
 import * as MessageHandler from "../../src/handler/MessageHandler.js"
 import type { SessionInfo } from "../../src/handler/SessionInfo.js"
 import * as Debugging from "../../src/handlers/Debugging.js"
+import { pythonOk } from "../utils/process.js"
 import * as NodeSmtpServer from "../../src/node/NodeSmtpServer.js"
 import type * as Parameters from "../../src/protocol/Parameters.js"
 import type * as Session from "../../src/protocol/Session.js"
@@ -204,14 +204,6 @@ describe("Debugging json", () => {
   )
 })
 
-const python = (port: number, script: string) =>
-  Effect.async<string, Error>((resume) => {
-    const child = execFile("python3", ["-c", script, String(port)], { timeout: 30_000 }, (error, stdout, stderr) =>
-      resume(error ? Effect.fail(new Error(`python3 failed: ${error.message}\n${stderr}`)) : Effect.succeed(stdout))
-    )
-    return Effect.sync(() => child.kill())
-  })
-
 describe("Debugging through a real server", () => {
   it.live("prints what Python's smtplib sent", () =>
     Effect.gen(function* () {
@@ -221,13 +213,13 @@ describe("Debugging through a real server", () => {
       )
       yield* Effect.gen(function* () {
         const { addresses } = yield* SmtpServer
-        yield* python(
-          addresses[0]!.port,
+        yield* pythonOk(
           [
             "import smtplib, sys",
             "with smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=20) as s:",
             "    s.sendmail('a@example.com', ['b@example.com'], b'Subject: hi\\r\\n\\r\\nhello\\r\\n.dot\\r\\n')"
-          ].join("\n")
+          ].join("\n"),
+          String(addresses[0]!.port)
         )
       }).pipe(Effect.provide(server), Effect.withConsole(console))
       expect(logged).toEqual([

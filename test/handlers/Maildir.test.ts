@@ -3,11 +3,11 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Layer, Logger, LogLevel, Stream } from "effect"
-import { execFile } from "node:child_process"
 import * as Message from "../../src/handler/Message.js"
 import * as MessageHandler from "../../src/handler/MessageHandler.js"
 import type { SessionInfo } from "../../src/handler/SessionInfo.js"
 import * as Maildir from "../../src/handlers/Maildir.js"
+import { pythonOk } from "../utils/process.js"
 import * as NodeSmtpServer from "../../src/node/NodeSmtpServer.js"
 import * as Reply from "../../src/protocol/Reply.js"
 import * as SmtpError from "../../src/server/SmtpError.js"
@@ -190,14 +190,6 @@ describe("Maildir", () => {
   })
 })
 
-const python = (port: number, script: string) =>
-  Effect.async<string, Error>((resume) => {
-    const child = execFile("python3", ["-c", script, String(port)], { timeout: 30_000 }, (error, stdout, stderr) =>
-      resume(error ? Effect.fail(new Error(`python3 failed: ${error.message}\n${stderr}`)) : Effect.succeed(stdout))
-    )
-    return Effect.sync(() => child.kill())
-  })
-
 describe("Maildir through a real server", () => {
   it.live("stores what Python's smtplib sent", () =>
     Effect.gen(function* () {
@@ -209,13 +201,13 @@ describe("Maildir through a real server", () => {
       )
       yield* Effect.gen(function* () {
         const { addresses } = yield* SmtpServer
-        yield* python(
-          addresses[0]!.port,
+        yield* pythonOk(
           [
             "import smtplib, sys",
             "with smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=20) as s:",
             "    s.sendmail('a@example.com', ['b@example.com', 'c@example.com'], b'Subject: hi\\r\\n\\r\\nhello\\r\\n.dot\\r\\n')"
-          ].join("\n")
+          ].join("\n"),
+          String(addresses[0]!.port)
         )
       }).pipe(Effect.provide(server))
       const [name] = yield* fs.readDirectory(`${root}/new`)

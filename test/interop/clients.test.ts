@@ -153,50 +153,33 @@ s.quit()`)
   })
 
   describe("curl", () => {
-    it.effect("uploads a CRLF file exactly", () =>
+    // curl -T uploads a file as the message; the recipient names the test's delivery
+    const curl = (content: string, recipient: string) =>
       Effect.gen(function* () {
         const port = yield* Server.port
-        const content = "Subject: curl\r\n\r\nline one\r\n.dot\r\nline three\r\n"
         const file = tempFile(content)
-        const result = yield* Effect.promise(() =>
-          run("curl", [
-            "-sS",
-            `smtp://127.0.0.1:${port}`,
-            "--mail-from",
-            "c@example.com",
-            "--mail-rcpt",
-            "curl1@example.com",
-            "-T",
-            file.path
-          ])
-        ).pipe(Effect.ensuring(Effect.sync(file.remove)))
+        const args = ["-sS", `smtp://127.0.0.1:${port}`, "--mail-from", "c@example.com", "--mail-rcpt", recipient]
+        const result = yield* Effect.promise(() => run("curl", [...args, "-T", file.path])).pipe(
+          Effect.ensuring(Effect.sync(file.remove))
+        )
         expect(result.code, result.stderr).toBe(0)
-        const [delivery] = yield* Server.deliveriesTo("curl1@example.com")
-        expect(Server.text(delivery!.data)).toBe(content)
+        const [delivery] = yield* Server.deliveriesTo(recipient)
+        return Server.text(delivery!.data)
+      })
+
+    it.effect("uploads a CRLF file exactly", () =>
+      Effect.gen(function* () {
+        const content = "Subject: curl\r\n\r\nline one\r\n.dot\r\nline three\r\n"
+        expect(yield* curl(content, "curl1@example.com")).toBe(content)
       })
     )
 
     it.effect("a file with bare LF line endings is stored with CRLF (the server normalizes)", () =>
       Effect.gen(function* () {
-        const port = yield* Server.port
-        const file = tempFile("Subject: lf\n\nline one\nline two\n")
-        const result = yield* Effect.promise(() =>
-          run("curl", [
-            "-sS",
-            `smtp://127.0.0.1:${port}`,
-            "--mail-from",
-            "c@example.com",
-            "--mail-rcpt",
-            "curl2@example.com",
-            "-T",
-            file.path
-          ])
-        ).pipe(Effect.ensuring(Effect.sync(file.remove)))
-        expect(result.code, result.stderr).toBe(0)
-        const [delivery] = yield* Server.deliveriesTo("curl2@example.com")
+        const stored = yield* curl("Subject: lf\n\nline one\nline two\n", "curl2@example.com")
         // curl sends the LF file as it is and, since it does not end in CRLF, adds one before the
         // final dot: the bare LFs become CRLF here, and the added CRLF is one empty line more
-        expect(Server.text(delivery!.data)).toBe("Subject: lf\r\n\r\nline one\r\nline two\r\n\r\n")
+        expect(stored).toBe("Subject: lf\r\n\r\nline one\r\nline two\r\n\r\n")
       })
     )
   })

@@ -1,5 +1,6 @@
 // Runs a real client program and collects what it printed (asynchronously: the server under
 // test runs in this same process, so a blocking spawnSync would stall it).
+import { Effect } from "effect"
 import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -30,7 +31,17 @@ export const run = (command: string, args: ReadonlyArray<string>, input?: string
     child.stdin.end(input ?? "")
   })
 
-export const python = (script: string) => run("python3", ["-c", script])
+export const python = (script: string, ...args: ReadonlyArray<string>) => run("python3", ["-c", script, ...args])
+
+/** Runs a Python script; its stdout, or a failure with its stderr when it exits non-zero. */
+export const pythonOk = (script: string, ...args: ReadonlyArray<string>): Effect.Effect<string, Error> =>
+  Effect.flatMap(
+    Effect.promise(() => python(script, ...args)),
+    (result) =>
+      result.code === 0
+        ? Effect.succeed(result.stdout)
+        : Effect.fail(new Error(`python3 exited ${result.code}: ${result.stderr}`))
+  )
 
 /** A temporary file with the given content; removed by the returned function. */
 export const tempFile = (content: string | Uint8Array): { readonly path: string; readonly remove: () => void } => {
