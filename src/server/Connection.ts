@@ -61,6 +61,9 @@ const guarded = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<Either.Either
     })
   )
 
+// what a hook that is not called (MessageHandler.acceptAll) would have answered
+const accepted = Either.right(undefined)
+
 /**
  * Serves one session on `transport` until QUIT, a close by either side, a fatal error, or
  * shutdown. Never fails; closes the transport when done.
@@ -116,7 +119,6 @@ export const run = (transport: Transport.Transport, env: Environment): Effect.Ef
       Metrics.messageSize.unsafeUpdate(end.size, [])
       send(outcome.right ?? Reply.accepted)
     }
-    const accepted = Either.right(undefined)
 
     const receive = (envelope: Session.Envelope) =>
       Effect.suspend(() => {

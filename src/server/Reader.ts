@@ -76,9 +76,11 @@ export const make = (
 ): Reader => {
   let failure: ReadFailure | undefined
   let waiting = false
-  const fail = (reason: ReadFailure["reason"]) => {
-    failure = new ReadFailure({ reason })
-    return Effect.fail(failure)
+  let mode: "command" | "data" = "command"
+  // once broken, every later read fails the same way at once
+  const broken = (error: ReadFailure) => {
+    failure = error
+    return Effect.fail(error)
   }
   const idleTimeout = Duration.decode(options.idleTimeout)
   const read = transport.read(idleTimeout).pipe(
@@ -87,13 +89,9 @@ export const make = (
       TransportError: () => Effect.fail(new ReadFailure({ reason: "error" }))
     })
   )
-  const broken = (error: ReadFailure) => {
-    failure = error
-    return Effect.fail(error)
-  }
   const afterRead = (chunk: Uint8Array | undefined) => {
     waiting = false
-    if (chunk === undefined) return fail("closed")
+    if (chunk === undefined) return broken(new ReadFailure({ reason: "closed" }))
     framer.push(chunk)
     return Effect.void
   }
@@ -101,7 +99,6 @@ export const make = (
     waiting = mode === "command"
     return read
   })
-  let mode: "command" | "data" = "command"
   // runs once per socket read: kept to a few plain steps
   const fillOnce: Effect.Effect<void, ReadFailure> = options.flush.pipe(
     Effect.matchEffect({
@@ -152,7 +149,9 @@ export const make = (
         Effect.suspend(() => {
           if (aborted !== undefined) return Effect.fail(Option.some(abortError(aborted)))
           return pull.pipe(
-            Effect.mapError((error) => Option.some<Message.BodyError>(new Message.ClientDisconnected(error))),
+            Effect.mapError((error) =>
+              Option.some<Message.BodyError>(new Message.ClientDisconnected({ reason: error.reason }))
+            ),
             Effect.flatMap((slice) => {
               if (aborted !== undefined) return Effect.fail(Option.some(abortError(aborted)))
               return Option.isSome(slice) ? Effect.succeed(slice.value) : Effect.fail(Option.none())
