@@ -1,7 +1,7 @@
 /**
  * `Transport` over a `net.Socket`: reads paced by the session (the socket is paused while the
- * session is busy, which gives TCP backpressure), writes bounded by the socket's buffer, and a lingering
- * close.
+ * session is busy, which gives TCP backpressure), writes bounded by the socket's buffer, the
+ * idle timeout as the socket's inactivity timer, and a lingering close.
  *
  * @since 0.1.0
  */

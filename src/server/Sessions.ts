@@ -1,6 +1,6 @@
 /**
- * The sessions of one server: starts a session per accepted transport (or refuses it with 421
- * when full), counts them, and shuts them down gracefully when its scope closes — idle
+ * The sessions of one server: runs a session per accepted transport, in the fiber the platform
+ * forked for it (or refuses it with 421 when full), counts them, and shuts them down gracefully when its scope closes — idle
  * sessions get 421 4.3.2 at once, a message in progress may finish within the grace period,
  * then whatever is left is interrupted.
  *
