@@ -12,15 +12,10 @@ layer(Server.layer(), { excludeTestServices: true })("real clients", (it) => {
   describe("Python smtplib", () => {
     it.effect("delivers an 8-bit body with BODY=8BITMIME, dot lines unstuffed, bytes exact", () =>
       Effect.gen(function* () {
-        const port = yield* Server.port
-        const result = yield* Effect.promise(() =>
-          python(`
-import smtplib
+        const result = yield* Server.smtplib(`
 body = b"Subject: 8bit\\r\\n\\r\\ncaf\\xc3\\xa9 \\x80\\xff\\r\\n.leading dot\\r\\n..two dots\\r\\n.\\r\\nend"
-s = smtplib.SMTP("127.0.0.1", ${port})
 print(s.sendmail("a@example.com", ["eight@example.com"], body, mail_options=["BODY=8BITMIME"]))
 s.quit()`)
-        )
         expect(result.stderr).toBe("")
         const [delivery] = yield* Server.deliveriesTo("eight@example.com")
         // smtplib dot-stuffs, and ends the message with CRLF
@@ -58,14 +53,9 @@ print(len(body), hashlib.sha256(body).hexdigest())`)
 
     it.effect("keeps the null sender and the recipients in order", () =>
       Effect.gen(function* () {
-        const port = yield* Server.port
-        yield* Effect.promise(() =>
-          python(`
-import smtplib
-s = smtplib.SMTP("127.0.0.1", ${port})
+        yield* Server.smtplib(`
 s.sendmail("", ["r1@example.com", "r2@example.com", "r3@example.com"], b"Subject: bounce\\r\\n\\r\\nx\\r\\n")
 s.quit()`)
-        )
         const [delivery] = yield* Server.deliveriesTo("r1@example.com")
         expect(delivery!.mailFrom).toBe("")
         expect(delivery!.rcptTos).toEqual(["r1@example.com", "r2@example.com", "r3@example.com"])
@@ -97,18 +87,13 @@ s.quit()`)
 
     it.effect("refuses SMTPUTF8 addresses when SMTPUTF8 is not offered (553)", () =>
       Effect.gen(function* () {
-        const port = yield* Server.port
-        const result = yield* Effect.promise(() =>
-          python(`
-import smtplib
-s = smtplib.SMTP("127.0.0.1", ${port})
+        const result = yield* Server.smtplib(`
 s.command_encoding = "utf-8"  # send the UTF-8 address raw, as a careless client would
 s.ehlo()
 print(s.mail("a@example.com"))
 print(s.rcpt("j\\u00f6rg@example.com"))
 print(s.mail("j\\u00f6rg@example.com"))
 s.quit()`)
-        )
         expect(result.stderr).toBe("")
         expect(result.stdout.trim().split("\n")).toEqual([
           "(250, b'2.1.0 Ok')",

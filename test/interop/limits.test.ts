@@ -9,11 +9,7 @@ layer(Server.layer({ maxMessageSize: 1000 }), { excludeTestServices: true })("si
     "552 at MAIL for a declared SIZE over the limit; 552 5.3.4 for a longer body, and the session goes on",
     () =>
       Effect.gen(function* () {
-        const port = yield* Server.port
-        const result = yield* Effect.promise(() =>
-          python(`
-import smtplib
-s = smtplib.SMTP("127.0.0.1", ${port})
+        const result = yield* Server.smtplib(`
 s.ehlo()
 print(s.mail("a@example.com", ["SIZE=5000"]))
 print(s.mail("a@example.com"))
@@ -22,7 +18,6 @@ print(s.data(b"x" * 2000))
 s.sendmail("a@example.com", ["limit@example.com"], b"Subject: small\\r\\n\\r\\nfits\\r\\n")
 print("second accepted")
 s.quit()`)
-        )
         expect(result.stderr).toBe("")
         expect(result.stdout.trim().split("\n")).toEqual([
           "(552, b'5.3.4 Message size exceeds fixed maximum message size')",
@@ -40,16 +35,11 @@ s.quit()`)
 layer(Server.layer({ smtpUtf8: true }), { excludeTestServices: true })("SMTPUTF8", (it) => {
   it.effect("accepts UTF-8 addresses with the SMTPUTF8 parameter", () =>
     Effect.gen(function* () {
-      const port = yield* Server.port
-      const result = yield* Effect.promise(() =>
-        python(`
-import smtplib
-s = smtplib.SMTP("127.0.0.1", ${port})
+      const result = yield* Server.smtplib(`
 s.ehlo()
 print("smtputf8" in s.esmtp_features)
 s.sendmail("j\\u00f6rg@b\\u00fccher.example", ["\\u0434\\u0436\\u0430\\u043c\\u0430\\u043b@example.com"], "Subject: utf8\\r\\n\\r\\nH\\u00e9llo\\r\\n".encode(), mail_options=["SMTPUTF8", "BODY=8BITMIME"])
 s.quit()`)
-      )
       expect(result.stderr).toBe("")
       expect(result.stdout.trim()).toBe("True")
       const [delivery] = yield* Server.deliveriesTo("джамал@example.com")
