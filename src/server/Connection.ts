@@ -86,14 +86,15 @@ export const run = (transport: Transport.Transport, env: Environment): Effect.Ef
     const send = (reply: Reply.Reply) => {
       pending += Reply.encode(reply, Session.isEsmtp(state))
     }
-    const flush = Effect.suspend(() => {
-      if (pending === "") return Effect.void
+    const takeFlush = () => {
+      if (pending === "") return undefined
       const out = pending
       pending = ""
       if (config.trace) return Effect.zipRight(Effect.logDebug(`>>> ${out.trimEnd()}`), transport.write(out))
       return transport.write(out)
-    })
-    const reader = Reader.make(transport, framer, { idleTimeout: config.idleTimeout, flush })
+    }
+    const flush = Effect.suspend(() => takeFlush() ?? Effect.void)
+    const reader = Reader.make(transport, framer, { idleTimeout: config.idleTimeout, flush: takeFlush })
     env.onIdleProbe?.(reader.waitingForCommand)
     const info = (): SessionInfo => ({
       id: env.id,
@@ -124,13 +125,10 @@ export const run = (transport: Transport.Transport, env: Environment): Effect.Ef
       Effect.suspend(() => {
         send(Reply.startData)
         const data = reader.startData()
+        // the 354 goes out before the first read of the body (the reader flushes), so a handler
+        // that is not called needs no flush of its own
+        if (handler.data === MessageHandler.acceptAll) return Effect.map(data.finish, (end) => received(end, accepted))
         // the client waits for 354 before it sends the body, whatever the handler does first
-        if (handler.data === MessageHandler.acceptAll) {
-          return flush.pipe(
-            Effect.zipRight(data.finish),
-            Effect.map((end) => received(end, accepted))
-          )
-        }
         return Effect.gen(function* () {
           yield* flush
           const message: Message.Message = {

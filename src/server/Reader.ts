@@ -71,7 +71,8 @@ export const make = (
   framer: Framer.Framer,
   options: {
     readonly idleTimeout: Duration.DurationInput
-    readonly flush: Effect.Effect<void, Transport.TransportError>
+    /** Writes the replies pending, if any (`undefined` when there are none). */
+    readonly flush: () => Effect.Effect<void, Transport.TransportError> | undefined
   }
 ): Reader => {
   let failure: ReadFailure | undefined
@@ -82,39 +83,37 @@ export const make = (
     failure = error
     return Effect.fail(error)
   }
-  const idleTimeout = Duration.decode(options.idleTimeout)
-  const read = transport.read(idleTimeout).pipe(
-    Effect.catchTags({
-      ReadTimeout: () => Effect.fail(new ReadFailure({ reason: "timeout" })),
-      TransportError: () => Effect.fail(new ReadFailure({ reason: "error" }))
-    })
-  )
+  const read = transport.read(Duration.decode(options.idleTimeout))
   const afterRead = (chunk: Uint8Array | undefined) => {
     waiting = false
     if (chunk === undefined) return broken(new ReadFailure({ reason: "closed" }))
     framer.push(chunk)
     return Effect.void
   }
-  const readNext = Effect.suspend(() => {
-    waiting = mode === "command"
-    return read
-  })
-  // runs once per socket read: kept to a few plain steps
-  const fillOnce: Effect.Effect<void, ReadFailure> = options.flush.pipe(
-    Effect.matchEffect({
-      onFailure: () => broken(new ReadFailure({ reason: "error" })),
-      onSuccess: () => readNext
+  // runs once per socket read: kept to a few plain steps (each step is runtime work)
+  const readStep: Effect.Effect<void, ReadFailure> = Effect.matchEffect(
+    Effect.suspend(() => {
+      waiting = mode === "command"
+      return read
     }),
-    Effect.matchEffect({
-      onFailure: (error) => ((waiting = false), broken(error)),
+    {
+      onFailure: (error) => {
+        waiting = false
+        return broken(new ReadFailure({ reason: error._tag === "ReadTimeout" ? "timeout" : "error" }))
+      },
       onSuccess: afterRead
-    })
+    }
   )
+  const afterWrite = {
+    onFailure: () => broken(new ReadFailure({ reason: "error" })),
+    onSuccess: () => readStep
+  }
   const fill = (nextMode: "command" | "data"): Effect.Effect<void, ReadFailure> =>
     Effect.suspend(() => {
       if (failure !== undefined) return Effect.fail(failure)
       mode = nextMode
-      return fillOnce
+      const written = options.flush()
+      return written === undefined ? readStep : Effect.matchEffect(written, afterWrite)
     })
 
   // the connection only asks for commands while the framer is in command mode
@@ -159,11 +158,18 @@ export const make = (
           )
         })
       )
+    // drains what the handler left, frame by frame without an effect per frame
     const finish: Effect.Effect<DataEnd, ReadFailure> = Effect.suspend(function loop(): Effect.Effect<
       DataEnd,
       ReadFailure
     > {
-      return end !== undefined ? Effect.succeed(end) : Effect.flatMap(pull, loop)
+      while (end === undefined) {
+        const frame = framer.pull()
+        if (frame === undefined) return Effect.flatMap(fillData, loop)
+        if (frame._tag === "Abort") aborted = frame.reason
+        else if (frame._tag === "EndOfData") end = { size: frame.size, aborted }
+      }
+      return Effect.succeed(end)
     })
     return { body, finish }
   }
