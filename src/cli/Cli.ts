@@ -45,8 +45,9 @@ export const classes = ["DebuggingServer", "Sink", "Maildir"] as const
  */
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
 
-const address = (name: string) =>
+const address = (name: string, description: string) =>
   Args.text({ name }).pipe(
+    Args.withDescription(description),
     Args.mapEffect((text) =>
       parseAddress(text) === undefined
         ? Effect.fail(HelpDoc.p(`${name}: expected host:port, got ${text}`))
@@ -90,8 +91,11 @@ const options = {
     Options.repeated,
     Options.withDescription("An address to listen on (host:port, [ipv6]:port); repeatable. Overrides localaddr.")
   ),
-  localaddr: address("localaddr"),
-  remoteaddr: address("remoteaddr")
+  localaddr: address("localaddr", "host:port to listen on (default localhost:8025: 127.0.0.1 and ::1)."),
+  remoteaddr: address(
+    "remoteaddr",
+    "smtpd's relay address: accepted for compatibility, unused until a relaying class exists."
+  )
 }
 
 type Parsed = Command.Command.ParseConfig<typeof options>
