@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { FastCheck } from "effect"
 import * as Framer from "../../src/protocol/Framer.js"
+import { chunked } from "../utils/chunks.js"
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
@@ -10,9 +11,9 @@ const frames = (input: Uint8Array, cuts: ReadonlyArray<number>, options?: Framer
   const framer = Framer.make(options)
   const out: Array<string> = []
   let pushed = 0
-  for (const cut of [...cuts.filter((c) => c > 0 && c < input.length).sort((a, b) => a - b), input.length]) {
-    framer.push(input.subarray(pushed, cut))
-    pushed = cut
+  for (const chunk of chunked(input, cuts)) {
+    framer.push(chunk)
+    pushed += chunk.length
     for (let frame = framer.pull(); frame !== undefined; frame = framer.pull()) {
       switch (frame._tag) {
         case "Line": {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { FastCheck } from "effect"
 import * as Framer from "../../src/protocol/Framer.js"
+import { chunked } from "../utils/chunks.js"
 
 // DATA framing checked against a byte-at-a-time reference model of RFC 5321 §4.5.2 and the
 // bare line ending policies, under random chunking of the input.
@@ -53,9 +54,9 @@ const viaFramer = (input: Uint8Array, cuts: ReadonlyArray<number>, policy: Polic
   const body: Array<number> = []
   let aborted = false
   let pushed = 0
-  for (const cut of [...cuts.filter((c) => c > 0 && c < input.length).sort((a, b) => a - b), input.length]) {
-    framer.push(input.subarray(pushed, cut))
-    pushed = cut
+  for (const chunk of chunked(input, cuts)) {
+    framer.push(chunk)
+    pushed += chunk.length
     for (let frame = framer.pull(); frame !== undefined; frame = framer.pull()) {
       switch (frame._tag) {
         case "Body":
