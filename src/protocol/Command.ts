@@ -175,7 +175,8 @@ const parsePathCommand = (tag: "Mail" | "Rcpt", line: string, rest: string) => {
 
 const parseLine = (line: string): Either.Either<typeof Command.Encoded, ParseResult.ParseIssue> => {
   const { rest, verb } = splitVerb(line)
-  const args = rest.trim()
+  // SP and HTAB only: String#trim would also eat Unicode spaces that belong to the text
+  const args = rest.replace(/^[ \t]+|[ \t]+$/g, "")
   const noArguments = <T extends "Data" | "Rset" | "Quit">(_tag: T) =>
     args === "" ? Either.right({ _tag }) : fail("syntax", line, `Syntax: ${verb}`)
   const needsArgument = (usage: string) => (args === "" ? fail("syntax", line, `Syntax: ${verb} ${usage}`) : undefined)

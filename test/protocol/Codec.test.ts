@@ -59,6 +59,8 @@ describe("Command codec", () => {
       parameters: []
     })
     expect(decoded('RCPT TO:<"a>b c"@d.example>')).toMatchObject({ to: '"a>b c"@d.example' })
+    // only SP and HTAB around free text are dropped: a trailing no-break space is text
+    expect(decoded("HELP \t topic\u00a0 ")).toEqual({ _tag: "Help", topic: "topic\u00a0" })
     expect(decoded("mail FROM:<a@b.example> size=12 body=8bitmime")).toMatchObject({
       parameters: [
         { keyword: "SIZE", value: "12" },
