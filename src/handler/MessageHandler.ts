@@ -36,6 +36,12 @@ export interface Handler {
     session: SessionInfo,
     message: Message.Message
   ) => Effect.Effect<void | Reply.Reply, SmtpError.SmtpError | Message.BodyError>
+  /**
+   * The transaction that an accepted MAIL opened is over: after the reply to DATA, or on RSET,
+   * HELO/EHLO, QUIT, or the end of the session (even an interrupted one). Handlers that hold
+   * something per transaction (an upstream connection, a temporary file) release it here.
+   */
+  readonly reset?: ((session: SessionInfo) => Effect.Effect<void>) | undefined
 }
 
 /**
@@ -55,7 +61,8 @@ export const make = (hooks: Partial<Handler>): Handler =>
   MessageHandler.of({
     mail: hooks.mail ?? acceptAll,
     rcpt: hooks.rcpt ?? acceptAll,
-    data: hooks.data ?? acceptAll
+    data: hooks.data ?? acceptAll,
+    reset: hooks.reset
   })
 
 /**

@@ -118,7 +118,8 @@ export const run = (transport: Transport.Transport, env: Environment): Effect.Ef
       }
       Metrics.messagesAccepted.unsafeUpdate(1, [])
       Metrics.messageSize.unsafeUpdate(end.size, [])
-      send(outcome.right ?? Reply.accepted)
+      // a handler written in plain JS may return anything: only a Reply replaces the 250
+      send(outcome.right instanceof Reply.Reply ? outcome.right : Reply.accepted)
     }
 
     const receive = (envelope: Session.Envelope) =>
@@ -143,6 +144,11 @@ export const run = (transport: Transport.Transport, env: Environment): Effect.Ef
         })
       })
 
+    // the handler's per-transaction resources go when the transaction does
+    const endTransaction = Effect.suspend(() =>
+      handler.reset === undefined ? Effect.void : guarded(handler.reset(info())).pipe(Effect.asVoid)
+    )
+
     const session = Effect.gen(function* () {
       send(greeting)
       while (true) {
@@ -157,6 +163,7 @@ export const run = (transport: Transport.Transport, env: Environment): Effect.Ef
             frame._tag === "Line" ? `<<< ${new TextDecoder().decode(frame.bytes)}` : "<<< (line too long)"
           )
         }
+        const open = state.envelope !== undefined
         const decision = Protocol.step(protocol, state, frame)
         state = decision.state
         switch (decision._tag) {
@@ -196,6 +203,7 @@ export const run = (transport: Transport.Transport, env: Environment): Effect.Ef
             break
           }
         }
+        if (open && state.envelope === undefined) yield* endTransaction
       }
     })
 
@@ -216,6 +224,10 @@ export const run = (transport: Transport.Transport, env: Environment): Effect.Ef
           Effect.ignore
         )
       ),
-      Effect.ensuring(transport.close)
+      Effect.ensuring(
+        Effect.suspend(() => (state.envelope === undefined ? Effect.void : endTransaction)).pipe(
+          Effect.zipRight(transport.close)
+        )
+      )
     )
   })

@@ -191,6 +191,40 @@ describe("Connection", () => {
     }).pipe(Effect.provide(Recording.layer))
   )
 
+  it.scoped(
+    "calls reset once for each transaction that ends: DATA, RSET, EHLO, a refused MAIL, and a dropped client",
+    () =>
+      Effect.gen(function* () {
+        const events: Array<string> = []
+        const handler = MessageHandler.layer({
+          mail: (_, from) =>
+            from === "refused@x.test"
+              ? Effect.fail(new SmtpError.BadSender({}))
+              : Effect.sync(() => events.push("mail")),
+          data: (_, message) =>
+            Effect.zipRight(
+              Stream.runDrain(message.body),
+              Effect.sync(() => void events.push("data"))
+            ),
+          reset: (session) => Effect.sync(() => events.push(`reset ${session.envelope === undefined}`))
+        })
+        const server = yield* Effect.provide(SmtpTest.server(), handler)
+        const client = yield* server.connect
+        yield* client.reply
+        yield* client.send(`${transaction}x\r\n.\r\n`)
+        yield* client.replies(5)
+        yield* client.send("MAIL FROM:<a@x.test>\r\nRSET\r\nMAIL FROM:<refused@x.test>\r\nRSET\r\n")
+        yield* client.replies(4)
+        yield* client.send("MAIL FROM:<a@x.test>\r\nEHLO again\r\nMAIL FROM:<a@x.test>\r\n")
+        yield* client.replies(3)
+        expect(events).toEqual(["mail", "data", "reset true", "mail", "reset true", "mail", "reset true", "mail"])
+        yield* client.end
+        yield* client.awaitClose
+        expect(events.at(-1)).toBe("reset false")
+        expect(events).toHaveLength(9)
+      })
+  )
+
   it.effect("refuses decodeData together with smtpUtf8", () =>
     Effect.gen(function* () {
       const exit = yield* Effect.exit(ServerConfig.make({ decodeData: true, smtpUtf8: true }))
