@@ -219,7 +219,7 @@ describe("Debugging through a real server", () => {
             "with smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=20) as s:",
             "    s.sendmail('a@example.com', ['b@example.com'], b'Subject: hi\\r\\n\\r\\nhello\\r\\n.dot\\r\\n')"
           ].join("\n"),
-          String(addresses[0]!.port)
+          [String(addresses[0]!.port)]
         )
       }).pipe(Effect.provide(server), Effect.withConsole(console))
       expect(logged).toEqual([

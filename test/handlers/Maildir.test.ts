@@ -207,7 +207,7 @@ describe("Maildir through a real server", () => {
             "with smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=20) as s:",
             "    s.sendmail('a@example.com', ['b@example.com', 'c@example.com'], b'Subject: hi\\r\\n\\r\\nhello\\r\\n.dot\\r\\n')"
           ].join("\n"),
-          String(addresses[0]!.port)
+          [String(addresses[0]!.port)]
         )
       }).pipe(Effect.provide(server))
       const [name] = yield* fs.readDirectory(`${root}/new`)

@@ -1,72 +1,229 @@
-// Many clients at once: every message arrives, whole, with its own envelope.
-import { expect, layer } from "@effect/vitest"
+// Many clients at once, and pipelined commands: every message arrives whole, with its own
+// envelope, and the replies come back in order.
+import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import * as Net from "node:net"
 import nodemailer from "nodemailer"
-import * as Server from "../utils/server.js"
 import { python } from "../utils/process.js"
+import { text, withServer } from "../utils/server.js"
 
-layer(Server.layer(), { excludeTestServices: true })("concurrency", (it) => {
-  it.effect("50 concurrent nodemailer sessions: none lost, none mixed", () =>
-    Effect.gen(function* () {
-      const port = yield* Server.port
-      const sessions = Array.from({ length: 50 }, (_, i) => i)
-      yield* Effect.forEach(
-        sessions,
-        (i) =>
-          Effect.promise(() =>
-            nodemailer.createTransport({ host: "127.0.0.1", port, secure: false, ignoreTLS: true }).sendMail({
-              envelope: { from: `sender${i}@example.com`, to: [`concurrent${i}@example.com`] },
-              raw: `Subject: message ${i}\r\n\r\n${`body of message ${i}\r\n`.repeat(200 + i)}`
-            })
-          ),
-        { concurrency: "unbounded", discard: true }
-      )
-      for (const i of sessions) {
-        const deliveries = yield* Server.deliveriesTo(`concurrent${i}@example.com`)
-        expect(deliveries).toHaveLength(1)
-        expect(deliveries[0]!.mailFrom).toBe(`sender${i}@example.com`)
-        expect(deliveries[0]!.rcptTos).toEqual([`concurrent${i}@example.com`])
-        expect(Server.text(deliveries[0]!.data)).toBe(
-          `Subject: message ${i}\r\n\r\n${`body of message ${i}\r\n`.repeat(200 + i)}`
-        )
+// a raw client over node:net: `reply` reads one whole reply (its lines, without CRLF)
+const connect = (host: string, port: number) =>
+  Effect.acquireRelease(
+    Effect.async<Net.Socket, Error>((resume) => {
+      const socket = Net.connect({ host, port }, () => resume(Effect.succeed(socket)))
+      socket.once("error", (error) => resume(Effect.fail(error)))
+    }),
+    (socket) => Effect.sync(() => socket.destroy())
+  ).pipe(
+    Effect.map((socket) => {
+      let buffer = ""
+      let closed = false
+      const waiters: Array<() => void> = []
+      const wake = () => waiters.splice(0).forEach((waiter) => waiter())
+      socket.on("data", (chunk: Buffer) => {
+        buffer += chunk.toString("latin1")
+        wake()
+      })
+      socket.on("close", () => {
+        closed = true
+        wake()
+      })
+      socket.on("error", () => {})
+      const reply = Effect.async<ReadonlyArray<string>, Error>((resume) => {
+        const check = () => {
+          const match = /^(?:\d{3}-[^\n]*\n)*\d{3} [^\n]*\n/.exec(buffer)
+          if (match !== null) {
+            buffer = buffer.slice(match[0].length)
+            resume(Effect.succeed(match[0].split("\r\n").slice(0, -1)))
+          } else if (closed) resume(Effect.fail(new Error(`connection closed; unread: ${JSON.stringify(buffer)}`)))
+          else waiters.push(check)
+        }
+        check()
+      }).pipe(Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error("no reply within 10 s") }))
+      return {
+        write: (data: string) => Effect.sync(() => void socket.write(data, "latin1")),
+        reply,
+        // the last line of the next reply
+        status: Effect.map(reply, (lines) => lines.at(-1)!),
+        closed: Effect.async<void>((resume) => {
+          if (closed) return resume(Effect.void)
+          socket.once("close", () => resume(Effect.void))
+        }),
+        unread: () => buffer
       }
     })
   )
 
-  it.effect("50 Python threads, several messages each on one connection", () =>
+describe("concurrency", () => {
+  it.scopedLive("50 concurrent nodemailer sessions: 50 deliveries, none lost, none mixed", () =>
     Effect.gen(function* () {
-      const port = yield* Server.port
-      const result = yield* Effect.promise(() =>
-        python(`
-import smtplib, threading
+      const server = yield* withServer()
+      const sessions = Array.from({ length: 50 }, (_, i) => i)
+      const body = (i: number) => `Subject: message ${i}\r\n\r\n${`.body of message ${i}\r\n`.repeat(200 + i)}`
+      yield* Effect.forEach(
+        sessions,
+        (i) =>
+          Effect.promise(() =>
+            nodemailer
+              .createTransport({ host: server.host, port: server.port, secure: false, ignoreTLS: true })
+              .sendMail({
+                envelope: { from: `sender${i}@example.com`, to: [`concurrent${i}@example.com`] },
+                raw: body(i)
+              })
+          ),
+        { concurrency: "unbounded", discard: true }
+      )
+      const deliveries = yield* server.deliveries
+      expect(deliveries).toHaveLength(50)
+      // one connection each
+      expect(new Set(deliveries.map((d) => d.peer.port)).size).toBe(50)
+      const byRecipient = new Map(deliveries.map((d) => [d.rcptTos.join(","), d]))
+      for (const i of sessions) {
+        const delivery = byRecipient.get(`concurrent${i}@example.com`)
+        expect(delivery, `no delivery for concurrent${i}@example.com`).toBeDefined()
+        expect(delivery!.mailFrom).toBe(`sender${i}@example.com`)
+        expect(text(delivery!.data)).toBe(body(i))
+      }
+    })
+  )
+
+  it.scopedLive("50 smtplib threads started together, 3 messages each on one connection", () =>
+    Effect.gen(function* () {
+      const server = yield* withServer()
+      const result = yield* python(
+        `
+import smtplib, sys, threading
+port = int(sys.argv[1])
+barrier = threading.Barrier(50, timeout=15)
 errors = []
+def body(i, m):
+    return (f"Subject: {i}/{m}\\r\\n\\r\\n" + f".thread {i} message {m}\\r\\n" * (100 + i * 3 + m)).encode()
 def client(i):
     try:
-        s = smtplib.SMTP("127.0.0.1", ${port})
+        s = smtplib.SMTP("127.0.0.1", port, timeout=15)
+        s.ehlo(f"thread{i}.example")
+        barrier.wait()  # all 50 connected before anyone sends
         for m in range(3):
-            s.sendmail(f"t{i}@example.com", [f"thread{i}-{m}@example.com"], f"Subject: {i}/{m}\\r\\n\\r\\n".encode() + bytes([i, m]) * 1000)
+            s.sendmail(f"t{i}@example.com", [f"thread{i}-{m}@example.com"], body(i, m))
         s.quit()
     except Exception as e:
-        errors.append(repr(e))
+        errors.append(f"{i}: {e!r}")
 threads = [threading.Thread(target=client, args=(i,)) for i in range(50)]
 for t in threads: t.start()
 for t in threads: t.join()
-print(len(errors), errors[:3])`)
+print(errors)`,
+        [String(server.port)]
       )
-      expect(result.stdout.trim()).toBe("0 []")
+      expect(result.exitCode, result.stderr).toBe(0)
+      expect(result.stdout.trim()).toBe("[]")
+      const deliveries = yield* server.deliveries
+      expect(deliveries).toHaveLength(150)
+      const byRecipient = new Map(deliveries.map((d) => [d.rcptTos.join(","), d]))
       for (let i = 0; i < 50; i++) {
         for (let m = 0; m < 3; m++) {
-          const deliveries = yield* Server.deliveriesTo(`thread${i}-${m}@example.com`)
-          expect(deliveries).toHaveLength(1)
-          const expected = Buffer.concat([
-            Buffer.from(`Subject: ${i}/${m}\r\n\r\n`),
-            Buffer.from(new Uint8Array(2000).map((_, k) => (k % 2 === 0 ? i : m)))
-          ])
-          // smtplib turns a lone CR or LF byte into CRLF and ends the message with CRLF
-          const sent = Buffer.from(expected.toString("latin1").replace(/\r\n|\r|\n/g, "\r\n") + "\r\n", "latin1")
-          expect(Buffer.from(deliveries[0]!.data).equals(sent)).toBe(true)
+          const delivery = byRecipient.get(`thread${i}-${m}@example.com`)
+          expect(delivery, `no delivery for thread${i}-${m}`).toBeDefined()
+          expect(delivery!.helo).toBe(`thread${i}.example`)
+          expect(delivery!.mailFrom).toBe(`t${i}@example.com`)
+          expect(text(delivery!.data)).toBe(
+            `Subject: ${i}/${m}\r\n\r\n` + `.thread ${i} message ${m}\r\n`.repeat(100 + i * 3 + m)
+          )
         }
       }
+      // the three messages of one client came over one connection
+      for (let i = 0; i < 50; i++) {
+        const ports = new Set([0, 1, 2].map((m) => byRecipient.get(`thread${i}-${m}@example.com`)!.peer.port))
+        expect(ports.size).toBe(1)
+      }
+    })
+  )
+
+  it.scopedLive("50 raw sessions open at once, their bodies interleaved write by write", () =>
+    Effect.gen(function* () {
+      const server = yield* withServer()
+      const ids = Array.from({ length: 50 }, (_, i) => i)
+      const clients = yield* Effect.forEach(ids, () => connect(server.host, server.port), { concurrency: "unbounded" })
+      yield* Effect.forEach(clients, (client) => client.status, { concurrency: "unbounded" })
+      expect(yield* server.activeSessions).toBe(50)
+      yield* Effect.forEach(clients, (client, i) =>
+        client.write(
+          `EHLO raw${i}.example\r\nMAIL FROM:<s${i}@example.com>\r\nRCPT TO:<raw${i}@example.com>\r\nDATA\r\n`
+        )
+      )
+      const replies = yield* Effect.forEach(
+        clients,
+        (client) => Effect.all([client.status, client.status, client.status, client.status]),
+        { concurrency: "unbounded" }
+      )
+      for (const reply of replies) {
+        expect(reply).toEqual([
+          "250 ENHANCEDSTATUSCODES",
+          "250 2.1.0 Ok",
+          "250 2.1.5 Ok",
+          "354 End data with <CR><LF>.<CR><LF>"
+        ])
+      }
+      const body = (i: number) => `Subject: raw ${i}\r\n\r\n` + `..line ${i}\r\n`.repeat(20 + i) + `.\r\nQUIT\r\n`
+      // cut each client's data in five pieces, the last cuts inside the final CRLF . CRLF, and
+      // send piece k of every client before piece k + 1 of any
+      const pieces = ids.map((i) => {
+        const data = body(i)
+        const end = data.length - "QUIT\r\n".length
+        const cuts = [0, 7, Math.floor(end / 2) + (i % 5), end - 4, end - 2, data.length]
+        return cuts.slice(1).map((cut, k) => data.slice(cuts[k], cut))
+      })
+      for (let k = 0; k < 5; k++) {
+        yield* Effect.forEach(clients, (client, i) => client.write(pieces[i]![k]!))
+        yield* Effect.sleep("5 millis")
+      }
+      const ends = yield* Effect.forEach(clients, (client) => Effect.all([client.status, client.status]), {
+        concurrency: "unbounded"
+      })
+      for (const end of ends) expect(end).toEqual(["250 2.0.0 Ok: message accepted", "221 2.0.0 Bye"])
+      const deliveries = yield* server.deliveries
+      expect(deliveries).toHaveLength(50)
+      const byRecipient = new Map(deliveries.map((d) => [d.rcptTos.join(","), d]))
+      for (const i of ids) {
+        const delivery = byRecipient.get(`raw${i}@example.com`)
+        expect(delivery, `no delivery for raw${i}@example.com`).toBeDefined()
+        expect(delivery!.helo).toBe(`raw${i}.example`)
+        expect(delivery!.mailFrom).toBe(`s${i}@example.com`)
+        expect(text(delivery!.data)).toBe(`Subject: raw ${i}\r\n\r\n` + `.line ${i}\r\n`.repeat(20 + i))
+      }
+    })
+  )
+
+  it.scopedLive("pipelining: one write of six commands gets six replies in order", () =>
+    Effect.gen(function* () {
+      const server = yield* withServer()
+      const client = yield* connect(server.host, server.port)
+      expect(yield* client.reply).toEqual(["220 mx.test ESMTP effect-smtpd"])
+      yield* client.write("EHLO x\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nRCPT TO:<bad address>\r\nNOOP\r\nDATA\r\n")
+      expect(yield* client.reply).toEqual([
+        "250-mx.test",
+        "250-PIPELINING",
+        "250-SIZE 33554432",
+        "250-8BITMIME",
+        "250 ENHANCEDSTATUSCODES"
+      ])
+      expect(yield* client.reply).toEqual(["250 2.1.0 Ok"])
+      expect(yield* client.reply).toEqual(["250 2.1.5 Ok"])
+      expect(yield* client.reply).toEqual(["501 5.1.3 Invalid recipient address"])
+      expect(yield* client.reply).toEqual(["250 2.0.0 Ok"])
+      expect(yield* client.reply).toEqual(["354 End data with <CR><LF>.<CR><LF>"])
+      expect(client.unread()).toBe("")
+      yield* client.write("Subject: pipelined\r\n\r\n..dotted\r\nbody\r\n.\r\nQUIT\r\n")
+      expect(yield* client.reply).toEqual(["250 2.0.0 Ok: message accepted"])
+      expect(yield* client.reply).toEqual(["221 2.0.0 Bye"])
+      yield* client.closed
+      expect(client.unread()).toBe("")
+      const [delivery, ...others] = yield* server.deliveries
+      expect(others).toEqual([])
+      expect(delivery!.helo).toBe("x")
+      expect(delivery!.mailFrom).toBe("a@b.c")
+      expect(delivery!.rcptTos).toEqual(["d@e.f"])
+      expect(text(delivery!.data)).toBe("Subject: pipelined\r\n\r\n.dotted\r\nbody\r\n")
     })
   )
 })

@@ -54,8 +54,7 @@ describe("HELO, pipelining and errors over a real socket", () => {
     it.effect("answers a pipelined batch in order", () =>
       Effect.gen(function* () {
         const port = yield* Server.port
-        const result = yield* Effect.promise(() =>
-          python(`
+        const result = yield* python(`
 import socket
 s = socket.create_connection(("127.0.0.1", ${port}))
 f = s.makefile("rb")
@@ -70,7 +69,6 @@ s.sendall(b"EHLO x\\r\\nMAIL FROM:<a@b.example>\\r\\nRCPT TO:<pipe@example.com>\
 for _ in range(7): print(reply()[-1])
 s.sendall(b"pipelined body\\r\\n.\\r\\nQUIT\\r\\n")
 print(reply()[-1]); print(reply()[-1])`)
-        )
         expect(result.stderr).toBe("")
         expect(result.stdout.trim().split("\n")).toEqual([
           "250 ENHANCEDSTATUSCODES",

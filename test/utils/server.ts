@@ -1,9 +1,12 @@
 // A real server on a free loopback port, recording what it accepts.
-import { Effect, Layer } from "effect"
-import { python, type Result } from "./process.js"
-import * as NodeSmtpServer from "../../src/node/NodeSmtpServer.js"
+import { Context, Effect, Layer } from "effect"
+import type { Scope } from "effect"
+import type { Endpoint } from "../../src/handler/SessionInfo.js"
 import * as Recording from "../../src/handlers/Recording.js"
-import { SmtpServer } from "../../src/server/SmtpServer.js"
+import * as NodeSmtpServer from "../../src/node/NodeSmtpServer.js"
+import type { ConfigError } from "../../src/server/ServerConfig.js"
+import { type ListenError, SmtpServer } from "../../src/server/SmtpServer.js"
+import { type ProcessError, type ProcessResult, python } from "./process.js"
 
 export const layer = (options: NodeSmtpServer.Options = {}) =>
   NodeSmtpServer.layer({ listen: "127.0.0.1:0", hostname: "mx.test", ...options }).pipe(
@@ -16,10 +19,44 @@ export const port = Effect.map(SmtpServer, (server) => server.addresses[0]!.port
 export const deliveriesTo = (recipient: string) =>
   Effect.map(Recording.deliveries, (all) => all.filter((d) => d.rcptTos.includes(recipient)))
 
+/** The bytes as a string where each byte is one character: exact, and readable in a failed diff. */
 export const text = (bytes: Uint8Array) => Buffer.from(bytes).toString("latin1")
 
+/** Bare CR and bare LF become CRLF, as the server's default `bareLineEndings: "normalize"` does. */
+export const crlf = (input: string): string => input.replace(/\r\n|\r|\n/g, "\r\n")
+
 /** Runs a Python script that starts with `s`, an smtplib client connected to the server. */
-export const smtplib = (script: string): Effect.Effect<Result, never, SmtpServer> =>
-  Effect.flatMap(port, (p) =>
-    Effect.promise(() => python(`import smtplib\ns = smtplib.SMTP("127.0.0.1", ${p})\n${script.trim()}\n`))
-  )
+export const smtplib = (script: string): Effect.Effect<ProcessResult, ProcessError, SmtpServer> =>
+  Effect.flatMap(port, (p) => python(`import smtplib\ns = smtplib.SMTP("127.0.0.1", ${p})\n${script.trim()}\n`))
+
+export interface TestServer {
+  /** The first bound address and its real port. */
+  readonly host: string
+  readonly port: number
+  readonly addresses: ReadonlyArray<Endpoint>
+  /** Accepted messages so far, in order. A client's 250 after DATA means its delivery is here. */
+  readonly deliveries: Effect.Effect<ReadonlyArray<Recording.Delivery>>
+  readonly activeSessions: Effect.Effect<number>
+}
+
+/**
+ * Starts a server with the `Recording` handler in the current scope, on `127.0.0.1:0` unless
+ * `listen` says otherwise, named `mx.test`. A short shutdown grace keeps a failing test
+ * with a stuck client from hanging for the default 30 seconds.
+ */
+export const withServer = (
+  options: NodeSmtpServer.Options = {}
+): Effect.Effect<TestServer, ConfigError | ListenError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const context = yield* Layer.build(layer({ shutdownGrace: "1 second", ...options }))
+    const server = Context.get(context, SmtpServer)
+    const recording = Context.get(context, Recording.Recording)
+    const first = server.addresses[0]!
+    return {
+      host: first.address,
+      port: first.port,
+      addresses: server.addresses,
+      deliveries: recording.deliveries,
+      activeSessions: server.activeSessions
+    }
+  })
