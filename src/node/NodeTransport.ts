@@ -13,10 +13,16 @@ import * as Transport from "../server/Transport.js"
 type Resume = (effect: Effect.Effect<Uint8Array | undefined, Transport.TransportError | Transport.ReadTimeout>) => void
 
 /**
+ * A transport over a connected socket, and `detach`, which hands the socket over for a TLS
+ * upgrade (false when unread input was waiting: it is dropped).
+ *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (socket: Net.Socket, options: { readonly secure?: boolean } = {}): Transport.Transport => {
+export const makeDetachable = (
+  socket: Net.Socket,
+  options: { readonly secure?: boolean } = {}
+): { readonly transport: Transport.Transport; readonly detach: () => boolean } => {
   let ended = false
   // the raw cause: a TransportError (with its stack) is made only if a read is there to get it;
   // clients that reset after QUIT would otherwise cost one per connection
@@ -36,26 +42,26 @@ export const make = (socket: Net.Socket, options: { readonly secure?: boolean } 
     queue.push(chunk)
     socket.pause()
   }
-  socket.on("data", onData)
-  socket.on("end", () => {
+  const onEnd = () => {
     ended = true
     wake(Effect.succeed(undefined))
-  })
-  socket.on("close", () => {
-    ended = true
-    wake(Effect.succeed(undefined))
-  })
+  }
   // Node's inactivity timer (reset by every read and write, without a new timer per read):
   // it only matters while the session waits for the client
   let timeoutMs = 0
-  socket.on("timeout", () => {
+  const onTimeout = () => {
     if (waiter !== undefined) wake(Effect.fail(new Transport.ReadTimeout()))
-  })
+  }
   // a socket error with no listener would crash the process
-  socket.on("error", (cause) => {
+  const onError = (cause: Error) => {
     failure = cause
     if (waiter !== undefined) wake(Effect.fail(new Transport.TransportError({ cause })))
-  })
+  }
+  socket.on("data", onData)
+  socket.on("end", onEnd)
+  socket.on("close", onEnd)
+  socket.on("timeout", onTimeout)
+  socket.on("error", onError)
 
   const read = (idleTimeout: Duration.Duration) =>
     Effect.async<Uint8Array | undefined, Transport.TransportError | Transport.ReadTimeout>((resume) => {
@@ -123,7 +129,22 @@ export const make = (socket: Net.Socket, options: { readonly secure?: boolean } 
     })
   })
 
-  return {
+  // hands the socket over to TLS (STARTTLS): our listeners go, the socket stays open. Bytes
+  // already read and not yet consumed came before the handshake: they are refused, never
+  // carried over (the STARTTLS injection of CVE-2011-0411).
+  const detach = (): boolean => {
+    socket.off("data", onData)
+    socket.off("end", onEnd)
+    socket.off("close", onEnd)
+    socket.off("timeout", onTimeout)
+    socket.off("error", onError)
+    socket.setTimeout(0)
+    const clean = queue.length === 0
+    queue.length = 0
+    return clean
+  }
+
+  const transport: Transport.Transport = {
     read,
     write,
     close,
@@ -131,4 +152,14 @@ export const make = (socket: Net.Socket, options: { readonly secure?: boolean } 
     local: { address: socket.localAddress ?? "unknown", port: socket.localPort ?? 0 },
     secure: options.secure ?? false
   }
+  return { transport, detach }
 }
+
+/**
+ * A transport over a connected socket.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (socket: Net.Socket, options: { readonly secure?: boolean } = {}): Transport.Transport =>
+  makeDetachable(socket, options).transport

@@ -74,6 +74,18 @@ export class Custom extends Schema.TaggedError<Custom>()(
  * @since 0.1.0
  * @category models
  */
+/**
+ * A reply another server gave, passed on as it was (the relay's upstream refusing a recipient).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class Upstream extends Schema.TaggedError<Upstream>()("Upstream", {
+  code: Schema.Int.pipe(Schema.between(400, 599)),
+  enhanced: Schema.optional(Schema.String),
+  lines: Schema.Array(Schema.String)
+}) {}
+
 export type SmtpError =
   | BadSender
   | BadRecipient
@@ -86,6 +98,7 @@ export type SmtpError =
   | StorageError
   | ServerBusy
   | Custom
+  | Upstream
 
 const withText = (base: Reply.Reply, custom: string | undefined) =>
   custom === undefined ? base : Reply.withText(base, custom)
@@ -105,7 +118,8 @@ const toReply = Match.type<SmtpError>().pipe(
     BareLineEnding: (e) => withText(Reply.bareLineEnding, e.text),
     StorageError: (e) => Reply.make(452, "4.3.1", e.text ?? "Insufficient system storage"),
     ServerBusy: (e) => Reply.make(421, "4.3.2", e.text ?? "Too many connections, try again later"),
-    Custom: (e) => Reply.make(e.code, e.enhanced, e.text)
+    Custom: (e) => Reply.make(e.code, e.enhanced, e.text),
+    Upstream: (e) => Reply.make(e.code, e.enhanced, e.lines)
   })
 )
 
@@ -128,7 +142,8 @@ const tags = new Set<string>([
   "BareLineEnding",
   "StorageError",
   "ServerBusy",
-  "Custom"
+  "Custom",
+  "Upstream"
 ])
 
 /**

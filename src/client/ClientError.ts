@@ -1,0 +1,82 @@
+/**
+ * What can go wrong when the client talks to an upstream server, and the reply each failure
+ * gives to the client whose message we are passing on.
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+import * as Reply from "../protocol/Reply.js"
+import * as SmtpError from "../server/SmtpError.js"
+
+/**
+ * The upstream could not be reached, timed out, closed, spoke no SMTP, failed TLS or refused
+ * our credentials: nothing was delivered, and the sender should try again later.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UpstreamUnavailable extends Schema.TaggedError<UpstreamUnavailable>()("UpstreamUnavailable", {
+  reason: Schema.Literal("connect", "timeout", "closed", "protocol", "tls", "auth"),
+  /** For logs; never sent to a client. */
+  detail: Schema.String
+}) {}
+
+/**
+ * The upstream answered a command with 4xx or 5xx.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UpstreamRefused extends Schema.TaggedError<UpstreamRefused>()("UpstreamRefused", {
+  command: Schema.String,
+  reply: Schema.instanceOf(Reply.Reply)
+}) {}
+
+/**
+ * The message needs an extension the upstream does not offer: sending it anyway would corrupt it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UpstreamUnsupported extends Schema.TaggedError<UpstreamUnsupported>()("UpstreamUnsupported", {
+  extension: Schema.Literal("8BITMIME", "SMTPUTF8")
+}) {}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ClientError = UpstreamUnavailable | UpstreamRefused | UpstreamUnsupported
+
+/**
+ * The reply for our own client: a refusal passes through (a 421 becomes 451, since it is not
+ * our session that closes), an unreachable upstream is 451 4.4.1, a missing extension is
+ * permanent (RFC 6152 §3 / RFC 6531 §3.5).
+ *
+ * @since 0.1.0
+ * @category conversions
+ */
+export const toSmtpError = (error: ClientError): SmtpError.SmtpError => {
+  switch (error._tag) {
+    case "UpstreamUnavailable":
+      return new SmtpError.Custom({
+        code: 451,
+        enhanced: "4.4.1",
+        text: "Upstream server unavailable, try again later"
+      })
+    case "UpstreamRefused": {
+      const { code, enhanced, lines } = error.reply
+      return code === 421
+        ? new SmtpError.Upstream({ code: 451, enhanced: enhanced ?? "4.4.1", lines })
+        : new SmtpError.Upstream({ code, enhanced, lines })
+    }
+    case "UpstreamUnsupported":
+      return error.extension === "8BITMIME"
+        ? new SmtpError.Custom({ code: 554, enhanced: "5.6.3", text: "Upstream server does not accept 8-bit content" })
+        : new SmtpError.Custom({
+            code: 553,
+            enhanced: "5.6.7",
+            text: "Upstream server does not accept UTF-8 addresses"
+          })
+  }
+}

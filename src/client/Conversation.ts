@@ -1,0 +1,146 @@
+/**
+ * The client's side of the wire: commands out, replies in, each within its timeout, with every
+ * transport failure turned into `UpstreamUnavailable`. Command arguments never reach an error
+ * or a log (AUTH carries credentials): only the verb does.
+ *
+ * @since 0.1.0
+ */
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Reply from "../protocol/Reply.js"
+import * as ReplyReader from "../protocol/ReplyReader.js"
+import { UpstreamRefused, UpstreamUnavailable } from "./ClientError.js"
+import type * as Dialer from "./Dialer.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Conversation {
+  readonly secure: boolean
+  readonly write: (data: string | Uint8Array, timeout: Duration.Duration) => Effect.Effect<void, UpstreamUnavailable>
+  /** The next whole reply. */
+  readonly read: (timeout: Duration.Duration) => Effect.Effect<Reply.Reply, UpstreamUnavailable>
+  /** Writes a line and reads its reply, whatever its code. */
+  readonly command: (line: string, timeout: Duration.Duration) => Effect.Effect<Reply.Reply, UpstreamUnavailable>
+  /** The reply if its code is expected; a 4xx/5xx is `UpstreamRefused`, anything else a protocol error. */
+  readonly check: (
+    what: string,
+    reply: Reply.Reply,
+    expected: number | ReadonlyArray<number>
+  ) => Effect.Effect<Reply.Reply, UpstreamRefused | UpstreamUnavailable>
+  /** The error for an unexpected reply. */
+  readonly refusal: (what: string, reply: Reply.Reply) => UpstreamRefused | UpstreamUnavailable
+  /** `command`, then `check`. */
+  readonly expect: (
+    data: string | Uint8Array,
+    timeout: Duration.Duration,
+    expected: number | ReadonlyArray<number>,
+    what?: string
+  ) => Effect.Effect<Reply.Reply, UpstreamRefused | UpstreamUnavailable>
+  /** Replaces the connection with its TLS upgrade (after a 220 to STARTTLS). */
+  readonly startTls: (
+    tls: Dialer.TlsOptions & { readonly host: string },
+    timeout: Duration.Duration
+  ) => Effect.Effect<void, UpstreamUnavailable>
+  /** The session cannot go on (a body cut short): no QUIT, only a close. */
+  readonly abandon: Effect.Effect<void>
+  /** QUIT, politely and briefly, unless abandoned; the transport is closed by its owner. */
+  readonly quit: (timeout: Duration.Duration) => Effect.Effect<void>
+}
+
+// "MAIL FROM:<a@b>" → "MAIL": what may be said about a command
+const verbOf = (data: string | Uint8Array) =>
+  typeof data === "string" ? (/^[A-Za-z]+/.exec(data)?.[0]?.toUpperCase() ?? "command") : "end of data"
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (initial: Dialer.ClientTransport): Conversation => {
+  let transport = initial
+  let usable = true
+  const reader = ReplyReader.make()
+  const unavailable = (reason: UpstreamUnavailable["reason"], detail: string) => {
+    usable = false
+    return new UpstreamUnavailable({ reason, detail })
+  }
+
+  const write = (data: string | Uint8Array, timeout: Duration.Duration) =>
+    transport.write(data).pipe(
+      Effect.mapError((error) => unavailable("closed", `write: ${String(error.cause)}`)),
+      Effect.timeoutFail({ duration: timeout, onTimeout: () => unavailable("timeout", "write timed out") })
+    )
+
+  const read = (timeout: Duration.Duration): Effect.Effect<Reply.Reply, UpstreamUnavailable> =>
+    Effect.suspend(() => {
+      const next = reader.next()
+      if (next instanceof Reply.Reply) return Effect.succeed(next)
+      if (next !== undefined) return Effect.fail(unavailable("protocol", `malformed reply: ${next.line}`))
+      return transport.read(timeout).pipe(
+        Effect.catchTags({
+          ReadTimeout: () => Effect.fail(unavailable("timeout", "no reply in time")),
+          TransportError: (error) => Effect.fail(unavailable("closed", String(error.cause)))
+        }),
+        Effect.flatMap((chunk) => {
+          if (chunk === undefined) return Effect.fail(unavailable("closed", "connection closed"))
+          reader.push(chunk)
+          return read(timeout)
+        })
+      )
+    })
+
+  const command = (line: string | Uint8Array, timeout: Duration.Duration) =>
+    Effect.zipRight(write(line, timeout), read(timeout))
+
+  const check = (
+    what: string,
+    reply: Reply.Reply,
+    expected: number | ReadonlyArray<number>
+  ): Effect.Effect<Reply.Reply, UpstreamRefused | UpstreamUnavailable> => {
+    if (typeof expected === "number" ? reply.code === expected : expected.includes(reply.code)) {
+      return Effect.succeed(reply)
+    }
+    return Effect.fail(refusal(what, reply))
+  }
+  const refusal = (what: string, reply: Reply.Reply) =>
+    reply.code >= 400
+      ? new UpstreamRefused({ command: verbOf(what), reply })
+      : unavailable("protocol", `${verbOf(what)}: unexpected reply ${reply.code}`)
+
+  return {
+    get secure() {
+      return transport.secure
+    },
+    write,
+    read,
+    command,
+    check,
+    refusal,
+    expect: (data, timeout, expected, what) =>
+      Effect.flatMap(command(data, timeout), (reply) =>
+        check(what ?? (typeof data === "string" ? data : "end of data"), reply, expected)
+      ),
+    startTls: (tls, timeout) =>
+      Effect.suspend(() => {
+        // a reply already waiting after 220 was sent before the handshake: an injection
+        if (reader.hasPending) return Effect.fail(unavailable("tls", "server sent data before TLS"))
+        return transport.startTls(tls).pipe(
+          Effect.mapError((error) => unavailable("tls", `handshake: ${String(error.cause)}`)),
+          Effect.timeoutFail({ duration: timeout, onTimeout: () => unavailable("timeout", "TLS handshake timed out") }),
+          Effect.map((secured) => {
+            transport = secured
+          })
+        )
+      }),
+    abandon: Effect.sync(() => {
+      usable = false
+    }),
+    quit: (timeout) =>
+      Effect.suspend(() => (usable ? command("QUIT\r\n", timeout) : Effect.void)).pipe(
+        Effect.timeout(timeout),
+        Effect.ignore,
+        Effect.zipRight(transport.close)
+      )
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * What an upstream server offers in its EHLO reply, and the envelope parameters it can take:
+ * ours pass through when it offers their extension, and a message that needs an extension it
+ * lacks is refused rather than corrupted.
+ *
+ * @since 0.1.0
+ */
+import * as Either from "effect/Either"
+import * as Address from "../protocol/Address.js"
+import type * as Parameters from "../protocol/Parameters.js"
+import type * as Reply from "../protocol/Reply.js"
+import { UpstreamUnsupported } from "./ClientError.js"
+
+/**
+ * EHLO keywords (upper case) and their parameters; empty after HELO.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Extensions = ReadonlyMap<string, string>
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromEhlo = (reply: Reply.Reply): Extensions =>
+  new Map(
+    reply.lines.slice(1).map((line) => {
+      const [keyword = "", ...rest] = line.trim().split(/\s+/)
+      return [keyword.toUpperCase(), rest.join(" ")] as const
+    })
+  )
+
+// DSN (RFC 3461) parameters travel under one keyword
+const dsn = new Set(["RET", "ENVID", "NOTIFY", "ORCPT"])
+
+const offers = (extensions: Extensions, keyword: string) => extensions.has(dsn.has(keyword) ? "DSN" : keyword)
+
+/**
+ * The MAIL parameters to send upstream: those whose extension it offers; a failure when the
+ * message is 8-bit or internationalized and the upstream cannot take it.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const mailParameters = (
+  extensions: Extensions,
+  from: string,
+  parameters: Parameters.Parameters
+): Either.Either<Parameters.Parameters, UpstreamUnsupported> => {
+  const utf8 = parameters.some((p) => p.keyword === "SMTPUTF8") || !Address.isAscii(from)
+  if (utf8 && !extensions.has("SMTPUTF8")) return Either.left(new UpstreamUnsupported({ extension: "SMTPUTF8" }))
+  const eightBit = parameters.some((p) => p.keyword === "BODY" && p.value?.toUpperCase() === "8BITMIME")
+  if (eightBit && !extensions.has("8BITMIME")) return Either.left(new UpstreamUnsupported({ extension: "8BITMIME" }))
+  return Either.right(
+    parameters.filter((p) => (p.keyword === "BODY" ? extensions.has("8BITMIME") : offers(extensions, p.keyword)))
+  )
+}
+
+/**
+ * The RCPT parameters to send upstream, or a failure for a UTF-8 address it cannot take.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const rcptParameters = (
+  extensions: Extensions,
+  to: string,
+  parameters: Parameters.Parameters
+): Either.Either<Parameters.Parameters, UpstreamUnsupported> =>
+  !Address.isAscii(to) && !extensions.has("SMTPUTF8")
+    ? Either.left(new UpstreamUnsupported({ extension: "SMTPUTF8" }))
+    : Either.right(parameters.filter((p) => offers(extensions, p.keyword)))
