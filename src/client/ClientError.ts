@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Reply from "../protocol/Reply.js"
 import * as SmtpError from "../server/SmtpError.js"
@@ -80,3 +81,31 @@ export const toSmtpError = (error: ClientError): SmtpError.SmtpError => {
           })
   }
 }
+
+const tags = new Set<string>(["UpstreamUnavailable", "UpstreamRefused", "UpstreamUnsupported"])
+
+/**
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isClientError = (u: unknown): u is ClientError =>
+  typeof u === "object" && u !== null && "_tag" in u && tags.has((u as { _tag: string })._tag)
+
+/**
+ * Turns the client's failures into the replies for our own client; other failures pass.
+ *
+ * @since 0.1.0
+ * @category conversions
+ */
+export const asSmtpError = <A, E, R>(
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, Exclude<E, ClientError> | SmtpError.SmtpError, R> =>
+  effect.pipe(
+    // why the upstream was unavailable is for our log only
+    Effect.tapError((error) =>
+      isClientError(error) && error._tag === "UpstreamUnavailable"
+        ? Effect.logWarning(`upstream unavailable (${error.reason}): ${error.detail}`)
+        : Effect.void
+    ),
+    Effect.mapError((error) => (isClientError(error) ? toSmtpError(error) : (error as Exclude<E, ClientError>)))
+  )

@@ -19,3 +19,11 @@ export const messageSize = Metric.histogram(
   "smtp_message_size_bytes",
   MetricBoundaries.exponential({ start: 1024, factor: 4, count: 10 })
 )
+
+/**
+ * Recipients that a relay or router accepted from the client and then could not deliver.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const recipientsRefusedLate = Metric.counter("smtp_recipients_refused_after_accept_total", { incremental: true })

@@ -1,0 +1,144 @@
+/**
+ * smtpd's `PureProxy`, done right: messages are passed on to an upstream server through
+ * `SmtpClient`, the upstream's refusals reach the client, and only clients in `relayNetworks`
+ * (loopback by default) may relay: never an open relay by default.
+ *
+ * - `forward` (default): the upstream transaction opens when the client sends MAIL, each RCPT
+ *   gets the upstream's own verdict, and the body streams through without being held.
+ * - `spool`: recipients are accepted here; when the body comes, one upstream transaction
+ *   (pipelined) carries it. If every recipient is refused, the client gets the upstream's reply;
+ *   if only some are, it gets 250 and the refused ones go to `onRefused`.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { asSmtpError } from "../client/ClientError.js"
+import * as SmtpClient from "../client/SmtpClient.js"
+import type * as Message from "../handler/Message.js"
+import * as MessageHandler from "../handler/MessageHandler.js"
+import type { SessionInfo } from "../handler/SessionInfo.js"
+import type * as Parameters from "../protocol/Parameters.js"
+import * as Networks from "../server/Networks.js"
+import { ConfigError } from "../server/ServerConfig.js"
+import * as SmtpError from "../server/SmtpError.js"
+import * as Refusals from "./Refusals.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  readonly upstream: SmtpClient.Options
+  /** Default `forward`. */
+  readonly mode?: "forward" | "spool" | undefined
+  /** Clients allowed to relay, in CIDR notation (default loopback: `127.0.0.0/8`, `::1/128`). */
+  readonly relayNetworks?: ReadonlyArray<string> | undefined
+  /** Prepend `X-Peer: <client address>` as smtpd did (default true). */
+  readonly xPeer?: boolean | undefined
+  /** Recipients refused after a 250 (spool mode); default: logged and counted. */
+  readonly onRefused?: Refusals.OnRefused | undefined
+}
+
+interface Upstream {
+  readonly scope: Scope.CloseableScope
+  readonly connection: SmtpClient.Connection
+}
+
+const encoder = new TextEncoder()
+
+/**
+ * The body with smtpd's `X-Peer` trace line on top (trace fields go first, RFC 5321 §4.4, and
+ * so the body streams without its header block being held).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withPeer = (session: SessionInfo, message: Message.Message) =>
+  Stream.concat(Stream.succeed(encoder.encode(`X-Peer: ${session.peer.address}\r\n`)), message.body)
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options) =>
+  Effect.gen(function* () {
+    const client = yield* SmtpClient.SmtpClient
+    const networks = yield* Either.mapLeft(
+      Networks.parseAll(options.relayNetworks ?? Networks.loopback),
+      (message) => new ConfigError({ message: `relayNetworks: ${message}` })
+    )
+    const onRefused = options.onRefused ?? Refusals.logAndCount
+    const mayRelay = (session: SessionInfo) => Networks.contains(networks, session.peer.address)
+    const content = (session: SessionInfo, message: Message.Message) =>
+      options.xPeer === false ? message.body : withPeer(session, message)
+    const upstreams = new Map<string, Upstream>()
+
+    const close = (session: SessionInfo) =>
+      Effect.suspend(() => {
+        const upstream = upstreams.get(session.id)
+        upstreams.delete(session.id)
+        return upstream === undefined ? Effect.void : Scope.close(upstream.scope, Exit.void)
+      })
+
+    // forward: the upstream sees MAIL when our client sends it
+    const open = (session: SessionInfo, from: string, parameters: Parameters.Parameters) =>
+      Effect.gen(function* () {
+        yield* close(session)
+        const scope = yield* Scope.make()
+        const connection = yield* Scope.extend(client.connect(options.upstream), scope).pipe(
+          Effect.tap((connection) => connection.mail(from, parameters)),
+          Effect.tapError(() => Scope.close(scope, Exit.void))
+        )
+        upstreams.set(session.id, { scope, connection })
+      })
+
+    const forward = MessageHandler.make({
+      mail: (session, from, parameters) =>
+        mayRelay(session) ? asSmtpError(open(session, from, parameters)) : Effect.void,
+      rcpt: (session, recipient) => {
+        const upstream = upstreams.get(session.id)
+        if (!mayRelay(session) || upstream === undefined) return Effect.fail(new SmtpError.RelayDenied({}))
+        return upstream.connection.rcpt(recipient.address, recipient.parameters).pipe(asSmtpError, Effect.asVoid)
+      },
+      data: (session, message) => {
+        const upstream = upstreams.get(session.id)
+        if (upstream === undefined) return Effect.fail(new SmtpError.RelayDenied({}))
+        return upstream.connection.data(content(session, message)).pipe(asSmtpError)
+      },
+      reset: close
+    })
+
+    // spool: one pipelined upstream transaction per message, opened when the body comes
+    const spool = MessageHandler.make({
+      rcpt: (session) => (mayRelay(session) ? Effect.void : Effect.fail(new SmtpError.RelayDenied({}))),
+      data: (session, message) =>
+        Effect.scoped(
+          Effect.gen(function* () {
+            const connection = yield* client.connect(options.upstream)
+            const result = yield* connection.send(message.envelope, content(session, message))
+            if (result.refused.length > 0) {
+              yield* onRefused({ session, mailFrom: message.envelope.mailFrom, recipients: result.refused })
+            }
+            return result.reply
+          })
+        ).pipe(asSmtpError)
+    })
+
+    return (options.mode ?? "forward") === "forward" ? forward : spool
+  })
+
+/**
+ * The relay as the server's message handler; it needs an `SmtpClient` (`NodeSmtpClient.layer`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options: Options
+): Layer.Layer<MessageHandler.MessageHandler, ConfigError, SmtpClient.SmtpClient> =>
+  Layer.effect(MessageHandler.MessageHandler, make(options))

@@ -1,0 +1,271 @@
+/**
+ * smtpd's `MailmanProxy`, generalised: each recipient goes to the first route that matches it
+ * (an exact address, a domain, a local-part pattern, or an Effect predicate), and a route's
+ * handler is any `MessageHandler` (Maildir, a mailing list, yours). Recipients that match no
+ * route go to the fallback (usually `Relay`), or get 550 5.1.1 when there is none.
+ *
+ * At DATA the body is read once and streamed to every route involved at the same time. SMTP has
+ * one reply per message: when nothing was delivered the client gets 4xx if any route failed
+ * transiently (so it retries) and the permanent refusal otherwise; when something was, it gets
+ * 250 and the routes that failed are reported to `onRefused`.
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as Message from "../handler/Message.js"
+import * as MessageHandler from "../handler/MessageHandler.js"
+import type { SessionInfo } from "../handler/SessionInfo.js"
+import type * as Parameters from "../protocol/Parameters.js"
+import * as Reply from "../protocol/Reply.js"
+import type * as Session from "../protocol/Session.js"
+import * as SmtpError from "../server/SmtpError.js"
+import { fanOut } from "./FanOut.js"
+import * as Refusals from "./Refusals.js"
+
+/**
+ * Which recipients a route takes. Addresses and domains compare without regard to case.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Matcher<R = never> =
+  | { readonly _tag: "Address"; readonly address: string }
+  | { readonly _tag: "Domain"; readonly domain: string }
+  | { readonly _tag: "LocalPart"; readonly pattern: RegExp; readonly domain?: string | undefined }
+  | {
+      readonly _tag: "Predicate"
+      readonly test: (recipient: string, session: SessionInfo) => Effect.Effect<boolean, never, R>
+    }
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Route<E = never, R = never> {
+  readonly match: Matcher<R>
+  readonly handler: Layer.Layer<MessageHandler.MessageHandler, E, R>
+}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const address = <E, R>(
+  address: string,
+  handler: Layer.Layer<MessageHandler.MessageHandler, E, R>
+): Route<E, R> => ({
+  match: { _tag: "Address", address },
+  handler
+})
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const domain = <E, R>(
+  domain: string,
+  handler: Layer.Layer<MessageHandler.MessageHandler, E, R>
+): Route<E, R> => ({
+  match: { _tag: "Domain", domain },
+  handler
+})
+
+/**
+ * Local parts matching `pattern` (tested against the part before the last `@`), in `domain` if given.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const localPart = <E, R>(
+  pattern: RegExp,
+  handler: Layer.Layer<MessageHandler.MessageHandler, E, R>,
+  options: { readonly domain?: string } = {}
+): Route<E, R> => ({ match: { _tag: "LocalPart", pattern, domain: options.domain }, handler })
+
+/**
+ * Recipients for which `test` succeeds with true; it may use services (a directory, a database).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const when = <E, R, R2>(
+  test: (recipient: string, session: SessionInfo) => Effect.Effect<boolean, never, R2>,
+  handler: Layer.Layer<MessageHandler.MessageHandler, E, R>
+): Route<E, R | R2> => ({ match: { _tag: "Predicate", test }, handler })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<E, R> {
+  readonly routes: ReadonlyArray<Route<E, R>>
+  readonly fallback?: Layer.Layer<MessageHandler.MessageHandler, E, R> | undefined
+  /** Routes that failed after another delivered; default: logged and counted. */
+  readonly onRefused?: Refusals.OnRefused | undefined
+}
+
+const split = (mailbox: string) => {
+  const at = mailbox.lastIndexOf("@")
+  return at < 0 ? { local: mailbox, domain: "" } : { local: mailbox.slice(0, at), domain: mailbox.slice(at + 1) }
+}
+
+const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase()
+
+// one route's part of the transaction in progress
+interface Leg {
+  readonly handler: MessageHandler.Handler
+  readonly recipients: Array<Session.Recipient>
+}
+
+interface Transaction {
+  readonly from: string
+  readonly parameters: Parameters.Parameters
+  readonly legs: Map<number, Leg>
+}
+
+const replyOf = (cause: Cause.Cause<unknown>): Reply.Reply => {
+  const failure = Cause.failureOption(cause)
+  return Option.isSome(failure) && SmtpError.isSmtpError(failure.value)
+    ? SmtpError.reply(failure.value)
+    : Reply.localError
+}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <E, R>(options: Options<E, R>) =>
+  Effect.gen(function* () {
+    const handlerOf = (layer: Layer.Layer<MessageHandler.MessageHandler, E, R>) =>
+      Effect.map(Layer.build(layer), (context) => Context.get(context, MessageHandler.MessageHandler))
+    const handlers = yield* Effect.forEach(options.routes, (route) => handlerOf(route.handler))
+    const fallback = options.fallback === undefined ? undefined : yield* handlerOf(options.fallback)
+    const context = yield* Effect.context<R>()
+    const onRefused = options.onRefused ?? Refusals.logAndCount
+    const transactions = new Map<string, Transaction>()
+
+    const matches = (matcher: Matcher<R>, recipient: string, session: SessionInfo): Effect.Effect<boolean> => {
+      const { domain, local } = split(recipient)
+      switch (matcher._tag) {
+        case "Address":
+          return Effect.succeed(same(matcher.address, recipient))
+        case "Domain":
+          return Effect.succeed(same(matcher.domain, domain))
+        case "LocalPart":
+          return Effect.succeed(
+            matcher.pattern.test(local) && (matcher.domain === undefined || same(matcher.domain, domain))
+          )
+        case "Predicate":
+          return Effect.provide(matcher.test(recipient, session), context)
+      }
+    }
+
+    // the index of the first matching route; -1 for the fallback
+    const routeOf = (recipient: string, session: SessionInfo) =>
+      Effect.gen(function* () {
+        for (const [i, route] of options.routes.entries()) {
+          if (yield* matches(route.match, recipient, session)) return i
+        }
+        return fallback === undefined ? undefined : -1
+      })
+
+    // what a route's handler sees: the transaction with its own recipients only
+    const view = (session: SessionInfo, leg: Leg): SessionInfo =>
+      session.envelope === undefined
+        ? session
+        : { ...session, envelope: { ...session.envelope, recipients: leg.recipients } }
+
+    const messageFor = (message: Message.Message, leg: Leg, body: Message.Message["body"]): Message.Message => ({
+      envelope: { ...message.envelope, recipients: leg.recipients },
+      body,
+      decodeData: message.decodeData
+    })
+
+    const reset = (session: SessionInfo) =>
+      Effect.suspend(() => {
+        const transaction = transactions.get(session.id)
+        transactions.delete(session.id)
+        if (transaction === undefined) return Effect.void
+        return Effect.forEach(transaction.legs.values(), (leg) => leg.handler.reset?.(session) ?? Effect.void, {
+          discard: true
+        })
+      })
+
+    return MessageHandler.make({
+      mail: (session, from, parameters) =>
+        Effect.zipRight(
+          reset(session),
+          Effect.sync(() => void transactions.set(session.id, { from, parameters, legs: new Map() }))
+        ),
+      rcpt: (session, recipient) =>
+        Effect.gen(function* () {
+          const transaction = transactions.get(session.id)
+          const index = yield* routeOf(recipient.address, session)
+          if (transaction === undefined || index === undefined) return yield* new SmtpError.MailboxNotFound({})
+          let leg = transaction.legs.get(index)
+          if (leg === undefined) {
+            // a route's handler sees MAIL when its first recipient comes; its refusal is this RCPT's
+            const handler = index === -1 ? fallback! : handlers[index]!
+            yield* handler.mail(session, transaction.from, transaction.parameters)
+            leg = { handler, recipients: [] }
+            transaction.legs.set(index, leg)
+          }
+          yield* leg.handler.rcpt(view(session, leg), recipient)
+          leg.recipients.push(recipient)
+        }),
+      data: (session, message) =>
+        Effect.gen(function* () {
+          const legs = [...(transactions.get(session.id)?.legs.values() ?? [])].filter(
+            (leg) => leg.recipients.length > 0
+          )
+          if (legs.length === 1) {
+            const leg = legs[0]!
+            return yield* leg.handler.data(view(session, leg), messageFor(message, leg, message.body))
+          }
+          const exits = yield* fanOut(
+            message.body,
+            legs.map(
+              (leg) => (body: Message.Message["body"]) =>
+                leg.handler.data(view(session, leg), messageFor(message, leg, body))
+            )
+          )
+          // the body itself was bad (too big, bare line endings, client gone): that is the reply
+          for (const exit of exits) {
+            const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+            if (Option.isSome(failure) && !SmtpError.isSmtpError(failure.value))
+              return yield* Effect.fail(failure.value)
+          }
+          const failed = legs.flatMap((leg, i) => {
+            const exit = exits[i]!
+            return Exit.isFailure(exit) ? [{ leg, reply: replyOf(exit.cause) }] : []
+          })
+          if (failed.length === legs.length) {
+            const { reply } = failed.find((f) => f.reply.isTransient) ?? failed[0]!
+            return yield* new SmtpError.Upstream({ code: reply.code, enhanced: reply.enhanced, lines: reply.lines })
+          }
+          if (failed.length > 0) {
+            yield* onRefused({
+              session,
+              mailFrom: message.envelope.mailFrom,
+              recipients: failed.flatMap(({ leg, reply }) => leg.recipients.map((r) => ({ address: r.address, reply })))
+            })
+          }
+          return Reply.accepted
+        }),
+      reset
+    })
+  })
+
+/**
+ * The router as the server's message handler; route handlers are built once, with the router.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = <E, R>(options: Options<E, R>): Layer.Layer<MessageHandler.MessageHandler, E, R> =>
+  Layer.scoped(MessageHandler.MessageHandler, make(options))

@@ -1,0 +1,128 @@
+/**
+ * IP networks in CIDR notation (`192.0.2.0/24`, `2001:db8::/32`), and whether a client's address
+ * falls in one: for `relayNetworks` and other lists of trusted clients. Pure; IPv4-mapped IPv6
+ * addresses (`::ffff:192.0.2.1`, what a dual-stack socket reports) count as IPv4.
+ *
+ * @since 0.1.0
+ */
+import * as Either from "effect/Either"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Network {
+  readonly family: 4 | 6
+  readonly base: bigint
+  readonly prefix: number
+  /** As written, for messages. */
+  readonly text: string
+}
+
+/**
+ * Loopback only: the safe default for who may relay.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const loopback: ReadonlyArray<string> = ["127.0.0.0/8", "::1/128"]
+
+const parseV4 = (text: string): bigint | undefined => {
+  const parts = text.split(".")
+  if (parts.length !== 4) return undefined
+  let value = 0n
+  for (const part of parts) {
+    if (!/^\d{1,3}$/.test(part) || Number(part) > 255) return undefined
+    value = (value << 8n) | BigInt(part)
+  }
+  return value
+}
+
+const parseV6 = (text: string): bigint | undefined => {
+  const address = text.replace(/%.*$/, "") // a zone (fe80::1%eth0) is not part of the address
+  const halves = address.split("::")
+  if (halves.length > 2) return undefined
+  const groups = (half: string): Array<string> | undefined => {
+    if (half === "") return []
+    const parts = half.split(":")
+    const last = parts.at(-1)!
+    if (last.includes(".")) {
+      const v4 = parseV4(last)
+      if (v4 === undefined) return undefined
+      parts.splice(-1, 1, (v4 >> 16n).toString(16), (v4 & 0xffffn).toString(16))
+    }
+    return parts.every((part) => /^[0-9a-fA-F]{1,4}$/.test(part)) ? parts : undefined
+  }
+  const head = groups(halves[0]!)
+  const tail = halves.length === 2 ? groups(halves[1]!) : []
+  if (head === undefined || tail === undefined) return undefined
+  const missing = 8 - head.length - tail.length
+  if (halves.length === 2 ? missing < 1 : missing !== 0) return undefined
+  let value = 0n
+  for (const group of [...head, ...Array<string>(missing).fill("0"), ...tail])
+    value = (value << 16n) | BigInt(`0x${group}`)
+  return value
+}
+
+const mapped = 0xffffn << 32n
+
+/**
+ * An address as a number and its family; IPv4-mapped IPv6 becomes IPv4.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseAddress = (text: string): { readonly family: 4 | 6; readonly value: bigint } | undefined => {
+  const v4 = parseV4(text)
+  if (v4 !== undefined) return { family: 4, value: v4 }
+  const v6 = parseV6(text)
+  if (v6 === undefined) return undefined
+  return v6 >> 32n === 0xffffn ? { family: 4, value: v6 & ~mapped } : { family: 6, value: v6 }
+}
+
+const bits = (family: 4 | 6) => (family === 4 ? 32 : 128)
+
+/**
+ * Parses `address/prefix`, or a lone address (a network of one).
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parse = (text: string): Either.Either<Network, string> => {
+  const [address = "", length, ...rest] = text.trim().split("/")
+  const parsed = parseAddress(address)
+  if (parsed === undefined || rest.length > 0) return Either.left(`not an IP network: ${text}`)
+  const width = bits(parsed.family)
+  // a mapped address with an IPv6 prefix length: count it in the IPv4 part
+  const offset = parsed.family === 4 && address.includes(":") ? 96 : 0
+  const prefix = length === undefined ? width : /^\d{1,3}$/.test(length) ? Number(length) - offset : NaN
+  if (!(prefix >= 0 && prefix <= width)) return Either.left(`bad prefix length in ${text}`)
+  const mask = ((1n << BigInt(prefix)) - 1n) << BigInt(width - prefix)
+  return Either.right({ family: parsed.family, base: parsed.value & mask, prefix, text })
+}
+
+/**
+ * Parses a list; the first bad entry is the error.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseAll = (texts: ReadonlyArray<string>): Either.Either<ReadonlyArray<Network>, string> =>
+  Either.all(texts.map(parse))
+
+/**
+ * Is the address in one of the networks? An address that does not parse is in none.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const contains = (networks: ReadonlyArray<Network>, address: string): boolean => {
+  const parsed = parseAddress(address)
+  if (parsed === undefined) return false
+  const width = bits(parsed.family)
+  return networks.some(
+    (network) =>
+      network.family === parsed.family &&
+      parsed.value >> BigInt(width - network.prefix) === network.base >> BigInt(width - network.prefix)
+  )
+}
