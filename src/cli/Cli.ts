@@ -15,13 +15,22 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Config from "effect/Config"
+import type * as SmtpClient from "../client/SmtpClient.js"
 import type { MessageHandler } from "../handler/MessageHandler.js"
 import { formatEndpoint } from "../handler/SessionInfo.js"
 import * as Debugging from "../handlers/Debugging.js"
 import * as Maildir from "../handlers/Maildir.js"
+import * as Relay from "../handlers/Relay.js"
+import * as Router from "../handlers/Router.js"
 import * as Sink from "../handlers/Sink.js"
+import * as NodeSmtpClient from "../node/NodeSmtpClient.js"
 import * as NodeSmtpServer from "../node/NodeSmtpServer.js"
+import * as Networks from "../server/Networks.js"
+import type { ConfigError } from "../server/ServerConfig.js"
 import { parseAddress, SmtpServer } from "../server/SmtpServer.js"
+import * as RoutesFile from "./RoutesFile.js"
 
 /**
  * @since 0.1.0
@@ -35,7 +44,7 @@ export const version = "0.1.0"
  * @since 0.1.0
  * @category constants
  */
-export const classes = ["DebuggingServer", "Sink", "Maildir"] as const
+export const classes = ["DebuggingServer", "Sink", "Maildir", "PureProxy", "Router"] as const
 
 /**
  * A wrong flag or value: the message is printed, the exit status is 2.
@@ -64,7 +73,9 @@ const options = {
   handlerClass: Options.choice("class", classes).pipe(
     Options.withAlias("c"),
     Options.withDefault("DebuggingServer" as const),
-    Options.withDescription("What to do with mail: print it (DebuggingServer), drop it (Sink), or store it (Maildir).")
+    Options.withDescription(
+      "What to do with mail: print it (DebuggingServer), drop it (Sink), store it (Maildir), relay it to remoteaddr (PureProxy), or route it by recipient (Router, with --routes)."
+    )
   ),
   size: Options.integer("size").pipe(
     Options.withAlias("s"),
@@ -87,20 +98,114 @@ const options = {
     Options.withDefault("text" as const),
     Options.withDescription("DebuggingServer output: smtpd's text, or one JSON line per message.")
   ),
+  routes: Options.file("routes", { exists: "yes" }).pipe(
+    Options.optional,
+    Options.withDescription("The routes for --class Router: a JSON file (see the README).")
+  ),
+  relayNetworks: Options.text("relay-networks").pipe(
+    Options.withDefault(Networks.loopback.join(",")),
+    Options.withDescription("Clients allowed to relay, comma-separated CIDR networks (default loopback only).")
+  ),
+  relayMode: Options.choice("relay-mode", ["forward", "spool"]).pipe(
+    Options.withDefault("forward" as const),
+    Options.withDescription(
+      "forward: each RCPT gets the upstream's verdict live; spool: one upstream transaction at DATA."
+    )
+  ),
+  upstreamTls: Options.choice("upstream-tls", ["opportunistic", "required", "off", "implicit"]).pipe(
+    Options.withDefault("opportunistic" as const),
+    Options.withDescription(
+      "TLS to the upstream: STARTTLS when offered, STARTTLS or fail, none, or TLS from the start (port 465)."
+    )
+  ),
+  upstreamCa: Options.file("upstream-ca", { exists: "yes" }).pipe(
+    Options.optional,
+    Options.withDescription("CA certificates (PEM) to verify the upstream with, instead of the system's.")
+  ),
+  upstreamUser: Options.text("upstream-user").pipe(
+    Options.optional,
+    Options.withDescription("AUTH to the upstream as this user (over TLS only).")
+  ),
+  upstreamPassword: Options.redacted("upstream-password").pipe(
+    Options.withFallbackConfig(Config.redacted("EFFECT_SMTPD_UPSTREAM_PASSWORD")),
+    Options.optional,
+    Options.withDescription("The upstream password; better given in EFFECT_SMTPD_UPSTREAM_PASSWORD.")
+  ),
   listen: Options.text("listen").pipe(
     Options.repeated,
     Options.withDescription("An address to listen on (host:port, [ipv6]:port); repeatable. Overrides localaddr.")
   ),
   localaddr: address("localaddr", "host:port to listen on (default localhost:8025: 127.0.0.1 and ::1)."),
-  remoteaddr: address(
-    "remoteaddr",
-    "smtpd's relay address: accepted for compatibility, unused until a relaying class exists."
-  )
+  remoteaddr: address("remoteaddr", "host:port to relay to with --class PureProxy (default localhost:25).")
 }
 
 type Parsed = Command.Command.ParseConfig<typeof options>
 
-const handlerLayer = (parsed: Parsed): Effect.Effect<Layer.Layer<MessageHandler>, UsageError> => {
+const upstreamOf = (parsed: Parsed, hostPort: string) =>
+  Effect.gen(function* () {
+    const { host, port } = parseAddress(hostPort)!
+    const fs = yield* FileSystem.FileSystem
+    const ca = Option.isSome(parsed.upstreamCa)
+      ? yield* fs
+          .readFileString(parsed.upstreamCa.value)
+          .pipe(Effect.mapError((e) => new UsageError({ message: `--upstream-ca: ${e.message}` })))
+      : undefined
+    const user = Option.getOrUndefined(parsed.upstreamUser)
+    const password = Option.getOrUndefined(parsed.upstreamPassword)
+    if ((user === undefined) !== (password === undefined)) {
+      return yield* new UsageError({
+        message:
+          "--upstream-user needs a password (--upstream-password or EFFECT_SMTPD_UPSTREAM_PASSWORD), and the other way round"
+      })
+    }
+    const options: SmtpClient.Options = {
+      host,
+      port,
+      startTls: parsed.upstreamTls === "implicit" ? "off" : parsed.upstreamTls,
+      implicitTls: parsed.upstreamTls === "implicit",
+      tls: { ca },
+      auth: user === undefined || password === undefined ? undefined : { user, password }
+    }
+    return options
+  })
+
+const relayLayer = (parsed: Parsed, hostPort: string, mode: "forward" | "spool") =>
+  Effect.map(upstreamOf(parsed, hostPort), (upstream) =>
+    Relay.layer({ upstream, mode, relayNetworks: parsed.relayNetworks.split(",").filter((n) => n.trim() !== "") }).pipe(
+      Layer.provide(NodeSmtpClient.layer)
+    )
+  )
+
+const deliverLayer = (parsed: Parsed, deliver: RoutesFile.Deliver) => {
+  if (deliver === "sink") return Effect.succeed(Sink.layer)
+  if (deliver === "debug") return Effect.succeed(Debugging.layer({ format: parsed.format }))
+  if ("maildir" in deliver) return Effect.succeed(Maildir.layerNode({ root: deliver.maildir }))
+  return relayLayer(parsed, deliver.relay, deliver.mode ?? parsed.relayMode)
+}
+
+const routerLayer = (parsed: Parsed, file: string) =>
+  Effect.gen(function* () {
+    const config = yield* RoutesFile.load(file).pipe(Effect.mapError((message) => new UsageError({ message })))
+    const routes = yield* Effect.forEach(config.routes, (route) =>
+      Effect.map(deliverLayer(parsed, route.deliver), (handler) =>
+        "address" in route
+          ? Router.address(route.address, handler)
+          : "localPart" in route
+            ? Router.localPart(
+                new RegExp(route.localPart),
+                handler,
+                route.domain === undefined ? {} : { domain: route.domain }
+              )
+            : Router.domain(route.domain, handler)
+      )
+    )
+    const fallback = config.fallback === undefined ? undefined : yield* deliverLayer(parsed, config.fallback)
+    return Router.layer({ routes, fallback })
+  })
+
+const handlerLayer = (
+  parsed: Parsed
+): Effect.Effect<Layer.Layer<MessageHandler, ConfigError>, UsageError, FileSystem.FileSystem> => {
   switch (parsed.handlerClass) {
     case "DebuggingServer":
       return Effect.succeed(Debugging.layer({ format: parsed.format }))
@@ -110,6 +215,17 @@ const handlerLayer = (parsed: Parsed): Effect.Effect<Layer.Layer<MessageHandler>
       return Option.match(parsed.maildir, {
         onNone: () => Effect.fail(new UsageError({ message: "--class Maildir needs --maildir DIR" })),
         onSome: (root) => Effect.succeed(Maildir.layerNode({ root }))
+      })
+    case "PureProxy":
+      return relayLayer(
+        parsed,
+        Option.getOrElse(parsed.remoteaddr, () => "localhost:25"),
+        parsed.relayMode
+      )
+    case "Router":
+      return Option.match(parsed.routes, {
+        onNone: () => Effect.fail(new UsageError({ message: "--class Router needs --routes FILE" })),
+        onSome: (file) => routerLayer(parsed, file)
       })
   }
 }
@@ -156,7 +272,7 @@ export const serve = (parsed: Parsed) =>
  * @category constructors
  */
 export const command = Command.make("effect-smtpd", options, serve).pipe(
-  Command.withDescription("An SMTP server: smtpd's DebuggingServer, a sink, or a Maildir, on Effect.")
+  Command.withDescription("An SMTP server on Effect: smtpd's DebuggingServer and PureProxy, a sink, a Maildir, or a router.")
 )
 
 /**

@@ -77,6 +77,11 @@ export const make = (options: Options) =>
     const content = (session: SessionInfo, message: Message.Message) =>
       options.xPeer === false ? message.body : withPeer(session, message)
     const upstreams = new Map<string, Upstream>()
+    // we greet the upstream with our own name unless told otherwise
+    const upstreamFor = (session: SessionInfo): SmtpClient.Options => ({
+      ...options.upstream,
+      heloName: options.upstream.heloName ?? session.hostname
+    })
 
     const close = (session: SessionInfo) =>
       Effect.suspend(() => {
@@ -90,7 +95,7 @@ export const make = (options: Options) =>
       Effect.gen(function* () {
         yield* close(session)
         const scope = yield* Scope.make()
-        const connection = yield* Scope.extend(client.connect(options.upstream), scope).pipe(
+        const connection = yield* Scope.extend(client.connect(upstreamFor(session)), scope).pipe(
           Effect.tap((connection) => connection.mail(from, parameters)),
           Effect.tapError(() => Scope.close(scope, Exit.void))
         )
@@ -119,7 +124,7 @@ export const make = (options: Options) =>
       data: (session, message) =>
         Effect.scoped(
           Effect.gen(function* () {
-            const connection = yield* client.connect(options.upstream)
+            const connection = yield* client.connect(upstreamFor(session))
             const result = yield* connection.send(message.envelope, content(session, message))
             if (result.refused.length > 0) {
               yield* onRefused({ session, mailFrom: message.envelope.mailFrom, recipients: result.refused })
