@@ -42,11 +42,11 @@ const start = (args: ReadonlyArray<string>): Promise<Running> =>
     child.on("error", reject)
   })
 
-const sendWithPython = (port: number, extra = "") => {
+const sendWithPython = (port: number, recipients: ReadonlyArray<string> = ["bob@example.com"]) => {
   const script = [
     "import smtplib",
     `s = smtplib.SMTP("127.0.0.1", ${port})`,
-    `s.sendmail("alice@example.com", ["bob@example.com"], b"Subject: cli test\\r\\n\\r\\nHello from the test\\r\\n"${extra})`,
+    `s.sendmail("alice@example.com", ${JSON.stringify(recipients)}, b"Subject: cli test\\r\\n\\r\\nHello from the test\\r\\n")`,
     "s.quit()"
   ].join("\n")
   const result = spawnSync("python3", ["-c", script], { encoding: "utf8", timeout: 20_000 })
@@ -66,6 +66,76 @@ describe("effect-smtpd command", () => {
       const result = runOnce(args)
       expect(result.status, args.join(" ")).toBe(2)
       expect(result.stderr.length + result.stdout.length, args.join(" ")).toBeGreaterThan(0)
+    }
+  })
+
+  it("exits 2 naming the problem for a bad relay or router configuration", () => {
+    const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-smtpd-cli-"))
+    try {
+      const routes = Path.join(dir, "routes.json")
+      Fs.writeFileSync(
+        routes,
+        '{\n  "routes": [\n    { "domain": "example.com", "deliver": { "relay": "no-port" } }\n  ]\n}\n'
+      )
+      const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
+        [["-c", "Router", "127.0.0.1:0"], "--class Router needs --routes FILE"],
+        [["-c", "Router", "--routes", routes, "127.0.0.1:0"], "line 3: routes[0].deliver.relay: expected host:port"],
+        [["-c", "PureProxy", "--upstream-user", "me", "127.0.0.1:0"], "--upstream-user needs a password"],
+        [["-c", "PureProxy", "--relay-networks", "10.0.0.0/33", "127.0.0.1:0"], "relayNetworks: bad prefix length"]
+      ]
+      for (const [args, message] of cases) {
+        const result = runOnce(args)
+        expect(result.status, args.join(" ")).toBe(2)
+        expect(result.stderr, args.join(" ")).toContain(message)
+      }
+    } finally {
+      Fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("relays with -c PureProxy to remoteaddr, adding X-Peer", async () => {
+    const upstream = await start(["--format", "json", "--listen", "127.0.0.1:0"])
+    const relay = await start(["-c", "PureProxy", "--upstream-tls", "off", "127.0.0.1:0", `127.0.0.1:${upstream.port}`])
+    try {
+      sendWithPython(relay.port)
+      await new Promise((r) => setTimeout(r, 300))
+      const record = JSON.parse(upstream.stdout().trim())
+      expect(record.mail_from).toBe("alice@example.com")
+      expect(record.rcpt_to).toEqual(["bob@example.com"])
+      expect(Buffer.from(record.content_b64, "base64").toString()).toBe(
+        "X-Peer: 127.0.0.1\r\nSubject: cli test\r\n\r\nHello from the test\r\n"
+      )
+    } finally {
+      await relay.stop("SIGTERM")
+      await upstream.stop("SIGTERM")
+    }
+  })
+
+  it("routes with -c Router: a Maildir for one address, the relay fallback for the rest", async () => {
+    const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-smtpd-cli-"))
+    const upstream = await start(["--format", "json", "--listen", "127.0.0.1:0"])
+    try {
+      const routes = Path.join(dir, "routes.json")
+      const maildir = Path.join(dir, "mail")
+      Fs.writeFileSync(
+        routes,
+        JSON.stringify({
+          routes: [{ address: "Bob@Example.com", deliver: { maildir } }],
+          fallback: { relay: `127.0.0.1:${upstream.port}` }
+        })
+      )
+      const router = await start(["-c", "Router", "--routes", routes, "--upstream-tls", "off", "127.0.0.1:0"])
+      try {
+        sendWithPython(router.port, ["bob@example.com", "carol@elsewhere.test"])
+      } finally {
+        await new Promise((r) => setTimeout(r, 300))
+        await router.stop("SIGTERM")
+      }
+      expect(Fs.readdirSync(Path.join(maildir, "new"))).toHaveLength(1)
+      expect(JSON.parse(upstream.stdout().trim()).rcpt_to).toEqual(["carol@elsewhere.test"])
+    } finally {
+      await upstream.stop("SIGTERM")
+      Fs.rmSync(dir, { recursive: true, force: true })
     }
   })
 
