@@ -1,7 +1,8 @@
 /**
  * One body, several readers: the client's bytes are read once and handed to every reader, each
  * through a small bounded queue, so the slowest reader paces the client (backpressure) and no
- * copy of the message piles up. A reader that stops early is drained, never waited on.
+ * copy of the message piles up. A reader that stops reading is drained, never waited on; the
+ * chunks are shared, not copied: readers must not write into them.
  *
  * @since 0.1.0
  */
@@ -26,36 +27,50 @@ export const fanOut = <E, A, E2>(
   body: Stream.Stream<Uint8Array, E>,
   readers: ReadonlyArray<(body: Stream.Stream<Uint8Array, E>) => Effect.Effect<A, E2>>
 ): Effect.Effect<ReadonlyArray<Exit.Exit<A, E2>>> =>
-  Effect.gen(function* () {
-    const queues = yield* Effect.forEach(readers, () => Queue.bounded<Take.Take<Uint8Array, E>>(lag))
-    const offerAll = (take: Take.Take<Uint8Array, E>) =>
-      Effect.forEach(queues, (queue) => Queue.offer(queue, take), { discard: true })
-    const publish = Stream.runForEachChunk(body, (chunk) => offerAll(Take.chunk(chunk))).pipe(
-      Effect.matchCauseEffect({
-        onSuccess: () => offerAll(Take.end),
-        onFailure: (cause) => offerAll(Take.failCause(cause))
-      })
-    )
-    const read = (queue: Queue.Queue<Take.Take<Uint8Array, E>>, reader: (typeof readers)[number]) => {
-      let ended = false
-      const done = (take: Take.Take<Uint8Array, E>) => Take.isDone(take) || Take.isFailure(take)
-      const stream = Stream.repeatEffectChunkOption(
-        Effect.flatMap(Queue.take(queue), (take) => {
-          if (done(take)) ended = true
-          return Take.done(take)
+  Effect.scoped(
+    Effect.gen(function* () {
+      const scope = yield* Effect.scope
+      const queues = yield* Effect.forEach(readers, () => Queue.bounded<Take.Take<Uint8Array, E>>(lag))
+      const offerAll = (take: Take.Take<Uint8Array, E>) =>
+        Effect.forEach(queues, (queue) => Queue.offer(queue, take), { discard: true })
+      const publish = Stream.runForEachChunk(body, (chunk) => offerAll(Take.chunk(chunk))).pipe(
+        Effect.matchCauseEffect({
+          onSuccess: () => offerAll(Take.end),
+          onFailure: (cause) => offerAll(Take.failCause(cause))
         })
       )
-      // what the reader left unread is taken off its queue, so the others go on
-      const drain: Effect.Effect<void> = Effect.suspend(() =>
-        ended ? Effect.void : Effect.flatMap(Queue.take(queue), (take) => ((ended = done(take)), drain))
-      )
-      return Effect.exit(reader(stream)).pipe(Effect.zipLeft(drain))
-    }
-    const [, ...exits] = yield* Effect.all([publish, ...readers.map((reader, i) => read(queues[i]!, reader))], {
-      concurrency: "unbounded"
+      const read = (queue: Queue.Queue<Take.Take<Uint8Array, E>>, reader: (typeof readers)[number]) => {
+        let ended = false
+        let draining = false
+        const done = (take: Take.Take<Uint8Array, E>) => Take.isDone(take) || Take.isFailure(take)
+        const drain: Effect.Effect<void> = Effect.suspend(() =>
+          ended ? Effect.void : Effect.flatMap(Queue.take(queue), (take) => ((ended = done(take)), drain))
+        )
+        // from the moment the reader stops reading (its stream ends, or it returns without one),
+        // its queue is emptied by a drainer, so the others go on while it does other work
+        const release = Effect.suspend(() => {
+          if (draining) return Effect.void
+          draining = true
+          return Effect.asVoid(Effect.forkIn(drain, scope))
+        })
+        const stream = Stream.repeatEffectChunkOption(
+          Effect.suspend(() =>
+            ended || draining
+              ? Effect.fail(Option.none())
+              : Effect.flatMap(Queue.take(queue), (take) => {
+                  if (done(take)) ended = true
+                  return Take.done(take)
+                })
+          )
+        ).pipe(Stream.ensuring(release))
+        return Effect.exit(reader(stream)).pipe(Effect.zipLeft(release))
+      }
+      const [, ...exits] = yield* Effect.all([publish, ...readers.map((reader, i) => read(queues[i]!, reader))], {
+        concurrency: "unbounded"
+      })
+      return exits
     })
-    return exits
-  })
+  )
 
 /**
  * The first failure of an exit, if it failed with one (not a defect or an interruption).

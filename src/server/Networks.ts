@@ -32,7 +32,8 @@ const parseV4 = (text: string): bigint | undefined => {
   if (parts.length !== 4) return undefined
   let value = 0n
   for (const part of parts) {
-    if (!/^\d{1,3}$/.test(part) || Number(part) > 255) return undefined
+    // no leading zeros: some parsers read 010 as octal 8 (the ambiguity of CVE-2021-29418)
+    if (!/^(?:0|[1-9]\d{0,2})$/.test(part) || Number(part) > 255) return undefined
     value = (value << 8n) | BigInt(part)
   }
   return value
@@ -42,19 +43,21 @@ const parseV6 = (text: string): bigint | undefined => {
   const address = text.replace(/%.*$/, "") // a zone (fe80::1%eth0) is not part of the address
   const halves = address.split("::")
   if (halves.length > 2) return undefined
-  const groups = (half: string): Array<string> | undefined => {
+  // a dotted IPv4 part may only be the last 32 bits (RFC 4291 §2.2)
+  const groups = (half: string, last32: boolean): Array<string> | undefined => {
     if (half === "") return []
     const parts = half.split(":")
     const last = parts.at(-1)!
     if (last.includes(".")) {
+      if (!last32) return undefined
       const v4 = parseV4(last)
       if (v4 === undefined) return undefined
       parts.splice(-1, 1, (v4 >> 16n).toString(16), (v4 & 0xffffn).toString(16))
     }
     return parts.every((part) => /^[0-9a-fA-F]{1,4}$/.test(part)) ? parts : undefined
   }
-  const head = groups(halves[0]!)
-  const tail = halves.length === 2 ? groups(halves[1]!) : []
+  const head = groups(halves[0]!, halves.length === 1)
+  const tail = halves.length === 2 ? groups(halves[1]!, true) : []
   if (head === undefined || tail === undefined) return undefined
   const missing = 8 - head.length - tail.length
   if (halves.length === 2 ? missing < 1 : missing !== 0) return undefined
