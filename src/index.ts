@@ -128,3 +128,68 @@ export * as NodeSmtpServer from "./node/NodeSmtpServer.js"
  * @since 0.1.0
  */
 export * as NodeTransport from "./node/NodeTransport.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as DataEncoder from "./protocol/DataEncoder.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as ReplyReader from "./protocol/ReplyReader.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Networks from "./server/Networks.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as SmtpClient from "./client/SmtpClient.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as ClientError from "./client/ClientError.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Dialer from "./client/Dialer.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Extensions from "./client/Extensions.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Relay from "./handlers/Relay.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Router from "./handlers/Router.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Refusals from "./handlers/Refusals.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as FanOut from "./handlers/FanOut.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as NodeSmtpClient from "./node/NodeSmtpClient.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as NodeDialer from "./node/NodeDialer.js"
