@@ -1,16 +1,27 @@
 // The README's examples, kept compiling and working: if one of these changes, change the README.
 import { expect, it } from "@effect/vitest"
-import { Effect, Stream } from "effect"
+import { Context, Effect, Layer, Stream } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import {
+  Debugging,
+  Maildir,
   MessageHandler,
+  NodeSmtpClient,
   NodeSmtpServer,
   ProcessMessage,
   Recording,
+  Relay,
   Reply,
+  Router,
+  Sink,
+  SmtpClient,
   SmtpError,
   SmtpServer
 } from "../src/index.js"
 import { SmtpTest } from "../src/testing/index.js"
+import { withServer } from "./utils/server.js"
 
 it.scoped("the ten-line server: refuses foreign recipients and streams the body", () => {
   const seen: Array<number> = []
@@ -80,4 +91,49 @@ it.scoped("testing your code: stores the message", () =>
     expect((yield* client.reply).code).toBe(250)
     expect(yield* Recording.deliveries).toHaveLength(1)
   }).pipe(Effect.provide(Recording.layer))
+)
+
+it.scoped("the relay, the router and the client: the README's shapes, end to end", () =>
+  Effect.gen(function* () {
+    const upstream = yield* withServer()
+    const root = yield* Effect.acquireRelease(
+      Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-smtpd-readme-"))),
+      (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+    )
+    const lists = new Set(["dev@example.org", "ops@example.org"])
+    const Routes = Router.layer({
+      routes: [
+        Router.address("postmaster@example.com", Debugging.layer({ format: "json" })),
+        Router.domain("example.com", Maildir.layerNode({ root })),
+        Router.localPart(/^no-?reply$/, Sink.layer, { domain: "example.org" }),
+        Router.when((recipient) => Effect.succeed(lists.has(recipient.toLowerCase())), Sink.layer)
+      ],
+      fallback: Relay.layer({ upstream: { host: upstream.host, port: upstream.port, startTls: "off" } })
+    }).pipe(Layer.provide(NodeSmtpClient.layer))
+    const proxy = yield* Layer.build(NodeSmtpServer.layer({ listen: ["127.0.0.1:0"] }).pipe(Layer.provide(Routes)))
+    const { addresses } = Context.get(proxy, SmtpServer.SmtpServer)
+
+    // the client example, pointed at the router
+    const result = yield* Effect.gen(function* () {
+      const client = yield* SmtpClient.SmtpClient
+      const connection = yield* client.connect({ host: "127.0.0.1", port: addresses[0]!.port, startTls: "off" })
+      return yield* connection.send(
+        {
+          mailFrom: "me@example.com",
+          mailParameters: [],
+          recipients: ["bob@example.com", "noreply@example.org", "DEV@example.org", "you@example.net"].map(
+            (address) => ({ address, parameters: [] })
+          )
+        },
+        Stream.make(new TextEncoder().encode("Subject: hi\r\n\r\nHello\r\n"))
+      )
+    }).pipe(Effect.scoped, Effect.provide(NodeSmtpClient.layer))
+
+    expect(result.reply.code).toBe(250)
+    expect(result.refused).toEqual([])
+    expect(Fs.readdirSync(Path.join(root, "new"))).toHaveLength(1)
+    const [relayed] = yield* upstream.deliveries
+    expect(relayed?.rcptTos).toEqual(["you@example.net"])
+    expect(new TextDecoder().decode(relayed?.data)).toBe("X-Peer: 127.0.0.1\r\nSubject: hi\r\n\r\nHello\r\n")
+  })
 )
