@@ -29,7 +29,7 @@ export interface Conversation {
     reply: Reply.Reply,
     expected: number | ReadonlyArray<number>
   ) => Effect.Effect<Reply.Reply, UpstreamRefused | UpstreamUnavailable>
-  /** The error for an unexpected reply. */
+  /** The error for an unexpected reply to `what` (a verb, or a step such as "end of data"). */
   readonly refusal: (what: string, reply: Reply.Reply) => UpstreamRefused | UpstreamUnavailable
   /** `command`, then `check`. */
   readonly expect: (
@@ -66,8 +66,16 @@ export const make = (initial: Dialer.ClientTransport): Conversation => {
     return new UpstreamUnavailable({ reason, detail })
   }
 
+  // an operation cut short (interrupted) leaves the conversation out of step: no QUIT after it
+  const abandonOnInterrupt = Effect.onInterrupt(() =>
+    Effect.sync(() => {
+      usable = false
+    })
+  )
+
   const write = (data: string | Uint8Array, timeout: Duration.Duration) =>
     transport.write(data).pipe(
+      abandonOnInterrupt,
       Effect.mapError((error) => unavailable("closed", `write: ${String(error.cause)}`)),
       Effect.timeoutFail({ duration: timeout, onTimeout: () => unavailable("timeout", "write timed out") })
     )
@@ -78,6 +86,7 @@ export const make = (initial: Dialer.ClientTransport): Conversation => {
       if (next instanceof Reply.Reply) return Effect.succeed(next)
       if (next !== undefined) return Effect.fail(unavailable("protocol", `malformed reply: ${next.line}`))
       return transport.read(timeout).pipe(
+        abandonOnInterrupt,
         Effect.catchTags({
           ReadTimeout: () => Effect.fail(unavailable("timeout", "no reply in time")),
           TransportError: (error) => Effect.fail(unavailable("closed", String(error.cause)))
@@ -105,8 +114,8 @@ export const make = (initial: Dialer.ClientTransport): Conversation => {
   }
   const refusal = (what: string, reply: Reply.Reply) =>
     reply.code >= 400
-      ? new UpstreamRefused({ command: verbOf(what), reply })
-      : unavailable("protocol", `${verbOf(what)}: unexpected reply ${reply.code}`)
+      ? new UpstreamRefused({ command: what, reply })
+      : unavailable("protocol", `${what}: unexpected reply ${reply.code}`)
 
   return {
     get secure() {
@@ -118,9 +127,7 @@ export const make = (initial: Dialer.ClientTransport): Conversation => {
     check,
     refusal,
     expect: (data, timeout, expected, what) =>
-      Effect.flatMap(command(data, timeout), (reply) =>
-        check(what ?? (typeof data === "string" ? data : "end of data"), reply, expected)
-      ),
+      Effect.flatMap(command(data, timeout), (reply) => check(what ?? verbOf(data), reply, expected)),
     startTls: (tls, timeout) =>
       Effect.suspend(() => {
         // a reply already waiting after 220 was sent before the handshake: an injection

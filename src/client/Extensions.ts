@@ -46,14 +46,22 @@ const offers = (extensions: Extensions, keyword: string) => extensions.has(dsn.h
 export const mailParameters = (
   extensions: Extensions,
   from: string,
-  parameters: Parameters.Parameters
+  parameters: Parameters.Parameters,
+  recipients: ReadonlyArray<string> = []
 ): Either.Either<Parameters.Parameters, UpstreamUnsupported> => {
-  const utf8 = parameters.some((p) => p.keyword === "SMTPUTF8") || !Address.isAscii(from)
-  if (utf8 && !extensions.has("SMTPUTF8")) return Either.left(new UpstreamUnsupported({ extension: "SMTPUTF8" }))
+  const declared = parameters.some((p) => p.keyword === "SMTPUTF8")
+  if ((declared || !Address.isAscii(from)) && !extensions.has("SMTPUTF8")) {
+    return Either.left(new UpstreamUnsupported({ extension: "SMTPUTF8" }))
+  }
   const eightBit = parameters.some((p) => p.keyword === "BODY" && p.value?.toUpperCase() === "8BITMIME")
   if (eightBit && !extensions.has("8BITMIME")) return Either.left(new UpstreamUnsupported({ extension: "8BITMIME" }))
+  const passed = parameters.filter((p) =>
+    p.keyword === "BODY" ? extensions.has("8BITMIME") : offers(extensions, p.keyword)
+  )
+  // RFC 6531 §3.4: a UTF-8 address in the envelope needs SMTPUTF8 on MAIL
+  const needsUtf8 = !Address.isAscii(from) || recipients.some((address) => !Address.isAscii(address))
   return Either.right(
-    parameters.filter((p) => (p.keyword === "BODY" ? extensions.has("8BITMIME") : offers(extensions, p.keyword)))
+    needsUtf8 && !declared && extensions.has("SMTPUTF8") ? [...passed, { keyword: "SMTPUTF8" }] : passed
   )
 }
 

@@ -219,8 +219,8 @@ const connect = (dialer: Dialer.Dialer["Type"], options: Options) =>
 
     const pipelining = extensions.has("PIPELINING")
     // what the server cannot take is refused here, with the reply a server would give
-    const mailLine = (from: string, parameters: Parameters.Parameters) =>
-      Effect.flatMap(Extensions.mailParameters(extensions, from, parameters), (accepted) =>
+    const mailLine = (from: string, parameters: Parameters.Parameters, recipients: ReadonlyArray<string> = []) =>
+      Effect.flatMap(Extensions.mailParameters(extensions, from, parameters, recipients), (accepted) =>
         encode({ _tag: "Mail", from, parameters: accepted }, Reply.badSender("Invalid sender address"))
       )
     const rcptLine = (to: string, parameters: Parameters.Parameters) =>
@@ -237,7 +237,11 @@ const connect = (dialer: Dialer.Dialer["Type"], options: Options) =>
           sevenBit && DataEncoder.hasEightBit(chunk)
             ? Effect.fail(new UpstreamUnsupported({ extension: "8BITMIME" }))
             : talk.write(encoder.encode(chunk), limit("dataBlock"))
-        ).pipe(Effect.tapError(() => talk.abandon))
+        ).pipe(
+          // a body cut short (failed, or interrupted) leaves the server inside DATA
+          Effect.tapError(() => talk.abandon),
+          Effect.onInterrupt(() => talk.abandon)
+        )
         return yield* talk.expect(encoder.end(), limit("dataEnd"), 250, "end of data")
       })
 
@@ -256,7 +260,11 @@ const connect = (dialer: Dialer.Dialer["Type"], options: Options) =>
       rset: Effect.asVoid(talk.expect("RSET\r\n", limit("command"), 250)),
       send: <E, R>(envelope: Envelope, content: Stream.Stream<Uint8Array, E, R>) =>
         Effect.gen(function* () {
-          const mailCommand = yield* mailLine(envelope.mailFrom, envelope.mailParameters)
+          const mailCommand = yield* mailLine(
+            envelope.mailFrom,
+            envelope.mailParameters,
+            envelope.recipients.map((r) => r.address)
+          )
           const targets: Array<{ readonly address: string; readonly line: string }> = []
           const refused: Array<{ address: string; reply: Reply.Reply }> = []
           for (const { address, parameters } of envelope.recipients) {
@@ -280,15 +288,22 @@ const connect = (dialer: Dialer.Dialer["Type"], options: Options) =>
             if (reply.code === 250 || reply.code === 251) accepted.push(target.address)
             else refused.push({ address: target.address, reply })
           }
-          if (!pipelining && accepted.length === 0) return yield* talk.refusal("RCPT", refused[0]!.reply)
+          // MAIL was taken: a transaction that goes no further is closed with RSET
+          const abort = (error: ClientError) =>
+            Effect.zipRight(Effect.ignore(talk.expect("RSET\r\n", limit("command"), 250)), Effect.fail(error))
+          if (!pipelining && accepted.length === 0) return yield* abort(talk.refusal("RCPT", refused[0]!.reply))
           const data = yield* step(lines.length - 1, limit("dataInit"))
           // a pipelining server may still say 354 when every RCPT failed: an empty message ends it
           if (data.code === 354 && (mail.code !== 250 || accepted.length === 0)) {
             yield* talk.expect(".\r\n", limit("dataEnd"), 250).pipe(Effect.ignore)
+            return yield* talk.refusal(
+              mail.code !== 250 ? "MAIL" : "RCPT",
+              mail.code !== 250 ? mail : refused[0]!.reply
+            )
           }
           if (mail.code !== 250) return yield* talk.refusal("MAIL", mail)
-          if (accepted.length === 0) return yield* talk.refusal("RCPT", refused[0]?.reply ?? data)
-          yield* talk.check("DATA", data, 354)
+          if (accepted.length === 0) return yield* abort(talk.refusal("RCPT", refused[0]?.reply ?? data))
+          if (data.code !== 354) return yield* abort(talk.refusal("DATA", data))
           const result: Result = { reply: yield* body(content), accepted, refused }
           return result
         })
