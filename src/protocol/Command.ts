@@ -80,11 +80,26 @@ export const Help = Schema.TaggedStruct("Help", { topic: Text })
 /** @since 0.1.0 @category models */
 export type Help = typeof Help.Type
 
+/** @since 0.1.0 @category models */
+export const StartTls = Schema.TaggedStruct("StartTls", {})
+/** @since 0.1.0 @category models */
+export type StartTls = typeof StartTls.Type
+// RFC 4954 §4: a SASL mechanism name, and an initial response in base64 or "=" for an empty one
+const MechanismName = Schema.String.pipe(Schema.pattern(/^[A-Z0-9_-]{1,20}$/))
+const InitialResponse = Schema.String.pipe(Schema.pattern(/^(?:=|[A-Za-z0-9+/]+={0,2})$/))
+/** @since 0.1.0 @category models */
+export const Auth = Schema.TaggedStruct("Auth", {
+  mechanism: MechanismName,
+  initialResponse: Schema.optional(InitialResponse)
+})
+/** @since 0.1.0 @category models */
+export type Auth = typeof Auth.Type
+
 /**
  * @since 0.1.0
  * @category schemas
  */
-export const Command = Schema.Union(Helo, Ehlo, Mail, Rcpt, Data, Rset, Noop, Quit, Vrfy, Expn, Help)
+export const Command = Schema.Union(Helo, Ehlo, Mail, Rcpt, Data, Rset, Noop, Quit, Vrfy, Expn, Help, StartTls, Auth)
 
 /**
  * @since 0.1.0
@@ -177,7 +192,7 @@ const parseLine = (line: string): Either.Either<typeof Command.Encoded, ParseRes
   const { rest, verb } = splitVerb(line)
   // SP and HTAB only: String#trim would also eat Unicode spaces that belong to the text
   const args = rest.replace(/^[ \t]+|[ \t]+$/g, "")
-  const noArguments = <T extends "Data" | "Rset" | "Quit">(_tag: T) =>
+  const noArguments = <T extends "Data" | "Rset" | "Quit" | "StartTls">(_tag: T) =>
     args === "" ? Either.right({ _tag }) : fail("syntax", line, `Syntax: ${verb}`)
   const needsArgument = (usage: string) => (args === "" ? fail("syntax", line, `Syntax: ${verb} ${usage}`) : undefined)
   switch (verb) {
@@ -205,6 +220,17 @@ const parseLine = (line: string): Either.Either<typeof Command.Encoded, ParseRes
       return needsArgument("list") ?? Either.right({ _tag: "Expn", argument: args })
     case "HELP":
       return Either.right({ _tag: "Help", topic: args })
+    case "STARTTLS":
+      return noArguments("StartTls")
+    case "AUTH": {
+      const [mechanism = "", initialResponse, ...extra] = args.split(/[ \t]+/)
+      if (mechanism === "" || extra.length > 0) return fail("syntax", line, "Syntax: AUTH mechanism [initial-response]")
+      return Either.right(
+        initialResponse === undefined
+          ? { _tag: "Auth" as const, mechanism: mechanism.toUpperCase() }
+          : { _tag: "Auth" as const, mechanism: mechanism.toUpperCase(), initialResponse }
+      )
+    }
     default:
       return unimplemented.has(verb)
         ? fail("notImplemented", line, "Command not implemented")
@@ -246,6 +272,12 @@ export const formatLine = (command: typeof Command.Encoded): string => {
       return `EXPN ${command.argument}`
     case "Help":
       return withText("HELP", command.topic)
+    case "StartTls":
+      return "STARTTLS"
+    case "Auth":
+      return command.initialResponse === undefined
+        ? `AUTH ${command.mechanism}`
+        : `AUTH ${command.mechanism} ${command.initialResponse}`
   }
 }
 

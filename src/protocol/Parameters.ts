@@ -107,6 +107,8 @@ export interface Offered {
   readonly eightBitMime: boolean
   readonly smtpUtf8: boolean
   readonly maxMessageSize: number
+  /** AUTH is offered: MAIL may carry `AUTH=` (RFC 4954 §5). */
+  readonly auth?: boolean | undefined
 }
 
 const duplicate = (parameters: Parameters): string | undefined => {
@@ -153,6 +155,12 @@ export const checkMail = (parameters: Parameters, offered: Offered): Either.Eith
         if (!offered.smtpUtf8) return Either.left(Reply.parameterNotRecognized(keyword))
         if (value !== undefined) return Either.left(Reply.syntaxError("SMTPUTF8 takes no value"))
         smtpUtf8 = true
+        break
+      }
+      case "AUTH": {
+        if (offered.auth !== true) return Either.left(Reply.parameterNotRecognized(keyword))
+        // an xtext mailbox or <>; we take note of nothing from it (RFC 4954 §5 lets us ignore it)
+        if (value === undefined) return Either.left(Reply.syntaxError("AUTH needs a value"))
         break
       }
       default:

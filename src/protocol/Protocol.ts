@@ -37,6 +37,20 @@ export interface Config {
   readonly extensions: ReadonlyArray<string>
   /** Verbs served by user commands, checked before the built-in ones. */
   readonly userVerbs: ReadonlySet<string>
+  /** Offer STARTTLS (the platform has a certificate). */
+  readonly startTls: boolean
+  /** Before TLS, only EHLO, HELO, NOOP, STARTTLS, QUIT and RSET (RFC 3207 §4). */
+  readonly requireTls: boolean
+  /** SASL mechanisms for AUTH; none = AUTH not offered. */
+  readonly authMechanisms: ReadonlyArray<string>
+  /** Offer and accept AUTH without TLS. */
+  readonly authInsecure: boolean
+  /** MAIL only after AUTH (530 5.7.0). */
+  readonly requireAuth: boolean
+  /** Errors after which every error reply is delayed (Postfix's soft error limit). */
+  readonly slowErrorsAfter: number
+  /** NOOP, RSET, VRFY, EXPN, HELP allowed before each one counts as an error. */
+  readonly maxJunkCommands: number
 }
 
 /**
@@ -47,11 +61,18 @@ export const makeConfig = (options: Partial<Config> = {}): Config => ({
   hostname: options.hostname ?? "localhost",
   maxMessageSize: options.maxMessageSize ?? 33554432,
   maxRecipients: options.maxRecipients ?? 1000,
-  maxErrors: options.maxErrors ?? 10,
+  maxErrors: options.maxErrors ?? 20,
   smtpUtf8: options.smtpUtf8 ?? false,
   eightBitMime: options.eightBitMime ?? true,
   extensions: options.extensions ?? [],
-  userVerbs: options.userVerbs ?? new Set()
+  userVerbs: options.userVerbs ?? new Set(),
+  startTls: options.startTls ?? false,
+  requireTls: options.requireTls ?? false,
+  authMechanisms: options.authMechanisms ?? [],
+  authInsecure: options.authInsecure ?? false,
+  requireAuth: options.requireAuth ?? false,
+  slowErrorsAfter: options.slowErrorsAfter ?? 10,
+  maxJunkCommands: options.maxJunkCommands ?? 100
 })
 
 /**
@@ -62,7 +83,13 @@ export const makeConfig = (options: Partial<Config> = {}): Config => ({
  * @category models
  */
 export type Decision =
-  | { readonly _tag: "Reply"; readonly state: Session.SessionState; readonly reply: Reply.Reply }
+  | {
+      readonly _tag: "Reply"
+      readonly state: Session.SessionState
+      readonly reply: Reply.Reply
+      /** An error past the soft limit: answer it after a pause. */
+      readonly slow?: boolean | undefined
+    }
   | { readonly _tag: "Close"; readonly state: Session.SessionState; readonly reply: Reply.Reply }
   | {
       readonly _tag: "Mail"
@@ -79,16 +106,36 @@ export type Decision =
     }
   | { readonly _tag: "Data"; readonly state: Session.SessionState; readonly envelope: Session.Envelope }
   | { readonly _tag: "User"; readonly state: Session.SessionState; readonly verb: string; readonly argument: string }
+  /** Answer 220, then the TLS handshake; the session starts again on the encrypted connection. */
+  | { readonly _tag: "StartTls"; readonly state: Session.SessionState; readonly reply: Reply.Reply }
+  /** A SASL exchange for this mechanism (one the config offers). */
+  | {
+      readonly _tag: "Auth"
+      readonly state: Session.SessionState
+      readonly mechanism: string
+      readonly initialResponse: string | undefined
+    }
 
 const reply = (state: Session.SessionState, r: Reply.Reply): Decision => ({ _tag: "Reply", state, reply: r })
 
 // a protocol error by the client: counted, and the last one allowed closes the session
 const error = (config: Config, state: Session.SessionState, r: Reply.Reply): Decision => {
   const next = Session.countError(state)
-  return next.errors >= config.maxErrors
-    ? { _tag: "Close", state: next, reply: Reply.tooManyErrors }
-    : { _tag: "Reply", state: next, reply: r }
+  if (next.errors >= config.maxErrors) return { _tag: "Close", state: next, reply: Reply.tooManyErrors }
+  return { _tag: "Reply", state: next, reply: r, slow: next.errors > config.slowErrorsAfter }
 }
+
+// a junk command: free up to the limit, then an error like any other
+const junk = (config: Config, state: Session.SessionState, r: Reply.Reply): Decision => {
+  const next = Session.countJunk(state)
+  return next.junk > config.maxJunkCommands ? error(config, next, r) : reply(next, r)
+}
+
+const offersAuth = (config: Config, state: Session.SessionState) =>
+  config.authMechanisms.length > 0 && (state.secure || config.authInsecure)
+
+// RFC 3207 §4: what a client may do before TLS when the server requires it
+const beforeTls = new Set(["Ehlo", "Helo", "Noop", "StartTls", "Quit", "Rset"])
 
 /**
  * The EHLO keywords offered by `config`.
@@ -96,11 +143,13 @@ const error = (config: Config, state: Session.SessionState, r: Reply.Reply): Dec
  * @since 0.1.0
  * @category getters
  */
-export const ehloKeywords = (config: Config): ReadonlyArray<string> => [
+export const ehloKeywords = (config: Config, state: Session.SessionState = Session.initial): ReadonlyArray<string> => [
   "PIPELINING",
   ...(config.maxMessageSize > 0 ? [`SIZE ${config.maxMessageSize}`] : []),
   ...(config.eightBitMime ? ["8BITMIME"] : []),
   ...(config.smtpUtf8 ? ["SMTPUTF8"] : []),
+  ...(config.startTls && !state.secure ? ["STARTTLS"] : []),
+  ...(offersAuth(config, state) ? [`AUTH ${config.authMechanisms.join(" ")}`] : []),
   "ENHANCEDSTATUSCODES",
   ...config.extensions
 ]
@@ -162,21 +211,25 @@ export const step = (
  * @category folding
  */
 export const stepCommand = (config: Config, state: Session.SessionState, command: Command.Command): Decision => {
+  if (config.requireTls && !state.secure && !beforeTls.has(command._tag)) {
+    return error(config, state, Reply.tlsRequired)
+  }
   switch (command._tag) {
     case "Helo":
       return reply(Session.greet(state, { name: command.domain, esmtp: false }), Reply.helo(config.hostname))
     case "Ehlo":
       return reply(
         Session.greet(state, { name: command.domain, esmtp: true }),
-        Reply.ehlo(config.hostname, ehloKeywords(config))
+        Reply.ehlo(config.hostname, ehloKeywords(config, state))
       )
     case "Mail": {
       if (state.greeting === undefined) return error(config, state, Reply.badSequence("Send HELO or EHLO first"))
       if (state.envelope !== undefined) return error(config, state, Reply.badSequence("Sender already specified"))
+      if (config.requireAuth && state.auth === undefined) return error(config, state, Reply.authRequired)
       // MAIL parameters need EHLO (RFC 5321 §4.1.2)
       const offered: Parameters.Offered = state.greeting.esmtp
-        ? config
-        : { eightBitMime: false, smtpUtf8: false, maxMessageSize: config.maxMessageSize }
+        ? { ...config, auth: offersAuth(config, state) }
+        : { eightBitMime: false, smtpUtf8: false, auth: false, maxMessageSize: config.maxMessageSize }
       const checked = Parameters.checkMail(command.parameters, offered)
       if (Either.isLeft(checked)) return error(config, state, checked.left)
       if (!checked.right.smtpUtf8 && !Address.isAscii(command.from)) return error(config, state, Reply.utf8Required)
@@ -208,16 +261,41 @@ export const stepCommand = (config: Config, state: Session.SessionState, command
       return { _tag: "Data", state, envelope }
     }
     case "Rset":
-      return reply(Session.reset(state), Reply.ok)
+      return junk(config, Session.reset(state), Reply.ok)
     case "Noop":
-      return reply(state, Reply.ok)
+      return junk(config, state, Reply.ok)
     case "Quit":
       return { _tag: "Close", state, reply: Reply.closing }
     case "Vrfy":
-      return reply(state, Reply.cannotVerify)
+      return junk(config, state, Reply.cannotVerify)
     case "Expn":
-      return reply(state, Reply.notImplemented)
+      return junk(config, state, Reply.notImplemented)
     case "Help":
-      return reply(state, Reply.help([...Command.verbs, ...config.userVerbs]))
+      return junk(
+        config,
+        state,
+        Reply.help([
+          ...Command.verbs,
+          ...(config.startTls ? ["STARTTLS"] : []),
+          ...(config.authMechanisms.length > 0 ? ["AUTH"] : []),
+          ...config.userVerbs
+        ])
+      )
+    case "StartTls":
+      if (!config.startTls) return error(config, state, Reply.notImplemented)
+      if (state.secure) return error(config, state, Reply.badSequence("TLS already active"))
+      return { _tag: "StartTls", state, reply: Reply.readyForTls }
+    case "Auth": {
+      if (config.authMechanisms.length === 0) return error(config, state, Reply.notImplemented)
+      if (!offersAuth(config, state)) return error(config, state, Reply.encryptionRequired)
+      // RFC 4954 §4: after EHLO, once, and not during a transaction
+      if (state.greeting?.esmtp !== true) return error(config, state, Reply.badSequence("Send EHLO first"))
+      if (state.auth !== undefined) return error(config, state, Reply.badSequence("Already authenticated"))
+      if (state.envelope !== undefined) {
+        return error(config, state, Reply.badSequence("AUTH not permitted during a mail transaction"))
+      }
+      if (!config.authMechanisms.includes(command.mechanism)) return error(config, state, Reply.unknownMechanism)
+      return { _tag: "Auth", state, mechanism: command.mechanism, initialResponse: command.initialResponse }
+    }
   }
 }

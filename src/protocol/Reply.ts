@@ -162,3 +162,34 @@ export const idleTimeout: Reply = make(421, "4.4.2", "Idle timeout, closing conn
 export const shuttingDown: Reply = make(421, "4.3.2", "Service shutting down, closing connection")
 /** @since 0.1.0 @category catalogue */
 export const localError: Reply = make(451, "4.3.0", "Requested action aborted: local error in processing")
+
+/** @since 0.1.0 @category catalogue */
+export const readyForTls: Reply = make(220, "2.0.0", "Ready to start TLS")
+/** @since 0.1.0 @category catalogue */
+export const tlsRequired: Reply = make(530, "5.7.0", "Must issue a STARTTLS command first")
+/** @since 0.1.0 @category catalogue */
+export const authRequired: Reply = make(530, "5.7.0", "Authentication required")
+/** @since 0.1.0 @category catalogue */
+export const encryptionRequired: Reply = make(
+  538,
+  "5.7.11",
+  "Encryption required for requested authentication mechanism"
+)
+/** @since 0.1.0 @category catalogue */
+export const unknownMechanism: Reply = make(504, "5.5.4", "Unrecognized authentication type")
+/** @since 0.1.0 @category catalogue */
+export const authSucceeded: Reply = make(235, "2.7.0", "Authentication successful")
+/** @since 0.1.0 @category catalogue */
+export const authFailed: Reply = make(535, "5.7.8", "Authentication credentials invalid")
+/** @since 0.1.0 @category catalogue */
+export const authCancelled: Reply = make(501, "5.0.0", "Authentication cancelled")
+/** @since 0.1.0 @category catalogue */
+export const tooManyAuthFailures: Reply = make(
+  421,
+  "4.7.0",
+  "Too many failed authentication attempts, closing connection"
+)
+/** @since 0.1.0 @category catalogue */
+export const protocolViolation: Reply = make(554, "5.5.0", "Protocol error: talking out of turn")
+/** @since 0.1.0 @category catalogue */
+export const dataTimeout: Reply = make(421, "4.4.2", "Timeout: data too slow, closing connection")

@@ -50,7 +50,14 @@ export interface Greeting {
 export interface SessionState {
   readonly greeting: Greeting | undefined
   readonly envelope: Envelope | undefined
+  /** Protocol errors so far. */
   readonly errors: number
+  /** NOOP, RSET, VRFY, EXPN and HELP so far (Postfix's junk commands). */
+  readonly junk: number
+  /** Is the connection encrypted (STARTTLS done, or implicit TLS)? */
+  readonly secure: boolean
+  /** The identity AUTH established, if any. */
+  readonly auth: string | undefined
 }
 
 /**
@@ -59,14 +66,45 @@ export interface SessionState {
  * @since 0.1.0
  * @category constructors
  */
-export const initial: SessionState = { greeting: undefined, envelope: undefined, errors: 0 }
+export const initial: SessionState = {
+  greeting: undefined,
+  envelope: undefined,
+  errors: 0,
+  junk: 0,
+  secure: false,
+  auth: undefined
+}
+
+/**
+ * A new session on an encrypted connection; also the state after STARTTLS, which forgets
+ * everything the client said before it (RFC 3207 §4.2) but not its errors.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const secured = (state: SessionState = initial): SessionState => ({
+  greeting: undefined,
+  envelope: undefined,
+  errors: state.errors,
+  junk: state.junk,
+  secure: true,
+  auth: undefined
+})
 
 // transitions build the object field by field: one shape for every state, and cheaper than
 // a spread on the per-command path
-const make = (greeting: Greeting | undefined, envelope: Envelope | undefined, errors: number): SessionState => ({
+const make = (
+  state: SessionState,
+  greeting: Greeting | undefined,
+  envelope: Envelope | undefined,
+  errors: number
+): SessionState => ({
   greeting,
   envelope,
-  errors
+  errors,
+  junk: state.junk,
+  secure: state.secure,
+  auth: state.auth
 })
 
 /**
@@ -75,7 +113,8 @@ const make = (greeting: Greeting | undefined, envelope: Envelope | undefined, er
  * @since 0.1.0
  * @category transitions
  */
-export const greet = (state: SessionState, greeting: Greeting): SessionState => make(greeting, undefined, state.errors)
+export const greet = (state: SessionState, greeting: Greeting): SessionState =>
+  make(state, greeting, undefined, state.errors)
 
 /**
  * MAIL accepted: a transaction begins.
@@ -88,7 +127,7 @@ export const begin = (
   mailFrom: string,
   mailParameters: Parameters.Parameters,
   mailOptions: Parameters.MailOptions
-): SessionState => make(state.greeting, { mailFrom, mailParameters, mailOptions, recipients: [] }, state.errors)
+): SessionState => make(state, state.greeting, { mailFrom, mailParameters, mailOptions, recipients: [] }, state.errors)
 
 /**
  * RCPT accepted: the recipient joins the envelope.
@@ -100,6 +139,7 @@ export const addRecipient = (state: SessionState, recipient: Recipient): Session
   const envelope = state.envelope
   if (envelope === undefined) return state
   return make(
+    state,
     state.greeting,
     {
       mailFrom: envelope.mailFrom,
@@ -118,7 +158,7 @@ export const addRecipient = (state: SessionState, recipient: Recipient): Session
  * @category transitions
  */
 export const reset = (state: SessionState): SessionState =>
-  state.envelope === undefined ? state : make(state.greeting, undefined, state.errors)
+  state.envelope === undefined ? state : make(state, state.greeting, undefined, state.errors)
 
 /**
  * One more protocol error by the client.
@@ -126,7 +166,24 @@ export const reset = (state: SessionState): SessionState =>
  * @since 0.1.0
  * @category transitions
  */
-export const countError = (state: SessionState): SessionState => make(state.greeting, state.envelope, state.errors + 1)
+export const countError = (state: SessionState): SessionState =>
+  make(state, state.greeting, state.envelope, state.errors + 1)
+
+/**
+ * Counts a junk command.
+ *
+ * @since 0.1.0
+ * @category transitions
+ */
+export const countJunk = (state: SessionState): SessionState => ({ ...state, junk: state.junk + 1 })
+
+/**
+ * AUTH succeeded.
+ *
+ * @since 0.1.0
+ * @category transitions
+ */
+export const authenticated = (state: SessionState, identity: string): SessionState => ({ ...state, auth: identity })
 
 /**
  * Are enhanced status codes in use (RFC 2034: only once the client said EHLO)?

@@ -15,7 +15,8 @@ const converse = (lines: ReadonlyArray<string>, options: Partial<Protocol.Config
     state = decision.state
     switch (decision._tag) {
       case "Reply":
-        replies.push(code(decision.reply))
+        // an error past the soft limit is answered after a pause
+        replies.push(decision.slow === true ? `${code(decision.reply)} slow` : code(decision.reply))
         break
       case "Close":
         replies.push(`${code(decision.reply)} close`)
@@ -103,8 +104,23 @@ describe("Protocol.step", () => {
   it("closes with 421 4.7.0 at the configured number of errors", () => {
     const { replies } = converse(["FOO", "BAR", "EHLO c", "BAZ", "NOOP"], { maxErrors: 3 })
     expect(replies).toEqual(["500 5.5.2", "500 5.5.2", "250", "421 4.7.0 close"])
-    expect(converse(Array.from({ length: 12 }, () => "FOO")).replies.at(-1)).toBe("421 4.7.0 close")
-    expect(converse(Array.from({ length: 12 }, () => "FOO")).replies).toHaveLength(10)
+  })
+
+  it("slows errors past slowErrorsAfter and closes at maxErrors, by default after 10 and at 20", () => {
+    const small = converse(["EHLO c", "FOO", "BAR", "NOOP", "BAZ", "QUX", "FOO"], { maxErrors: 5, slowErrorsAfter: 2 })
+    // NOOP is not an error: it neither counts nor waits
+    expect(small.replies).toEqual([
+      "250",
+      "500 5.5.2",
+      "500 5.5.2",
+      "250 2.0.0",
+      "500 5.5.2 slow",
+      "500 5.5.2 slow",
+      "421 4.7.0 close"
+    ])
+    const { replies, state } = converse(Array.from({ length: 25 }, () => "FOO"))
+    expect(replies).toEqual([...Array(10).fill("500 5.5.2"), ...Array(9).fill("500 5.5.2 slow"), "421 4.7.0 close"])
+    expect(state.errors).toBe(20)
   })
 
   it("answers an over-long line 500 5.5.6", () => {
