@@ -1,7 +1,8 @@
 /**
  * The SMTP server on Node sockets: listens on one or more addresses (IPv4 and IPv6; `localhost`
- * means both loopbacks), runs a session per connection with the `MessageHandler` in context,
- * and shuts down gracefully when its scope closes.
+ * means both loopbacks), plain (with STARTTLS when it has a certificate) or implicit TLS (port
+ * 465 style), runs a session per connection with the `MessageHandler` in context, and shuts
+ * down gracefully when its scope closes.
  *
  * @since 0.1.0
  */
@@ -12,10 +13,12 @@ import type * as Scope from "effect/Scope"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import { MessageHandler } from "../handler/MessageHandler.js"
-import type { Endpoint } from "../handler/SessionInfo.js"
+import { type Endpoint, formatEndpoint } from "../handler/SessionInfo.js"
 import * as ServerConfig from "../server/ServerConfig.js"
 import * as Sessions from "../server/Sessions.js"
 import { ListenError, parseAddress, SmtpServer } from "../server/SmtpServer.js"
+import type * as Transport from "../server/Transport.js"
+import * as NodeTls from "./NodeTls.js"
 import * as NodeTransport from "./NodeTransport.js"
 
 /**
@@ -23,8 +26,18 @@ import * as NodeTransport from "./NodeTransport.js"
  * @category models
  */
 export interface Options extends ServerConfig.Options {
-  /** `host:port` addresses (default `localhost:8025`); port 0 picks a free one. */
+  /**
+   * `host:port` addresses (default `localhost:8025`, or none when only `tlsListen` is given);
+   * port 0 picks a free one. STARTTLS is offered there when `tls` is given.
+   */
   readonly listen?: ReadonlyArray<string> | string | undefined
+  /** The server's certificates: STARTTLS on the `listen` addresses, and what `tlsListen` needs. */
+  readonly tls?: NodeTls.Options | undefined
+  /**
+   * Implicit-TLS addresses (submissions on port 465, RFC 8314 §3.3): the TLS handshake comes
+   * first, then a session that is encrypted from its greeting on. Needs `tls`.
+   */
+  readonly tlsListen?: ReadonlyArray<string> | string | undefined
 }
 
 const listenOn = (
@@ -53,6 +66,44 @@ const listenOn = (
     })
   )
 
+const addressList = (value: ReadonlyArray<string> | string | undefined): ReadonlyArray<string> =>
+  typeof value === "string" ? [value] : (value ?? [])
+
+// listens on each address; `localhost` is both loopbacks on one port (IPv6 may be missing)
+const listenAll = (listen: ReadonlyArray<string>, onConnection: (socket: Net.Socket) => void) =>
+  Effect.gen(function* () {
+    const addresses: Array<Endpoint> = []
+    for (const text of listen) {
+      const parsed = parseAddress(text)
+      if (parsed === undefined) return yield* new ListenError({ address: text, message: "expected host:port" })
+      if (parsed.host.toLowerCase() !== "localhost") {
+        addresses.push(yield* listenOn(parsed.host, parsed.port, onConnection))
+        continue
+      }
+      const v4 = yield* listenOn("127.0.0.1", parsed.port, onConnection)
+      addresses.push(v4)
+      const v6 = yield* listenOn("::1", v4.port, onConnection).pipe(Effect.option)
+      if (v6._tag === "Some") addresses.push(v6.value)
+    }
+    return addresses
+  })
+
+// why a handshake failed, in a few words (a failed handshake is the client's business: no stack)
+const handshakeFailure = (error: Transport.TransportError): { readonly quiet: boolean; readonly text: string } => {
+  const cause = error.cause as { readonly code?: unknown; readonly reason?: unknown; readonly message?: unknown }
+  const code = typeof cause?.code === "string" ? cause.code : undefined
+  // OpenSSL's errors carry a short reason ("wrong version number") beside a long message
+  const text =
+    typeof cause?.reason === "string"
+      ? cause.reason
+      : typeof cause?.message === "string"
+        ? cause.message
+        : String(error.cause)
+  // a client that went away before saying anything (a port check, a scanner) is not news
+  const quiet = code === "ECONNRESET" || code === "EPIPE" || text.startsWith("connection closed")
+  return { quiet, text }
+}
+
 /**
  * Starts the server in the current scope.
  *
@@ -63,30 +114,70 @@ export const make = (
   options: Options = {}
 ): Effect.Effect<SmtpServer["Type"], ServerConfig.ConfigError | ListenError, MessageHandler | Scope.Scope> =>
   Effect.gen(function* () {
-    const config = yield* ServerConfig.make({ ...options, hostname: options.hostname ?? Os.hostname() })
+    const tlsListen = addressList(options.tlsListen)
+    if (tlsListen.length > 0 && options.tls === undefined) {
+      return yield* new ServerConfig.ConfigError({ message: "tlsListen needs tls (a certificate and its key)" })
+    }
+    const config = yield* ServerConfig.make({
+      ...options,
+      hostname: options.hostname ?? Os.hostname(),
+      startTls: options.tls !== undefined
+    })
+    // certificates are checked before anything listens: a bad file is a start-up error, never a
+    // server that fails its handshakes. (A ConfigError, as every other start-up mistake is;
+    // `reloadTls` fails with the TlsConfigError itself.)
+    const contexts =
+      options.tls === undefined
+        ? undefined
+        : yield* NodeTls.load(options.tls).pipe(
+            Effect.mapError((error) => new ServerConfig.ConfigError({ message: `TLS: ${error.message}` }))
+          )
     const handler = yield* MessageHandler
     const sessions = yield* Sessions.make(config, handler)
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    const transportOptions = contexts === undefined ? {} : { startTls: contexts }
     const onConnection = (socket: Net.Socket) => {
-      runFork(sessions.serve(NodeTransport.make(socket)))
+      runFork(sessions.serve(NodeTransport.make(socket, transportOptions)))
     }
-    const listen = typeof options.listen === "string" ? [options.listen] : (options.listen ?? ["localhost:8025"])
-    const addresses: Array<Endpoint> = []
-    for (const text of listen) {
-      const parsed = parseAddress(text)
-      if (parsed === undefined) return yield* new ListenError({ address: text, message: "expected host:port" })
-      if (parsed.host.toLowerCase() !== "localhost") {
-        addresses.push(yield* listenOn(parsed.host, parsed.port, onConnection))
-        continue
-      }
-      // localhost: both loopbacks, on one port; IPv6 may be missing on the machine
-      const v4 = yield* listenOn("127.0.0.1", parsed.port, onConnection)
-      addresses.push(v4)
-      const v6 = yield* listenOn("::1", v4.port, onConnection).pipe(Effect.option)
-      if (v6._tag === "Some") addresses.push(v6.value)
+
+    // implicit TLS: the handshake first, in the connection's fiber. Sockets still in their
+    // handshake are not sessions yet: shutdown ends them itself.
+    const handshaking = new Set<Net.Socket>()
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        for (const socket of handshaking) socket.destroy()
+      })
+    )
+    const onTlsConnection = (socket: Net.Socket) => {
+      if (contexts === undefined) return socket.destroy()
+      handshaking.add(socket)
+      const peer = formatEndpoint({ address: socket.remoteAddress ?? "unknown", port: socket.remotePort ?? 0 })
+      runFork(
+        NodeTls.handshake(contexts, socket).pipe(
+          Effect.ensuring(Effect.sync(() => handshaking.delete(socket))),
+          Effect.matchEffect({
+            onFailure: (error) => {
+              const { quiet, text } = handshakeFailure(error)
+              const message = `TLS handshake failed: ${text}`
+              return (quiet ? Effect.logDebug(message) : Effect.logInfo(message)).pipe(Effect.annotateLogs({ peer }))
+            },
+            onSuccess: (secured) =>
+              sessions.serve(NodeTransport.make(secured, { secure: true, tls: NodeTls.tlsInfo(secured) }))
+          })
+        )
+      )
     }
-    yield* Effect.logDebug("listening", addresses)
-    return SmtpServer.of({ addresses, activeSessions: sessions.active })
+
+    const listen = addressList(options.listen ?? (tlsListen.length > 0 ? [] : ["localhost:8025"]))
+    const addresses = yield* listenAll(listen, onConnection)
+    const tlsAddresses = yield* listenAll(tlsListen, onTlsConnection)
+    yield* Effect.logDebug("listening", addresses, tlsAddresses)
+    return SmtpServer.of({
+      addresses,
+      tlsAddresses,
+      activeSessions: sessions.active,
+      reloadTls: contexts === undefined ? Effect.void : contexts.reload
+    })
   })
 
 /**

@@ -9,8 +9,22 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Net from "node:net"
 import * as Transport from "../server/Transport.js"
+import * as NodeTls from "./NodeTls.js"
 
 type Resume = (effect: Effect.Effect<Uint8Array | undefined, Transport.TransportError | Transport.ReadTimeout>) => void
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Is the socket already encrypted (a `TLSSocket`)? */
+  readonly secure?: boolean | undefined
+  /** The TLS session of an encrypted socket, for the session's handlers. */
+  readonly tls?: Transport.TlsInfo | undefined
+  /** Offer the server's side of STARTTLS with these certificates (`acceptTls`). */
+  readonly startTls?: NodeTls.Contexts | undefined
+}
 
 /**
  * A transport over a connected socket, and `detach`, which hands the socket over for a TLS
@@ -21,9 +35,11 @@ type Resume = (effect: Effect.Effect<Uint8Array | undefined, Transport.Transport
  */
 export const makeDetachable = (
   socket: Net.Socket,
-  options: { readonly secure?: boolean } = {}
+  options: Options = {}
 ): { readonly transport: Transport.Transport; readonly detach: () => boolean } => {
   let ended = false
+  // handed over to TLS: this transport no longer reads or writes the socket (its close closes the TLS one)
+  let detached = false
   // the raw cause: a TransportError (with its stack) is made only if a read is there to get it;
   // clients that reset after QUIT would otherwise cost one per connection
   let failure: Error | undefined
@@ -86,7 +102,7 @@ export const makeDetachable = (
   // A failed write surfaces as a socket error, which fails the next read.
   const write = (data: string | Uint8Array) =>
     Effect.suspend(() => {
-      if (socket.destroyed || !socket.writable) {
+      if (detached || socket.destroyed || !socket.writable) {
         return Effect.fail(new Transport.TransportError({ cause: new Error("socket closed") }))
       }
       if (socket.write(data)) return Effect.void
@@ -111,7 +127,7 @@ export const makeDetachable = (
   // lingering close: FIN, then read and drop what the client still sends until it closes (at
   // most 2 s), so that an RST does not wipe our last reply from its receive buffer; then release.
   // A plain timer rather than Effect.timeout: this runs once per connection.
-  const close = Effect.async<void>((resume) => {
+  const linger = Effect.async<void>((resume) => {
     if (socket.destroyed) return resume(Effect.void)
     const done = () => {
       clearTimeout(timer)
@@ -128,11 +144,16 @@ export const makeDetachable = (
       socket.destroy()
     })
   })
+  // after STARTTLS the connection goes on in the TLS transport: closing this one closes that one
+  let successor: Transport.Transport | undefined
+  const close = Effect.suspend(() => (detached ? (successor?.close ?? Effect.void) : linger))
 
   // hands the socket over to TLS (STARTTLS): our listeners go, the socket stays open. Bytes
   // already read and not yet consumed came before the handshake: they are refused, never
   // carried over (the STARTTLS injection of CVE-2011-0411).
   const detach = (): boolean => {
+    detached = true
+    ended = true
     socket.off("data", onData)
     socket.off("end", onEnd)
     socket.off("close", onEnd)
@@ -141,8 +162,27 @@ export const makeDetachable = (
     socket.setTimeout(0)
     const clean = queue.length === 0
     queue.length = 0
+    wake(Effect.succeed(undefined))
+    // Node hands the socket's own error events to the TLSSocket, but between here and then a
+    // socket error with no listener would crash the process
+    socket.on("error", ignore)
     return clean
   }
+
+  // STARTTLS, the server's side (RFC 3207 §4), called once the 220 went out. What the client
+  // sent after STARTTLS and before its handshake is dropped with the queue (and by the session's
+  // framer): it must never be read as a command of the encrypted session (the STARTTLS
+  // injection of CVE-2011-0411). The new transport offers no second STARTTLS.
+  const acceptTls = (contexts: NodeTls.Contexts) => (): Effect.Effect<Transport.Transport, Transport.TransportError> =>
+    Effect.suspend(() => {
+      if (detached) return Effect.fail(new Transport.TransportError({ cause: new Error("TLS was already started") }))
+      const clean = detach()
+      const secured = Effect.map(NodeTls.handshake(contexts, socket), (tls) => {
+        successor = make(tls, { secure: true, tls: NodeTls.tlsInfo(tls) })
+        return successor
+      })
+      return clean ? secured : Effect.zipRight(Effect.logDebug("plaintext sent after STARTTLS was discarded"), secured)
+    })
 
   const transport: Transport.Transport = {
     read,
@@ -150,10 +190,17 @@ export const makeDetachable = (
     close,
     remote: { address: socket.remoteAddress ?? "unknown", port: socket.remotePort ?? 0 },
     local: { address: socket.localAddress ?? "unknown", port: socket.localPort ?? 0 },
-    secure: options.secure ?? false
+    secure: options.secure ?? false,
+    hasInput: () => queue.length > 0,
+    // always present, if undefined: every transport has the same shape (the session's code
+    // that reads them stays monomorphic)
+    tls: options.tls,
+    acceptTls: options.startTls === undefined ? undefined : acceptTls(options.startTls)
   }
   return { transport, detach }
 }
+
+const ignore = () => {}
 
 /**
  * A transport over a connected socket.
@@ -161,5 +208,5 @@ export const makeDetachable = (
  * @since 0.1.0
  * @category constructors
  */
-export const make = (socket: Net.Socket, options: { readonly secure?: boolean } = {}): Transport.Transport =>
+export const make = (socket: Net.Socket, options: Options = {}): Transport.Transport =>
   makeDetachable(socket, options).transport

@@ -1,6 +1,7 @@
 /**
- * The running server, as a service: where it listens and how many sessions it serves. It is
- * provided by a platform layer (`NodeSmtpServer.layer`) and lives as long as that layer's scope.
+ * The running server, as a service: where it listens, how many sessions it serves, and the
+ * reload of its TLS certificates. It is provided by a platform layer (`NodeSmtpServer.layer`)
+ * and lives as long as that layer's scope.
  *
  * @since 0.1.0
  */
@@ -16,12 +17,48 @@ import type { Endpoint } from "../handler/SessionInfo.js"
 export class SmtpServer extends Context.Tag("effect-smtpd/SmtpServer")<
   SmtpServer,
   {
-    /** The bound addresses (with the real port when 0 was asked for). */
+    /** The bound plain addresses (with the real port when 0 was asked for); STARTTLS is offered there when the server has a certificate. */
     readonly addresses: ReadonlyArray<Endpoint>
+    /** The bound implicit-TLS addresses (port 465 style, RFC 8314 §3.3): the handshake comes first. */
+    readonly tlsAddresses: ReadonlyArray<Endpoint>
     /** Sessions running now. */
     readonly activeSessions: Effect.Effect<number>
+    /**
+     * Reads the certificate, key and CA files again and swaps them in at once: new handshakes
+     * use the new ones, sessions already encrypted go on undisturbed. If any file is missing or
+     * wrong the server keeps the certificates it has and this fails with `TlsConfigError`.
+     * Succeeds and does nothing when the server has no TLS.
+     *
+     * Nothing calls it for you; renewals usually come with a signal or on a schedule:
+     *
+     * ```ts
+     * const server = yield* SmtpServer
+     * // on SIGHUP (the classic "reload your configuration" signal)
+     * process.on("SIGHUP", () => Effect.runFork(server.reloadTls.pipe(Effect.catchAll(Effect.logError))))
+     * // or every 12 hours, for as long as the scope lives
+     * yield* server.reloadTls.pipe(
+     *   Effect.catchAll(Effect.logError),
+     *   Effect.repeat(Schedule.spaced("12 hours")),
+     *   Effect.forkScoped
+     * )
+     * ```
+     */
+    readonly reloadTls: Effect.Effect<void, TlsConfigError>
   }
 >() {}
+
+/**
+ * A certificate, key or CA file that cannot be read or used, or TLS options that do not fit
+ * together. The message names the file, never its content.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TlsConfigError extends Schema.TaggedError<TlsConfigError>()("TlsConfigError", {
+  /** The file at fault, when there is one. */
+  file: Schema.optional(Schema.String),
+  message: Schema.String
+}) {}
 
 /**
  * An address could not be listened on (in use, not available, malformed).

@@ -42,4 +42,39 @@ export interface Transport {
   readonly remote: Endpoint
   readonly local: Endpoint
   readonly secure: boolean
+  /** The TLS session, once the connection is encrypted. */
+  readonly tls?: TlsInfo | undefined
+  /**
+   * The server's side of STARTTLS (RFC 3207): the handshake over this connection, which is not
+   * used after it. Absent when the server has no certificate. Input that came before the
+   * handshake is dropped, never read as TLS or as commands.
+   */
+  readonly acceptTls?: (() => Effect.Effect<Transport, TransportError>) | undefined
+  /** Is input already waiting to be read? (A client that talks before the greeting.) */
+  readonly hasInput?: (() => boolean) | undefined
+}
+
+/**
+ * What handlers may know of a TLS session.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TlsInfo {
+  /** `TLSv1.3`, `TLSv1.2`, … */
+  readonly protocol: string
+  /** The cipher suite's standard name. */
+  readonly cipher: string
+  /** The name the client asked for (SNI), if any. */
+  readonly servername?: string | undefined
+  /** The client's certificate, when one was requested and given. */
+  readonly clientCertificate?:
+    | {
+        readonly subject: string
+        readonly issuer: string
+        readonly fingerprint256: string
+        /** Did it verify against the configured CA? */
+        readonly authorized: boolean
+      }
+    | undefined
 }
