@@ -129,3 +129,16 @@ export const contains = (networks: ReadonlyArray<Network>, address: string): boo
       parsed.value >> BigInt(width - network.prefix) === network.base >> BigInt(width - network.prefix)
   )
 }
+
+/**
+ * Who counts as one client for per-client limits: an IPv4 address, or an IPv6 /64 (one
+ * customer's allocation, which a client can hop around in at will).
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const clientKey = (address: string): string => {
+  const parsed = parseAddress(address)
+  if (parsed === undefined) return address
+  return parsed.family === 4 ? `v4:${parsed.value}` : `v6:${(parsed.value >> 64n).toString(16)}/64`
+}

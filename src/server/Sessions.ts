@@ -7,13 +7,17 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
 import { formatEndpoint } from "../handler/SessionInfo.js"
 import type * as MessageHandler from "../handler/MessageHandler.js"
 import * as SmtpError from "./SmtpError.js"
+import * as Authenticator from "../auth/Authenticator.js"
 import * as Connection from "./Connection.js"
+import * as Networks from "./Networks.js"
+import * as ProxiedTransport from "./ProxiedTransport.js"
 import * as Metrics from "./Metrics.js"
 import * as Reply from "../protocol/Reply.js"
 import type { ServerConfig } from "./ServerConfig.js"
@@ -48,21 +52,65 @@ export const make = (
 ): Effect.Effect<Sessions, never, Scope.Scope> =>
   Effect.gen(function* () {
     const running = new Map<number, Running>()
+    // connections per client (an IPv4 address, an IPv6 /64)
+    const perClient = new Map<string, number>()
     let shuttingDown = false
     let next = 0
     const prefix = Math.random().toString(36).slice(2, 8)
     const greeting = Reply.greeting(config.protocol.hostname)
+    // with an Authenticator the server offers AUTH, with the mechanisms it can check
+    const authenticator = Option.getOrUndefined(yield* Effect.serviceOption(Authenticator.Authenticator))
+    const sessionConfig: ServerConfig =
+      authenticator === undefined
+        ? config
+        : { ...config, protocol: { ...config.protocol, authMechanisms: authenticator.mechanisms } }
 
     const refuse = (transport: Transport.Transport) =>
       transport
         .write(Reply.encode(SmtpError.reply(new SmtpError.ServerBusy()), false))
         .pipe(Effect.ignore, Effect.zipRight(transport.close))
 
-    const serve = (transport: Transport.Transport): Effect.Effect<void> =>
+    // a trusted proxy's connections start with the real client's address
+    const unwrap = (transport: Transport.Transport) =>
+      config.proxyProtocolFrom.length > 0 && Networks.contains(config.proxyProtocolFrom, transport.remote.address)
+        ? ProxiedTransport.accept(transport, config.proxyTimeout)
+        : Effect.succeed(transport)
+
+    const serve = (connection: Transport.Transport): Effect.Effect<void> =>
       Effect.suspend(() => {
         if (shuttingDown || (config.maxConnections > 0 && running.size >= config.maxConnections)) {
-          return refuse(transport)
+          return refuse(connection)
         }
+        return Effect.matchEffect(unwrap(connection), {
+          onFailure: (error) =>
+            Effect.zipRight(
+              Effect.logInfo(`PROXY header refused: ${error.reason}`).pipe(
+                Effect.annotateLogs({ peer: formatEndpoint(connection.remote) })
+              ),
+              connection.close
+            ),
+          onSuccess: admit
+        })
+      })
+
+    const admit = (transport: Transport.Transport): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const client = Networks.clientKey(transport.remote.address)
+        const limited =
+          config.maxConnectionsPerClient > 0 && !Networks.contains(config.trustedNetworks, transport.remote.address)
+        const count = perClient.get(client) ?? 0
+        if (limited && count >= config.maxConnectionsPerClient) return refuse(transport)
+        perClient.set(client, count + 1)
+        const release = Effect.sync(() => {
+          const left = (perClient.get(client) ?? 1) - 1
+          if (left === 0) perClient.delete(client)
+          else perClient.set(client, left)
+        })
+        return Effect.ensuring(session(transport), release)
+      })
+
+    const session = (transport: Transport.Transport): Effect.Effect<void> =>
+      Effect.suspend(() => {
         const key = next++
         const id = `${prefix}-${key}`
         const session = Effect.withFiberRuntime<void>((fiber) => {
@@ -70,9 +118,10 @@ export const make = (
           running.set(key, entry)
           return Connection.run(transport, {
             id,
-            config,
+            config: sessionConfig,
             handler,
             greeting,
+            authenticator,
             isShuttingDown: () => shuttingDown,
             onIdleProbe: (probe) => (entry.isIdle = probe)
           })
