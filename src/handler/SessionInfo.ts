@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import type * as Session from "../protocol/Session.js"
+import type { TlsInfo } from "../server/Transport.js"
 
 /**
  * One end of a connection.
@@ -36,6 +37,10 @@ export interface SessionInfo {
   readonly envelope: Session.Envelope | undefined
   /** Whether the connection is encrypted. */
   readonly secure: boolean
+  /** The TLS session (protocol, cipher, client certificate), once encrypted. */
+  readonly tls?: TlsInfo | undefined
+  /** The identity the client authenticated as (AUTH), if it did. */
+  readonly auth?: string | undefined
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * smtpd's `PureProxy`, done right: messages are passed on to an upstream server through
  * `SmtpClient`, the upstream's refusals reach the client, and only clients in `relayNetworks`
- * (loopback by default) may relay: never an open relay by default.
+ * (loopback by default) or authenticated ones may relay: never an open relay by default.
  *
  * - `forward` (default): the upstream transaction opens when the client sends MAIL, each RCPT
  *   gets the upstream's own verdict, and the body streams through without being held.
@@ -73,7 +73,9 @@ export const make = (options: Options) =>
       (message) => new ConfigError({ message: `relayNetworks: ${message}` })
     )
     const onRefused = options.onRefused ?? Refusals.logAndCount
-    const mayRelay = (session: SessionInfo) => Networks.contains(networks, session.peer.address)
+    // a client in relayNetworks, or one that authenticated (AUTH), may relay
+    const mayRelay = (session: SessionInfo) =>
+      session.auth !== undefined || Networks.contains(networks, session.peer.address)
     const content = (session: SessionInfo, message: Message.Message) =>
       options.xPeer === false ? message.body : withPeer(session, message)
     const upstreams = new Map<string, Upstream>()
@@ -87,7 +89,10 @@ export const make = (options: Options) =>
       Effect.suspend(() => {
         const upstream = upstreams.get(session.id)
         upstreams.delete(session.id)
-        return upstream === undefined ? Effect.void : Scope.close(upstream.scope, Exit.void)
+        // QUIT and close in the background: the client's next command need not wait for them
+        return upstream === undefined
+          ? Effect.void
+          : Effect.asVoid(Effect.forkDaemon(Scope.close(upstream.scope, Exit.void)))
       })
 
     // forward: the upstream sees MAIL when our client sends it

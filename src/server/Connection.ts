@@ -14,7 +14,12 @@ import type { SessionInfo } from "../handler/SessionInfo.js"
 import * as Framer from "../protocol/Framer.js"
 import * as Protocol from "../protocol/Protocol.js"
 import * as Reply from "../protocol/Reply.js"
+import type * as Sasl from "../protocol/Sasl.js"
 import * as Session from "../protocol/Session.js"
+import type * as Authenticator from "../auth/Authenticator.js"
+import * as Authentication from "./Authentication.js"
+import * as Pipelining from "./Pipelining.js"
+import * as Trace from "./Trace.js"
 import * as Metrics from "./Metrics.js"
 import * as Reader from "./Reader.js"
 import type { ServerConfig } from "./ServerConfig.js"
@@ -37,6 +42,8 @@ export interface Environment {
   readonly greeting?: Reply.Reply | undefined
   /** Receives a probe that tells whether the session is idle between commands. */
   readonly onIdleProbe?: ((isIdle: () => boolean) => void) | undefined
+  /** Checks AUTH credentials; AUTH is offered only with one (and mechanisms in the config). */
+  readonly authenticator?: Authenticator.Service | undefined
 }
 
 // a handler's failure as a reply: SMTP errors say theirs (a cause they carry is logged),
@@ -71,7 +78,7 @@ const accepted = Either.right(undefined)
  * @since 0.1.0
  * @category constructors
  */
-export const run = (transport: Transport.Transport, env: Environment): Effect.Effect<void> =>
+export const run = (initialTransport: Transport.Transport, env: Environment): Effect.Effect<void> =>
   Effect.suspend(() => {
     const { config, handler } = env
     const protocol = config.protocol
@@ -80,7 +87,10 @@ export const run = (transport: Transport.Transport, env: Environment): Effect.Ef
       maxMessageSize: protocol.maxMessageSize,
       bareLineEndings: config.bareLineEndings
     })
-    let state = Session.initial
+    // STARTTLS replaces the transport (and the reader on it) in the middle of the session
+    let transport = initialTransport
+    let state = transport.secure ? Session.secured() : Session.initial
+    let authFailures = 0
     const greeting = env.greeting ?? Reply.greeting(protocol.hostname)
     let pending = ""
     const send = (reply: Reply.Reply) => {
@@ -94,8 +104,17 @@ export const run = (transport: Transport.Transport, env: Environment): Effect.Ef
       return transport.write(out)
     }
     const flush = Effect.suspend(() => takeFlush() ?? Effect.void)
-    const reader = Reader.make(transport, framer, { idleTimeout: config.idleTimeout, flush: takeFlush })
-    env.onIdleProbe?.(reader.waitingForCommand)
+    const readerOn = (on: Transport.Transport) => {
+      const made = Reader.make(on, framer, {
+        idleTimeout: config.idleTimeout,
+        flush: takeFlush,
+        minDataRate: config.minDataRate,
+        dataRateGrace: config.dataRateGrace
+      })
+      env.onIdleProbe?.(made.waitingForCommand)
+      return made
+    }
+    let reader = readerOn(transport)
     const info = (): SessionInfo => ({
       id: env.id,
       peer: transport.remote,
@@ -103,8 +122,74 @@ export const run = (transport: Transport.Transport, env: Environment): Effect.Ef
       hostname: protocol.hostname,
       greeting: state.greeting,
       envelope: state.envelope,
-      secure: transport.secure
+      secure: transport.secure,
+      tls: transport.tls,
+      auth: state.auth
     })
+
+    // the next line as the client sent it, not a command (SASL answers): never traced
+    const nextLine: Effect.Effect<string | undefined, Reader.ReadFailure> = Effect.suspend(
+      function loop(): Effect.Effect<string | undefined, Reader.ReadFailure> {
+        const frame = reader.bufferedCommand()
+        if (frame === undefined) return Effect.flatMap(reader.fillCommand, loop)
+        // a line that is not text cannot be base64: the mechanism refuses it
+        return Effect.succeed(frame._tag === "Line" ? (Protocol.lineText(frame.bytes) ?? "\u0000") : undefined)
+      }
+    )
+
+    // RFC 3207: the 220 goes out, plaintext the client pipelined after STARTTLS is dropped, and
+    // the session starts over on the encrypted connection; a failed handshake ends it
+    const startTls = (accept: () => Effect.Effect<Transport.Transport, Transport.TransportError>) =>
+      Effect.gen(function* () {
+        yield* flush
+        framer.reset()
+        const secured = yield* Effect.either(accept())
+        if (Either.isLeft(secured)) {
+          const cause = secured.left.cause
+          yield* Effect.logInfo(`TLS handshake failed: ${cause instanceof Error ? cause.message : String(cause)}`)
+          return false
+        }
+        transport = secured.right
+        reader = readerOn(transport)
+        state = Session.secured(state)
+        return true
+      })
+
+    const authenticate = (mechanism: Sasl.Mechanism, initialResponse: string | undefined) =>
+      Effect.gen(function* () {
+        const authenticator = env.authenticator
+        if (authenticator === undefined) return send(Reply.notImplemented)
+        const outcome = yield* Authentication.exchange({
+          mechanism,
+          initialResponse,
+          hostname: protocol.hostname,
+          authenticator,
+          session: info(),
+          challenge: (text) =>
+            Effect.suspend(() => {
+              send(Reply.make(334, undefined, text))
+              return nextLine
+            })
+        })
+        switch (outcome._tag) {
+          case "Authenticated":
+            state = Session.authenticated(state, outcome.identity)
+            return send(Reply.authSucceeded)
+          case "Reply":
+            return send(outcome.reply)
+          case "Refused": {
+            authFailures++
+            // a pause before each verdict slows guessing down; then the door closes
+            yield* flush
+            yield* Effect.sleep(config.authFailureDelay)
+            if (authFailures >= config.maxAuthFailures) {
+              send(Reply.tooManyAuthFailures)
+              return "close" as const
+            }
+            return send(Reply.authFailed)
+          }
+        }
+      })
 
     const received = (end: Reader.DataEnd, outcome: Either.Either<void | Reply.Reply, Reply.Reply>) => {
       state = Session.reset(state)
@@ -150,6 +235,8 @@ export const run = (transport: Transport.Transport, env: Environment): Effect.Ef
     )
 
     const session = Effect.gen(function* () {
+      // an early talker: its commands were written before it could have read our greeting
+      if (config.forbidUnauthPipelining && transport.hasInput?.() === true) return send(Reply.protocolViolation)
       send(greeting)
       while (true) {
         if (env.isShuttingDown()) return send(Reply.shuttingDown)
@@ -158,17 +245,35 @@ export const run = (transport: Transport.Transport, env: Environment): Effect.Ef
           yield* reader.fillCommand
           continue
         }
-        if (config.trace) {
-          yield* Effect.logDebug(
-            frame._tag === "Line" ? `<<< ${new TextDecoder().decode(frame.bytes)}` : "<<< (line too long)"
-          )
+        if (config.trace) yield* Effect.logDebug(`<<< ${Trace.commandLine(frame)}`)
+        if (config.forbidUnauthPipelining && framer.buffered > 0 && Pipelining.isViolation(state, frame)) {
+          return send(Reply.protocolViolation)
         }
         const open = state.envelope !== undefined
         const decision = Protocol.step(protocol, state, frame)
         state = decision.state
         switch (decision._tag) {
           case "Reply":
+            if (decision.slow === true) {
+              // past the soft error limit every error waits (Postfix's smtpd_error_sleep_time)
+              yield* flush
+              yield* Effect.sleep(config.errorDelay)
+            }
             send(decision.reply)
+            break
+          case "StartTls": {
+            const accept = transport.acceptTls
+            if (accept === undefined) {
+              send(Reply.notImplemented)
+              break
+            }
+            send(decision.reply)
+            if (!(yield* startTls(accept))) return
+            break
+          }
+          case "Auth":
+            if ((yield* authenticate(decision.mechanism as Sasl.Mechanism, decision.initialResponse)) === "close")
+              return
             break
           case "Close":
             return send(decision.reply)
@@ -203,7 +308,11 @@ export const run = (transport: Transport.Transport, env: Environment): Effect.Ef
             break
           }
         }
-        if (open && state.envelope === undefined) yield* endTransaction
+        if (open && state.envelope === undefined && handler.reset !== undefined) {
+          // the client has its reply before the handler tidies up (a relay says QUIT upstream)
+          yield* flush
+          yield* endTransaction
+        }
       }
     })
 
@@ -211,6 +320,8 @@ export const run = (transport: Transport.Transport, env: Environment): Effect.Ef
       Effect.catchTag("ReadFailure", (failure) =>
         Effect.sync(() => {
           if (failure.reason === "timeout") send(Reply.idleTimeout)
+          // never read the rest of a slow DATA as commands: say why and close
+          if (failure.reason === "slow") send(Reply.dataTimeout)
         })
       ),
       Effect.zipRight(flush),
@@ -226,7 +337,8 @@ export const run = (transport: Transport.Transport, env: Environment): Effect.Ef
       ),
       Effect.ensuring(
         Effect.suspend(() => (state.envelope === undefined ? Effect.void : endTransaction)).pipe(
-          Effect.zipRight(transport.close)
+          // the transport of the moment: after STARTTLS it is the encrypted one
+          Effect.zipRight(Effect.suspend(() => transport.close))
         )
       )
     )

@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -23,7 +24,8 @@ import type * as Transport from "./Transport.js"
  * @category errors
  */
 export class ReadFailure extends Data.TaggedError("ReadFailure")<{
-  readonly reason: "closed" | "timeout" | "error"
+  /** `slow`: DATA came in under the minimum rate. */
+  readonly reason: "closed" | "timeout" | "slow" | "error"
 }> {}
 
 /**
@@ -73,6 +75,9 @@ export const make = (
     readonly idleTimeout: Duration.DurationInput
     /** Writes the replies pending, if any (`undefined` when there are none). */
     readonly flush: () => Effect.Effect<void, Transport.TransportError> | undefined
+    /** Slowest DATA in bytes per second once `dataRateGrace` has passed; 0 = none. */
+    readonly minDataRate?: number | undefined
+    readonly dataRateGrace?: Duration.DurationInput | undefined
   }
 ): Reader => {
   let failure: ReadFailure | undefined
@@ -83,10 +88,25 @@ export const make = (
     failure = error
     return Effect.fail(error)
   }
-  const read = transport.read(Duration.decode(options.idleTimeout))
+  const idle = Duration.decode(options.idleTimeout)
+  const read = transport.read(idle)
+  // DATA's minimum rate (Postfix's smtpd_min_data_rate): after the grace period the client must
+  // have sent `minDataRate` bytes for every second; each read may wait only until it falls behind
+  const minRate = options.minDataRate ?? 0
+  const graceMs = Duration.toMillis(Duration.decode(options.dataRateGrace ?? "30 seconds"))
+  let dataStart = 0
+  let dataBytes = 0
+  let dataDeadline = false
+  const readData = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    if (dataStart < 0) dataStart = now
+    const behind = dataStart + graceMs + (dataBytes / minRate) * 1000 - now
+    dataDeadline = behind < Duration.toMillis(idle)
+    return transport.read(dataDeadline ? Duration.millis(Math.max(1, behind)) : idle)
+  })
   const afterRead = (chunk: Uint8Array | undefined) => {
     waiting = false
     if (chunk === undefined) return broken(new ReadFailure({ reason: "closed" }))
+    if (mode === "data") dataBytes += chunk.length
     framer.push(chunk)
     return Effect.void
   }
@@ -94,12 +114,13 @@ export const make = (
   const readStep: Effect.Effect<void, ReadFailure> = Effect.matchEffect(
     Effect.suspend(() => {
       waiting = mode === "command"
-      return read
+      return mode === "data" && minRate > 0 ? readData : read
     }),
     {
       onFailure: (error) => {
         waiting = false
-        return broken(new ReadFailure({ reason: error._tag === "ReadTimeout" ? "timeout" : "error" }))
+        if (error._tag !== "ReadTimeout") return broken(new ReadFailure({ reason: "error" }))
+        return broken(new ReadFailure({ reason: mode === "data" && dataDeadline ? "slow" : "timeout" }))
       },
       onSuccess: afterRead
     }
@@ -123,6 +144,8 @@ export const make = (
 
   const startData = () => {
     framer.startData()
+    dataBytes = 0
+    dataStart = -1 // the rate's clock starts at the first read of the body
     let aborted: Framer.AbortReason | undefined
     let end: DataEnd | undefined
     // one step: a body slice, or None at the end; Abort is remembered and reported by `finish`
@@ -149,7 +172,9 @@ export const make = (
           if (aborted !== undefined) return Effect.fail(Option.some(abortError(aborted)))
           return pull.pipe(
             Effect.mapError((error) =>
-              Option.some<Message.BodyError>(new Message.ClientDisconnected({ reason: error.reason }))
+              Option.some<Message.BodyError>(
+                new Message.ClientDisconnected({ reason: error.reason === "slow" ? "timeout" : error.reason })
+              )
             ),
             Effect.flatMap((slice) => {
               if (aborted !== undefined) return Effect.fail(Option.some(abortError(aborted)))

@@ -6,11 +6,13 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import type { SessionInfo } from "../handler/SessionInfo.js"
 import type * as Framer from "../protocol/Framer.js"
 import * as Protocol from "../protocol/Protocol.js"
 import type * as Reply from "../protocol/Reply.js"
+import * as Networks from "./Networks.js"
 import type * as SmtpError from "./SmtpError.js"
 
 /**
@@ -34,8 +36,44 @@ export interface Options {
   readonly maxMessageSize?: number | undefined
   /** Recipients per transaction (default 1000). */
   readonly maxRecipients?: number | undefined
-  /** Protocol errors before 421 4.7.0 and close (default 10). */
+  /** Protocol errors before 421 4.7.0 and close (default 20, Postfix's hard error limit). */
   readonly maxErrors?: number | undefined
+  /** Errors after which each error reply is delayed by `errorDelay` (default 10, Postfix's soft limit). */
+  readonly slowErrorsAfter?: number | undefined
+  /** The delay of error replies past `slowErrorsAfter` (default 1 second). */
+  readonly errorDelay?: Duration.DurationInput | undefined
+  /** NOOP, RSET, VRFY, EXPN, HELP before each counts as an error (default 100). */
+  readonly maxJunkCommands?: number | undefined
+  /** Offer STARTTLS: set by the platform when it has a certificate. */
+  readonly startTls?: boolean | undefined
+  /** Before TLS only EHLO, HELO, NOOP, STARTTLS, QUIT and RSET; others get 530 5.7.0 (default false). */
+  readonly requireTls?: boolean | undefined
+  /** Offer and accept AUTH without TLS (default false: 538 5.7.11 before TLS). */
+  readonly authInsecure?: boolean | undefined
+  /** MAIL only after AUTH: 530 5.7.0 otherwise (default false). */
+  readonly requireAuth?: boolean | undefined
+  /** Failed AUTH attempts before 421 4.7.0 and close (default 3). */
+  readonly maxAuthFailures?: number | undefined
+  /** How long a failed AUTH waits before its 535 (default 1 second). */
+  readonly authFailureDelay?: Duration.DurationInput | undefined
+  /** Slowest DATA allowed, in bytes per second after `dataRateGrace` (default 500, Postfix's smtpd_min_data_rate; 0 = no minimum). */
+  readonly minDataRate?: number | undefined
+  /** How long DATA may go before `minDataRate` applies (default 30 seconds). */
+  readonly dataRateGrace?: Duration.DurationInput | undefined
+  /**
+   * Close with 554 5.5.0 a client that talks before the greeting, or pipelines commands
+   * without an EHLO that offered PIPELINING or after a command that must end a group
+   * (RFC 2920 §3.1), like Postfix's `smtpd_forbid_unauth_pipelining` (default true).
+   */
+  readonly forbidUnauthPipelining?: boolean | undefined
+  /** Simultaneous connections from one client (IPv4 address, IPv6 /64); more get 421 4.3.2 (default 50; 0 = no limit). */
+  readonly maxConnectionsPerClient?: number | undefined
+  /** Clients exempt from per-client limits, in CIDR notation (default loopback). */
+  readonly trustedNetworks?: ReadonlyArray<string> | undefined
+  /** Peers whose connections start with a PROXY protocol header (v1 or v2), in CIDR notation (default none). */
+  readonly proxyProtocolFrom?: ReadonlyArray<string> | undefined
+  /** How long to wait for a PROXY header (default 5 seconds). */
+  readonly proxyTimeout?: Duration.DurationInput | undefined
   /** Longest command line, including CRLF (default 2048). */
   readonly maxLineLength?: number | undefined
   /** Offer SMTPUTF8 (smtpd's `enable_SMTPUTF8`). */
@@ -70,6 +108,16 @@ export interface ServerConfig {
   readonly maxConnections: number
   readonly commands: Readonly<Record<string, UserCommand>>
   readonly trace: boolean
+  readonly errorDelay: Duration.Duration
+  readonly maxAuthFailures: number
+  readonly authFailureDelay: Duration.Duration
+  readonly minDataRate: number
+  readonly dataRateGrace: Duration.Duration
+  readonly forbidUnauthPipelining: boolean
+  readonly maxConnectionsPerClient: number
+  readonly trustedNetworks: ReadonlyArray<Networks.Network>
+  readonly proxyProtocolFrom: ReadonlyArray<Networks.Network>
+  readonly proxyTimeout: Duration.Duration
 }
 
 /**
@@ -97,9 +145,14 @@ export const make = (options: Options = {}): Effect.Effect<ServerConfig, ConfigE
     }
     yield* nonNegative("maxMessageSize", options.maxMessageSize)
     yield* nonNegative("maxConnections", options.maxConnections)
+    yield* nonNegative("maxConnectionsPerClient", options.maxConnectionsPerClient)
+    yield* nonNegative("minDataRate", options.minDataRate)
+    yield* nonNegative("slowErrorsAfter", options.slowErrorsAfter)
+    yield* nonNegative("maxJunkCommands", options.maxJunkCommands)
     for (const [name, value] of [
       ["maxRecipients", options.maxRecipients],
-      ["maxErrors", options.maxErrors]
+      ["maxErrors", options.maxErrors],
+      ["maxAuthFailures", options.maxAuthFailures]
     ] as const) {
       if (value !== undefined && !(Number.isInteger(value) && value >= 1)) {
         return yield* new ConfigError({ message: `${name} must be a whole number ≥ 1, got ${value}` })
@@ -119,15 +172,28 @@ export const make = (options: Options = {}): Effect.Effect<ServerConfig, ConfigE
       commands[verb.toUpperCase()] = command
     }
     const decodeData = options.decodeData ?? false
+    const networks = (name: string, list: ReadonlyArray<string> | undefined, fallback: ReadonlyArray<string>) =>
+      Either.mapLeft(
+        Networks.parseAll(list ?? fallback),
+        (message) => new ConfigError({ message: `${name}: ${message}` })
+      )
+    const trustedNetworks = yield* networks("trustedNetworks", options.trustedNetworks, Networks.loopback)
+    const proxyProtocolFrom = yield* networks("proxyProtocolFrom", options.proxyProtocolFrom, [])
     return {
       protocol: Protocol.makeConfig({
         hostname: options.hostname ?? "localhost",
         maxMessageSize: options.maxMessageSize ?? 33554432,
         maxRecipients: options.maxRecipients ?? 1000,
-        maxErrors: options.maxErrors ?? 10,
+        maxErrors: options.maxErrors ?? 20,
         smtpUtf8: options.smtpUtf8 ?? false,
         eightBitMime: !decodeData,
-        userVerbs: new Set(Object.keys(commands))
+        userVerbs: new Set(Object.keys(commands)),
+        startTls: options.startTls ?? false,
+        requireTls: options.requireTls ?? false,
+        authInsecure: options.authInsecure ?? false,
+        requireAuth: options.requireAuth ?? false,
+        slowErrorsAfter: options.slowErrorsAfter ?? 10,
+        maxJunkCommands: options.maxJunkCommands ?? 100
       }),
       maxLineLength: options.maxLineLength ?? 2048,
       decodeData,
@@ -136,6 +202,16 @@ export const make = (options: Options = {}): Effect.Effect<ServerConfig, ConfigE
       shutdownGrace: Duration.decode(options.shutdownGrace ?? "30 seconds"),
       maxConnections: options.maxConnections ?? 10000,
       commands,
-      trace: options.trace ?? false
+      trace: options.trace ?? false,
+      errorDelay: Duration.decode(options.errorDelay ?? "1 second"),
+      maxAuthFailures: options.maxAuthFailures ?? 3,
+      authFailureDelay: Duration.decode(options.authFailureDelay ?? "1 second"),
+      minDataRate: options.minDataRate ?? 500,
+      dataRateGrace: Duration.decode(options.dataRateGrace ?? "30 seconds"),
+      forbidUnauthPipelining: options.forbidUnauthPipelining ?? true,
+      maxConnectionsPerClient: options.maxConnectionsPerClient ?? 50,
+      trustedNetworks,
+      proxyProtocolFrom,
+      proxyTimeout: Duration.decode(options.proxyTimeout ?? "5 seconds")
     }
   })

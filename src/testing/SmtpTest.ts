@@ -20,6 +20,11 @@ import * as TestTransport from "./TestTransport.js"
 export interface TestServer {
   /** Opens a connection; the server greets it at once. */
   readonly connect: Effect.Effect<TestTransport.TestClient>
+  /** Opens a connection from a given address, or one encrypted from the start (implicit TLS). */
+  readonly connectWith: (options: {
+    readonly remote?: { readonly address: string; readonly port: number }
+    readonly secure?: boolean
+  }) => Effect.Effect<TestTransport.TestClient>
   /** Sessions running now. */
   readonly active: Effect.Effect<number>
 }
@@ -36,12 +41,16 @@ export const server = (
   Effect.gen(function* () {
     const config = yield* ServerConfig.make({ hostname: "test.invalid", ...options })
     const sessions = yield* Sessions.make(config, yield* MessageHandler)
-    return {
-      connect: Effect.gen(function* () {
-        const { client, transport } = yield* TestTransport.make()
+    // with `startTls: true` the handshake is simulated: the session becomes secure
+    const connectWith = (connection: Parameters<TestServer["connectWith"]>[0]) =>
+      Effect.gen(function* () {
+        const { client, transport } = yield* TestTransport.make({ ...connection, startTls: config.protocol.startTls })
         yield* Effect.forkDaemon(sessions.serve(transport))
         return client
-      }),
+      })
+    return {
+      connect: connectWith({}),
+      connectWith,
       active: sessions.active
     }
   })

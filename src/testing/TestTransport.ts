@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import * as Reply from "../protocol/Reply.js"
@@ -22,7 +23,7 @@ export interface TestClient {
   readonly send: (data: string | Uint8Array) => Effect.Effect<void>
   /** Closes the client's side (the server reads end of input). */
   readonly end: Effect.Effect<void>
-  /** The next complete reply from the server; waits for it. */
+  /** The next complete reply from the server; waits for it, and dies if the server closes first. */
   readonly reply: Effect.Effect<Reply.Reply>
   /** The next `n` replies. */
   readonly replies: (n: number) => Effect.Effect<ReadonlyArray<Reply.Reply>>
@@ -38,6 +39,9 @@ export interface TestClient {
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
+// what the outbound queue holds once the server has closed (no reply is ever empty)
+const closedMark = ""
+const simulatedTls: Transport.TlsInfo = { protocol: "TLSv1.3", cipher: "TLS_AES_256_GCM_SHA384 (simulated)" }
 
 /**
  * A connected pair: the server's transport and the client that drives it.
@@ -46,7 +50,14 @@ const decoder = new TextDecoder()
  * @category constructors
  */
 export const make = (
-  options: { readonly remote?: Endpoint; readonly local?: Endpoint } = {}
+  options: {
+    readonly remote?: Endpoint
+    readonly local?: Endpoint
+    /** Offer STARTTLS: the handshake is simulated (the session becomes secure, bytes stay plain). */
+    readonly startTls?: boolean
+    /** Encrypted from the start (implicit TLS). */
+    readonly secure?: boolean
+  } = {}
 ): Effect.Effect<{ readonly transport: Transport.Transport; readonly client: TestClient }> =>
   Effect.gen(function* () {
     const inbound = yield* Queue.unbounded<Uint8Array | undefined>()
@@ -58,7 +69,7 @@ export const make = (
     let eof = false
     let unread = ""
 
-    const transport: Transport.Transport = {
+    const plain: Transport.Transport = {
       read: (idleTimeout) =>
         Effect.suspend(() => (eof ? Effect.succeed(undefined) : Queue.take(inbound))).pipe(
           Effect.tap((chunk) => Effect.sync(() => (eof = chunk === undefined))),
@@ -75,12 +86,19 @@ export const make = (
       },
       close: Effect.suspend(() => {
         isClosed = true
-        return closed.open
+        // wakes a client waiting for a reply that will never come
+        return Effect.zipRight(Queue.offer(outbound, closedMark), closed.open)
       }),
       remote: options.remote ?? { address: "192.0.2.1", port: 40000 },
       local: options.local ?? { address: "192.0.2.25", port: 25 },
-      secure: false
+      secure: options.secure === true,
+      tls: options.secure === true ? simulatedTls : undefined,
+      hasInput: () => Option.getOrElse(inbound.unsafeSize(), () => 0) > 0
     }
+    const transport: Transport.Transport =
+      options.startTls === true && options.secure !== true
+        ? { ...plain, acceptTls: () => Effect.succeed({ ...plain, secure: true, tls: simulatedTls }) }
+        : plain
 
     // a reply is complete at the line whose code is followed by a space
     const reply: Effect.Effect<Reply.Reply> = Effect.suspend(function next(): Effect.Effect<Reply.Reply> {
@@ -90,6 +108,9 @@ export const make = (
         return Effect.succeed(Reply.decode(match[0]))
       }
       return Effect.flatMap(Queue.take(outbound), (text) => {
+        if (text === closedMark) {
+          return Effect.dieMessage(`the server closed the connection; unread: ${JSON.stringify(unread)}`)
+        }
         unread += text
         return next()
       })

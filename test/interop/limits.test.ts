@@ -51,7 +51,7 @@ s.quit()`)
 
 describe("HELO, pipelining and errors over a real socket", () => {
   layer(Server.layer(), { excludeTestServices: true })("one write", (it) => {
-    it.effect("answers a pipelined batch in order", () =>
+    it.effect("answers a batch pipelined after EHLO in order", () =>
       Effect.gen(function* () {
         const port = yield* Server.port
         const result = yield* python(`
@@ -65,8 +65,10 @@ def reply():
         lines.append(line.strip())
         if line[3] == " ": return lines
 reply()
-s.sendall(b"EHLO x\\r\\nMAIL FROM:<a@b.example>\\r\\nRCPT TO:<pipe@example.com>\\r\\nRCPT TO:<bad address>\\r\\nNOOP\\r\\nFOO\\r\\nDATA\\r\\n")
-for _ in range(7): print(reply()[-1])
+s.sendall(b"EHLO x\\r\\n")
+print(reply()[-1])
+s.sendall(b"MAIL FROM:<a@b.example>\\r\\nRCPT TO:<pipe@example.com>\\r\\nRCPT TO:<bad address>\\r\\nFOO\\r\\nDATA\\r\\n")
+for _ in range(5): print(reply()[-1])
 s.sendall(b"pipelined body\\r\\n.\\r\\nQUIT\\r\\n")
 print(reply()[-1]); print(reply()[-1])`)
         expect(result.stderr).toBe("")
@@ -75,12 +77,49 @@ print(reply()[-1]); print(reply()[-1])`)
           "250 2.1.0 Ok",
           "250 2.1.5 Ok",
           "501 5.1.3 Invalid recipient address",
-          "250 2.0.0 Ok",
           "500 5.5.2 Command unrecognized",
           "354 End data with <CR><LF>.<CR><LF>",
           "250 2.0.0 Ok: message accepted",
           "221 2.0.0 Bye"
         ])
+      })
+    )
+
+    it.effect("answers 554 5.5.0 and closes when a client talks out of turn: before EHLO's reply, or with DATA", () =>
+      Effect.gen(function* () {
+        const port = yield* Server.port
+        const result = yield* python(`
+import socket
+def session(*writes):
+    s = socket.create_connection(("127.0.0.1", ${port}))
+    f = s.makefile("rb")
+    def reply():
+        try:
+            while True:
+                line = f.readline().decode()
+                if line == "": return "closed"
+                if line[3] == " ": return line.rstrip()
+        except ConnectionResetError:
+            return "closed"
+    reply()
+    for data, replies in writes:
+        s.sendall(data)
+        for _ in range(replies): print(reply())
+    print(reply())
+session((b"EHLO x\\r\\nMAIL FROM:<a@b.example>\\r\\n", 1))
+# SMTP smuggling's shape: the body sent together with DATA
+session((b"EHLO x\\r\\n", 1), (b"MAIL FROM:<a@b.example>\\r\\nRCPT TO:<smuggled@example.com>\\r\\n", 2), (b"DATA\\r\\nbody\\r\\n.\\r\\n", 1))`)
+        expect(result.stderr).toBe("")
+        expect(result.stdout.trim().split("\n")).toEqual([
+          "554 Protocol error: talking out of turn",
+          "closed",
+          "250 ENHANCEDSTATUSCODES",
+          "250 2.1.0 Ok",
+          "250 2.1.5 Ok",
+          "554 5.5.0 Protocol error: talking out of turn",
+          "closed"
+        ])
+        expect(yield* Server.deliveriesTo("smuggled@example.com")).toEqual([])
       })
     )
   })

@@ -6,13 +6,20 @@ import * as Recording from "../../src/handlers/Recording.js"
 import * as Reply from "../../src/protocol/Reply.js"
 import * as ServerConfig from "../../src/server/ServerConfig.js"
 import * as SmtpError from "../../src/server/SmtpError.js"
-import { SmtpTest } from "../../src/testing/index.js"
+import { SmtpTest, type TestTransport } from "../../src/testing/index.js"
 
 const codes = (replies: ReadonlyArray<Reply.Reply>) =>
   replies.map((r) => `${r.code}${r.enhanced ? ` ${r.enhanced}` : ""}`)
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
 
-const transaction = "EHLO client.test\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n"
+// EHLO and its reply, then the envelope in one write: a client may pipeline only after EHLO,
+// and DATA ends the group (RFC 2920 §3.1), so the body waits for 354. The four replies.
+const transaction = (client: TestTransport.TestClient) =>
+  Effect.gen(function* () {
+    const ehlo = yield* SmtpTest.command(client, "EHLO client.test")
+    yield* client.send("MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
+    return [ehlo, ...(yield* client.replies(3))]
+  })
 
 describe("Connection", () => {
   it.scoped("greets, runs a transaction and stores the exact bytes", () =>
@@ -21,8 +28,7 @@ describe("Connection", () => {
       const client = yield* server.connect
       const greeting = yield* client.reply
       expect(Reply.encode(greeting, false)).toBe("220 test.invalid ESMTP effect-smtpd\r\n")
-      yield* client.send(transaction)
-      expect(codes(yield* client.replies(4))).toEqual(["250", "250 2.1.0", "250 2.1.5", "354"])
+      expect(codes(yield* transaction(client))).toEqual(["250", "250 2.1.0", "250 2.1.5", "354"])
       yield* client.send("Subject: x\r\n\r\n..dot\r\n\xff\r\n.\r\nQUIT\r\n")
       expect(codes(yield* client.replies(2))).toEqual(["250 2.0.0", "221 2.0.0"])
       yield* client.awaitClose
@@ -39,16 +45,11 @@ describe("Connection", () => {
       const server = yield* SmtpTest.server()
       const client = yield* server.connect
       yield* client.reply
+      yield* SmtpTest.command(client, "EHLO c")
       const before = yield* client.writes
-      yield* client.send("EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nRCPT TO:<bad>\r\nFOO\r\nNOOP\r\n")
-      expect(codes(yield* client.replies(6))).toEqual([
-        "250",
-        "250 2.1.0",
-        "250 2.1.5",
-        "501 5.1.3",
-        "500 5.5.2",
-        "250 2.0.0"
-      ])
+      // NOOP ends a group (RFC 2920 §3.1): last in the batch, it may be pipelined
+      yield* client.send("MAIL FROM:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nRCPT TO:<bad>\r\nFOO\r\nNOOP\r\n")
+      expect(codes(yield* client.replies(5))).toEqual(["250 2.1.0", "250 2.1.5", "501 5.1.3", "500 5.5.2", "250 2.0.0"])
       expect((yield* client.writes) - before).toBe(1)
     }).pipe(Effect.provide(Recording.layer))
   )
@@ -57,8 +58,9 @@ describe("Connection", () => {
     Effect.gen(function* () {
       const client = yield* (yield* SmtpTest.server()).connect
       yield* client.reply
-      yield* client.send("HELO c\r\nMAIL FROM:<a@x.test>\r\n")
-      yield* client.replies(2)
+      // a HELO client may not pipeline: one command at a time
+      yield* SmtpTest.command(client, "HELO c")
+      expect(codes([yield* SmtpTest.command(client, "MAIL FROM:<a@x.test>")])).toEqual(["250"])
       expect(yield* client.output).toContain("\r\n250 Ok\r\n")
     }).pipe(Effect.provide(Recording.layer))
   )
@@ -78,12 +80,13 @@ describe("Connection", () => {
       })
       const client = yield* (yield* SmtpTest.server().pipe(Effect.provide(handler))).connect
       yield* client.reply
+      yield* SmtpTest.command(client, "EHLO c")
       yield* client.send(
-        "EHLO c\r\nMAIL FROM:<spam@x.test>\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<nobody@x.test>\r\nRCPT TO:<crash@x.test>\r\nRCPT TO:<ok@x.test>\r\nDATA\r\n"
+        "MAIL FROM:<spam@x.test>\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<nobody@x.test>\r\nRCPT TO:<crash@x.test>\r\nRCPT TO:<ok@x.test>\r\nDATA\r\n"
       )
-      const replies = yield* client.replies(7)
-      expect(codes(replies)).toEqual(["250", "501 5.1.7", "250 2.1.0", "550 5.1.1", "451 4.3.0", "250 2.1.5", "354"])
-      expect(replies[1]!.lines).toEqual(["go away"])
+      const replies = yield* client.replies(6)
+      expect(codes(replies)).toEqual(["501 5.1.7", "250 2.1.0", "550 5.1.1", "451 4.3.0", "250 2.1.5", "354"])
+      expect(replies[0]!.lines).toEqual(["go away"])
       yield* client.send("hi\r\n.\r\n")
       expect(codes([yield* client.reply])).toEqual(["554 5.7.1"])
       expect(yield* client.output).not.toContain("secret")
@@ -97,9 +100,9 @@ describe("Connection", () => {
       })
       const client = yield* (yield* SmtpTest.server().pipe(Effect.provide(handler))).connect
       yield* client.reply
-      yield* client.send(transaction + "x\r\n.\r\n")
-      const replies = yield* client.replies(5)
-      expect(Reply.encode(replies[4]!, true)).toBe("250 2.6.0 queued as 42\r\n")
+      yield* transaction(client)
+      yield* client.send("x\r\n.\r\n")
+      expect(Reply.encode(yield* client.reply, true)).toBe("250 2.6.0 queued as 42\r\n")
     })
   )
 
@@ -111,11 +114,14 @@ describe("Connection", () => {
       })
       const client = yield* (yield* SmtpTest.server({ maxMessageSize: 100 }).pipe(Effect.provide(handler))).connect
       yield* client.reply
-      yield* client.send(transaction + "x".repeat(200) + "\r\n.\r\n")
-      expect(codes(yield* client.replies(5))).toEqual(["250", "250 2.1.0", "250 2.1.5", "354", "552 5.3.4"])
+      yield* transaction(client)
+      yield* client.send("x".repeat(200) + "\r\n.\r\n")
+      expect(codes([yield* client.reply])).toEqual(["552 5.3.4"])
       expect(seen).toEqual(["MessageTooBig"])
-      yield* client.send("MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\nsmall\r\n.\r\n")
-      expect(codes(yield* client.replies(4))).toEqual(["250 2.1.0", "250 2.1.5", "354", "250 2.0.0"])
+      yield* client.send("MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
+      expect(codes(yield* client.replies(3))).toEqual(["250 2.1.0", "250 2.1.5", "354"])
+      yield* client.send("small\r\n.\r\n")
+      expect(codes([yield* client.reply])).toEqual(["250 2.0.0"])
     })
   )
 
@@ -123,8 +129,9 @@ describe("Connection", () => {
     Effect.gen(function* () {
       const client = yield* (yield* SmtpTest.server({ bareLineEndings: "reject" })).connect
       yield* client.reply
-      yield* client.send(transaction + "a\nb\r\n.\r\n")
-      expect(codes(yield* client.replies(5)).at(-1)).toBe("550 5.6.11")
+      yield* transaction(client)
+      yield* client.send("a\nb\r\n.\r\n")
+      expect(codes([yield* client.reply])).toEqual(["550 5.6.11"])
       expect(yield* Recording.deliveries).toHaveLength(0)
     }).pipe(Effect.provide(Recording.layer))
   )
@@ -141,8 +148,8 @@ describe("Connection", () => {
       })
       const client = yield* (yield* SmtpTest.server().pipe(Effect.provide(handler))).connect
       yield* client.reply
-      yield* client.send(transaction + "partial body\r\n")
-      yield* client.replies(4)
+      expect(codes(yield* transaction(client)).at(-1)).toBe("354")
+      yield* client.send("partial body\r\n")
       yield* client.end
       yield* client.awaitClose
       expect(failures).toEqual(["ClientDisconnected"])
@@ -166,9 +173,71 @@ describe("Connection", () => {
     Effect.gen(function* () {
       const client = yield* (yield* SmtpTest.server({ maxErrors: 3 })).connect
       yield* client.reply
+      yield* SmtpTest.command(client, "EHLO c")
       yield* client.send("FOO\r\nBAR\r\nBAZ\r\nNOOP\r\n")
-      expect(codes(yield* client.replies(3))).toEqual(["500", "500", "421"])
+      expect(codes(yield* client.replies(3))).toEqual(["500 5.5.2", "500 5.5.2", "421 4.7.0"])
       yield* client.awaitClose
+      // the NOOP behind the third error is never answered
+      expect(yield* client.output).not.toContain("250 2.0.0")
+    }).pipe(Effect.provide(Recording.layer))
+  )
+
+  it.scoped("answers commands sent out of turn 554 5.5.0 and closes, unless forbidUnauthPipelining is off", () =>
+    Effect.gen(function* () {
+      // a command sent before EHLO's reply: only an EHLO client may pipeline, and EHLO ends a group
+      const beforeEhlo = (server: SmtpTest.TestServer) =>
+        Effect.gen(function* () {
+          const client = yield* server.connect
+          yield* client.reply
+          yield* client.send("EHLO x\r\nMAIL FROM:<a@b>\r\n")
+          return client
+        })
+      // SMTP smuggling's shape: the body sent together with DATA, before the 354
+      const dataWithBody = (server: SmtpTest.TestServer) =>
+        Effect.gen(function* () {
+          const client = yield* server.connect
+          yield* client.reply
+          yield* SmtpTest.command(client, "EHLO x")
+          yield* client.send("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n")
+          yield* client.replies(2)
+          yield* client.send("DATA\r\nbody\r\n.\r\n")
+          return client
+        })
+      // an early talker: its command was written before the greeting
+      const earlyTalker = (server: SmtpTest.TestServer) =>
+        Effect.gen(function* () {
+          const client = yield* server.connect
+          yield* client.send("EHLO x\r\n")
+          return client
+        })
+
+      const strict = yield* SmtpTest.server()
+      const first = yield* beforeEhlo(strict)
+      yield* first.awaitClose
+      // before EHLO no enhanced codes are sent
+      expect(yield* first.output).toBe(
+        "220 test.invalid ESMTP effect-smtpd\r\n554 Protocol error: talking out of turn\r\n"
+      )
+      const smuggler = yield* dataWithBody(strict)
+      expect(codes([yield* smuggler.reply])).toEqual(["554 5.5.0"])
+      yield* smuggler.awaitClose
+      expect(yield* smuggler.output).not.toContain("354")
+      const early = yield* earlyTalker(strict)
+      expect(codes([yield* early.reply])).toEqual(["554"])
+      yield* early.awaitClose
+      expect(yield* Recording.deliveries).toHaveLength(0)
+
+      const lax = yield* SmtpTest.server({ forbidUnauthPipelining: false })
+      const pipelined = yield* beforeEhlo(lax)
+      expect(codes(yield* pipelined.replies(2))).toEqual(["250", "250 2.1.0"])
+      expect(yield* pipelined.isClosed).toBe(false)
+      const body = yield* dataWithBody(lax)
+      expect(codes(yield* body.replies(2))).toEqual(["354", "250 2.0.0"])
+      const talker = yield* earlyTalker(lax)
+      expect(codes(yield* talker.replies(2))).toEqual(["220", "250"])
+      const [delivery, ...others] = yield* Recording.deliveries
+      expect(others).toEqual([])
+      expect(text(delivery!.data)).toBe("body\r\n")
     }).pipe(Effect.provide(Recording.layer))
   )
 
@@ -183,11 +252,13 @@ describe("Connection", () => {
       })
       const client = yield* server.connect
       yield* client.reply
-      yield* client.send("EHLO c\r\nXCLIENT there\r\nVRFY root\r\nHELP\r\n")
-      const replies = yield* client.replies(4)
-      expect(replies[1]!.lines).toEqual(["hello there from 192.0.2.1"])
-      expect(codes([replies[2]!])).toEqual(["550 5.7.1"])
-      expect(replies[3]!.lines[0]).toContain("XCLIENT")
+      yield* SmtpTest.command(client, "EHLO c")
+      // VRFY ends a group (RFC 2920 §3.1), so HELP waits for its reply
+      yield* client.send("XCLIENT there\r\nVRFY root\r\n")
+      const replies = yield* client.replies(2)
+      expect(replies[0]!.lines).toEqual(["hello there from 192.0.2.1"])
+      expect(codes([replies[1]!])).toEqual(["550 5.7.1"])
+      expect((yield* SmtpTest.command(client, "HELP")).lines[0]).toContain("XCLIENT")
     }).pipe(Effect.provide(Recording.layer))
   )
 
@@ -211,12 +282,15 @@ describe("Connection", () => {
         const server = yield* Effect.provide(SmtpTest.server(), handler)
         const client = yield* server.connect
         yield* client.reply
-        yield* client.send(`${transaction}x\r\n.\r\n`)
-        yield* client.replies(5)
+        yield* transaction(client)
+        yield* client.send("x\r\n.\r\n")
+        yield* client.reply
         yield* client.send("MAIL FROM:<a@x.test>\r\nRSET\r\nMAIL FROM:<refused@x.test>\r\nRSET\r\n")
         yield* client.replies(4)
-        yield* client.send("MAIL FROM:<a@x.test>\r\nEHLO again\r\nMAIL FROM:<a@x.test>\r\n")
-        yield* client.replies(3)
+        // EHLO ends a group (RFC 2920 §3.1)
+        yield* client.send("MAIL FROM:<a@x.test>\r\nEHLO again\r\n")
+        yield* client.replies(2)
+        yield* SmtpTest.command(client, "MAIL FROM:<a@x.test>")
         expect(events).toEqual(["mail", "data", "reset true", "mail", "reset true", "mail", "reset true", "mail"])
         yield* client.end
         yield* client.awaitClose
@@ -247,8 +321,8 @@ describe("shutdown", () => {
       const busy = yield* server.connect
       yield* idle.reply
       yield* busy.reply
-      yield* busy.send(transaction + "first part\r\n")
-      yield* busy.replies(4)
+      yield* transaction(busy)
+      yield* busy.send("first part\r\n")
       const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
       expect(codes([yield* idle.reply])).toEqual(["421"])
       yield* idle.awaitClose

@@ -1,0 +1,72 @@
+/**
+ * One AUTH exchange (RFC 4954): the SASL mechanism's challenges and the client's answers, then
+ * the `Authenticator`'s verdict. Answers are read as raw lines, never decoded as commands and
+ * never traced; `*` cancels.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type * as Authenticator from "../auth/Authenticator.js"
+import type { SessionInfo } from "../handler/SessionInfo.js"
+import * as Reply from "../protocol/Reply.js"
+import * as Sasl from "../protocol/Sasl.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Outcome =
+  | { readonly _tag: "Authenticated"; readonly identity: string }
+  /** Wrong credentials: a failed attempt. */
+  | { readonly _tag: "Refused" }
+  /** Cancelled or malformed: this reply, not counted as a failed attempt. */
+  | { readonly _tag: "Reply"; readonly reply: Reply.Reply }
+
+const temporaryFailure = Reply.make(454, "4.7.0", "Temporary authentication failure")
+
+// a CRAM-MD5 challenge must not repeat (RFC 2195 §2)
+const nonce = () => {
+  const bytes = new Uint8Array(12)
+  globalThis.crypto.getRandomValues(bytes)
+  return `${Date.now()}.${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`
+}
+
+/**
+ * Runs the exchange. `challenge` sends `334 <text>` and gives the client's next line (`undefined`
+ * for a line too long to be an answer).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const exchange = <E>(options: {
+  readonly mechanism: Sasl.Mechanism
+  readonly initialResponse: string | undefined
+  readonly hostname: string
+  readonly authenticator: Authenticator.Service
+  readonly session: SessionInfo
+  readonly challenge: (text: string) => Effect.Effect<string | undefined, E>
+}): Effect.Effect<Outcome, E> =>
+  Effect.gen(function* () {
+    let step = Sasl.start(options.mechanism, options.initialResponse, { hostname: options.hostname, nonce: nonce() })
+    while (step._tag === "Challenge") {
+      const line = yield* options.challenge(step.challenge)
+      if (line === undefined) return { _tag: "Reply", reply: Reply.lineTooLong } as const
+      if (line === "*") return { _tag: "Reply", reply: Reply.authCancelled } as const
+      step = step.next(line)
+    }
+    if (step._tag === "Fail") return { _tag: "Reply", reply: step.reply } as const
+    const credentials = step.credentials
+    // an Authenticator that breaks is a temporary failure (RFC 4954 §6), never a session crash
+    return yield* options.authenticator.authenticate(credentials, options.session).pipe(
+      Effect.map(
+        Option.match({
+          onNone: (): Outcome => ({ _tag: "Refused" }),
+          onSome: (identity): Outcome => ({ _tag: "Authenticated", identity })
+        })
+      ),
+      Effect.catchAllDefect((defect) =>
+        Effect.as(Effect.logError("authenticator failed", defect), { _tag: "Reply", reply: temporaryFailure } as const)
+      )
+    )
+  })

@@ -1,0 +1,41 @@
+/**
+ * Unauthorized pipelining (Postfix's `smtpd_forbid_unauth_pipelining`): a client may send
+ * commands without waiting for each reply only after an EHLO that offered PIPELINING, and even
+ * then EHLO, HELO, DATA, VRFY, EXPN and NOOP must end their group (RFC 2920 §3.1). Spam engines
+ * and SMTP smuggling rely on sending ahead; real clients never do.
+ *
+ * @since 0.1.0
+ */
+import type * as Framer from "../protocol/Framer.js"
+import * as Session from "../protocol/Session.js"
+
+const lastInGroup = new Set(["EHLO", "HELO", "DATA", "VRFY", "EXPN", "NOOP"])
+// STARTTLS: what follows it is dropped, not refused (RFC 3207); AUTH may carry pipelined
+// answers (RFC 4954 §4); after QUIT nothing is read
+const exempt = new Set(["STARTTLS", "AUTH", "QUIT"])
+
+const verbOf = (bytes: Uint8Array) => {
+  let verb = ""
+  for (let i = 0; i < bytes.length && i < 8; i++) {
+    const c = bytes[i]!
+    if (c === 0x20) break
+    verb += String.fromCharCode(c >= 0x61 && c <= 0x7a ? c - 32 : c)
+  }
+  return verb
+}
+
+/**
+ * Is this command, with more input already behind it, sent out of turn?
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isViolation = (
+  state: Session.SessionState,
+  frame: Extract<Framer.Frame, { _tag: "Line" | "LineTooLong" }>
+): boolean => {
+  if (frame._tag !== "Line") return false
+  const verb = verbOf(frame.bytes)
+  if (exempt.has(verb)) return false
+  return !Session.isEsmtp(state) || lastInGroup.has(verb)
+}
