@@ -193,3 +193,28 @@ export * as NodeSmtpClient from "./node/NodeSmtpClient.js"
  * @since 0.1.0
  */
 export * as NodeDialer from "./node/NodeDialer.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Sasl from "./protocol/Sasl.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as ProxyHeader from "./protocol/ProxyHeader.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Authenticator from "./auth/Authenticator.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Passwords from "./auth/Passwords.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as NodeTls from "./node/NodeTls.js"

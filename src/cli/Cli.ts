@@ -15,6 +15,7 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Config from "effect/Config"
 import type * as SmtpClient from "../client/SmtpClient.js"
@@ -30,7 +31,9 @@ import * as NodeSmtpServer from "../node/NodeSmtpServer.js"
 import * as Networks from "../server/Networks.js"
 import type { ConfigError } from "../server/ServerConfig.js"
 import { parseAddress, SmtpServer } from "../server/SmtpServer.js"
+import * as HashPassword from "./HashPassword.js"
 import * as RoutesFile from "./RoutesFile.js"
+import * as TrustFlags from "./TrustFlags.js"
 
 /**
  * @since 0.1.0
@@ -139,7 +142,7 @@ const options = {
   remoteaddr: address("remoteaddr", "host:port to relay to with --class PureProxy (default localhost:25).")
 }
 
-type Parsed = Command.Command.ParseConfig<typeof options>
+type Parsed = Command.Command.ParseConfig<typeof options & typeof TrustFlags.options>
 
 const upstreamOf = (parsed: Parsed, hostPort: string) =>
   Effect.gen(function* () {
@@ -242,23 +245,41 @@ export const serve = (parsed: Parsed) =>
     const handler = yield* handlerLayer(parsed)
     const listen =
       parsed.listen.length > 0 ? parsed.listen : [Option.getOrElse(parsed.localaddr, () => "localhost:8025")]
+    const trust = yield* TrustFlags.resolve(parsed).pipe(Effect.mapError((message) => new UsageError({ message })))
     const server = NodeSmtpServer.layer({
-      listen,
+      ...trust.server,
+      // with only --tls-listen, no plain listener unless one is asked for
+      listen:
+        parsed.listen.length === 0 && Option.isNone(parsed.localaddr) && parsed.tlsListen.length > 0 ? [] : listen,
       maxMessageSize: parsed.size,
       smtpUtf8: parsed.smtputf8,
       trace: parsed.debug
-    }).pipe(Layer.provide(handler))
+    }).pipe(Layer.provide(handler), Layer.provide(trust.authenticator ?? Layer.empty))
     const logLevel = parsed.debug ? LogLevel.Debug : LogLevel.Info
     yield* Effect.gen(function* () {
-      const { addresses } = yield* SmtpServer
-      yield* Console.error(
-        `effect-smtpd ${version}: ${parsed.handlerClass} listening on ${addresses.map(formatEndpoint).join(", ")}`
+      const { addresses, reloadTls, tlsAddresses } = yield* SmtpServer
+      // SIGHUP reloads the certificates, as daemons do
+      const runtime = yield* Effect.runtime<never>()
+      const reload = () =>
+        Runtime.runFork(runtime)(
+          reloadTls.pipe(
+            Effect.zipRight(Effect.logInfo("certificates reloaded")),
+            Effect.catchAll((e) => Effect.logWarning(`certificates not reloaded: ${e.message}`))
+          )
+        )
+      yield* Effect.acquireRelease(
+        Effect.sync(() => process.on("SIGHUP", reload)),
+        () => Effect.sync(() => process.off("SIGHUP", reload))
       )
+      const where = [...addresses.map(formatEndpoint), ...tlsAddresses.map((a) => `${formatEndpoint(a)} (TLS)`)]
+      yield* Console.error(`effect-smtpd ${version}: ${parsed.handlerClass} listening on ${where.join(", ")}`)
       return yield* Effect.never
     }).pipe(
+      Effect.scoped,
       Effect.provide(server),
       Effect.catchTags({
         ConfigError: (e) => Effect.fail(new UsageError({ message: e.message })),
+        AuthFileError: (e) => Effect.fail(new UsageError({ message: e.message })),
         ListenError: (e) => Effect.fail(new UsageError({ message: `cannot listen on ${e.address}: ${e.message}` }))
       }),
       // logs go to stderr: stdout belongs to the DebuggingServer's output
@@ -271,8 +292,11 @@ export const serve = (parsed: Parsed) =>
  * @since 0.1.0
  * @category constructors
  */
-export const command = Command.make("effect-smtpd", options, serve).pipe(
-  Command.withDescription("An SMTP server on Effect: smtpd's DebuggingServer and PureProxy, a sink, a Maildir, or a router.")
+export const command = Command.make("effect-smtpd", { ...options, ...TrustFlags.options }, serve).pipe(
+  Command.withDescription(
+    "An SMTP server on Effect: smtpd's DebuggingServer and PureProxy, a sink, a Maildir, or a router."
+  ),
+  Command.withSubcommands([HashPassword.command])
 )
 
 /**

@@ -1,0 +1,132 @@
+/**
+ * The command's flags for facing the internet: TLS, AUTH, the PROXY protocol and limits. They
+ * are checked together before anything listens: a bad combination or file is a usage error
+ * at start, never a half-started server.
+ *
+ * @since 0.1.0
+ */
+import * as Options from "@effect/cli/Options"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Authenticator from "../auth/Authenticator.js"
+import type * as NodeSmtpServer from "../node/NodeSmtpServer.js"
+import * as Networks from "../server/Networks.js"
+import { parseAddress } from "../server/SmtpServer.js"
+
+/**
+ * @since 0.1.0
+ * @category options
+ */
+export const options = {
+  tlsCert: Options.file("tls-cert", { exists: "yes" }).pipe(
+    Options.optional,
+    Options.withDescription("The server's certificate chain (PEM); with --tls-key, STARTTLS is offered.")
+  ),
+  tlsKey: Options.file("tls-key", { exists: "yes" }).pipe(
+    Options.optional,
+    Options.withDescription("The private key (PEM) of --tls-cert.")
+  ),
+  tlsListen: Options.text("tls-listen").pipe(
+    Options.repeated,
+    Options.withDescription("An address for implicit TLS (port 465 style); repeatable; needs --tls-cert.")
+  ),
+  requireTls: Options.boolean("require-tls").pipe(
+    Options.withDescription("Before STARTTLS only EHLO, HELO, NOOP, STARTTLS, RSET and QUIT (530 5.7.0).")
+  ),
+  authUsers: Options.file("auth-users", { exists: "yes" }).pipe(
+    Options.optional,
+    Options.withDescription(
+      "Offer AUTH to these users: lines user:password or user:scrypt$… (effect-smtpd hash-password)."
+    )
+  ),
+  authInsecure: Options.boolean("auth-insecure").pipe(Options.withDescription("Allow AUTH before TLS.")),
+  requireAuth: Options.boolean("require-auth").pipe(Options.withDescription("MAIL only after AUTH (530 5.7.0).")),
+  proxyProtocolFrom: Options.text("proxy-protocol-from").pipe(
+    Options.repeated,
+    Options.withDescription("A proxy (CIDR) whose connections start with a PROXY protocol header; repeatable.")
+  ),
+  maxConnections: Options.integer("max-connections").pipe(
+    Options.optional,
+    Options.withDescription("Simultaneous connections (default 10000; 0 = no limit).")
+  ),
+  maxConnectionsPerClient: Options.integer("max-connections-per-client").pipe(
+    Options.optional,
+    Options.withDescription("Simultaneous connections per client address or IPv6 /64 (default 50; 0 = no limit).")
+  ),
+  maxRecipients: Options.integer("max-recipients").pipe(
+    Options.optional,
+    Options.withDescription("Recipients per message (default 1000).")
+  ),
+  timeout: Options.integer("timeout").pipe(
+    Options.optional,
+    Options.withDescription("Seconds a client may stay silent (default 300).")
+  )
+}
+
+type Parsed = {
+  readonly [K in keyof typeof options]: (typeof options)[K] extends Options.Options<infer A> ? A : never
+}
+
+/**
+ * The server options and the Authenticator the flags describe, or what is wrong with them.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const resolve = (
+  parsed: Parsed
+): Effect.Effect<
+  {
+    readonly server: Partial<NodeSmtpServer.Options>
+    readonly authenticator: Layer.Layer<Authenticator.Authenticator, Authenticator.AuthFileError> | undefined
+  },
+  string
+> =>
+  Effect.gen(function* () {
+    const cert = Option.getOrUndefined(parsed.tlsCert)
+    const key = Option.getOrUndefined(parsed.tlsKey)
+    if ((cert === undefined) !== (key === undefined)) return yield* Effect.fail("--tls-cert and --tls-key go together")
+    const tls = cert !== undefined && key !== undefined ? { certFile: cert, keyFile: key } : undefined
+    if (tls === undefined && parsed.tlsListen.length > 0)
+      return yield* Effect.fail("--tls-listen needs --tls-cert and --tls-key")
+    if (tls === undefined && parsed.requireTls)
+      return yield* Effect.fail("--require-tls needs --tls-cert and --tls-key")
+    for (const address of parsed.tlsListen) {
+      if (parseAddress(address) === undefined)
+        return yield* Effect.fail(`--tls-listen: expected host:port, got ${address}`)
+    }
+    const users = Option.getOrUndefined(parsed.authUsers)
+    if (parsed.requireAuth && users === undefined) return yield* Effect.fail("--require-auth needs --auth-users")
+    if (users !== undefined && tls === undefined && !parsed.authInsecure) {
+      return yield* Effect.fail(
+        "--auth-users needs --tls-cert/--tls-key (AUTH is only offered over TLS), or --auth-insecure"
+      )
+    }
+    for (const network of parsed.proxyProtocolFrom) {
+      const checked = Networks.parse(network)
+      if (checked._tag === "Left") return yield* Effect.fail(`--proxy-protocol-from: ${checked.left}`)
+    }
+    const count = (name: string, value: Option.Option<number>, minimum: number) =>
+      Option.match(value, {
+        onNone: () => Effect.succeed(undefined),
+        onSome: (n) =>
+          n >= minimum ? Effect.succeed(n) : Effect.fail(`--${name} must be at least ${minimum}, got ${n}`)
+      })
+    const timeout = yield* count("timeout", parsed.timeout, 1)
+    return {
+      server: {
+        tls,
+        tlsListen: parsed.tlsListen,
+        requireTls: parsed.requireTls,
+        authInsecure: parsed.authInsecure,
+        requireAuth: parsed.requireAuth,
+        proxyProtocolFrom: parsed.proxyProtocolFrom,
+        maxConnections: yield* count("max-connections", parsed.maxConnections, 0),
+        maxConnectionsPerClient: yield* count("max-connections-per-client", parsed.maxConnectionsPerClient, 0),
+        maxRecipients: yield* count("max-recipients", parsed.maxRecipients, 1),
+        idleTimeout: timeout === undefined ? undefined : `${timeout} seconds`
+      },
+      authenticator: users === undefined ? undefined : Authenticator.layerFileNode(users)
+    }
+  })
