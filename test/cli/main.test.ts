@@ -11,6 +11,22 @@ const viteNode = Path.resolve(import.meta.dirname, "../../node_modules/.bin/vite
 const runOnce = (args: ReadonlyArray<string>) =>
   spawnSync(viteNode, [main, ...args], { encoding: "utf8", timeout: 30_000 })
 
+// several runs at once: each spends most of its time starting up
+const runAll = (runs: ReadonlyArray<ReadonlyArray<string>>) =>
+  Promise.all(
+    runs.map(
+      (args) =>
+        new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+          const child = spawn(viteNode, [main, ...args], { stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 })
+          let stdout = ""
+          let stderr = ""
+          child.stdout.on("data", (d) => (stdout += d))
+          child.stderr.on("data", (d) => (stderr += d))
+          child.on("close", (status) => resolve({ status, stdout, stderr }))
+        })
+    )
+  )
+
 interface Running {
   readonly port: number
   readonly stdout: () => string
@@ -61,15 +77,17 @@ describe("effect-smtpd command", () => {
     expect(result.stdout.trim()).toBe("0.1.0")
   })
 
-  it("exits 2 with a message on a wrong flag or value", () => {
-    for (const args of [["--size", "-1", "-c", "Sink"], ["-c", "Nope"], ["-c", "Maildir"], ["not-an-address"]]) {
-      const result = runOnce(args)
+  it("exits 2 with a message on a wrong flag or value", async () => {
+    const runs = [["--size", "-1", "-c", "Sink"], ["-c", "Nope"], ["-c", "Maildir"], ["not-an-address"]]
+    const results = await runAll(runs)
+    for (const [i, args] of runs.entries()) {
+      const result = results[i]!
       expect(result.status, args.join(" ")).toBe(2)
       expect(result.stderr.length + result.stdout.length, args.join(" ")).toBeGreaterThan(0)
     }
   })
 
-  it("exits 2 naming the problem for a bad relay or router configuration", () => {
+  it("exits 2 naming the problem for a bad relay, router, TLS or AUTH configuration, before listening", async () => {
     const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-smtpd-cli-"))
     try {
       const routes = Path.join(dir, "routes.json")
@@ -77,16 +95,27 @@ describe("effect-smtpd command", () => {
         routes,
         '{\n  "routes": [\n    { "domain": "example.com", "deliver": { "relay": "no-port" } }\n  ]\n}\n'
       )
+      // line 2 has no colon: the error names the line, never its text
+      const users = Path.join(dir, "users")
+      Fs.writeFileSync(users, "alice:secret\nbob-without-password\n")
       const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
         [["-c", "Router", "127.0.0.1:0"], "--class Router needs --routes FILE"],
         [["-c", "Router", "--routes", routes, "127.0.0.1:0"], "line 3: routes[0].deliver.relay: expected host:port"],
         [["-c", "PureProxy", "--upstream-user", "me", "127.0.0.1:0"], "--upstream-user needs a password"],
-        [["-c", "PureProxy", "--relay-networks", "10.0.0.0/33", "127.0.0.1:0"], "relayNetworks: bad prefix length"]
+        [["-c", "PureProxy", "--relay-networks", "10.0.0.0/33", "127.0.0.1:0"], "relayNetworks: bad prefix length"],
+        [["-c", "Sink", "--tls-listen", "127.0.0.1:0"], "--tls-listen needs --tls-cert and --tls-key"],
+        [["-c", "Sink", "--require-auth", "127.0.0.1:0"], "--require-auth needs --auth-users"],
+        [["-c", "Sink", "--auth-users", routes, "127.0.0.1:0"], "--auth-users needs --tls-cert/--tls-key"],
+        [["-c", "Sink", "--auth-users", users, "--auth-insecure", "127.0.0.1:0"], ":2:"],
+        [["-c", "Sink", "--tls-cert", routes, "--tls-key", routes, "127.0.0.1:0"], "TLS"]
       ]
-      for (const [args, message] of cases) {
-        const result = runOnce(args)
+      const results = await runAll(cases.map(([args]) => args))
+      for (const [i, [args, message]] of cases.entries()) {
+        const result = results[i]!
         expect(result.status, args.join(" ")).toBe(2)
         expect(result.stderr, args.join(" ")).toContain(message)
+        expect(result.stderr).not.toContain("listening on")
+        expect(result.stderr).not.toContain("bob-without-password")
       }
     } finally {
       Fs.rmSync(dir, { recursive: true, force: true })
