@@ -9,10 +9,26 @@ import * as Schema from "effect/Schema"
 import * as Reply from "./Reply.js"
 
 /**
+ * esmtp-keyword (RFC 5321 §4.1.2), upper case.
+ *
  * @since 0.1.0
  * @category schemas
  */
-export const Keyword = Schema.String.pipe(Schema.pattern(/^[A-Z0-9][A-Z0-9-]*$/))
+export const keywordPattern = /^[A-Z0-9][A-Z0-9-]*$/
+
+/**
+ * esmtp-value (RFC 5321 §4.1.2), with UTF-8 allowed (RFC 6531).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const valuePattern = /^[\x21-\x3c\x3e-\x7e\u{80}-\u{10FFFF}]+$/u
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Keyword = Schema.String.pipe(Schema.pattern(keywordPattern))
 
 /**
  * `esmtp-value`: printable characters except `=` and space (UTF-8 allowed, RFC 6531 §3.3).
@@ -21,7 +37,7 @@ export const Keyword = Schema.String.pipe(Schema.pattern(/^[A-Z0-9][A-Z0-9-]*$/)
  * @category schemas
  */
 export const Value = Schema.String.pipe(
-  Schema.pattern(/^[\x21-\x3c\x3e-\x7e\u{80}-\u{10FFFF}]+$/u),
+  Schema.pattern(valuePattern),
   Schema.annotations({ arbitrary: () => (fc) => fc.stringMatching(/^[!-<>-~]{1,12}$/) })
 )
 
