@@ -26,6 +26,7 @@ import * as Maildir from "../handlers/Maildir.js"
 import * as Relay from "../handlers/Relay.js"
 import * as Router from "../handlers/Router.js"
 import * as Sink from "../handlers/Sink.js"
+import * as Cluster from "../node/Cluster.js"
 import * as NodeSmtpClient from "../node/NodeSmtpClient.js"
 import * as NodeSmtpServer from "../node/NodeSmtpServer.js"
 import * as Networks from "../server/Networks.js"
@@ -133,6 +134,10 @@ const options = {
     Options.withFallbackConfig(Config.redacted("EFFECT_SMTPD_UPSTREAM_PASSWORD")),
     Options.optional,
     Options.withDescription("The upstream password; better given in EFFECT_SMTPD_UPSTREAM_PASSWORD.")
+  ),
+  workers: Options.text("workers").pipe(
+    Options.withDefault("1"),
+    Options.withDescription("Worker processes sharing the listeners (node:cluster); auto = one per core.")
   ),
   listen: Options.text("listen").pipe(
     Options.repeated,
@@ -246,6 +251,15 @@ export const serve = (parsed: Parsed) =>
     const listen =
       parsed.listen.length > 0 ? parsed.listen : [Option.getOrElse(parsed.localaddr, () => "localhost:8025")]
     const trust = yield* TrustFlags.resolve(parsed).pipe(Effect.mapError((message) => new UsageError({ message })))
+    const workers = Cluster.workerCount(parsed.workers)
+    if (workers === undefined) {
+      return yield* new UsageError({ message: `--workers must be a number from 1 or auto, got ${parsed.workers}` })
+    }
+    // the primary only looks after its workers; each worker runs this same command as a server
+    if (workers > 1 && !Cluster.isWorker()) {
+      yield* Console.error(`effect-smtpd ${version}: starting ${workers} workers`)
+      return yield* Cluster.primary(workers)
+    }
     const server = NodeSmtpServer.layer({
       ...trust.server,
       // with only --tls-listen, no plain listener unless one is asked for

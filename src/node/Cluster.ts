@@ -1,0 +1,70 @@
+/**
+ * Several worker processes sharing the listeners (`node:cluster`): the primary forks them,
+ * restarts one that dies, and when interrupted (SIGINT/SIGTERM in the command) sends SIGTERM to
+ * every worker and waits for each to finish its graceful shutdown. Workers write to the primary's stdout and stderr, so logs
+ * stay in one place. Each worker is the whole server: one event loop per core.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Cluster from "node:cluster"
+import * as Os from "node:os"
+
+/**
+ * Is this process a worker forked by `primary`?
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isWorker = (): boolean => Cluster.default.isWorker
+
+/**
+ * `auto`: one worker per core.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const workerCount = (text: string): number | undefined => {
+  if (text === "auto") return Os.availableParallelism()
+  return /^[1-9]\d{0,3}$/.test(text) ? Number(text) : undefined
+}
+
+/**
+ * Runs `count` workers with this process's own command line until interrupted, then stops
+ * them gracefully.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const primary = (count: number): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    const cluster = Cluster.default
+    let stopping = false
+    let allExited = () => resume(Effect.void)
+    const live = new Set<Cluster.Worker>()
+    const fork = () => {
+      const worker = cluster.fork()
+      live.add(worker)
+      worker.on("exit", (code, signal) => {
+        live.delete(worker)
+        if (stopping) {
+          if (live.size === 0) allExited()
+          return
+        }
+        // a crashed worker is replaced, after a pause so that a broken setup does not spin
+        process.stderr.write(
+          `effect-smtpd: worker ${worker.process.pid} exited (${signal ?? code}); starting another\n`
+        )
+        setTimeout(() => stopping || fork(), 1000)
+      })
+    }
+    for (let i = 0; i < count; i++) fork()
+    // SIGINT/SIGTERM interrupt the program (NodeRuntime.runMain): the workers get SIGTERM and
+    // the primary waits until every one of them has finished its graceful shutdown
+    return Effect.async<void>((done) => {
+      stopping = true
+      allExited = () => done(Effect.void)
+      if (live.size === 0) return done(Effect.void)
+      for (const worker of live) worker.process.kill("SIGTERM")
+    })
+  })
