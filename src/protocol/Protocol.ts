@@ -154,7 +154,8 @@ export const ehloKeywords = (config: Config, state: Session.SessionState = Sessi
   ...config.extensions
 ]
 
-const decoder = new TextDecoder("utf-8", { fatal: true })
+// ignoreBOM: a byte-order mark is kept, so "\uFEFFDATA" is an unknown verb, never DATA
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 
 /**
  * Decodes a command line's bytes; `undefined` when they are not UTF-8.

@@ -254,6 +254,9 @@ export const run = (initialTransport: Transport.Transport, env: Environment): Ef
         state = decision.state
         switch (decision._tag) {
           case "Reply":
+            // a refused AUTH: what the client sent behind it would be its answers (credentials),
+            // sent out of turn; they are dropped unread rather than taken, and traced, as commands
+            if (Pipelining.isAuth(frame)) framer.reset()
             if (decision.slow === true) {
               // past the soft error limit every error waits (Postfix's smtpd_error_sleep_time)
               yield* flush

@@ -39,3 +39,12 @@ export const isViolation = (
   if (exempt.has(verb)) return false
   return !Session.isEsmtp(state) || lastInGroup.has(verb)
 }
+
+/**
+ * Is this line an AUTH command?
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isAuth = (frame: Extract<Framer.Frame, { _tag: "Line" | "LineTooLong" }>): boolean =>
+  frame._tag === "Line" && verbOf(frame.bytes) === "AUTH"

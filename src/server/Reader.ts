@@ -157,7 +157,8 @@ export const make = (
         case "Body":
           return aborted === undefined ? Effect.succeed(Option.some(frame.bytes)) : pull
         case "Abort":
-          aborted = frame.reason
+          // the first reason stands: a bare line ending after the size limit does not replace it
+          aborted ??= frame.reason
           return pull
         case "EndOfData":
           end = { size: frame.size, aborted }
@@ -191,7 +192,7 @@ export const make = (
       while (end === undefined) {
         const frame = framer.pull()
         if (frame === undefined) return Effect.flatMap(fillData, loop)
-        if (frame._tag === "Abort") aborted = frame.reason
+        if (frame._tag === "Abort") aborted ??= frame.reason
         else if (frame._tag === "EndOfData") end = { size: frame.size, aborted }
       }
       return Effect.succeed(end)
