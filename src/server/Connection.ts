@@ -79,7 +79,7 @@ const accepted = Either.right(undefined)
  * @category constructors
  */
 export const run = (initialTransport: Transport.Transport, env: Environment): Effect.Effect<void> =>
-  Effect.suspend(() => {
+  Effect.clockWith((clock) => {
     const { config, handler } = env
     const protocol = config.protocol
     const framer = Framer.make({
@@ -109,7 +109,8 @@ export const run = (initialTransport: Transport.Transport, env: Environment): Ef
         idleTimeout: config.idleTimeout,
         flush: takeFlush,
         minDataRate: config.minDataRate,
-        dataRateGrace: config.dataRateGrace
+        dataRateGrace: config.dataRateGrace,
+        now: () => clock.unsafeCurrentTimeMillis()
       })
       env.onIdleProbe?.(made.waitingForCommand)
       return made

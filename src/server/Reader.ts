@@ -6,7 +6,6 @@
  *
  * @since 0.1.0
  */
-import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -78,6 +77,8 @@ export const make = (
     /** Slowest DATA in bytes per second once `dataRateGrace` has passed; 0 = none. */
     readonly minDataRate?: number | undefined
     readonly dataRateGrace?: Duration.DurationInput | undefined
+    /** The time in milliseconds (the session's Clock, so that TestClock moves it). */
+    readonly now?: (() => number) | undefined
   }
 ): Reader => {
   let failure: ReadFailure | undefined
@@ -97,11 +98,15 @@ export const make = (
   let dataStart = 0
   let dataBytes = 0
   let dataDeadline = false
-  const readData = Effect.flatMap(Clock.currentTimeMillis, (now) => {
-    if (dataStart < 0) dataStart = now
-    const behind = dataStart + graceMs + (dataBytes / minRate) * 1000 - now
+  const now = options.now ?? (() => Date.now())
+  const readData = Effect.suspend(() => {
+    const time = now()
+    if (dataStart < 0) dataStart = time
+    const behind = dataStart + graceMs + (dataBytes / minRate) * 1000 - time
     dataDeadline = behind < Duration.toMillis(idle)
-    return transport.read(dataDeadline ? Duration.millis(Math.max(1, behind)) : idle)
+    if (!dataDeadline) return read
+    // whole seconds: the socket's timer is re-armed only when the deadline moves by one
+    return transport.read(Duration.seconds(Math.max(1, Math.ceil(behind / 1000))))
   })
   const afterRead = (chunk: Uint8Array | undefined) => {
     waiting = false
