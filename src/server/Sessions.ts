@@ -93,11 +93,24 @@ export const make = (
         })
       })
 
+    // what an address means for the limits, remembered: a busy client connects again and again
+    const clients = new Map<string, { readonly key: string; readonly limited: boolean }>()
+    const clientOf = (address: string) => {
+      let client = clients.get(address)
+      if (client === undefined) {
+        if (clients.size >= 10_000) clients.clear()
+        client = {
+          key: Networks.clientKey(address),
+          limited: config.maxConnectionsPerClient > 0 && !Networks.contains(config.trustedNetworks, address)
+        }
+        clients.set(address, client)
+      }
+      return client
+    }
+
     const admit = (transport: Transport.Transport): Effect.Effect<void> =>
       Effect.suspend(() => {
-        const client = Networks.clientKey(transport.remote.address)
-        const limited =
-          config.maxConnectionsPerClient > 0 && !Networks.contains(config.trustedNetworks, transport.remote.address)
+        const { key: client, limited } = clientOf(transport.remote.address)
         const count = perClient.get(client) ?? 0
         if (limited && count >= config.maxConnectionsPerClient) return refuse(transport)
         perClient.set(client, count + 1)
