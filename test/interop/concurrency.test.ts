@@ -2,58 +2,10 @@
 // envelope, and the replies come back in order.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import * as Net from "node:net"
 import nodemailer from "nodemailer"
 import { python } from "../utils/process.js"
+import { connect } from "../utils/rawClient.js"
 import { text, withServer } from "../utils/server.js"
-
-// a raw client over node:net: `reply` reads one whole reply (its lines, without CRLF)
-const connect = (host: string, port: number) =>
-  Effect.acquireRelease(
-    Effect.async<Net.Socket, Error>((resume) => {
-      const socket = Net.connect({ host, port }, () => resume(Effect.succeed(socket)))
-      socket.once("error", (error) => resume(Effect.fail(error)))
-    }),
-    (socket) => Effect.sync(() => socket.destroy())
-  ).pipe(
-    Effect.map((socket) => {
-      let buffer = ""
-      let closed = false
-      const waiters: Array<() => void> = []
-      const wake = () => waiters.splice(0).forEach((waiter) => waiter())
-      socket.on("data", (chunk: Buffer) => {
-        buffer += chunk.toString("latin1")
-        wake()
-      })
-      socket.on("close", () => {
-        closed = true
-        wake()
-      })
-      socket.on("error", () => {})
-      const reply = Effect.async<ReadonlyArray<string>, Error>((resume) => {
-        const check = () => {
-          const match = /^(?:\d{3}-[^\n]*\n)*\d{3} [^\n]*\n/.exec(buffer)
-          if (match !== null) {
-            buffer = buffer.slice(match[0].length)
-            resume(Effect.succeed(match[0].split("\r\n").slice(0, -1)))
-          } else if (closed) resume(Effect.fail(new Error(`connection closed; unread: ${JSON.stringify(buffer)}`)))
-          else waiters.push(check)
-        }
-        check()
-      }).pipe(Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error("no reply within 10 s") }))
-      return {
-        write: (data: string) => Effect.sync(() => void socket.write(data, "latin1")),
-        reply,
-        // the last line of the next reply
-        status: Effect.map(reply, (lines) => lines.at(-1)!),
-        closed: Effect.async<void>((resume) => {
-          if (closed) return resume(Effect.void)
-          socket.once("close", () => resume(Effect.void))
-        }),
-        unread: () => buffer
-      }
-    })
-  )
 
 describe("concurrency", () => {
   it.scopedLive("50 concurrent nodemailer sessions: 50 deliveries, none lost, none mixed", () =>

@@ -1,0 +1,65 @@
+// A raw SMTP client over node:net, for tests that drive the server byte by byte.
+import { Effect } from "effect"
+import type { Scope } from "effect"
+import * as Net from "node:net"
+
+export interface RawClient {
+  /** Writes text as is (latin1). */
+  readonly write: (data: string) => Effect.Effect<void>
+  /** One whole reply (up to the line whose code is followed by a space), as its lines without CRLF;
+   * fails if the connection closes first or nothing comes within 10 s. */
+  readonly reply: Effect.Effect<ReadonlyArray<string>, Error>
+  /** The last line of the next reply. */
+  readonly status: Effect.Effect<string, Error>
+  /** Waits until the server has closed the connection. */
+  readonly closed: Effect.Effect<void>
+  /** What came and was not read as a reply. */
+  readonly unread: () => string
+}
+
+/** Connects to host:port; the socket is destroyed when the scope closes. */
+export const connect = (host: string, port: number): Effect.Effect<RawClient, Error, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.async<Net.Socket, Error>((resume) => {
+      const socket = Net.connect({ host, port }, () => resume(Effect.succeed(socket)))
+      socket.once("error", (error) => resume(Effect.fail(error)))
+    }),
+    (socket) => Effect.sync(() => socket.destroy())
+  ).pipe(
+    Effect.map((socket) => {
+      let buffer = ""
+      let closed = false
+      const waiters: Array<() => void> = []
+      const wake = () => waiters.splice(0).forEach((waiter) => waiter())
+      socket.on("data", (chunk: Buffer) => {
+        buffer += chunk.toString("latin1")
+        wake()
+      })
+      socket.on("close", () => {
+        closed = true
+        wake()
+      })
+      socket.on("error", () => {})
+      const reply = Effect.async<ReadonlyArray<string>, Error>((resume) => {
+        const check = () => {
+          const match = /^(?:\d{3}-[^\n]*\n)*\d{3} [^\n]*\n/.exec(buffer)
+          if (match !== null) {
+            buffer = buffer.slice(match[0].length)
+            resume(Effect.succeed(match[0].split("\r\n").slice(0, -1)))
+          } else if (closed) resume(Effect.fail(new Error(`connection closed; unread: ${JSON.stringify(buffer)}`)))
+          else waiters.push(check)
+        }
+        check()
+      }).pipe(Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error("no reply within 10 s") }))
+      return {
+        write: (data: string) => Effect.sync(() => void socket.write(data, "latin1")),
+        reply,
+        status: Effect.map(reply, (lines) => lines.at(-1)!),
+        closed: Effect.async<void>((resume) => {
+          if (closed) return resume(Effect.void)
+          socket.once("close", () => resume(Effect.void))
+        }),
+        unread: () => buffer
+      }
+    })
+  )
