@@ -267,5 +267,24 @@ export const make = <E, R>(options: Options<E, R>) =>
  * @since 0.1.0
  * @category layers
  */
-export const layer = <E, R>(options: Options<E, R>): Layer.Layer<MessageHandler.MessageHandler, E, R> =>
-  Layer.scoped(MessageHandler.MessageHandler, make(options))
+export const layer = <const Routes extends ReadonlyArray<Route<any, any>>, FE = never, FR = never>(options: {
+  readonly routes: Routes
+  readonly fallback?: Layer.Layer<MessageHandler.MessageHandler, FE, FR> | undefined
+  readonly onRefused?: Refusals.OnRefused | undefined
+}): Layer.Layer<MessageHandler.MessageHandler, Route.Error<Routes[number]> | FE, Route.Context<Routes[number]> | FR> =>
+  // each route keeps its own error and requirement types; the union is the router's
+  Layer.scoped(
+    MessageHandler.MessageHandler,
+    make(options as Options<Route.Error<Routes[number]> | FE, Route.Context<Routes[number]> | FR>)
+  )
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export declare namespace Route {
+  /** The errors of a route's handler layer. */
+  export type Error<T> = T extends Route<infer E, any> ? E : never
+  /** What a route needs: its handler layer's requirements and its predicate's. */
+  export type Context<T> = T extends Route<any, infer R> ? R : never
+}

@@ -3,10 +3,8 @@
 // reply SMTP allows for them all, and transactions that end early.
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
-import type * as SmtpClient from "../../src/client/SmtpClient.js"
 import * as Relay from "../../src/handlers/Relay.js"
 import * as Router from "../../src/handlers/Router.js"
-import type { ConfigError } from "../../src/server/ServerConfig.js"
 import * as SmtpError from "../../src/server/SmtpError.js"
 import {
   bytes,
@@ -51,7 +49,7 @@ describe("Router routes", () => {
         Array.from({ length: 6 }, () => recorder())
       )
       // explicit: TypeScript does not unite the predicate's Directory with the fallback's SmtpClient
-      const router = Router.layer<ConfigError, Directory | SmtpClient.SmtpClient>({
+      const router = Router.layer({
         routes: [
           Router.address("Postmaster@Example.COM", postmaster!.layer),
           Router.address("vip@lists.test", vip!.layer),
