@@ -19,6 +19,7 @@ import * as Sessions from "../../src/server/Sessions.js"
 import * as SmtpError from "../../src/server/SmtpError.js"
 import * as Trace from "../../src/server/Trace.js"
 import * as TestTransport from "../../src/testing/TestTransport.js"
+import { chunked as splitAt } from "../utils/chunks.js"
 
 const runs = Number(process.env["FUZZ_RUNS"] ?? 6000)
 const seed = process.env["FUZZ_SEED"] === undefined ? undefined : Number(process.env["FUZZ_SEED"])
@@ -112,17 +113,12 @@ const framerBytes = fc.uint8Array({ maxLength: 600 }).chain((noise) =>
 
 const anyInput = fc.oneof({ weight: 2, arbitrary: mutatedSession }, { weight: 1, arbitrary: framerBytes })
 
-// cut points for a byte string: the chunks it arrives in
-const chunked = (bytes: Uint8Array, cuts: ReadonlyArray<number>) => {
-  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b)
-  const chunks: Array<Uint8Array> = []
-  let start = 0
-  for (const point of [...points, bytes.length]) {
-    if (point > start) chunks.push(bytes.subarray(start, point))
-    start = Math.max(start, point)
-  }
-  return chunks
-}
+// cut points for a byte string, folded into its range so that every one cuts: the chunks it arrives in
+const chunked = (bytes: Uint8Array, cuts: ReadonlyArray<number>) =>
+  splitAt(
+    bytes,
+    cuts.map((c) => c % (bytes.length + 1))
+  )
 const cuts = fc.array(fc.nat(), { maxLength: 12 })
 
 // --- the framer -----------------------------------------------------------------------------

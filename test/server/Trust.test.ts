@@ -14,6 +14,7 @@ import * as Sessions from "../../src/server/Sessions.js"
 import { SmtpTest } from "../../src/testing/index.js"
 import * as TestTransport from "../../src/testing/TestTransport.js"
 import type { TestClient } from "../../src/testing/TestTransport.js"
+import { chunked as splitAt } from "../utils/chunks.js"
 
 const code = (reply: Reply.Reply) => `${reply.code}${reply.enhanced === undefined ? "" : ` ${reply.enhanced}`}`
 const command = SmtpTest.command
@@ -500,17 +501,12 @@ const framerBytes = fc.uint8Array({ maxLength: 300 }).chain((noise) =>
     .map((parts) => Buffer.concat([Buffer.from(parts.join(""), "latin1"), noise]))
 )
 
-// cut points for a byte string: the chunks it arrives in
-const chunked = (bytes: Uint8Array, cuts: ReadonlyArray<number>) => {
-  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b)
-  const chunks: Array<Uint8Array> = []
-  let start = 0
-  for (const point of [...points, bytes.length]) {
-    if (point > start) chunks.push(bytes.subarray(start, point))
-    start = Math.max(start, point)
-  }
-  return chunks
-}
+// cut points for a byte string, folded into its range so that every one cuts: the chunks it arrives in
+const chunked = (bytes: Uint8Array, cuts: ReadonlyArray<number>) =>
+  splitAt(
+    bytes,
+    cuts.map((c) => c % (bytes.length + 1))
+  )
 
 // everything the framer gives for the input, as comparable text; it switches to DATA after a
 // "DATA" line, as a session would. Of a message that was aborted only the reason and the end
