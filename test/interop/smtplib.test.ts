@@ -9,19 +9,11 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { createHash } from "node:crypto"
 import { python } from "../utils/process.js"
-import { crlf, type TestServer, text, withServer } from "../utils/server.js"
+import { crlf, smtplibPrelude, type TestServer, text, withServer } from "../utils/server.js"
 
 // the script gets `message` (stdin's bytes), `connect()`, `r(reply)` and `report(value)`; the
 // last line it prints is its JSON result
-const prelude = `import json, os, smtplib, sys
-message = sys.stdin.buffer.read()
-def connect():
-    return smtplib.SMTP(os.environ["SMTP_HOST"], int(os.environ["SMTP_PORT"]), timeout=15)
-def r(reply):
-    return [reply[0], reply[1].decode("utf-8", "replace")]
-def report(value):
-    print(json.dumps(value))
-`
+const prelude = smtplibPrelude
 
 const smtplib = <A = unknown>(server: TestServer, script: string, input?: Uint8Array | string) =>
   Effect.gen(function* () {

@@ -22,6 +22,7 @@ import type { ConfigError } from "../../src/server/ServerConfig.js"
 import * as SmtpError from "../../src/server/SmtpError.js"
 import { type ListenError, SmtpServer } from "../../src/server/SmtpServer.js"
 import { runProcess } from "./process.js"
+import { smtplibPrelude } from "./server.js"
 import type { FakeClosed, FakePeer } from "./upstreams.js"
 
 /** Short client timeouts, so that a dead upstream costs a test a fraction of a second. */
@@ -189,15 +190,7 @@ const upstreamRefusal = (address: string) =>
 // and DATA one by one and gives every reply: {"mail": [code, text], "rcpt": {address: [code,
 // text]}, "data": [code, text] or None}. After a refused MAIL or when every RCPT was refused
 // it sends RSET. The last line printed is the JSON result.
-const prelude = `import json, os, smtplib, sys
-message = sys.stdin.buffer.read()
-def connect():
-    return smtplib.SMTP(os.environ["SMTP_HOST"], int(os.environ["SMTP_PORT"]), timeout=15)
-def r(reply):
-    return [reply[0], reply[1].decode("utf-8", "replace")]
-def report(value):
-    print(json.dumps(value))
-def transaction(s, sender, recipients, body=None, mail_options=()):
+const prelude = `${smtplibPrelude}def transaction(s, sender, recipients, body=None, mail_options=()):
     s.ehlo_or_helo_if_needed()
     out = {"mail": r(s.mail(sender, list(mail_options))), "rcpt": {}, "data": None}
     if out["mail"][0] != 250:

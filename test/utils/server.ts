@@ -60,3 +60,17 @@ export const withServer = (
       activeSessions: server.activeSessions
     }
   })
+
+/**
+ * A Python prelude for smtplib scripts: `message` (stdin's bytes), `connect()` to SMTP_HOST and
+ * SMTP_PORT from the environment, `r(reply)` as [code, text], and `report(value)` as a JSON line.
+ */
+export const smtplibPrelude = `import json, os, smtplib, sys
+message = sys.stdin.buffer.read()
+def connect():
+    return smtplib.SMTP(os.environ["SMTP_HOST"], int(os.environ["SMTP_PORT"]), timeout=15)
+def r(reply):
+    return [reply[0], reply[1].decode("utf-8", "replace")]
+def report(value):
+    print(json.dumps(value))
+`
