@@ -257,7 +257,7 @@ export const run = (initialTransport: Transport.Transport, env: Environment): Ef
           case "Reply":
             // a refused AUTH: what the client sent behind it would be its answers (credentials),
             // sent out of turn; they are dropped unread rather than taken, and traced, as commands
-            if (Pipelining.isAuth(frame)) framer.reset()
+            if (framer.buffered > 0 && Pipelining.isAuth(frame)) framer.reset()
             if (decision.slow === true) {
               // past the soft error limit every error waits (Postfix's smtpd_error_sleep_time)
               yield* flush
