@@ -48,7 +48,7 @@ const listenOn = (
   Effect.acquireRelease(
     Effect.async<Net.Server, ListenError>((resume) => {
       // allowHalfOpen: a client may send QUIT and FIN before it reads our 221
-      const server = Net.createServer({ allowHalfOpen: true }, onConnection)
+      const server = Net.createServer({ allowHalfOpen: true, noDelay: true }, onConnection)
       const label = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`
       server.once("error", (cause) => resume(Effect.fail(new ListenError({ address: label, message: cause.message }))))
       server.listen({ host, port, ipv6Only: host.includes(":") }, () => {
