@@ -44,9 +44,12 @@ export const makeDetachable = (
   // clients that reset after QUIT would otherwise cost one per connection
   let failure: Error | undefined
   let waiter: Resume | undefined
+  // the waiting read's session acts on chunks in this callback, without waking its fiber
+  let inline: Transport.Inline | undefined
   const wake = (effect: Effect.Effect<Uint8Array | undefined, Transport.TransportError | Transport.ReadTimeout>) => {
     const resume = waiter
     waiter = undefined
+    inline = undefined
     resume?.(effect)
   }
   // Flowing mode with pause/resume: a chunk goes straight to a waiting read; one that comes
@@ -54,9 +57,21 @@ export const makeDetachable = (
   // (cheaper than the 'readable' + read() protocol, which copies and re-emits per call).
   const queue: Array<Buffer> = []
   const onData = (chunk: Buffer) => {
-    if (waiter !== undefined) return wake(Effect.succeed(chunk))
-    queue.push(chunk)
-    socket.pause()
+    if (waiter === undefined) {
+      queue.push(chunk)
+      socket.pause()
+      return
+    }
+    if (inline === undefined) return wake(Effect.succeed(chunk))
+    let next: number | undefined
+    try {
+      next = inline(chunk)
+    } catch (defect) {
+      // never thrown into the socket's event (that would crash the process): the session dies
+      return wake(Effect.die(defect))
+    }
+    if (next === undefined) return wake(Effect.succeed(Transport.takenInline))
+    arm(next)
   }
   const onEnd = () => {
     ended = true
@@ -65,6 +80,11 @@ export const makeDetachable = (
   // Node's inactivity timer (reset by every read and write, without a new timer per read):
   // it only matters while the session waits for the client
   let timeoutMs = 0
+  const arm = (ms: number) => {
+    if (ms === timeoutMs) return
+    timeoutMs = ms
+    socket.setTimeout(Number.isFinite(ms) ? ms : 0)
+  }
   const onTimeout = () => {
     if (waiter !== undefined) wake(Effect.fail(new Transport.ReadTimeout()))
   }
@@ -79,23 +99,27 @@ export const makeDetachable = (
   socket.on("timeout", onTimeout)
   socket.on("error", onError)
 
-  const read = (idleTimeout: Duration.Duration) =>
+  const read = (idleTimeout: Duration.Duration, inlineRead?: Transport.Inline) =>
     Effect.async<Uint8Array | undefined, Transport.TransportError | Transport.ReadTimeout>((resume) => {
       const queued = queue.shift()
       if (queued !== undefined) return resume(Effect.succeed(queued))
       if (failure !== undefined) return resume(Effect.fail(new Transport.TransportError({ cause: failure })))
       if (ended || socket.destroyed) return resume(Effect.succeed(undefined))
-      const ms = Duration.toMillis(idleTimeout)
-      if (ms !== timeoutMs) {
-        timeoutMs = ms
-        socket.setTimeout(Number.isFinite(ms) ? ms : 0)
-      }
+      arm(Duration.toMillis(idleTimeout))
       waiter = resume
+      inline = inlineRead
       if (socket.isPaused()) socket.resume()
       return Effect.sync(() => {
         waiter = undefined
+        inline = undefined
       })
     })
+
+  const writeNow = (data: string) => {
+    if (detached || socket.destroyed || !socket.writable || socket.writableNeedDrain) return false
+    socket.write(data)
+    return true
+  }
 
   // Writes are not awaited one by one (that cost an async round trip per reply); the socket's
   // buffer is bounded instead: past its high-water mark the next write waits for 'drain'.
@@ -187,6 +211,7 @@ export const makeDetachable = (
   const transport: Transport.Transport = {
     read,
     write,
+    writeNow,
     close,
     remote: { address: socket.remoteAddress ?? "unknown", port: socket.remotePort ?? 0 },
     local: { address: socket.localAddress ?? "unknown", port: socket.localPort ?? 0 },

@@ -110,7 +110,9 @@ export const run = (initialTransport: Transport.Transport, env: Environment): Ef
         flush: takeFlush,
         minDataRate: config.minDataRate,
         dataRateGrace: config.dataRateGrace,
-        now: () => clock.unsafeCurrentTimeMillis()
+        now: () => clock.unsafeCurrentTimeMillis(),
+        // traces are logged (an effect); a handler's reset hook is an effect after each transaction
+        inline: config.trace || handler.reset !== undefined || on.writeNow === undefined ? undefined : inline
       })
       env.onIdleProbe?.(made.waitingForCommand)
       return made
@@ -132,7 +134,7 @@ export const run = (initialTransport: Transport.Transport, env: Environment): Ef
     const nextLine: Effect.Effect<string | undefined, Reader.ReadFailure> = Effect.suspend(
       function loop(): Effect.Effect<string | undefined, Reader.ReadFailure> {
         const frame = reader.bufferedCommand()
-        if (frame === undefined) return Effect.flatMap(reader.fillCommand, loop)
+        if (frame === undefined) return Effect.flatMap(reader.fillAnswer, loop)
         // a line that is not text cannot be base64: the mechanism refuses it
         return Effect.succeed(frame._tag === "Line" ? (Protocol.lineText(frame.bytes) ?? "\u0000") : undefined)
       }
@@ -212,9 +214,6 @@ export const run = (initialTransport: Transport.Transport, env: Environment): Ef
       Effect.suspend(() => {
         send(Reply.startData)
         const data = reader.startData()
-        // the 354 goes out before the first read of the body (the reader flushes), so a handler
-        // that is not called needs no flush of its own
-        if (handler.data === MessageHandler.acceptAll) return Effect.map(data.finish, (end) => received(end, accepted))
         // the client waits for 354 before it sends the body, whatever the handler does first
         return Effect.gen(function* () {
           yield* flush
@@ -235,11 +234,89 @@ export const run = (initialTransport: Transport.Transport, env: Environment): Ef
       handler.reset === undefined ? Effect.void : guarded(handler.reset(info())).pipe(Effect.asVoid)
     )
 
+    // a DATA whose body nobody reads (the handler accepts all): drained as it comes
+    let draining: ReturnType<Reader.Reader["startData"]> | undefined
+
+    // the steps of the fold that need no effect: answered here, whether in the session's loop or
+    // inline. Anything else is returned, its state not yet taken, for the loop's effects.
+    const quick = (frame: Reader.CommandFrame): Protocol.Decision | "violation" | undefined => {
+      if (config.forbidUnauthPipelining && framer.buffered > 0 && Pipelining.isViolation(state, frame)) {
+        return "violation"
+      }
+      const decision = Protocol.step(protocol, state, frame)
+      switch (decision._tag) {
+        case "Reply":
+          if (decision.slow === true) return decision
+          state = decision.state
+          // a refused AUTH: what the client sent behind it would be its answers (credentials),
+          // sent out of turn; they are dropped unread rather than taken, and traced, as commands
+          if (framer.buffered > 0 && Pipelining.isAuth(frame)) framer.reset()
+          send(decision.reply)
+          return undefined
+        case "Mail":
+          if (handler.mail !== MessageHandler.acceptAll) return decision
+          state = decision.accepted
+          send(Reply.senderOk)
+          return undefined
+        case "Rcpt":
+          if (handler.rcpt !== MessageHandler.acceptAll) return decision
+          state = decision.accepted
+          send(Reply.recipientOk)
+          return undefined
+        case "Data":
+          if (handler.data !== MessageHandler.acceptAll) return decision
+          state = decision.state
+          // the 354 goes out before the next read of the body (the reader flushes)
+          send(Reply.startData)
+          draining = reader.startData()
+          return undefined
+        default:
+          return decision
+      }
+    }
+
+    const writeNow = () => {
+      if (pending === "") return true
+      if (transport.writeNow?.(pending) !== true) return false
+      pending = ""
+      return true
+    }
+
+    // the fold in the transport's callback, while the session's fiber waits for a command: true
+    // when all input was answered (replies written); false leaves the rest to the session's loop
+    function inline(): boolean {
+      while (true) {
+        if (draining !== undefined) {
+          const end = draining.drain()
+          if (end === undefined) return writeNow()
+          draining = undefined
+          received(end, accepted)
+        }
+        if (env.isShuttingDown()) return false
+        const frame = reader.bufferedCommand()
+        if (frame === undefined) return writeNow()
+        if (quick(frame) !== undefined) {
+          reader.unread(frame)
+          return false
+        }
+      }
+    }
+
     const session = Effect.gen(function* () {
       // an early talker: its commands were written before it could have read our greeting
       if (config.forbidUnauthPipelining && transport.hasInput?.() === true) return send(Reply.protocolViolation)
       send(greeting)
       while (true) {
+        if (draining !== undefined) {
+          const data = draining
+          draining = undefined
+          received(yield* data.finish, accepted)
+          if (handler.reset !== undefined) {
+            yield* flush
+            yield* endTransaction
+          }
+          continue
+        }
         if (env.isShuttingDown()) return send(Reply.shuttingDown)
         const frame = reader.bufferedCommand()
         if (frame === undefined) {
@@ -247,16 +324,14 @@ export const run = (initialTransport: Transport.Transport, env: Environment): Ef
           continue
         }
         if (config.trace) yield* Effect.logDebug(`<<< ${Trace.commandLine(frame)}`)
-        if (config.forbidUnauthPipelining && framer.buffered > 0 && Pipelining.isViolation(state, frame)) {
-          return send(Reply.protocolViolation)
-        }
         const open = state.envelope !== undefined
-        const decision = Protocol.step(protocol, state, frame)
-        state = decision.state
-        switch (decision._tag) {
+        const decision = quick(frame)
+        if (decision === "violation") return send(Reply.protocolViolation)
+        if (decision !== undefined) state = decision.state
+        switch (decision?._tag) {
+          case undefined:
+            break
           case "Reply":
-            // a refused AUTH: what the client sent behind it would be its answers (credentials),
-            // sent out of turn; they are dropped unread rather than taken, and traced, as commands
             if (framer.buffered > 0 && Pipelining.isAuth(frame)) framer.reset()
             if (decision.slow === true) {
               // past the soft error limit every error waits (Postfix's smtpd_error_sleep_time)
@@ -282,19 +357,13 @@ export const run = (initialTransport: Transport.Transport, env: Environment): Ef
           case "Close":
             return send(decision.reply)
           case "Mail": {
-            const outcome =
-              handler.mail === MessageHandler.acceptAll
-                ? accepted
-                : yield* guarded(handler.mail(info(), decision.from, decision.parameters))
+            const outcome = yield* guarded(handler.mail(info(), decision.from, decision.parameters))
             if (Either.isRight(outcome)) state = decision.accepted
             send(Either.isRight(outcome) ? Reply.senderOk : outcome.left)
             break
           }
           case "Rcpt": {
-            const outcome =
-              handler.rcpt === MessageHandler.acceptAll
-                ? accepted
-                : yield* guarded(handler.rcpt(info(), decision.recipient))
+            const outcome = yield* guarded(handler.rcpt(info(), decision.recipient))
             if (Either.isRight(outcome)) state = decision.accepted
             send(Either.isRight(outcome) ? Reply.recipientOk : outcome.left)
             break

@@ -32,8 +32,8 @@ const reframe = (
     ...transport,
     remote,
     local,
-    read: (timeout) => {
-      if (pending === undefined) return transport.read(timeout)
+    read: (timeout, inline) => {
+      if (pending === undefined) return transport.read(timeout, inline)
       const chunk = pending
       pending = undefined
       return Effect.succeed(chunk)

@@ -14,7 +14,7 @@ import * as Stream from "effect/Stream"
 import * as Message from "../handler/Message.js"
 import type * as Framer from "../protocol/Framer.js"
 import * as SmtpError from "./SmtpError.js"
-import type * as Transport from "./Transport.js"
+import * as Transport from "./Transport.js"
 
 /**
  * Why a connection can no longer be read.
@@ -51,13 +51,19 @@ export interface DataEnd {
 export interface Reader {
   /** The next command frame already buffered, if any (no I/O). */
   readonly bufferedCommand: () => CommandFrame | undefined
-  /** Flushes pending replies, then waits for more input. */
+  /** Puts a frame back: the next `bufferedCommand` returns it (one that inline handling left). */
+  readonly unread: (frame: CommandFrame) => void
+  /** Flushes pending replies, then waits for more input (acted on inline, if the session can). */
   readonly fillCommand: Effect.Effect<void, ReadFailure>
+  /** `fillCommand` for a line that is not a command (a SASL answer): never acted on inline. */
+  readonly fillAnswer: Effect.Effect<void, ReadFailure>
   /** Switches the framer to DATA; the body stream may be read once, `finish` drains to the end. */
   readonly startData: () => {
     /** Built on demand: a handler that does not read the body does not pay for a stream. */
     readonly body: () => Stream.Stream<Uint8Array, Message.BodyError>
     readonly finish: Effect.Effect<DataEnd, ReadFailure>
+    /** `finish` without I/O: the end, if the input read so far reaches it. */
+    readonly drain: () => DataEnd | undefined
   }
   /** Is the session waiting for the client's next command (and has no input to act on)? */
   readonly waitingForCommand: () => boolean
@@ -79,17 +85,23 @@ export const make = (
     readonly dataRateGrace?: Duration.DurationInput | undefined
     /** The time in milliseconds (the session's Clock, so that TestClock moves it). */
     readonly now?: (() => number) | undefined
+    /**
+     * Acts on the input buffered so far without effects, while a command read waits (see
+     * `Transport.Inline`): true when it handled all of it and wrote its replies.
+     */
+    readonly inline?: (() => boolean) | undefined
   }
 ): Reader => {
   let failure: ReadFailure | undefined
   let waiting = false
-  let mode: "command" | "data" = "command"
+  let mode: "command" | "answer" | "data" = "command"
   // once broken, every later read fails the same way at once
   const broken = (error: ReadFailure) => {
     failure = error
     return Effect.fail(error)
   }
   const idle = Duration.decode(options.idleTimeout)
+  const idleMs = Duration.toMillis(idle)
   const read = transport.read(idle)
   // DATA's minimum rate (Postfix's smtpd_min_data_rate): after the grace period the client must
   // have sent `minDataRate` bytes for every second; each read may wait only until it falls behind
@@ -99,15 +111,35 @@ export const make = (
   let dataBytes = 0
   let dataDeadline = false
   const now = options.now ?? (() => Date.now())
-  const readData = Effect.suspend(() => {
+  // how long the next read of a body may wait; 0: the client has already fallen behind
+  const dataWaitMs = () => {
+    if (minRate <= 0) return idleMs
     const time = now()
     if (dataStart < 0) dataStart = time
     const behind = dataStart + graceMs + (dataBytes / minRate) * 1000 - time
-    dataDeadline = behind < Duration.toMillis(idle)
-    if (!dataDeadline) return read
+    dataDeadline = behind < idleMs
+    if (behind <= 0) return 0
     // whole seconds: the socket's timer is re-armed only when the deadline moves by one
-    return transport.read(Duration.seconds(Math.max(1, Math.ceil(behind / 1000))))
+    return dataDeadline ? Math.ceil(behind / 1000) * 1000 : idleMs
+  }
+  const readData = Effect.suspend(() => {
+    const ms = dataWaitMs()
+    if (ms === 0) return Effect.fail(new Transport.ReadTimeout())
+    return dataDeadline ? transport.read(Duration.millis(ms)) : read
   })
+  // a chunk that came while a command read waits, acted on in the transport's callback
+  const inline = options.inline
+  const take: Transport.Inline = (chunk) => {
+    if (framer.currentMode === "data") dataBytes += chunk.length
+    framer.push(chunk)
+    if (inline === undefined || !inline()) return undefined
+    // all handled: waiting again, for a command or for the body of a DATA begun inline
+    if (framer.currentMode === "command") return idleMs
+    // behind the minimum rate: the session's loop ends it
+    const ms = dataWaitMs()
+    return ms === 0 ? undefined : ms
+  }
+  const readInline = inline === undefined ? read : transport.read(idle, take)
   const afterRead = (chunk: Uint8Array | undefined) => {
     waiting = false
     if (chunk === undefined) return broken(new ReadFailure({ reason: "closed" }))
@@ -119,13 +151,14 @@ export const make = (
   const readStep: Effect.Effect<void, ReadFailure> = Effect.matchEffect(
     Effect.suspend(() => {
       waiting = mode === "command"
-      return mode === "data" && minRate > 0 ? readData : read
+      return mode === "data" ? readData : mode === "command" ? readInline : read
     }),
     {
       onFailure: (error) => {
         waiting = false
         if (error._tag !== "ReadTimeout") return broken(new ReadFailure({ reason: "error" }))
-        return broken(new ReadFailure({ reason: mode === "data" && dataDeadline ? "slow" : "timeout" }))
+        const slow = framer.currentMode === "data" && dataDeadline
+        return broken(new ReadFailure({ reason: slow ? "slow" : "timeout" }))
       },
       onSuccess: afterRead
     }
@@ -134,7 +167,7 @@ export const make = (
     onFailure: () => broken(new ReadFailure({ reason: "error" })),
     onSuccess: () => readStep
   }
-  const fill = (nextMode: "command" | "data"): Effect.Effect<void, ReadFailure> =>
+  const fill = (nextMode: typeof mode): Effect.Effect<void, ReadFailure> =>
     Effect.suspend(() => {
       if (failure !== undefined) return Effect.fail(failure)
       mode = nextMode
@@ -143,8 +176,18 @@ export const make = (
     })
 
   // the connection only asks for commands while the framer is in command mode
-  const bufferedCommand = () => framer.pull() as CommandFrame | undefined
+  let putBack: CommandFrame | undefined
+  const bufferedCommand = () => {
+    const frame = putBack
+    if (frame === undefined) return framer.pull() as CommandFrame | undefined
+    putBack = undefined
+    return frame
+  }
+  const unread = (frame: CommandFrame) => {
+    putBack = frame
+  }
   const fillCommand = fill("command")
+  const fillAnswer = fill("answer")
   const fillData = fill("data")
 
   const startData = () => {
@@ -190,22 +233,34 @@ export const make = (
         })
       )
     // drains what the handler left, frame by frame without an effect per frame
+    const drain = () => {
+      while (end === undefined) {
+        const frame = framer.pull()
+        if (frame === undefined) return undefined
+        if (frame._tag === "Abort") aborted ??= frame.reason
+        else if (frame._tag === "EndOfData") end = { size: frame.size, aborted }
+      }
+      return end
+    }
     const finish: Effect.Effect<DataEnd, ReadFailure> = Effect.suspend(function loop(): Effect.Effect<
       DataEnd,
       ReadFailure
     > {
-      while (end === undefined) {
-        const frame = framer.pull()
-        if (frame === undefined) return Effect.flatMap(fillData, loop)
-        if (frame._tag === "Abort") aborted ??= frame.reason
-        else if (frame._tag === "EndOfData") end = { size: frame.size, aborted }
-      }
-      return Effect.succeed(end)
+      const done = drain()
+      return done === undefined ? Effect.flatMap(fillData, loop) : Effect.succeed(done)
     })
-    return { body, finish }
+    return { body, finish, drain }
   }
 
-  return { bufferedCommand, fillCommand, startData, waitingForCommand: () => waiting && failure === undefined }
+  return {
+    bufferedCommand,
+    unread,
+    fillCommand,
+    fillAnswer,
+    startData,
+    // a DATA begun inline waits in a command read: it is not idle
+    waitingForCommand: () => waiting && failure === undefined && framer.currentMode === "command"
+  }
 }
 
 const abortError = (reason: Framer.AbortReason): Message.BodyError =>

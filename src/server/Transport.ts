@@ -35,8 +35,16 @@ export interface Transport {
    * nothing arrives within `idleTimeout`. (The timeout belongs to the transport so that a
    * socket read costs one timer, not a race of two fibers: it runs on every read.)
    */
-  readonly read: (idleTimeout: Duration.Duration) => Effect.Effect<Uint8Array | undefined, TransportError | ReadTimeout>
+  readonly read: (
+    idleTimeout: Duration.Duration,
+    inline?: Inline | undefined
+  ) => Effect.Effect<Uint8Array | undefined, TransportError | ReadTimeout>
   readonly write: (data: string | Uint8Array) => Effect.Effect<void, TransportError>
+  /**
+   * Writes at once, if the connection can take the bytes without waiting; false: nothing was
+   * written (the buffer is full), use `write`. For answers given inline.
+   */
+  readonly writeNow?: ((data: string) => boolean) | undefined
   /** Flushes, sends FIN, drains the peer's last bytes briefly, then releases the connection. */
   readonly close: Effect.Effect<void>
   readonly remote: Endpoint
@@ -53,6 +61,25 @@ export interface Transport {
   /** Is input already waiting to be read? (A client that talks before the greeting.) */
   readonly hasInput?: (() => boolean) | undefined
 }
+
+/**
+ * A session's way to act on input without a fiber step per chunk: while a `read` waits, each chunk
+ * that arrives is handed to `inline` at once, in the transport's own callback. It takes the chunk
+ * in any case; it answers with the timeout for the next chunk in milliseconds to keep the read
+ * waiting (it handled everything), or `undefined` to complete the read (with an empty chunk: the
+ * bytes are already taken) because the session has work to do that needs effects.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Inline = (chunk: Uint8Array) => number | undefined
+
+/**
+ * What a read that ended inline returns: the chunk was already handed to `Inline`.
+ *
+ * @since 0.1.0
+ */
+export const takenInline: Uint8Array = new Uint8Array(0)
 
 /**
  * What handlers may know of a TLS session.

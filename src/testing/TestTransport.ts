@@ -7,7 +7,7 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
-import * as Ref from "effect/Ref"
+import * as Duration from "effect/Duration"
 import * as Reply from "../protocol/Reply.js"
 import type { Endpoint } from "../handler/SessionInfo.js"
 import * as Transport from "../server/Transport.js"
@@ -62,27 +62,42 @@ export const make = (
   Effect.gen(function* () {
     const inbound = yield* Queue.unbounded<Uint8Array | undefined>()
     const outbound = yield* Queue.unbounded<string>()
-    const output = yield* Ref.make("")
-    const writes = yield* Ref.make(0)
+    let output = ""
+    let writes = 0
     const closed = yield* Effect.makeLatch(false)
     let isClosed = false
     let eof = false
     let unread = ""
 
+    const take = (idleTimeout: Duration.DurationInput) =>
+      Effect.suspend(() => (eof ? Effect.succeed(undefined) : Queue.take(inbound))).pipe(
+        Effect.tap((chunk) => Effect.sync(() => (eof = chunk === undefined))),
+        // Effect's clock here, so that tests can move time with TestClock
+        Effect.timeoutFail({ duration: idleTimeout, onTimeout: () => new Transport.ReadTimeout() })
+      )
+    // as over a socket: each chunk goes to the session's inline handling, until it has work for its fiber
+    const readInline = (
+      idleTimeout: Duration.DurationInput,
+      inline: Transport.Inline
+    ): Effect.Effect<Uint8Array | undefined, Transport.ReadTimeout> =>
+      Effect.flatMap(take(idleTimeout), (chunk) => {
+        if (chunk === undefined) return Effect.succeed(undefined)
+        const next = inline(chunk)
+        return next === undefined ? Effect.succeed(Transport.takenInline) : readInline(Duration.millis(next), inline)
+      })
+    const record = (data: string | Uint8Array) => {
+      const text = typeof data === "string" ? data : decoder.decode(data)
+      output += text
+      writes++
+      outbound.unsafeOffer(text)
+    }
+
     const plain: Transport.Transport = {
-      read: (idleTimeout) =>
-        Effect.suspend(() => (eof ? Effect.succeed(undefined) : Queue.take(inbound))).pipe(
-          Effect.tap((chunk) => Effect.sync(() => (eof = chunk === undefined))),
-          // Effect's clock here, so that tests can move time with TestClock
-          Effect.timeoutFail({ duration: idleTimeout, onTimeout: () => new Transport.ReadTimeout() })
-        ),
-      write: (data) => {
-        const text = typeof data === "string" ? data : decoder.decode(data)
-        return Ref.update(output, (all) => all + text).pipe(
-          Effect.zipRight(Ref.update(writes, (n) => n + 1)),
-          Effect.zipRight(Queue.offer(outbound, text)),
-          Effect.asVoid
-        )
+      read: (idleTimeout, inline) => (inline === undefined ? take(idleTimeout) : readInline(idleTimeout, inline)),
+      write: (data) => Effect.sync(() => record(data)),
+      writeNow: (data) => {
+        record(data)
+        return true
       },
       close: Effect.suspend(() => {
         isClosed = true
@@ -123,8 +138,8 @@ export const make = (
       replies: (n) => Effect.replicateEffect(reply, n),
       isClosed: Effect.sync(() => isClosed),
       awaitClose: closed.await,
-      output: Ref.get(output),
-      writes: Ref.get(writes)
+      output: Effect.sync(() => output),
+      writes: Effect.sync(() => writes)
     }
     return { transport, client }
   })

@@ -1,0 +1,360 @@
+// Commands answered inline (in the transport's callback, without waking the session's fiber): whole
+// sessions with the Sink handler, DATA drained inline (split bodies, limits, the minimum data rate,
+// shutdown), hooks and slow errors that hand over to the fiber, and backpressure on real sockets.
+import { assert, describe, expect, it } from "@effect/vitest"
+import { Effect, Exit, Fiber, Layer, Metric, Scope, Stream, TestClock, TestServices } from "effect"
+import * as Net from "node:net"
+import * as MessageHandler from "../../src/handler/MessageHandler.js"
+import * as Sink from "../../src/handlers/Sink.js"
+import * as NodeSmtpServer from "../../src/node/NodeSmtpServer.js"
+import type * as Reply from "../../src/protocol/Reply.js"
+import * as Metrics from "../../src/server/Metrics.js"
+import * as SmtpError from "../../src/server/SmtpError.js"
+import { SmtpServer } from "../../src/server/SmtpServer.js"
+import { SmtpTest } from "../../src/testing/index.js"
+import type { TestClient } from "../../src/testing/TestTransport.js"
+import { connect } from "../utils/rawClient.js"
+
+const code = (reply: Reply.Reply) => `${reply.code}${reply.enhanced === undefined ? "" : ` ${reply.enhanced}`}`
+const codes = (replies: ReadonlyArray<Reply.Reply>) => replies.map(code)
+const command = SmtpTest.command
+
+// a reply that must come now, not after some delay: fails fast instead of hanging the test
+const now = <A>(effect: Effect.Effect<A>) =>
+  TestServices.provideLive(Effect.timeoutFail(effect, { duration: "2 seconds", onTimeout: () => "no reply" }))
+
+// connected and greeted with EHLO
+const greeted = (server: SmtpTest.TestServer) =>
+  Effect.gen(function* () {
+    const client = yield* server.connect
+    expect((yield* client.reply).code).toBe(220)
+    expect((yield* command(client, "EHLO client.test")).code).toBe(250)
+    return client
+  })
+
+// a failed test leaves its session in DATA, which shutdown would wait for (on TestClock, forever)
+const hangUpAtEnd = (client: TestClient) => Effect.addFinalizer(() => client.end)
+
+// the envelope and DATA pipelined (RFC 2920 §3.1: DATA ends the group): the client may send the body
+const openData = (client: TestClient) =>
+  Effect.gen(function* () {
+    yield* client.send("MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
+    expect(codes(yield* now(client.replies(3)))).toEqual(["250 2.1.0", "250 2.1.5", "354"])
+  })
+
+// process-global metrics, compared as deltas: messages accepted and rejected, bytes accepted
+const counts = Effect.all({
+  accepted: Effect.map(Metric.value(Metrics.messagesAccepted), (s) => s.count),
+  rejected: Effect.map(Metric.value(Metrics.messagesRejected), (s) => s.count),
+  bytes: Effect.map(Metric.value(Metrics.messageSize), (s) => s.sum)
+})
+const delta = <A extends Record<string, number>>(before: A, after: A) =>
+  Object.fromEntries(Object.keys(before).map((k) => [k, after[k]! - before[k]!]))
+
+describe("inline sessions (Sink)", () => {
+  it.scoped("a whole session: EHLO, two transactions, QUIT, close", () =>
+    Effect.gen(function* () {
+      const before = yield* counts
+      const client = yield* greeted(yield* SmtpTest.server())
+      for (const body of ["first\r\n", "second\r\nmessage\r\n"]) {
+        expect(code(yield* now(command(client, "MAIL FROM:<a@example.com>")))).toBe("250 2.1.0")
+        expect(code(yield* now(command(client, "RCPT TO:<b@example.com>")))).toBe("250 2.1.5")
+        expect(code(yield* now(command(client, "DATA")))).toBe("354")
+        yield* client.send(`${body}.\r\n`)
+        expect(code(yield* now(client.reply))).toBe("250 2.0.0")
+      }
+      expect(code(yield* now(command(client, "QUIT")))).toBe("221 2.0.0")
+      yield* client.awaitClose
+      expect(delta(before, yield* counts)).toEqual({ accepted: 2, rejected: 0, bytes: 7 + 17 })
+    }).pipe(Effect.provide(Sink.layer))
+  )
+
+  it.scoped("a pipelined batch is answered in order in one write; a split body ends exactly at its terminator", () =>
+    Effect.gen(function* () {
+      const before = yield* counts
+      const client = yield* greeted(yield* SmtpTest.server())
+      const writes = yield* client.writes
+      yield* client.send("MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nRCPT TO:<c@example.com>\r\nDATA\r\n")
+      expect(codes(yield* now(client.replies(4)))).toEqual(["250 2.1.0", "250 2.1.5", "250 2.1.5", "354"])
+      expect((yield* client.writes) - writes).toBe(1)
+      // "..\r\n" is a stuffed dot, not the end; the terminator comes in four pieces, NOOP behind it
+      for (const piece of ["Subject: x\r\n\r\nhel", "lo\r\n..\r\nlast\r", "\n.", "\r", "\nNOOP\r\n"]) {
+        yield* client.send(piece)
+      }
+      expect(codes(yield* now(client.replies(2)))).toEqual(["250 2.0.0", "250 2.0.0"])
+      expect(code(yield* now(command(client, "NOOP")))).toBe("250 2.0.0")
+      // "Subject: x\r\n\r\nhello\r\n.\r\nlast\r\n": one message of exactly these bytes
+      expect(delta(before, yield* counts)).toEqual({ accepted: 1, rejected: 0, bytes: 30 })
+    }).pipe(Effect.provide(Sink.layer))
+  )
+
+  it.scoped("an oversized body gets 552 5.3.4 and the session goes on", () =>
+    Effect.gen(function* () {
+      const before = yield* counts
+      const client = yield* greeted(yield* SmtpTest.server({ maxMessageSize: 100 }))
+      yield* openData(client)
+      yield* client.send("x".repeat(60) + "\r\n")
+      yield* client.send("..".repeat(60) + "\r\n.\r\n")
+      expect(code(yield* now(client.reply))).toBe("552 5.3.4")
+      expect(code(yield* now(command(client, "MAIL FROM:<a@example.com>")))).toBe("250 2.1.0")
+      expect(code(yield* now(command(client, "RCPT TO:<b@example.com>")))).toBe("250 2.1.5")
+      expect(code(yield* now(command(client, "DATA")))).toBe("354")
+      yield* client.send("small\r\n.\r\n")
+      expect(code(yield* now(client.reply))).toBe("250 2.0.0")
+      expect(delta(before, yield* counts)).toEqual({ accepted: 1, rejected: 1, bytes: 7 })
+    }).pipe(Effect.provide(Sink.layer))
+  )
+
+  it.scoped("a bare LF under bareLineEndings reject gets 550 5.6.11 and the session goes on", () =>
+    Effect.gen(function* () {
+      const before = yield* counts
+      const client = yield* greeted(yield* SmtpTest.server({ bareLineEndings: "reject" }))
+      yield* openData(client)
+      yield* client.send("a\nb\r\n.\r\n")
+      const refused = yield* now(client.reply)
+      expect(code(refused)).toBe("550 5.6.11")
+      expect(refused.lines).toEqual(["Bare CR or LF not allowed in message content"])
+      expect(code(yield* now(command(client, "MAIL FROM:<a@example.com>")))).toBe("250 2.1.0")
+      expect(delta(before, yield* counts)).toMatchObject({ accepted: 0, rejected: 1 })
+    }).pipe(Effect.provide(Sink.layer))
+  )
+})
+
+describe("DATA begun inline, on TestClock", () => {
+  it.scoped("a silent body gets 421 4.4.2 data too slow when the grace is over, not at the idle timeout", () =>
+    Effect.gen(function* () {
+      const client = yield* greeted(yield* SmtpTest.server({ minDataRate: 500, dataRateGrace: "30 seconds" }))
+      yield* hangUpAtEnd(client)
+      yield* openData(client)
+      yield* TestClock.adjust("29 seconds")
+      expect(yield* client.isClosed).toBe(false)
+      yield* TestClock.adjust("2 seconds")
+      yield* now(client.awaitClose)
+      expect(yield* client.output).toMatch(/354 [^\r\n]*\r\n421 4\.4\.2 [^\r\n]*data too slow[^\r\n]*\r\n$/)
+    }).pipe(Effect.provide(Sink.layer))
+  )
+
+  it.scoped("10 bytes every 10 s is closed at 40 s; nothing after it is read", () =>
+    Effect.gen(function* () {
+      const before = yield* counts
+      const client = yield* greeted(yield* SmtpTest.server({ minDataRate: 500, dataRateGrace: "30 seconds" }))
+      yield* hangUpAtEnd(client)
+      yield* openData(client)
+      let seconds = 0
+      while (!(yield* client.isClosed) && seconds < 120) {
+        yield* client.send("x".repeat(8) + "\r\n")
+        yield* TestClock.adjust("10 seconds")
+        seconds += 10
+      }
+      expect(seconds).toBe(40)
+      const output = yield* client.output
+      expect(output).toMatch(/421 4\.4\.2 [^\r\n]*data too slow[^\r\n]*\r\n$/)
+      expect(delta(before, yield* counts)).toMatchObject({ accepted: 0 })
+    }).pipe(Effect.provide(Sink.layer))
+  )
+
+  // once behind the rate, a read may not wait at all: a byte per 0.9 s used to buy a second each
+  for (const [name, handler] of [
+    ["Sink (inline)", Sink.layer],
+    ["a data hook (the fiber)", MessageHandler.layer({ data: (_, message) => Stream.runDrain(message.body) })]
+  ] as const) {
+    it.scoped(`a byte every 0.9 s after the grace is cut off at once: ${name}`, () =>
+      Effect.gen(function* () {
+        const client = yield* greeted(yield* SmtpTest.server({ minDataRate: 500, dataRateGrace: "30 seconds" }))
+        yield* hangUpAtEnd(client)
+        yield* openData(client)
+        yield* TestClock.adjust("29500 millis")
+        let ms = 29_500
+        while (ms < 120_000 && !(yield* client.isClosed)) {
+          yield* client.send("x")
+          yield* TestClock.adjust("900 millis")
+          ms += 900
+        }
+        expect(ms).toBeLessThan(32_000)
+        expect(yield* client.output).toMatch(/421 4\.4\.2 [^\r\n]*data too slow[^\r\n]*\r\n$/)
+      }).pipe(Effect.provide(handler))
+    )
+  }
+})
+
+describe("handing over to the fiber", () => {
+  it.scoped("a refusing rcpt hook between inline MAIL and inline DATA: each hook called once, replies in order", () =>
+    Effect.gen(function* () {
+      const seen: Array<string> = []
+      const handler = MessageHandler.layer({
+        rcpt: (_, recipient) =>
+          Effect.suspend(() => {
+            seen.push(recipient.address)
+            return recipient.address === "nobody@example.com"
+              ? Effect.fail(new SmtpError.MailboxNotFound())
+              : Effect.void
+          })
+      })
+      const client = yield* greeted(yield* SmtpTest.server().pipe(Effect.provide(handler)))
+      yield* client.send(
+        "MAIL FROM:<a@example.com>\r\nRCPT TO:<nobody@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n"
+      )
+      expect(codes(yield* now(client.replies(4)))).toEqual(["250 2.1.0", "550 5.1.1", "250 2.1.5", "354"])
+      yield* client.send("hello\r\n.\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<nobody@example.com>\r\nRSET\r\n")
+      expect(codes(yield* now(client.replies(4)))).toEqual(["250 2.0.0", "250 2.1.0", "550 5.1.1", "250 2.0.0"])
+      expect(code(yield* now(command(client, "NOOP")))).toBe("250 2.0.0")
+      expect(code(yield* now(command(client, "QUIT")))).toBe("221 2.0.0")
+      yield* client.awaitClose
+      expect(seen).toEqual(["nobody@example.com", "b@example.com", "nobody@example.com"])
+    })
+  )
+
+  it.scoped("a slow error still waits errorDelay, is counted once, and inline answers resume after it", () =>
+    Effect.gen(function* () {
+      const client = yield* greeted(yield* SmtpTest.server({ slowErrorsAfter: 1, maxErrors: 4 }))
+      expect(code(yield* now(command(client, "FOO")))).toBe("500 5.5.2")
+      for (let i = 2; i <= 3; i++) {
+        const before = yield* client.output
+        yield* client.send("FOO\r\n")
+        const reply = yield* Effect.fork(client.reply)
+        yield* TestClock.adjust("999 millis")
+        expect(yield* client.output).toBe(before)
+        assert((yield* Fiber.poll(reply))._tag === "None", `error ${i} answered before its delay`)
+        yield* TestClock.adjust("1 millis")
+        expect(code(yield* Fiber.join(reply))).toBe("500 5.5.2")
+        expect(code(yield* now(command(client, "NOOP")))).toBe("250 2.0.0")
+      }
+      // the 4th error, not an earlier one: a slow error put back and taken again counts once
+      expect(code(yield* now(command(client, "FOO")))).toBe("421 4.7.0")
+      yield* client.awaitClose
+    }).pipe(Effect.provide(Sink.layer))
+  )
+})
+
+describe("shutdown", () => {
+  it.live("a DATA begun inline is busy, not idle: it finishes its message, then gets 421 4.3.2", () =>
+    Effect.gen(function* () {
+      const before = yield* counts
+      const scope = yield* Scope.make()
+      const server = yield* SmtpTest.server({ shutdownGrace: "5 seconds" }).pipe(
+        Effect.provide(Sink.layer),
+        Scope.extend(scope)
+      )
+      const idle = yield* server.connect
+      yield* idle.reply
+      const busy = yield* greeted(server)
+      yield* openData(busy)
+      yield* busy.send("first part\r\n")
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      expect(codes([yield* idle.reply])).toEqual(["421"])
+      yield* idle.awaitClose
+      yield* Effect.sleep("200 millis")
+      expect(yield* busy.isClosed).toBe(false)
+      expect(yield* busy.output).not.toContain("421")
+      yield* busy.send("second part\r\n.\r\n")
+      // both at once: the 421 does not wait for the grace period to run out
+      const replies = yield* Effect.timeoutFail(busy.replies(2), { duration: "1 second", onTimeout: () => "late" })
+      expect(codes(replies)).toEqual(["250 2.0.0", "421 4.3.2"])
+      yield* busy.awaitClose
+      yield* Fiber.join(closing)
+      expect(yield* server.active).toBe(0)
+      expect(delta(before, yield* counts)).toEqual({ accepted: 1, rejected: 0, bytes: 12 + 13 })
+    })
+  )
+})
+
+// real sockets: a server on a free loopback port with the Sink handler
+const nodeServer = (options: NodeSmtpServer.Options = {}) =>
+  NodeSmtpServer.layer({ listen: "127.0.0.1:0", hostname: "mx.test", shutdownGrace: "1 second", ...options }).pipe(
+    Layer.provide(Sink.layer)
+  )
+const port = Effect.map(SmtpServer, (server) => server.addresses[0]!.port)
+
+// waits (live) until `ok` holds, checking every 20 ms
+const until = (ok: () => boolean, timeoutMs: number, what: string) =>
+  Effect.gen(function* () {
+    const deadline = Date.now() + timeoutMs
+    while (!ok()) {
+      if (Date.now() > deadline) return yield* Effect.dieMessage(`timed out waiting for ${what}`)
+      yield* Effect.sleep("20 millis")
+    }
+  })
+
+describe("over real sockets", () => {
+  it.scopedLive("backpressure: a client that does not read its replies stops the server reading its commands", () =>
+    Effect.gen(function* () {
+      const socket = yield* Effect.acquireRelease(
+        Effect.flatMap(port, (p) =>
+          Effect.async<Net.Socket, Error>((resume) => {
+            const s = Net.connect({ host: "127.0.0.1", port: p }, () => resume(Effect.succeed(s)))
+            s.once("error", (error) => resume(Effect.fail(error)))
+          })
+        ),
+        (s) => Effect.sync(() => s.destroy())
+      )
+      // whole lines: the RSET replies are counted, any other line kept
+      const ok = "250 2.0.0 Ok"
+      let oks = 0
+      let partial = ""
+      let closed = false
+      const others: Array<string> = []
+      socket.on("data", (chunk: Buffer) => {
+        const lines = (partial + chunk.toString("latin1")).split("\r\n")
+        partial = lines.pop()!
+        for (const line of lines) {
+          if (line === ok) oks++
+          else others.push(line)
+        }
+      })
+      socket.on("close", () => (closed = true))
+      socket.on("error", () => {})
+      yield* until(() => others.length > 0, 5000, "the greeting")
+      socket.write("EHLO client.test\r\n")
+      yield* until(() => others.some((l) => l.startsWith("250 ")), 5000, "the EHLO reply")
+      socket.pause()
+
+      // 12 MB in 60 kB writes: writableLength counts a write until all of it is taken, so many
+      // small ones show how much the server's side has taken
+      const count = 2_000_000
+      const batch = "RSET\r\n".repeat(10_000)
+      for (let i = 0; i < count / 10_000; i++) socket.write(batch)
+      yield* Effect.sleep("1500 millis")
+      const unwritten = socket.writableLength
+      yield* Effect.sleep("1000 millis")
+      // stalled: nothing more was taken in a second, and most of it is left
+      expect(socket.writableLength).toBe(unwritten)
+      expect(unwritten).toBeGreaterThan(2_000_000)
+      expect(closed).toBe(false)
+
+      socket.resume()
+      yield* until(() => oks >= count || closed, 30_000, "all the RSET replies")
+      expect(oks).toBe(count)
+      socket.write("QUIT\r\n")
+      yield* until(() => closed, 5000, "the close")
+      expect(others.at(-1)).toMatch(/^221 2\.0\.0 /)
+      expect(oks).toBe(count)
+    }).pipe(Effect.provide(nodeServer({ maxJunkCommands: 10_000_000 })))
+  )
+
+  it.scopedLive("a 1 MiB body in many writes gets 250, and so does the next message", () =>
+    Effect.gen(function* () {
+      const before = yield* counts
+      const client = yield* connect("127.0.0.1", yield* port)
+      expect((yield* client.status).slice(0, 4)).toBe("220 ")
+      yield* client.write("EHLO client.test\r\n")
+      yield* client.reply
+      const line = "y".repeat(1022) + "\r\n"
+      for (let message = 0; message < 2; message++) {
+        yield* client.write("MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
+        expect(yield* client.status).toMatch(/^250 2\.1\.0/)
+        expect(yield* client.status).toMatch(/^250 2\.1\.5/)
+        expect(yield* client.status).toMatch(/^354 /)
+        for (let i = 0; i < 1024; i++) {
+          yield* client.write(line)
+          if (i % 64 === 0) yield* Effect.sleep("1 millis")
+        }
+        yield* client.write(".\r\n")
+        expect(yield* client.status).toMatch(/^250 2\.0\.0/)
+      }
+      yield* client.write("QUIT\r\n")
+      expect(yield* client.status).toMatch(/^221 2\.0\.0/)
+      yield* client.closed
+      expect(delta(before, yield* counts)).toEqual({ accepted: 2, rejected: 0, bytes: 2 * 1024 * 1024 })
+    }).pipe(Effect.provide(nodeServer()))
+  )
+})
