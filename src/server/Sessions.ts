@@ -9,7 +9,6 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Fiber from "effect/Fiber"
-import * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
 import { formatEndpoint } from "../handler/SessionInfo.js"
 import type * as MessageHandler from "../handler/MessageHandler.js"
@@ -70,18 +69,16 @@ export const make = (
         .write(Reply.encode(SmtpError.reply(new SmtpError.ServerBusy()), false))
         .pipe(Effect.ignore, Effect.zipRight(transport.close))
 
-    // a trusted proxy's connections start with the real client's address
-    const unwrap = (transport: Transport.Transport) =>
-      config.proxyProtocolFrom.length > 0 && Networks.contains(config.proxyProtocolFrom, transport.remote.address)
-        ? ProxiedTransport.accept(transport, config.proxyTimeout)
-        : Effect.succeed(transport)
-
     const serve = (connection: Transport.Transport): Effect.Effect<void> =>
       Effect.suspend(() => {
         if (shuttingDown || (config.maxConnections > 0 && running.size >= config.maxConnections)) {
           return refuse(connection)
         }
-        return Effect.matchEffect(unwrap(connection), {
+        // a trusted proxy's connections start with the real client's address
+        const proxied =
+          config.proxyProtocolFrom.length > 0 && Networks.contains(config.proxyProtocolFrom, connection.remote.address)
+        if (!proxied) return admit(connection)
+        return Effect.matchEffect(ProxiedTransport.accept(connection, config.proxyTimeout), {
           onFailure: (error) =>
             Effect.zipRight(
               Effect.logInfo(`PROXY header refused: ${error.reason}`).pipe(
@@ -108,47 +105,37 @@ export const make = (
       return client
     }
 
+    const isShuttingDown = () => shuttingDown
+
+    // the bookkeeping of a session is plain code around it: it runs for every connection
     const admit = (transport: Transport.Transport): Effect.Effect<void> =>
-      Effect.suspend(() => {
+      Effect.withFiberRuntime<void>((fiber) => {
         const { key: client, limited } = clientOf(transport.remote.address)
         const count = perClient.get(client) ?? 0
         if (limited && count >= config.maxConnectionsPerClient) return refuse(transport)
         perClient.set(client, count + 1)
+        const key = next++
+        const id = `${prefix}-${key}`
+        const entry: Running = { fiber, isIdle: () => false }
+        running.set(key, entry)
+        Metrics.connectionsTotal.unsafeUpdate(1, [])
+        Metrics.connectionsActive.unsafeModify(1, [])
         const release = Effect.sync(() => {
+          running.delete(key)
+          Metrics.connectionsActive.unsafeModify(-1, [])
           const left = (perClient.get(client) ?? 1) - 1
           if (left === 0) perClient.delete(client)
           else perClient.set(client, left)
         })
-        return Effect.ensuring(session(transport), release)
-      })
-
-    const session = (transport: Transport.Transport): Effect.Effect<void> =>
-      Effect.suspend(() => {
-        const key = next++
-        const id = `${prefix}-${key}`
-        const session = Effect.withFiberRuntime<void>((fiber) => {
-          const entry: Running = { fiber, isIdle: () => false }
-          running.set(key, entry)
-          return Connection.run(transport, {
-            id,
-            config: sessionConfig,
-            handler,
-            greeting,
-            authenticator,
-            isShuttingDown: () => shuttingDown,
-            onIdleProbe: (probe) => (entry.isIdle = probe)
-          })
-        })
-        return Metric.increment(Metrics.connectionsTotal).pipe(
-          Effect.zipRight(Metric.incrementBy(Metrics.connectionsActive, 1)),
-          Effect.zipRight(session),
-          Effect.ensuring(
-            Effect.sync(() => running.delete(key)).pipe(
-              Effect.zipRight(Metric.incrementBy(Metrics.connectionsActive, -1))
-            )
-          ),
-          Effect.annotateLogs({ session: id, peer: formatEndpoint(transport.remote) })
-        )
+        return Connection.run(transport, {
+          id,
+          config: sessionConfig,
+          handler,
+          greeting,
+          authenticator,
+          isShuttingDown,
+          onIdleProbe: (probe) => (entry.isIdle = probe)
+        }).pipe(Effect.ensuring(release), Effect.annotateLogs({ session: id, peer: formatEndpoint(transport.remote) }))
       })
 
     yield* Effect.addFinalizer(() =>
