@@ -39,6 +39,10 @@ export const workerCount = (text: string): number | undefined => {
 export const primary = (count: number): Effect.Effect<void> =>
   Effect.async<void>((resume) => {
     const cluster = Cluster.default
+    // the workers accept on the shared sockets themselves and the kernel spreads connections
+    // between them; Node's default on Linux (round robin) has the primary accept every
+    // connection and pass it over IPC, which costs more than serving it
+    cluster.schedulingPolicy = cluster.SCHED_NONE
     let stopping = false
     let allExited = () => resume(Effect.void)
     const live = new Set<Cluster.Worker>()
