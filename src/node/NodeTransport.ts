@@ -109,10 +109,9 @@ export const makeDetachable = (
       waiter = resume
       inline = inlineRead
       if (socket.isPaused()) socket.resume()
-      return Effect.sync(() => {
-        waiter = undefined
-        inline = undefined
-      })
+      // no canceler: it would hold an interruption frame for as long as the read waits (an idle
+      // session's whole life). A read abandoned by an interrupted session is never resumed, and
+      // its session no longer acts inline; the session's end closes the transport.
     })
 
   const writeNow = (data: string) => {

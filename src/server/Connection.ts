@@ -8,6 +8,7 @@
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Message from "../handler/Message.js"
 import * as MessageHandler from "../handler/MessageHandler.js"
 import type { SessionInfo } from "../handler/SessionInfo.js"
@@ -44,6 +45,8 @@ export interface Environment {
   readonly onIdleProbe?: ((isIdle: () => boolean) => void) | undefined
   /** Checks AUTH credentials; AUTH is offered only with one (and mechanisms in the config). */
   readonly authenticator?: Authenticator.Service | undefined
+  /** Runs last, once the session has ended and its transport is closed. */
+  readonly onEnd?: Effect.Effect<void> | undefined
 }
 
 // a handler's failure as a reply: SMTP errors say theirs (a cause they carry is logged),
@@ -236,6 +239,7 @@ export const run = (initialTransport: Transport.Transport, env: Environment): Ef
 
     // a DATA whose body nobody reads (the handler accepts all): drained as it comes
     let draining: ReturnType<Reader.Reader["startData"]> | undefined
+    let ended = false
 
     // the steps of the fold that need no effect: answered here, whether in the session's loop or
     // inline. Anything else is returned, its state not yet taken, for the loop's effects.
@@ -285,6 +289,8 @@ export const run = (initialTransport: Transport.Transport, env: Environment): Ef
     // the fold in the transport's callback, while the session's fiber waits for a command: true
     // when all input was answered (replies written); false leaves the rest to the session's loop
     function inline(): boolean {
+      // a read left waiting when the session ended (reads need no canceler): nothing more is done
+      if (ended) return false
       while (true) {
         if (draining !== undefined) {
           const end = draining.drain()
@@ -389,30 +395,37 @@ export const run = (initialTransport: Transport.Transport, env: Environment): Ef
       }
     })
 
-    return session.pipe(
-      Effect.catchTag("ReadFailure", (failure) =>
-        Effect.sync(() => {
-          if (failure.reason === "timeout") send(Reply.idleTimeout)
-          // never read the rest of a slow DATA as commands: say why and close
-          if (failure.reason === "slow") send(Reply.dataTimeout)
-        })
-      ),
-      Effect.zipRight(flush),
-      Effect.catchAll((error) => Effect.logDebug("write failed", error)),
-      // shutdown past the grace period: tell the client, briefly, then close
-      Effect.onInterrupt(() =>
-        Effect.sync(() => send(Reply.shuttingDown)).pipe(
-          Effect.zipRight(flush),
-          Effect.interruptible,
-          Effect.timeout("1 second"),
-          Effect.ignore
-        )
-      ),
-      Effect.ensuring(
-        Effect.suspend(() => (state.envelope === undefined ? Effect.void : endTransaction)).pipe(
+    const lastFlush = Effect.catchAll(flush, (error) => Effect.logDebug("write failed", error))
+    // shutdown past the grace period: tell the client, briefly, then close
+    const shutdownNotice = Effect.suspend(() => {
+      send(Reply.shuttingDown)
+      return flush
+    }).pipe(Effect.interruptible, Effect.timeout("1 second"), Effect.ignore)
+    const finalize = (exit: Exit.Exit<void>) =>
+      Effect.suspend(() => {
+        ended = true
+        const interrupted = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+        return (interrupted ? shutdownNotice : Effect.void).pipe(
+          Effect.zipRight(Effect.suspend(() => (state.envelope === undefined ? Effect.void : endTransaction))),
           // the transport of the moment: after STARTTLS it is the encrypted one
-          Effect.zipRight(Effect.suspend(() => transport.close))
+          Effect.ensuring(Effect.suspend(() => transport.close)),
+          Effect.ensuring(env.onEnd ?? Effect.void)
         )
-      )
+      })
+
+    // one handler and one finalizer for every way out: each wrapper is a frame that an idle
+    // session holds for as long as it is open
+    return session.pipe(
+      Effect.matchEffect({
+        onFailure: (error) => {
+          if (error._tag !== "ReadFailure") return Effect.logDebug("write failed", error)
+          if (error.reason === "timeout") send(Reply.idleTimeout)
+          // never read the rest of a slow DATA as commands: say why and close
+          if (error.reason === "slow") send(Reply.dataTimeout)
+          return lastFlush
+        },
+        onSuccess: () => lastFlush
+      }),
+      Effect.onExit(finalize)
     )
   })

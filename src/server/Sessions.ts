@@ -9,6 +9,8 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
+import * as HashMap from "effect/HashMap"
 import type * as Scope from "effect/Scope"
 import { formatEndpoint } from "../handler/SessionInfo.js"
 import type * as MessageHandler from "../handler/MessageHandler.js"
@@ -120,22 +122,32 @@ export const make = (
         running.set(key, entry)
         Metrics.connectionsTotal.unsafeUpdate(1, [])
         Metrics.connectionsActive.unsafeModify(1, [])
-        const release = Effect.sync(() => {
-          running.delete(key)
-          Metrics.connectionsActive.unsafeModify(-1, [])
-          const left = (perClient.get(client) ?? 1) - 1
-          if (left === 0) perClient.delete(client)
-          else perClient.set(client, left)
-        })
-        return Connection.run(transport, {
+        // the session's log annotations, set on its own fiber (the platform forks one per
+        // connection) and put back at the end: Effect.annotateLogs would hold a frame and a copy
+        // of the fiber's refs for as long as the session is open
+        const annotations = fiber.getFiberRef(FiberRef.currentLogAnnotations)
+        const annotated = HashMap.set(HashMap.set(annotations, "session", id), "peer", formatEndpoint(transport.remote))
+        const release = Effect.zipRight(
+          Effect.sync(() => {
+            running.delete(key)
+            Metrics.connectionsActive.unsafeModify(-1, [])
+            const left = (perClient.get(client) ?? 1) - 1
+            if (left === 0) perClient.delete(client)
+            else perClient.set(client, left)
+          }),
+          FiberRef.set(FiberRef.currentLogAnnotations, annotations)
+        )
+        const session = Connection.run(transport, {
           id,
           config: sessionConfig,
           handler,
           greeting,
           authenticator,
           isShuttingDown,
-          onIdleProbe: (probe) => (entry.isIdle = probe)
-        }).pipe(Effect.ensuring(release), Effect.annotateLogs({ session: id, peer: formatEndpoint(transport.remote) }))
+          onIdleProbe: (probe) => (entry.isIdle = probe),
+          onEnd: release
+        })
+        return Effect.zipRight(FiberRef.set(FiberRef.currentLogAnnotations, annotated), session)
       })
 
     yield* Effect.addFinalizer(() =>
