@@ -395,17 +395,19 @@ export const run = (initialTransport: Transport.Transport, env: Environment): Ef
       }
     })
 
-    const lastFlush = Effect.catchAll(flush, (error) => Effect.logDebug("write failed", error))
+    // built when a session ends, not held by every open one
+    const lastFlush = () => Effect.catchAll(flush, (error) => Effect.logDebug("write failed", error))
     // shutdown past the grace period: tell the client, briefly, then close
-    const shutdownNotice = Effect.suspend(() => {
-      send(Reply.shuttingDown)
-      return flush
-    }).pipe(Effect.interruptible, Effect.timeout("1 second"), Effect.ignore)
+    const shutdownNotice = () =>
+      Effect.suspend(() => {
+        send(Reply.shuttingDown)
+        return flush
+      }).pipe(Effect.interruptible, Effect.timeout("1 second"), Effect.ignore)
     const finalize = (exit: Exit.Exit<void>) =>
       Effect.suspend(() => {
         ended = true
         const interrupted = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
-        return (interrupted ? shutdownNotice : Effect.void).pipe(
+        return (interrupted ? shutdownNotice() : Effect.void).pipe(
           Effect.zipRight(Effect.suspend(() => (state.envelope === undefined ? Effect.void : endTransaction))),
           // the transport of the moment: after STARTTLS it is the encrypted one
           Effect.ensuring(Effect.suspend(() => transport.close)),
@@ -422,9 +424,9 @@ export const run = (initialTransport: Transport.Transport, env: Environment): Ef
           if (error.reason === "timeout") send(Reply.idleTimeout)
           // never read the rest of a slow DATA as commands: say why and close
           if (error.reason === "slow") send(Reply.dataTimeout)
-          return lastFlush
+          return lastFlush()
         },
-        onSuccess: () => lastFlush
+        onSuccess: lastFlush
       }),
       Effect.onExit(finalize)
     )
