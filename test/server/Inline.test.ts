@@ -1,7 +1,7 @@
 // Commands answered inline (in the transport's callback, without waking the session's fiber): whole
 // sessions with the Sink handler, DATA drained inline (split bodies, limits, the minimum data rate,
 // shutdown), hooks and slow errors that hand over to the fiber, and backpressure on real sockets.
-import { assert, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Metric, Scope, Stream, TestClock, TestServices } from "effect"
 import * as Net from "node:net"
 import * as MessageHandler from "../../src/handler/MessageHandler.js"
@@ -13,6 +13,7 @@ import * as SmtpError from "../../src/server/SmtpError.js"
 import { SmtpServer } from "../../src/server/SmtpServer.js"
 import { SmtpTest } from "../../src/testing/index.js"
 import type { TestClient } from "../../src/testing/TestTransport.js"
+import { delayedReply } from "../utils/delayed.js"
 import { connect } from "../utils/rawClient.js"
 
 const code = (reply: Reply.Reply) => `${reply.code}${reply.enhanced === undefined ? "" : ` ${reply.enhanced}`}`
@@ -134,25 +135,6 @@ describe("DATA begun inline, on TestClock", () => {
     }).pipe(Effect.provide(Sink.layer))
   )
 
-  it.scoped("10 bytes every 10 s is closed at 40 s; nothing after it is read", () =>
-    Effect.gen(function* () {
-      const before = yield* counts
-      const client = yield* greeted(yield* SmtpTest.server({ minDataRate: 500, dataRateGrace: "30 seconds" }))
-      yield* hangUpAtEnd(client)
-      yield* openData(client)
-      let seconds = 0
-      while (!(yield* client.isClosed) && seconds < 120) {
-        yield* client.send("x".repeat(8) + "\r\n")
-        yield* TestClock.adjust("10 seconds")
-        seconds += 10
-      }
-      expect(seconds).toBe(40)
-      const output = yield* client.output
-      expect(output).toMatch(/421 4\.4\.2 [^\r\n]*data too slow[^\r\n]*\r\n$/)
-      expect(delta(before, yield* counts)).toMatchObject({ accepted: 0 })
-    }).pipe(Effect.provide(Sink.layer))
-  )
-
   // once behind the rate, a read may not wait at all: a byte per 0.9 s used to buy a second each
   for (const [name, handler] of [
     ["Sink (inline)", Sink.layer],
@@ -209,14 +191,7 @@ describe("handing over to the fiber", () => {
       const client = yield* greeted(yield* SmtpTest.server({ slowErrorsAfter: 1, maxErrors: 4 }))
       expect(code(yield* now(command(client, "FOO")))).toBe("500 5.5.2")
       for (let i = 2; i <= 3; i++) {
-        const before = yield* client.output
-        yield* client.send("FOO\r\n")
-        const reply = yield* Effect.fork(client.reply)
-        yield* TestClock.adjust("999 millis")
-        expect(yield* client.output).toBe(before)
-        assert((yield* Fiber.poll(reply))._tag === "None", `error ${i} answered before its delay`)
-        yield* TestClock.adjust("1 millis")
-        expect(code(yield* Fiber.join(reply))).toBe("500 5.5.2")
+        expect(code(yield* delayedReply(client, "FOO"))).toBe("500 5.5.2")
         expect(code(yield* now(command(client, "NOOP")))).toBe("250 2.0.0")
       }
       // the 4th error, not an earlier one: a slow error put back and taken again counts once
