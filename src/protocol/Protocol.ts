@@ -57,7 +57,7 @@ export interface Config {
  * @since 0.1.0
  * @category constructors
  */
-export const makeConfig = (options: Partial<Config> = {}): Config => ({
+export const makeConfig = (options: { readonly [K in keyof Config]?: Config[K] | undefined } = {}): Config => ({
   hostname: options.hostname ?? "localhost",
   maxMessageSize: options.maxMessageSize ?? 33554432,
   maxRecipients: options.maxRecipients ?? 1000,

@@ -180,20 +180,21 @@ export const make = (options: Options = {}): Effect.Effect<ServerConfig, ConfigE
     const trustedNetworks = yield* networks("trustedNetworks", options.trustedNetworks, Networks.loopback)
     const proxyProtocolFrom = yield* networks("proxyProtocolFrom", options.proxyProtocolFrom, [])
     return {
+      // the protocol's limits have their defaults in one place, Protocol.makeConfig
       protocol: Protocol.makeConfig({
-        hostname: options.hostname ?? "localhost",
-        maxMessageSize: options.maxMessageSize ?? 33554432,
-        maxRecipients: options.maxRecipients ?? 1000,
-        maxErrors: options.maxErrors ?? 20,
-        smtpUtf8: options.smtpUtf8 ?? false,
+        hostname: options.hostname,
+        maxMessageSize: options.maxMessageSize,
+        maxRecipients: options.maxRecipients,
+        maxErrors: options.maxErrors,
+        smtpUtf8: options.smtpUtf8,
         eightBitMime: !decodeData,
         userVerbs: new Set(Object.keys(commands)),
-        startTls: options.startTls ?? false,
-        requireTls: options.requireTls ?? false,
-        authInsecure: options.authInsecure ?? false,
-        requireAuth: options.requireAuth ?? false,
-        slowErrorsAfter: options.slowErrorsAfter ?? 10,
-        maxJunkCommands: options.maxJunkCommands ?? 100
+        startTls: options.startTls,
+        requireTls: options.requireTls,
+        authInsecure: options.authInsecure,
+        requireAuth: options.requireAuth,
+        slowErrorsAfter: options.slowErrorsAfter,
+        maxJunkCommands: options.maxJunkCommands
       }),
       maxLineLength: options.maxLineLength ?? 2048,
       decodeData,
