@@ -150,26 +150,27 @@ export const makeDetachable = (
   // lingering close: FIN, then read and drop what the client still sends until it closes (at
   // most 2 s), so that an RST does not wipe our last reply from its receive buffer; then release.
   // A plain timer rather than Effect.timeout: this runs once per connection.
-  const linger = Effect.async<void>((resume) => {
-    if (socket.destroyed) return resume(Effect.void)
-    const done = () => {
-      clearTimeout(timer)
-      socket.destroy()
-      resume(Effect.void)
-    }
-    const timer = setTimeout(done, 2000)
-    socket.once("close", done)
-    socket.end()
-    socket.off("data", onData)
-    socket.resume()
-    return Effect.sync(() => {
-      clearTimeout(timer)
-      socket.destroy()
+  const linger = () =>
+    Effect.async<void>((resume) => {
+      if (socket.destroyed) return resume(Effect.void)
+      const done = () => {
+        clearTimeout(timer)
+        socket.destroy()
+        resume(Effect.void)
+      }
+      const timer = setTimeout(done, 2000)
+      socket.once("close", done)
+      socket.end()
+      socket.off("data", onData)
+      socket.resume()
+      return Effect.sync(() => {
+        clearTimeout(timer)
+        socket.destroy()
+      })
     })
-  })
   // after STARTTLS the connection goes on in the TLS transport: closing this one closes that one
   let successor: Transport.Transport | undefined
-  const close = Effect.suspend(() => (detached ? (successor?.close ?? Effect.void) : linger))
+  const close = Effect.suspend(() => (detached ? (successor?.close ?? Effect.void) : linger()))
 
   // hands the socket over to TLS (STARTTLS): our listeners go, the socket stays open. Bytes
   // already read and not yet consumed came before the handshake: they are refused, never

@@ -134,14 +134,13 @@ export const run = (initialTransport: Transport.Transport, env: Environment): Ef
     })
 
     // the next line as the client sent it, not a command (SASL answers): never traced
-    const nextLine: Effect.Effect<string | undefined, Reader.ReadFailure> = Effect.suspend(
-      function loop(): Effect.Effect<string | undefined, Reader.ReadFailure> {
+    const nextLine = (): Effect.Effect<string | undefined, Reader.ReadFailure> =>
+      Effect.suspend(function loop(): Effect.Effect<string | undefined, Reader.ReadFailure> {
         const frame = reader.bufferedCommand()
         if (frame === undefined) return Effect.flatMap(reader.fillAnswer, loop)
         // a line that is not text cannot be base64: the mechanism refuses it
         return Effect.succeed(frame._tag === "Line" ? (Protocol.lineText(frame.bytes) ?? "\u0000") : undefined)
-      }
-    )
+      })
 
     // RFC 3207: the 220 goes out, plaintext the client pipelined after STARTTLS is dropped, and
     // the session starts over on the encrypted connection; a failed handshake ends it
@@ -174,7 +173,7 @@ export const run = (initialTransport: Transport.Transport, env: Environment): Ef
           challenge: (text) =>
             Effect.suspend(() => {
               send(Reply.make(334, undefined, text))
-              return nextLine
+              return nextLine()
             })
         })
         switch (outcome._tag) {
@@ -233,9 +232,8 @@ export const run = (initialTransport: Transport.Transport, env: Environment): Ef
       })
 
     // the handler's per-transaction resources go when the transaction does
-    const endTransaction = Effect.suspend(() =>
+    const endTransaction = () =>
       handler.reset === undefined ? Effect.void : guarded(handler.reset(info())).pipe(Effect.asVoid)
-    )
 
     // a DATA whose body nobody reads (the handler accepts all): drained as it comes
     let draining: ReturnType<Reader.Reader["startData"]> | undefined
@@ -319,7 +317,7 @@ export const run = (initialTransport: Transport.Transport, env: Environment): Ef
           received(yield* data.finish, accepted)
           if (handler.reset !== undefined) {
             yield* flush
-            yield* endTransaction
+            yield* endTransaction()
           }
           continue
         }
@@ -390,7 +388,7 @@ export const run = (initialTransport: Transport.Transport, env: Environment): Ef
         if (open && state.envelope === undefined && handler.reset !== undefined) {
           // the client has its reply before the handler tidies up (a relay says QUIT upstream)
           yield* flush
-          yield* endTransaction
+          yield* endTransaction()
         }
       }
     })
@@ -408,7 +406,7 @@ export const run = (initialTransport: Transport.Transport, env: Environment): Ef
         ended = true
         const interrupted = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
         return (interrupted ? shutdownNotice() : Effect.void).pipe(
-          Effect.zipRight(Effect.suspend(() => (state.envelope === undefined ? Effect.void : endTransaction))),
+          Effect.zipRight(Effect.suspend(() => (state.envelope === undefined ? Effect.void : endTransaction()))),
           // the transport of the moment: after STARTTLS it is the encrypted one
           Effect.ensuring(Effect.suspend(() => transport.close)),
           Effect.ensuring(env.onEnd ?? Effect.void)

@@ -102,7 +102,10 @@ export const make = (
   }
   const idle = Duration.decode(options.idleTimeout)
   const idleMs = Duration.toMillis(idle)
-  const read = transport.read(idle)
+  // the reads and fills a session may never need are built on first use: an idle session holds
+  // only what its next command read needs
+  let plainRead: Effect.Effect<Uint8Array | undefined, Transport.TransportError | Transport.ReadTimeout> | undefined
+  const read = () => (plainRead ??= transport.read(idle))
   // DATA's minimum rate (Postfix's smtpd_min_data_rate): after the grace period the client must
   // have sent `minDataRate` bytes for every second; each read may wait only until it falls behind
   const minRate = options.minDataRate ?? 0
@@ -122,11 +125,11 @@ export const make = (
     // whole seconds: the socket's timer is re-armed only when the deadline moves by one
     return dataDeadline ? Math.ceil(behind / 1000) * 1000 : idleMs
   }
-  const readData = Effect.suspend(() => {
+  const readData = () => {
     const ms = dataWaitMs()
     if (ms === 0) return Effect.fail(new Transport.ReadTimeout())
-    return dataDeadline ? transport.read(Duration.millis(ms)) : read
-  })
+    return dataDeadline ? transport.read(Duration.millis(ms)) : read()
+  }
   // a chunk that came while a command read waits, acted on in the transport's callback
   const inline = options.inline
   const take: Transport.Inline = (chunk) => {
@@ -139,7 +142,7 @@ export const make = (
     const ms = dataWaitMs()
     return ms === 0 ? undefined : ms
   }
-  const readInline = inline === undefined ? read : transport.read(idle, take)
+  const readInline = inline === undefined ? read() : transport.read(idle, take)
   const afterRead = (chunk: Uint8Array | undefined) => {
     waiting = false
     if (chunk === undefined) return broken(new ReadFailure({ reason: "closed" }))
@@ -151,7 +154,7 @@ export const make = (
   const readStep: Effect.Effect<void, ReadFailure> = Effect.matchEffect(
     Effect.suspend(() => {
       waiting = mode === "command"
-      return mode === "data" ? readData : mode === "command" ? readInline : read
+      return mode === "data" ? readData() : mode === "command" ? readInline : read()
     }),
     {
       onFailure: (error) => {
@@ -187,8 +190,9 @@ export const make = (
     putBack = frame
   }
   const fillCommand = fill("command")
-  const fillAnswer = fill("answer")
-  const fillData = fill("data")
+  let answerFill: Effect.Effect<void, ReadFailure> | undefined
+  let dataFill: Effect.Effect<void, ReadFailure> | undefined
+  const fillData = () => (dataFill ??= fill("data"))
 
   const startData = () => {
     framer.startData()
@@ -200,7 +204,7 @@ export const make = (
     const pull: Effect.Effect<Option.Option<Uint8Array>, ReadFailure> = Effect.suspend(() => {
       if (end !== undefined) return Effect.succeed(Option.none())
       const frame = framer.pull()
-      if (frame === undefined) return Effect.zipRight(fillData, pull)
+      if (frame === undefined) return Effect.zipRight(fillData(), pull)
       switch (frame._tag) {
         case "Body":
           return aborted === undefined ? Effect.succeed(Option.some(frame.bytes)) : pull
@@ -247,7 +251,7 @@ export const make = (
       ReadFailure
     > {
       const done = drain()
-      return done === undefined ? Effect.flatMap(fillData, loop) : Effect.succeed(done)
+      return done === undefined ? Effect.flatMap(fillData(), loop) : Effect.succeed(done)
     })
     return { body, finish, drain }
   }
@@ -256,7 +260,9 @@ export const make = (
     bufferedCommand,
     unread,
     fillCommand,
-    fillAnswer,
+    get fillAnswer() {
+      return (answerFill ??= fill("answer"))
+    },
     startData,
     // a DATA begun inline waits in a command read: it is not idle
     waitingForCommand: () => waiting && failure === undefined && framer.currentMode === "command"
