@@ -21,11 +21,10 @@ import {
   srcModule,
   text,
   type Transaction,
-  waitListening,
   withHandler,
   withUpstream
 } from "../utils/relay.js"
-import { aiosmtpd, certificate, fakeUpstream, freePort, smtpSink } from "../utils/upstreams.js"
+import { aiosmtpd, certificate, fakeUpstream, freePort, smtpSink, waitListening } from "../utils/upstreams.js"
 
 type RelayOptions = Omit<Relay.Options, "upstream"> & { readonly upstream?: Partial<Relay.Options["upstream"]> }
 

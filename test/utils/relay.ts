@@ -1,11 +1,10 @@
 // Helpers for the relay and router tests: a server whose handler needs the SMTP client, an
 // upstream of our own with a refusal policy, handlers that record what their route saw, an
 // smtplib client that reports every reply, and SMTP conversations for scripted fake upstreams.
-import { Chunk, Clock, Context, Duration, Effect, Layer, Ref, Schedule, Stream } from "effect"
+import { Chunk, Clock, Context, Duration, Effect, Layer, Ref, Stream } from "effect"
 import type { Scope } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
-import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import type * as SmtpClient from "../../src/client/SmtpClient.js"
@@ -431,17 +430,3 @@ export const peakRss = (pid: number) =>
     const status = Fs.readFileSync(`/proc/${pid}/status`, "utf8")
     return Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1])
   })
-
-/** Waits (up to 3 s) until something accepts connections on 127.0.0.1:`port`. */
-export const waitListening = (port: number): Effect.Effect<void, Error> =>
-  Effect.async<void, string>((resume) => {
-    const socket = Net.connect({ host: "127.0.0.1", port })
-    socket.once("connect", () => {
-      socket.destroy()
-      resume(Effect.void)
-    })
-    socket.once("error", () => resume(Effect.fail("not yet")))
-  }).pipe(
-    Effect.retry({ schedule: Schedule.spaced("10 millis"), times: 300 }),
-    Effect.mapError(() => new Error(`nothing listens on port ${port}`))
-  )

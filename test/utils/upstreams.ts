@@ -361,6 +361,20 @@ export interface SmtpSink {
   readonly dump: (count: number) => Effect.Effect<string>
 }
 
+/** Waits (up to 3 s) until something accepts connections on 127.0.0.1:`port`. */
+export const waitListening = (port: number): Effect.Effect<void, Error> =>
+  Effect.async<void, string>((resume) => {
+    const socket = Net.connect({ host: "127.0.0.1", port })
+    socket.once("connect", () => {
+      socket.destroy()
+      resume(Effect.void)
+    })
+    socket.once("error", () => resume(Effect.fail("not yet")))
+  }).pipe(
+    Effect.retry({ schedule: Schedule.spaced("10 millis"), times: 300 }),
+    Effect.mapError(() => new Error(`nothing listens on port ${port}`))
+  )
+
 /**
  * Postfix's smtp-sink on 127.0.0.1 and a free port, dumping every transaction to one file.
  * `args` are more smtp-sink flags (`-p` no PIPELINING, `-r RCPT` refuse RCPT with 450, …).
@@ -380,15 +394,7 @@ export const smtpSink = (args: ReadonlyArray<string> = []): Effect.Effect<SmtpSi
       "smtp-sink comes with Postfix: apt-get install postfix"
     )
     // smtp-sink says nothing when it listens: wait until it takes a connection
-    yield* Effect.async<void, string>((resume) => {
-      const socket = Net.connect({ host: "127.0.0.1", port })
-      socket.once("connect", () => {
-        socket.destroy()
-        resume(Effect.void)
-      })
-      socket.once("error", () => resume(Effect.fail("not yet")))
-    }).pipe(
-      Effect.retry({ schedule: Schedule.spaced("10 millis"), times: 300 }),
+    yield* waitListening(port).pipe(
       Effect.mapError(
         () => new UpstreamStartError({ message: `smtp-sink did not listen on port ${port}\nstderr: ${child.stderr()}` })
       )
