@@ -2,7 +2,7 @@
 // client drives it, the refusals that come before any exchange, the delay before each 535 and
 // the close after too many, what the trace may show, and relaying for authenticated clients.
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Fiber, Layer, Logger, LogLevel, Stream, TestClock } from "effect"
+import { Chunk, Effect, Fiber, Layer, Stream, TestClock } from "effect"
 import * as Crypto from "node:crypto"
 import * as Authenticator from "../../src/auth/Authenticator.js"
 import type * as SmtpClient from "../../src/client/SmtpClient.js"
@@ -15,6 +15,7 @@ import * as Reply from "../../src/protocol/Reply.js"
 import type * as ServerConfig from "../../src/server/ServerConfig.js"
 import { SmtpTest } from "../../src/testing/index.js"
 import type { TestClient } from "../../src/testing/TestTransport.js"
+import { logTo } from "../utils/logs.js"
 
 const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64")
 const unb64 = (text: string) => Buffer.from(text, "base64").toString("utf8")
@@ -343,16 +344,6 @@ describe("guessing passwords", () => {
 })
 
 describe("the trace", () => {
-  const logTo = (lines: Array<string>) =>
-    Layer.merge(
-      Logger.add(
-        Logger.make(({ message }) => {
-          lines.push((Array.isArray(message) ? message : [message]).map(String).join(" "))
-        })
-      ),
-      Logger.minimumLogLevel(LogLevel.All)
-    )
-
   it.scoped("shows AUTH's initial response as ****, SASL answers not at all: no password, no payload", () => {
     const lines: Array<string> = []
     const secrets = ["secret", "hunter2", "alice", b64("\0alice\0hunter2"), b64("alice"), b64("secret"), alicePlain]

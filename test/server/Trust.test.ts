@@ -3,7 +3,7 @@
 // talkers and unauthorized pipelining, per-client connection limits, SMTP smuggling, bytes that
 // are not text, and lines that try to forge the trace. Each test fails if its protection breaks.
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, FastCheck as fc, Layer, Logger, LogLevel, Stream, TestClock, TestServices } from "effect"
+import { Effect, Exit, Fiber, FastCheck as fc, Layer, Stream, TestClock, TestServices } from "effect"
 import * as Recording from "../../src/handlers/Recording.js"
 import * as MessageHandler from "../../src/handler/MessageHandler.js"
 import * as Command from "../../src/protocol/Command.js"
@@ -16,6 +16,7 @@ import * as TestTransport from "../../src/testing/TestTransport.js"
 import type { TestClient } from "../../src/testing/TestTransport.js"
 import { chunked as splitAt } from "../utils/chunks.js"
 import { delayedReply } from "../utils/delayed.js"
+import { logTo } from "../utils/logs.js"
 
 const code = (reply: Reply.Reply) => `${reply.code}${reply.enhanced === undefined ? "" : ` ${reply.enhanced}`}`
 const command = SmtpTest.command
@@ -52,16 +53,6 @@ const openData = (client: TestClient) =>
     expect(code(yield* command(client, "RCPT TO:<b@example.com>"))).toBe("250 2.1.5")
     expect((yield* command(client, "DATA")).code).toBe(354)
   })
-
-const logTo = (lines: Array<string>) =>
-  Layer.merge(
-    Logger.add(
-      Logger.make(({ message }) => {
-        lines.push((Array.isArray(message) ? message : [message]).map(String).join(" "))
-      })
-    ),
-    Logger.minimumLogLevel(LogLevel.All)
-  )
 
 describe("STARTTLS", () => {
   it.scoped("with an argument: 501; twice: 503", () =>
