@@ -239,6 +239,12 @@ export const run = (initialTransport: Transport.Transport, env: Environment): Ef
     let draining: ReturnType<Reader.Reader["startData"]> | undefined
     let ended = false
 
+    // a refused AUTH: what the client sent behind it would be its answers (credentials), sent out
+    // of turn; they are dropped unread rather than taken, and traced, as commands
+    const dropAnswersOfRefusedAuth = (frame: Reader.CommandFrame) => {
+      if (framer.buffered > 0 && Pipelining.isAuth(frame)) framer.reset()
+    }
+
     // the steps of the fold that need no effect: answered here, whether in the session's loop or
     // inline. Anything else is returned, its state not yet taken, for the loop's effects.
     const quick = (frame: Reader.CommandFrame): Protocol.Decision | "violation" | undefined => {
@@ -250,9 +256,7 @@ export const run = (initialTransport: Transport.Transport, env: Environment): Ef
         case "Reply":
           if (decision.slow === true) return decision
           state = decision.state
-          // a refused AUTH: what the client sent behind it would be its answers (credentials),
-          // sent out of turn; they are dropped unread rather than taken, and traced, as commands
-          if (framer.buffered > 0 && Pipelining.isAuth(frame)) framer.reset()
+          dropAnswersOfRefusedAuth(frame)
           send(decision.reply)
           return undefined
         case "Mail":
@@ -336,7 +340,7 @@ export const run = (initialTransport: Transport.Transport, env: Environment): Ef
           case undefined:
             break
           case "Reply":
-            if (framer.buffered > 0 && Pipelining.isAuth(frame)) framer.reset()
+            dropAnswersOfRefusedAuth(frame)
             if (decision.slow === true) {
               // past the soft error limit every error waits (Postfix's smtpd_error_sleep_time)
               yield* flush
