@@ -136,9 +136,8 @@ export const make = (
     const sessions = yield* Sessions.make(config, handler)
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
     const transportOptions = contexts === undefined ? {} : { startTls: contexts }
-    const onConnection = (socket: Net.Socket) => {
-      runFork(sessions.serve(NodeTransport.make(socket, transportOptions)))
-    }
+    // a session starts in the socket's callback: it forks a fiber only when it needs one
+    const onConnection = (socket: Net.Socket) => sessions.accept(NodeTransport.make(socket, transportOptions))
 
     // implicit TLS: the handshake first, in the connection's fiber. Sockets still in their
     // handshake are not sessions yet: shutdown ends them itself.
@@ -162,7 +161,9 @@ export const make = (
               return (quiet ? Effect.logDebug(message) : Effect.logInfo(message)).pipe(Effect.annotateLogs({ peer }))
             },
             onSuccess: (secured) =>
-              sessions.serve(NodeTransport.make(secured, { secure: true, tls: NodeTls.tlsInfo(secured) }))
+              Effect.sync(() =>
+                sessions.accept(NodeTransport.make(secured, { secure: true, tls: NodeTls.tlsInfo(secured) }))
+              )
           })
         )
       )

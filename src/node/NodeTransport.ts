@@ -46,6 +46,21 @@ export const makeDetachable = (
   let waiter: Resume | undefined
   // the waiting read's session acts on chunks in this callback, without waking its fiber
   let inline: Transport.Inline | undefined
+  // a parked session (no fiber, no read): its inline handling, and how to wake it
+  let parked: Transport.Inline | undefined
+  let onWake: (() => void) | undefined
+  // what a parked session's fiber reads first: a defect of its inline handling, a timeout
+  let crashed: { readonly defect: unknown } | undefined
+  let timedOut = false
+  const stop = () => {
+    parked = undefined
+    onWake = undefined
+  }
+  const wakeParked = () => {
+    const wakeUp = onWake
+    stop()
+    wakeUp?.()
+  }
   const wake = (effect: Effect.Effect<Uint8Array | undefined, Transport.TransportError | Transport.ReadTimeout>) => {
     const resume = waiter
     waiter = undefined
@@ -58,6 +73,7 @@ export const makeDetachable = (
   const queue: Array<Buffer> = []
   const onData = (chunk: Buffer) => {
     if (waiter === undefined) {
+      if (parked !== undefined) return parkedData(parked, chunk)
       queue.push(chunk)
       socket.pause()
       return
@@ -73,9 +89,23 @@ export const makeDetachable = (
     if (next === undefined) return wake(Effect.succeed(Transport.takenInline))
     arm(next)
   }
+  const parkedData = (take: Transport.Inline, chunk: Buffer) => {
+    let next: number | undefined
+    try {
+      next = take(chunk)
+    } catch (defect) {
+      crashed = { defect }
+      return wakeParked()
+    }
+    // the session ended (or woke) in its inline handling
+    if (parked === undefined) return
+    if (next === undefined) return wakeParked()
+    arm(next)
+  }
   const onEnd = () => {
     ended = true
     wake(Effect.succeed(undefined))
+    wakeParked()
   }
   // Node's inactivity timer (reset by every read and write, without a new timer per read):
   // it only matters while the session waits for the client
@@ -86,12 +116,16 @@ export const makeDetachable = (
     socket.setTimeout(Number.isFinite(ms) ? ms : 0)
   }
   const onTimeout = () => {
-    if (waiter !== undefined) wake(Effect.fail(new Transport.ReadTimeout()))
+    if (waiter !== undefined) return wake(Effect.fail(new Transport.ReadTimeout()))
+    if (parked === undefined) return
+    timedOut = true
+    wakeParked()
   }
   // a socket error with no listener would crash the process
   const onError = (cause: Error) => {
     failure = cause
     if (waiter !== undefined) wake(Effect.fail(new Transport.TransportError({ cause })))
+    wakeParked()
   }
   socket.on("data", onData)
   socket.on("end", onEnd)
@@ -103,6 +137,11 @@ export const makeDetachable = (
     Effect.async<Uint8Array | undefined, Transport.TransportError | Transport.ReadTimeout>((resume) => {
       const queued = queue.shift()
       if (queued !== undefined) return resume(Effect.succeed(queued))
+      if (crashed !== undefined) return resume(Effect.die(crashed.defect))
+      if (timedOut) {
+        timedOut = false
+        return resume(Effect.fail(new Transport.ReadTimeout()))
+      }
       if (failure !== undefined) return resume(Effect.fail(new Transport.TransportError({ cause: failure })))
       if (ended || socket.destroyed) return resume(Effect.succeed(undefined))
       arm(Duration.toMillis(idleTimeout))
@@ -150,27 +189,52 @@ export const makeDetachable = (
   // lingering close: FIN, then read and drop what the client still sends until it closes (at
   // most 2 s), so that an RST does not wipe our last reply from its receive buffer; then release.
   // A plain timer rather than Effect.timeout: this runs once per connection.
-  const linger = () =>
+  const linger = (released: () => void): (() => void) => {
+    stop()
+    if (socket.destroyed) {
+      released()
+      return ignore
+    }
+    let finished = false
+    const done = () => {
+      if (finished) return
+      finished = true
+      clearTimeout(timer)
+      socket.destroy()
+      released()
+    }
+    const timer = setTimeout(done, 2000)
+    socket.once("close", done)
+    socket.end()
+    socket.off("data", onData)
+    socket.resume()
+    return () => {
+      clearTimeout(timer)
+      socket.destroy()
+    }
+  }
+  const lingering = () =>
     Effect.async<void>((resume) => {
-      if (socket.destroyed) return resume(Effect.void)
-      const done = () => {
-        clearTimeout(timer)
-        socket.destroy()
-        resume(Effect.void)
-      }
-      const timer = setTimeout(done, 2000)
-      socket.once("close", done)
-      socket.end()
-      socket.off("data", onData)
-      socket.resume()
-      return Effect.sync(() => {
-        clearTimeout(timer)
-        socket.destroy()
-      })
+      const release = linger(() => resume(Effect.void))
+      return Effect.sync(release)
     })
   // after STARTTLS the connection goes on in the TLS transport: closing this one closes that one
   let successor: Transport.Transport | undefined
-  const close = Effect.suspend(() => (detached ? (successor?.close ?? Effect.void) : linger()))
+  const close = Effect.suspend(() => (detached ? (successor?.close ?? Effect.void) : lingering()))
+
+  // a session parks only before STARTTLS (a session that began TLS has its fiber)
+  const park: Transport.Parking = {
+    start: (take, idleMs, wakeUp) => {
+      if (detached || queue.length > 0 || ended || failure !== undefined || socket.destroyed) return false
+      parked = take
+      onWake = wakeUp
+      arm(idleMs)
+      if (socket.isPaused()) socket.resume()
+      return true
+    },
+    stop,
+    end: (done) => void linger(done)
+  }
 
   // hands the socket over to TLS (STARTTLS): our listeners go, the socket stays open. Bytes
   // already read and not yet consumed came before the handshake: they are refused, never
@@ -213,6 +277,7 @@ export const makeDetachable = (
     write,
     writeNow,
     close,
+    park,
     remote: { address: socket.remoteAddress ?? "unknown", port: socket.remotePort ?? 0 },
     local: { address: socket.localAddress ?? "unknown", port: socket.localPort ?? 0 },
     secure: options.secure ?? false,

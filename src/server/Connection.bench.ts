@@ -1,9 +1,10 @@
 /**
- * A session's own work per message, with nothing else in the way: `Connection.run` over a
+ * A session's own work per message, with nothing else in the way: `Connection.start` over a
  * transport whose input is handed to the session inline and whose writes are counted, so no
  * socket, queue or fiber wake is measured — only the framer, the fold, the replies and the
  * inline plumbing. messages/s = hz. Not tests: `npm run bench:micro`.
  */
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import { bench, describe } from "vitest"
 import * as MessageHandler from "../handler/MessageHandler.js"
@@ -42,15 +43,15 @@ const transport: Transport.Transport = {
 }
 
 const config = Effect.runSync(ServerConfig.make({ hostname: "bench.example" }))
-Effect.runFork(
-  Connection.run(transport, {
-    id: "bench",
-    config,
-    handler: MessageHandler.make({}),
-    isShuttingDown: () => false
-  })
-)
-// the fiber has greeted and is waiting for a command
+Connection.start(transport, {
+  id: "bench",
+  config,
+  handler: MessageHandler.make({}),
+  isShuttingDown: () => false,
+  clock: Clock.make(),
+  fork: (session) => Effect.runFork(session)
+})
+// the session has greeted and is waiting for a command
 // hands a chunk to the session and checks the code of the last reply it wrote
 const push = (chunk: Uint8Array, code: string) => {
   if (inline === undefined || inline(chunk) === undefined) throw new Error("the session left inline handling")

@@ -28,6 +28,7 @@ const reframe = (
 ): Transport.Transport => {
   let pending: Uint8Array | undefined = rest.length > 0 ? rest : undefined
   const acceptTls = transport.acceptTls
+  const park = transport.park
   return {
     ...transport,
     remote,
@@ -38,6 +39,11 @@ const reframe = (
       pending = undefined
       return Effect.succeed(chunk)
     },
+    // the bytes past the header are read first, by the session's fiber
+    park:
+      park === undefined
+        ? undefined
+        : { ...park, start: (inline, idleMs, wake) => pending === undefined && park.start(inline, idleMs, wake) },
     hasInput: () => pending !== undefined || transport.hasInput?.() === true,
     acceptTls:
       acceptTls === undefined

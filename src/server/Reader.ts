@@ -65,6 +65,12 @@ export interface Reader {
     /** `finish` without I/O: the end, if the input read so far reaches it. */
     readonly drain: () => DataEnd | undefined
   }
+  /**
+   * Waits for the next command with no fiber (`Transport.Parking`), the input acted on inline;
+   * `wake` runs when the session needs its fiber. False: it cannot (no inline handling, no
+   * parking, or input already queued), the session reads in its fiber.
+   */
+  readonly park: (wake: () => void) => boolean
   /** Is the session waiting for the client's next command (and has no input to act on)? */
   readonly waitingForCommand: () => boolean
 }
@@ -256,7 +262,18 @@ export const make = (
     return { body, finish, drain }
   }
 
+  const park = (wake: () => void) => {
+    if (inline === undefined || transport.park === undefined || failure !== undefined) return false
+    mode = "command"
+    waiting = transport.park.start(take, idleMs, () => {
+      waiting = false
+      wake()
+    })
+    return waiting
+  }
+
   return {
+    park,
     bufferedCommand,
     unread,
     fillCommand,

@@ -1,8 +1,9 @@
 /**
- * The sessions of one server: runs a session per accepted transport, in the fiber the platform
- * forked for it (or refuses it with 421 when full), counts them, and shuts them down gracefully when its scope closes — idle
- * sessions get 421 4.3.2 at once, a message in progress may finish within the grace period,
- * then whatever is left is interrupted.
+ * The sessions of one server: starts a session per accepted transport (or refuses it with 421
+ * when full), counts them, and shuts them down gracefully when its scope closes — idle sessions
+ * get 421 4.3.2 at once, a message in progress may finish within the grace period, then
+ * whatever is left is interrupted. A session's fiber, when it needs one, is a root fiber of the
+ * runtime the sessions were made in, with the session's log annotations.
  *
  * @since 0.1.0
  */
@@ -10,7 +11,10 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
+import * as FiberRefs from "effect/FiberRefs"
+import type * as FiberId from "effect/FiberId"
 import * as HashMap from "effect/HashMap"
+import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import { formatEndpoint } from "../handler/SessionInfo.js"
 import type * as MessageHandler from "../handler/MessageHandler.js"
@@ -30,17 +34,19 @@ import type * as Transport from "./Transport.js"
  */
 export interface Sessions {
   /**
-   * Runs a session on the transport until it ends, in the calling fiber (one fiber per
-   * connection: the platform forks it), or refuses it with 421 when the server is full.
+   * Starts a session on the transport, or refuses it with 421 when the server is full; `onEnd`
+   * runs once it is over and the transport closed. Plain code: the platform calls it in its
+   * connection callback, and a session that needs no effect never forks a fiber.
    */
+  readonly accept: (transport: Transport.Transport, onEnd?: () => void) => void
+  /** `accept`, waiting until the session is over. */
   readonly serve: (transport: Transport.Transport) => Effect.Effect<void>
   /** Sessions running now. */
   readonly active: Effect.Effect<number>
 }
 
 interface Running {
-  readonly fiber: Fiber.RuntimeFiber<unknown, unknown>
-  isIdle: () => boolean
+  handle: Connection.Handle | undefined
 }
 
 /**
@@ -52,6 +58,8 @@ export const make = (
   handler: MessageHandler.Handler
 ): Effect.Effect<Sessions, never, Scope.Scope> =>
   Effect.gen(function* () {
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    const clock = yield* Effect.clock
     const running = new Map<number, Running>()
     // connections per client (an IPv4 address, an IPv6 /64)
     const perClient = new Map<string, number>()
@@ -66,31 +74,34 @@ export const make = (
         ? config
         : { ...config, protocol: { ...config.protocol, authMechanisms: authenticator.mechanisms } }
 
-    const refuse = (transport: Transport.Transport) =>
-      transport
-        .write(Reply.encode(SmtpError.reply(new SmtpError.ServerBusy()), false))
-        .pipe(Effect.ignore, Effect.zipRight(transport.close))
+    const refuse = (transport: Transport.Transport, onEnd: (() => void) | undefined) =>
+      void runFork(
+        transport
+          .write(Reply.encode(SmtpError.reply(new SmtpError.ServerBusy()), false))
+          .pipe(Effect.ignore, Effect.zipRight(transport.close), Effect.ensuring(Effect.sync(() => onEnd?.())))
+      )
 
-    const serve = (connection: Transport.Transport): Effect.Effect<void> =>
-      Effect.suspend(() => {
-        if (shuttingDown || (config.maxConnections > 0 && running.size >= config.maxConnections)) {
-          return refuse(connection)
-        }
-        // a trusted proxy's connections start with the real client's address
-        const proxied =
-          config.proxyProtocolFrom.length > 0 && Networks.contains(config.proxyProtocolFrom, connection.remote.address)
-        if (!proxied) return admit(connection)
-        return Effect.matchEffect(ProxiedTransport.accept(connection, config.proxyTimeout), {
+    const accept = (connection: Transport.Transport, onEnd?: () => void): void => {
+      if (shuttingDown || (config.maxConnections > 0 && running.size >= config.maxConnections)) {
+        return refuse(connection, onEnd)
+      }
+      // a trusted proxy's connections start with the real client's address
+      const proxied =
+        config.proxyProtocolFrom.length > 0 && Networks.contains(config.proxyProtocolFrom, connection.remote.address)
+      if (!proxied) return admit(connection, onEnd)
+      runFork(
+        Effect.matchEffect(ProxiedTransport.accept(connection, config.proxyTimeout), {
           onFailure: (error) =>
             Effect.zipRight(
               Effect.logInfo(`PROXY header refused: ${error.reason}`).pipe(
                 Effect.annotateLogs({ peer: formatEndpoint(connection.remote) })
               ),
               connection.close
-            ),
-          onSuccess: admit
+            ).pipe(Effect.ensuring(Effect.sync(() => onEnd?.()))),
+          onSuccess: (transport) => Effect.sync(() => admit(transport, onEnd))
         })
-      })
+      )
+    }
 
     // what an address means for the limits, remembered: a busy client connects again and again
     const clients = new Map<string, { readonly key: string; readonly limited: boolean }>()
@@ -110,64 +121,93 @@ export const make = (
     const isShuttingDown = () => shuttingDown
 
     // the bookkeeping of a session is plain code around it: it runs for every connection
-    const admit = (transport: Transport.Transport): Effect.Effect<void> =>
-      Effect.withFiberRuntime<void>((fiber) => {
-        const { key: client, limited } = clientOf(transport.remote.address)
-        const count = perClient.get(client) ?? 0
-        if (limited && count >= config.maxConnectionsPerClient) return refuse(transport)
-        perClient.set(client, count + 1)
-        const key = next++
-        const id = `${prefix}-${key}`
-        const entry: Running = { fiber, isIdle: () => false }
-        running.set(key, entry)
-        Metrics.connectionsTotal.unsafeUpdate(1, [])
-        Metrics.connectionsActive.unsafeModify(1, [])
-        // the session's log annotations, set on its own fiber (the platform forks one per
-        // connection) and put back at the end: Effect.annotateLogs would hold a frame and a copy
-        // of the fiber's refs for as long as the session is open
-        const annotations = fiber.getFiberRef(FiberRef.currentLogAnnotations)
-        const annotated = HashMap.set(HashMap.set(annotations, "session", id), "peer", formatEndpoint(transport.remote))
-        const release = Effect.zipRight(
-          Effect.sync(() => {
-            running.delete(key)
-            Metrics.connectionsActive.unsafeModify(-1, [])
-            const left = (perClient.get(client) ?? 1) - 1
-            if (left === 0) perClient.delete(client)
-            else perClient.set(client, left)
-          }),
-          FiberRef.set(FiberRef.currentLogAnnotations, annotations)
-        )
-        const session = Connection.run(transport, {
-          id,
-          config: sessionConfig,
-          handler,
-          greeting,
-          authenticator,
-          isShuttingDown,
-          onIdleProbe: (probe) => (entry.isIdle = probe),
-          onEnd: release
+    const admit = (transport: Transport.Transport, onEnd: (() => void) | undefined): void => {
+      const { key: client, limited } = clientOf(transport.remote.address)
+      const count = perClient.get(client) ?? 0
+      if (limited && count >= config.maxConnectionsPerClient) return refuse(transport, onEnd)
+      perClient.set(client, count + 1)
+      const key = next++
+      const id = `${prefix}-${key}`
+      const entry: Running = { handle: undefined }
+      running.set(key, entry)
+      Metrics.connectionsTotal.unsafeUpdate(1, [])
+      Metrics.connectionsActive.unsafeModify(1, [])
+      const release = () => {
+        running.delete(key)
+        Metrics.connectionsActive.unsafeModify(-1, [])
+        const left = (perClient.get(client) ?? 1) - 1
+        if (left === 0) perClient.delete(client)
+        else perClient.set(client, left)
+        onEnd?.()
+      }
+      // the log annotations are the fiber's own from its start (Effect.annotateLogs would hold
+      // a frame and a copy of the fiber's refs for as long as the session is open)
+      const annotate = (refs: FiberRefs.FiberRefs, fiberId: FiberId.Runtime) =>
+        FiberRefs.updateAs(refs, {
+          fiberId,
+          fiberRef: FiberRef.currentLogAnnotations,
+          value: HashMap.set(
+            HashMap.set(FiberRefs.getOrDefault(refs, FiberRef.currentLogAnnotations), "session", id),
+            "peer",
+            formatEndpoint(transport.remote)
+          )
         })
-        return Effect.zipRight(FiberRef.set(FiberRef.currentLogAnnotations, annotated), session)
+      // plain code in the platform's callback: a defect must end this session, not the process
+      try {
+        entry.handle = start(transport, id, annotate, release)
+      } catch (defect) {
+        runFork(
+          Effect.logError("session failed to start", defect).pipe(
+            Effect.zipRight(transport.close),
+            Effect.ensuring(Effect.sync(release))
+          )
+        )
+      }
+    }
+
+    const start = (
+      transport: Transport.Transport,
+      id: string,
+      annotate: (refs: FiberRefs.FiberRefs, fiberId: FiberId.Runtime) => FiberRefs.FiberRefs,
+      release: () => void
+    ) =>
+      Connection.start(transport, {
+        id,
+        config: sessionConfig,
+        handler,
+        greeting,
+        authenticator,
+        isShuttingDown,
+        clock,
+        fork: (session) => runFork(session, { updateRefs: annotate }),
+        onEnd: release
+      })
+
+    const serve = (transport: Transport.Transport): Effect.Effect<void> =>
+      Effect.async<void>((resume) => accept(transport, () => resume(Effect.void)))
+
+    // each session's fiber (a parked one is woken for it); none for one that ended while parked
+    const fibers = (entries: ReadonlyArray<Running>) =>
+      entries.flatMap((entry) => {
+        const fiber = entry.handle?.fiber()
+        return fiber === undefined ? [] : [fiber]
       })
 
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
         shuttingDown = true
-        const idle = [...running.values()].filter((entry) => entry.isIdle())
-        yield* Effect.forEach(idle, (entry) => Fiber.interrupt(entry.fiber), {
-          discard: true,
-          concurrency: "unbounded"
-        })
-        const busy = [...running.values()].map((entry) => entry.fiber)
+        const idle = fibers([...running.values()].filter((entry) => entry.handle?.isIdle() === true))
+        yield* Effect.forEach(idle, Fiber.interrupt, { discard: true, concurrency: "unbounded" })
+        const busy = fibers([...running.values()])
         if (busy.length === 0) return
         yield* Effect.logInfo(`waiting for ${busy.length} session(s) to finish`)
         yield* Fiber.joinAll(busy).pipe(Effect.interruptible, Effect.timeout(config.shutdownGrace), Effect.ignore)
-        yield* Effect.forEach([...running.values()], (entry) => Fiber.interrupt(entry.fiber), {
+        yield* Effect.forEach(fibers([...running.values()]), Fiber.interrupt, {
           discard: true,
           concurrency: "unbounded"
         })
       })
     )
 
-    return { serve, active: Effect.sync(() => running.size) }
+    return { accept, serve, active: Effect.sync(() => running.size) }
   })

@@ -47,6 +47,10 @@ export interface Transport {
   readonly writeNow?: ((data: string) => boolean) | undefined
   /** Flushes, sends FIN, drains the peer's last bytes briefly, then releases the connection. */
   readonly close: Effect.Effect<void>
+  /**
+   * Parks a session that has no fiber (see `Parking`). Absent: the session always runs in a fiber.
+   */
+  readonly park?: Parking | undefined
   readonly remote: Endpoint
   readonly local: Endpoint
   readonly secure: boolean
@@ -73,6 +77,28 @@ export interface Transport {
  * @category models
  */
 export type Inline = (chunk: Uint8Array) => number | undefined
+
+/**
+ * A session with no fiber: its input goes to `inline` as it arrives, in the transport's callback, so
+ * that a session that needs no effect (the Sink's, every command and QUIT) never forks one.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Parking {
+  /**
+   * Hands each chunk to `inline`, with `idleMs` as the first idle timeout (then what `inline`
+   * answers). When `inline` answers `undefined` (the chunk is taken), or the connection ends,
+   * fails or times out, the park ends and `wake` is called once: the session forks its fiber,
+   * whose next read reports the end, the failure or the timeout. False: not parked (input is
+   * already queued, or the connection is gone), the session reads in a fiber.
+   */
+  readonly start: (inline: Inline, idleMs: number, wake: () => void) => boolean
+  /** Ends the park without calling `wake` (the session woke on its own). */
+  readonly stop: () => void
+  /** `close` without an effect, for a session ending while parked; `done` runs once it is released. */
+  readonly end: (done: () => void) => void
+}
 
 /**
  * What a read that ended inline returns: the chunk was already handed to `Inline`.

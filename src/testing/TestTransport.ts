@@ -5,6 +5,8 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Runtime from "effect/Runtime"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Duration from "effect/Duration"
@@ -69,8 +71,80 @@ export const make = (
     let eof = false
     let unread = ""
 
+    // a parked session (Transport.Parking): chunks go to its inline handling as the client sends
+    // them, and a timer fiber on the test's clock stands for the socket's idle timer
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    let parked: Transport.Inline | undefined
+    let onWake: (() => void) | undefined
+    let timer: Fiber.RuntimeFiber<void> | undefined
+    let timedOut = false
+    let crashed: { readonly defect: unknown } | undefined
+    const stop = () => {
+      parked = undefined
+      onWake = undefined
+      if (timer !== undefined) Fiber.interruptFork(timer).pipe(Effect.runFork)
+      timer = undefined
+    }
+    const wakeParked = () => {
+      const wake = onWake
+      stop()
+      wake?.()
+    }
+    const arm = (ms: number) => {
+      if (timer !== undefined) Fiber.interruptFork(timer).pipe(Effect.runFork)
+      timer = runFork(
+        Effect.sleep(Duration.millis(ms)).pipe(
+          Effect.zipRight(
+            Effect.sync(() => {
+              timer = undefined
+              timedOut = true
+              wakeParked()
+            })
+          )
+        )
+      )
+    }
+    const deliver = (chunk: Uint8Array | undefined) => {
+      const take = parked
+      if (take === undefined || chunk === undefined) {
+        inbound.unsafeOffer(chunk)
+        return wakeParked()
+      }
+      let next: number | undefined
+      try {
+        next = take(chunk)
+      } catch (defect) {
+        crashed = { defect }
+        return wakeParked()
+      }
+      if (parked === undefined) return
+      if (next === undefined) return wakeParked()
+      arm(next)
+    }
+    const park: Transport.Parking = {
+      start: (inline, idleMs, wake) => {
+        if (eof || isClosed || Option.getOrElse(inbound.unsafeSize(), () => 0) > 0) return false
+        parked = inline
+        onWake = wake
+        arm(idleMs)
+        return true
+      },
+      stop,
+      end: (done) => {
+        stop()
+        close.pipe(Effect.runFork).addObserver(done)
+      }
+    }
+
     const take = (idleTimeout: Duration.DurationInput) =>
-      Effect.suspend(() => (eof ? Effect.succeed(undefined) : Queue.take(inbound))).pipe(
+      Effect.suspend(() => {
+        if (crashed !== undefined) return Effect.die(crashed.defect)
+        if (timedOut) {
+          timedOut = false
+          return Effect.fail(new Transport.ReadTimeout())
+        }
+        return eof ? Effect.succeed(undefined) : Queue.take(inbound)
+      }).pipe(
         Effect.tap((chunk) => Effect.sync(() => (eof = chunk === undefined))),
         // Effect's clock here, so that tests can move time with TestClock
         Effect.timeoutFail({ duration: idleTimeout, onTimeout: () => new Transport.ReadTimeout() })
@@ -92,6 +166,11 @@ export const make = (
       outbound.unsafeOffer(text)
     }
 
+    const close = Effect.suspend(() => {
+      isClosed = true
+      // wakes a client waiting for a reply that will never come
+      return Effect.zipRight(Queue.offer(outbound, closedMark), closed.open)
+    })
     const plain: Transport.Transport = {
       read: (idleTimeout, inline) => (inline === undefined ? take(idleTimeout) : readInline(idleTimeout, inline)),
       write: (data) => Effect.sync(() => record(data)),
@@ -99,11 +178,8 @@ export const make = (
         record(data)
         return true
       },
-      close: Effect.suspend(() => {
-        isClosed = true
-        // wakes a client waiting for a reply that will never come
-        return Effect.zipRight(Queue.offer(outbound, closedMark), closed.open)
-      }),
+      close,
+      park,
       remote: options.remote ?? { address: "192.0.2.1", port: 40000 },
       local: options.local ?? { address: "192.0.2.25", port: 25 },
       secure: options.secure === true,
@@ -132,8 +208,8 @@ export const make = (
     })
 
     const client: TestClient = {
-      send: (data) => Queue.offer(inbound, typeof data === "string" ? encoder.encode(data) : data).pipe(Effect.asVoid),
-      end: Queue.offer(inbound, undefined).pipe(Effect.asVoid),
+      send: (data) => Effect.sync(() => deliver(typeof data === "string" ? encoder.encode(data) : data)),
+      end: Effect.sync(() => deliver(undefined)),
       reply,
       replies: (n) => Effect.replicateEffect(reply, n),
       isClosed: Effect.sync(() => isClosed),
