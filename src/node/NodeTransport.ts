@@ -220,7 +220,7 @@ export const makeDetachable = (
     })
   // after STARTTLS the connection goes on in the TLS transport: closing this one closes that one
   let successor: Transport.Transport | undefined
-  const close = Effect.suspend(() => (detached ? (successor?.close ?? Effect.void) : lingering()))
+  let close: Effect.Effect<void> | undefined
 
   // a session parks only before STARTTLS (a session that began TLS has its fiber)
   const park: Transport.Parking = {
@@ -276,7 +276,10 @@ export const makeDetachable = (
     read,
     write,
     writeNow,
-    close,
+    // built when the session's fiber ends it: a session that ends while parked never needs it
+    get close() {
+      return (close ??= Effect.suspend(() => (detached ? (successor?.close ?? Effect.void) : lingering())))
+    },
     park,
     remote: { address: socket.remoteAddress ?? "unknown", port: socket.remotePort ?? 0 },
     local: { address: socket.localAddress ?? "unknown", port: socket.localPort ?? 0 },

@@ -148,7 +148,8 @@ export const make = (
     const ms = dataWaitMs()
     return ms === 0 ? undefined : ms
   }
-  const readInline = inline === undefined ? read() : transport.read(idle, take)
+  let inlineRead: typeof plainRead
+  const readInline = () => (inline === undefined ? read() : (inlineRead ??= transport.read(idle, take)))
   const afterRead = (chunk: Uint8Array | undefined) => {
     waiting = false
     if (chunk === undefined) return broken(new ReadFailure({ reason: "closed" }))
@@ -156,32 +157,38 @@ export const make = (
     framer.push(chunk)
     return Effect.void
   }
-  // runs once per socket read: kept to a few plain steps (each step is runtime work)
-  const readStep: Effect.Effect<void, ReadFailure> = Effect.matchEffect(
-    Effect.suspend(() => {
-      waiting = mode === "command"
-      return mode === "data" ? readData() : mode === "command" ? readInline : read()
-    }),
-    {
-      onFailure: (error) => {
-        waiting = false
-        if (error._tag !== "ReadTimeout") return broken(new ReadFailure({ reason: "error" }))
-        const slow = framer.currentMode === "data" && dataDeadline
-        return broken(new ReadFailure({ reason: slow ? "slow" : "timeout" }))
-      },
-      onSuccess: afterRead
-    }
-  )
-  const afterWrite = {
+  // runs once per socket read: kept to a few plain steps (each step is runtime work). Built on
+  // the first read in the session's fiber: a parked session never needs it
+  let readStep: Effect.Effect<void, ReadFailure> | undefined
+  const makeReadStep = (): Effect.Effect<void, ReadFailure> =>
+    Effect.matchEffect(
+      Effect.suspend(() => {
+        waiting = mode === "command"
+        return mode === "data" ? readData() : mode === "command" ? readInline() : read()
+      }),
+      {
+        onFailure: (error) => {
+          waiting = false
+          if (error._tag !== "ReadTimeout") return broken(new ReadFailure({ reason: "error" }))
+          const slow = framer.currentMode === "data" && dataDeadline
+          return broken(new ReadFailure({ reason: slow ? "slow" : "timeout" }))
+        },
+        onSuccess: afterRead
+      }
+    )
+  const afterWrite = () => ({
     onFailure: () => broken(new ReadFailure({ reason: "error" })),
-    onSuccess: () => readStep
-  }
+    onSuccess: () => (readStep ??= makeReadStep())
+  })
+  let writeThenRead: ReturnType<typeof afterWrite> | undefined
   const fill = (nextMode: typeof mode): Effect.Effect<void, ReadFailure> =>
     Effect.suspend(() => {
       if (failure !== undefined) return Effect.fail(failure)
       mode = nextMode
       const written = options.flush()
-      return written === undefined ? readStep : Effect.matchEffect(written, afterWrite)
+      return written === undefined
+        ? (readStep ??= makeReadStep())
+        : Effect.matchEffect(written, (writeThenRead ??= afterWrite()))
     })
 
   // the connection only asks for commands while the framer is in command mode
@@ -195,7 +202,7 @@ export const make = (
   const unread = (frame: CommandFrame) => {
     putBack = frame
   }
-  const fillCommand = fill("command")
+  let commandFill: Effect.Effect<void, ReadFailure> | undefined
   let answerFill: Effect.Effect<void, ReadFailure> | undefined
   let dataFill: Effect.Effect<void, ReadFailure> | undefined
   const fillData = () => (dataFill ??= fill("data"))
@@ -276,7 +283,9 @@ export const make = (
     park,
     bufferedCommand,
     unread,
-    fillCommand,
+    get fillCommand() {
+      return (commandFill ??= fill("command"))
+    },
     get fillAnswer() {
       return (answerFill ??= fill("answer"))
     },
