@@ -220,7 +220,7 @@ export const makeDetachable = (
     })
   // after STARTTLS the connection goes on in the TLS transport: closing this one closes that one
   let successor: Transport.Transport | undefined
-  let close: Effect.Effect<void> | undefined
+  const close = Effect.suspend(() => (detached ? (successor?.close ?? Effect.void) : lingering()))
 
   // a session parks only before STARTTLS (a session that began TLS has its fiber)
   const park: Transport.Parking = {
@@ -276,10 +276,7 @@ export const makeDetachable = (
     read,
     write,
     writeNow,
-    // built when the session's fiber ends it: a session that ends while parked never needs it
-    get close() {
-      return (close ??= Effect.suspend(() => (detached ? (successor?.close ?? Effect.void) : lingering())))
-    },
+    close,
     park,
     remote: { address: socket.remoteAddress ?? "unknown", port: socket.remotePort ?? 0 },
     local: { address: socket.localAddress ?? "unknown", port: socket.localPort ?? 0 },
