@@ -4,13 +4,14 @@
 // on the idle timeout, on the peer's close and on a defect; no park over queued input; the
 // lingering close).
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Cause, Duration, Effect, Exit, Fiber, Runtime, TestClock } from "effect"
+import { Cause, Duration, Effect, Exit, Fiber, HashMap, Layer, Logger, Runtime, TestClock } from "effect"
 import * as Net from "node:net"
 import * as MessageHandler from "../../src/handler/MessageHandler.js"
 import * as NodeTransport from "../../src/node/NodeTransport.js"
 import * as Connection from "../../src/server/Connection.js"
 import * as ServerConfig from "../../src/server/ServerConfig.js"
 import * as Transport from "../../src/server/Transport.js"
+import { SmtpTest } from "../../src/testing/index.js"
 import * as TestTransport from "../../src/testing/TestTransport.js"
 
 // a session on the in-memory transport, with what the server would see of it
@@ -126,6 +127,29 @@ describe("a parked session", () => {
       expect(seen).toEqual({ forks: 1, ends: 1, shuttingDown: true })
     })
   )
+})
+
+describe("a session's fiber, forked late", () => {
+  it.scoped("logs with the session's annotations (session id, peer), set when it is forked", () => {
+    const logged: Array<Record<string, unknown>> = []
+    const capture = Logger.add(
+      Logger.make(({ annotations, message }) => {
+        if (String(message) === "hook") logged.push(Object.fromEntries(HashMap.toEntries(annotations)))
+      })
+    )
+    const handler = MessageHandler.make({ mail: () => Effect.logInfo("hook") })
+    return Effect.gen(function* () {
+      const server = yield* SmtpTest.server()
+      const client = yield* server.connectWith({ remote: { address: "198.51.100.7", port: 4321 } })
+      yield* client.reply
+      yield* SmtpTest.command(client, "EHLO client.test")
+      expect((yield* SmtpTest.command(client, "MAIL FROM:<a@example.com>")).code).toBe(250)
+      expect(logged).toHaveLength(1)
+      expect(logged[0]).toMatchObject({ peer: "198.51.100.7:4321" })
+      expect(String(logged[0]!["session"])).toMatch(/^[a-z0-9]+-0$/)
+      yield* SmtpTest.command(client, "QUIT")
+    }).pipe(Effect.provide(Layer.merge(Layer.succeed(MessageHandler.MessageHandler, handler), capture)))
+  })
 })
 
 // a connected pair: the server's socket as a NodeTransport, and the client's socket
