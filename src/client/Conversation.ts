@@ -117,10 +117,10 @@ export const make = (initial: Dialer.ClientTransport): Conversation => {
       ? new UpstreamRefused({ command: what, reply })
       : unavailable("protocol", `${what}: unexpected reply ${reply.code}`)
 
-  return {
-    get secure() {
-      return transport.secure
-    },
+  // `secure` is a field kept up to date, not a getter: an object literal's getter is a closure
+  // that its hidden class holds, which would give each conversation a hidden class of its own
+  const conversation: { -readonly [K in keyof Conversation]: Conversation[K] } = {
+    secure: initial.secure,
     write,
     read,
     command,
@@ -137,6 +137,7 @@ export const make = (initial: Dialer.ClientTransport): Conversation => {
           Effect.timeoutFail({ duration: timeout, onTimeout: () => unavailable("timeout", "TLS handshake timed out") }),
           Effect.map((secured) => {
             transport = secured
+            conversation.secure = secured.secure
           })
         )
       }),
@@ -150,4 +151,5 @@ export const make = (initial: Dialer.ClientTransport): Conversation => {
         Effect.zipRight(transport.close)
       )
   }
+  return conversation
 }

@@ -245,13 +245,11 @@ const connect = (dialer: Dialer.Dialer["Type"], options: Options) =>
         return yield* talk.expect(encoder.end(), limit("dataEnd"), 250, "end of data")
       })
 
+    // plain fields (what they say no longer changes): getters in an object literal would give each
+    // connection a hidden class of its own
     const connection: Connection = {
-      get extensions() {
-        return extensions
-      },
-      get secure() {
-        return talk.secure
-      },
+      extensions,
+      secure: talk.secure,
       mail: (from, parameters = []) =>
         Effect.flatMap(mailLine(from, parameters), (line) => talk.expect(line, limit("mail"), 250)),
       rcpt: (to, parameters = []) =>

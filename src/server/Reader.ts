@@ -54,9 +54,9 @@ export interface Reader {
   /** Puts a frame back: the next `bufferedCommand` returns it (one that inline handling left). */
   readonly unread: (frame: CommandFrame) => void
   /** Flushes pending replies, then waits for more input (acted on inline, if the session can). */
-  readonly fillCommand: Effect.Effect<void, ReadFailure>
+  readonly fillCommand: () => Effect.Effect<void, ReadFailure>
   /** `fillCommand` for a line that is not a command (a SASL answer): never acted on inline. */
-  readonly fillAnswer: Effect.Effect<void, ReadFailure>
+  readonly fillAnswer: () => Effect.Effect<void, ReadFailure>
   /** Switches the framer to DATA; the body stream may be read once, `finish` drains to the end. */
   readonly startData: () => {
     /** Built on demand: a handler that does not read the body does not pay for a stream. */
@@ -283,12 +283,10 @@ export const make = (
     park,
     bufferedCommand,
     unread,
-    get fillCommand() {
-      return (commandFill ??= fill("command"))
-    },
-    get fillAnswer() {
-      return (answerFill ??= fill("answer"))
-    },
+    // functions, not getters: an object literal's getters are closures that its hidden class
+    // holds, so each session would get a hidden class of its own (old space, never scavenged)
+    fillCommand: () => (commandFill ??= fill("command")),
+    fillAnswer: () => (answerFill ??= fill("answer")),
     startData,
     // a DATA begun inline waits in a command read: it is not idle
     waitingForCommand: () => waiting && failure === undefined && framer.currentMode === "command"

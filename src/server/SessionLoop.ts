@@ -9,6 +9,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import type * as Stream from "effect/Stream"
 import type * as Message from "../handler/Message.js"
 import type { SessionInfo } from "../handler/SessionInfo.js"
 import * as Protocol from "../protocol/Protocol.js"
@@ -33,6 +34,19 @@ export const write = (
   trace: boolean
 ): Effect.Effect<void, Transport.TransportError> =>
   trace ? Effect.zipRight(Effect.logDebug(`>>> ${out.trimEnd()}`), transport.write(out)) : transport.write(out)
+
+// a message as its handler gets it: the body stream is built when the handler asks for it. (A
+// getter on the prototype: an object literal's getter would give each message a hidden class.)
+class Received implements Message.Message {
+  constructor(
+    readonly envelope: Session.Envelope,
+    private readonly stream: () => Stream.Stream<Uint8Array, Message.BodyError>,
+    readonly decodeData: boolean
+  ) {}
+  get body() {
+    return this.stream()
+  }
+}
 
 /**
  * Serves the session from where it is until it ends, then closes its transport and runs its
@@ -62,7 +76,7 @@ export const run = (live: Live, serveCommands = true): Effect.Effect<void> => {
   const nextLine = (): Effect.Effect<string | undefined, Reader.ReadFailure> =>
     Effect.suspend(function loop(): Effect.Effect<string | undefined, Reader.ReadFailure> {
       const frame = live.reader.bufferedCommand()
-      if (frame === undefined) return Effect.flatMap(live.reader.fillAnswer, loop)
+      if (frame === undefined) return Effect.flatMap(live.reader.fillAnswer(), loop)
       // a line that is not text cannot be base64: the mechanism refuses it
       return Effect.succeed(frame._tag === "Line" ? (Protocol.lineText(frame.bytes) ?? "\u0000") : undefined)
     })
@@ -128,13 +142,7 @@ export const run = (live: Live, serveCommands = true): Effect.Effect<void> => {
       // the client waits for 354 before it sends the body, whatever the handler does first
       return Effect.gen(function* () {
         yield* flush
-        const message: Message.Message = {
-          envelope,
-          get body() {
-            return data.body()
-          },
-          decodeData: config.decodeData
-        }
+        const message = new Received(envelope, data.body, config.decodeData)
         const outcome = yield* guarded(handler.data(info(), message))
         live.received(yield* data.finish, outcome)
       })
@@ -159,7 +167,7 @@ export const run = (live: Live, serveCommands = true): Effect.Effect<void> => {
       if (env.isShuttingDown()) return live.send(Reply.shuttingDown)
       const frame = live.reader.bufferedCommand()
       if (frame === undefined) {
-        yield* live.reader.fillCommand
+        yield* live.reader.fillCommand()
         continue
       }
       if (config.trace) yield* Effect.logDebug(`<<< ${Trace.commandLine(frame)}`)
