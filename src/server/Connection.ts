@@ -124,15 +124,19 @@ export class Live implements Handle {
 
   readerOn(on: Transport.Transport): Reader.Reader {
     const { config, handler, clock } = this.env
-    return Reader.make(on, this.framer, {
-      idleTimeout: config.idleTimeout,
-      flush: () => this.takeFlush(),
-      minDataRate: config.minDataRate,
-      dataRateGrace: config.dataRateGrace,
-      now: () => clock.unsafeCurrentTimeMillis(),
-      // traces are logged (an effect); a handler's reset hook is an effect after each transaction
-      inline: config.trace || handler.reset !== undefined || on.writeNow === undefined ? undefined : () => this.inline()
-    })
+    return Reader.make(
+      on,
+      this.framer,
+      new ReaderOptions(
+        config.idleTimeout,
+        () => this.takeFlush(),
+        config.minDataRate,
+        config.dataRateGrace,
+        () => clock.unsafeCurrentTimeMillis(),
+        // traces are logged (an effect); a handler's reset hook is an effect after each transaction
+        config.trace || handler.reset !== undefined || on.writeNow === undefined ? undefined : () => this.inline()
+      )
+    )
   }
 
   /** A refused AUTH: what the client sent behind it would be its answers (credentials), sent out
@@ -266,6 +270,18 @@ export class Live implements Handle {
   hangUp(): void {
     this.forked = this.env.fork(SessionLoop.run(this, false))
   }
+}
+
+// a class, not an object literal: see NodeTransport's note on a connection's objects
+class ReaderOptions implements Reader.Options {
+  constructor(
+    readonly idleTimeout: Reader.Options["idleTimeout"],
+    readonly flush: Reader.Options["flush"],
+    readonly minDataRate: number,
+    readonly dataRateGrace: Reader.Options["dataRateGrace"],
+    readonly now: () => number,
+    readonly inline: (() => boolean) | undefined
+  ) {}
 }
 
 /**

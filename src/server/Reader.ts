@@ -76,28 +76,32 @@ export interface Reader {
 }
 
 /**
+ * What a reader needs from its session.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  readonly idleTimeout: Duration.DurationInput
+  /** Writes the replies pending, if any (`undefined` when there are none). */
+  readonly flush: () => Effect.Effect<void, Transport.TransportError> | undefined
+  /** Slowest DATA in bytes per second once `dataRateGrace` has passed; 0 = none. */
+  readonly minDataRate?: number | undefined
+  readonly dataRateGrace?: Duration.DurationInput | undefined
+  /** The time in milliseconds (the session's Clock, so that TestClock moves it). */
+  readonly now?: (() => number) | undefined
+  /**
+   * Acts on the input buffered so far without effects, while a command read waits (see
+   * `Transport.Inline`): true when it handled all of it and wrote its replies.
+   */
+  readonly inline?: (() => boolean) | undefined
+}
+
+/**
  * @since 0.1.0
  * @category constructors
  */
-export const make = (
-  transport: Transport.Transport,
-  framer: Framer.Framer,
-  options: {
-    readonly idleTimeout: Duration.DurationInput
-    /** Writes the replies pending, if any (`undefined` when there are none). */
-    readonly flush: () => Effect.Effect<void, Transport.TransportError> | undefined
-    /** Slowest DATA in bytes per second once `dataRateGrace` has passed; 0 = none. */
-    readonly minDataRate?: number | undefined
-    readonly dataRateGrace?: Duration.DurationInput | undefined
-    /** The time in milliseconds (the session's Clock, so that TestClock moves it). */
-    readonly now?: (() => number) | undefined
-    /**
-     * Acts on the input buffered so far without effects, while a command read waits (see
-     * `Transport.Inline`): true when it handled all of it and wrote its replies.
-     */
-    readonly inline?: (() => boolean) | undefined
-  }
-): Reader => {
+export const make = (transport: Transport.Transport, framer: Framer.Framer, options: Options): Reader => {
   let failure: ReadFailure | undefined
   let waiting = false
   let mode: "command" | "answer" | "data" = "command"
@@ -279,18 +283,30 @@ export const make = (
     return waiting
   }
 
-  return {
+  return new Handle(
     park,
     bufferedCommand,
     unread,
-    // functions, not getters: an object literal's getters are closures that its hidden class
-    // holds, so each session would get a hidden class of its own (old space, never scavenged)
-    fillCommand: () => (commandFill ??= fill("command")),
-    fillAnswer: () => (answerFill ??= fill("answer")),
+    () => (commandFill ??= fill("command")),
+    () => (answerFill ??= fill("answer")),
     startData,
     // a DATA begun inline waits in a command read: it is not idle
-    waitingForCommand: () => waiting && failure === undefined && framer.currentMode === "command"
-  }
+    () => waiting && failure === undefined && framer.currentMode === "command"
+  )
+}
+
+// a class, not an object literal: see NodeTransport's note on a connection's objects. (And no
+// getters: a literal's getter lives in its hidden class, one hidden class per session.)
+class Handle implements Reader {
+  constructor(
+    readonly park: Reader["park"],
+    readonly bufferedCommand: Reader["bufferedCommand"],
+    readonly unread: Reader["unread"],
+    readonly fillCommand: Reader["fillCommand"],
+    readonly fillAnswer: Reader["fillAnswer"],
+    readonly startData: Reader["startData"],
+    readonly waitingForCommand: Reader["waitingForCommand"]
+  ) {}
 }
 
 const abortError = (reason: Framer.AbortReason): Message.BodyError =>

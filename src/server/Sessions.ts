@@ -7,6 +7,7 @@
  *
  * @since 0.1.0
  */
+import type * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Fiber from "effect/Fiber"
@@ -45,11 +46,28 @@ export interface Sessions {
   readonly active: Effect.Effect<number>
 }
 
-// a running session, linked into the list of them
-interface Running {
-  handle: Connection.Handle | undefined
-  prev: Running | undefined
-  next: Running | undefined
+// a running session, linked into the list of them. This and SessionEnvironment are classes, not
+// object literals: see NodeTransport's note on a connection's objects.
+class Running {
+  prev: Running | undefined = undefined
+  constructor(
+    public handle: Connection.Handle | undefined,
+    public next: Running | undefined
+  ) {}
+}
+
+class SessionEnvironment implements Connection.Environment {
+  constructor(
+    readonly id: string,
+    readonly config: ServerConfig,
+    readonly handler: MessageHandler.Handler,
+    readonly isShuttingDown: () => boolean,
+    readonly greeting: Reply.Reply,
+    readonly authenticator: Authenticator.Service | undefined,
+    readonly onEnd: () => void,
+    readonly fork: Connection.Environment["fork"],
+    readonly clock: Clock.Clock
+  ) {}
 }
 
 // The sessions running now, as a list through their entries rather than a Map or a Set. Measured
@@ -62,7 +80,7 @@ class RunningList {
   size = 0
   private head: Running | undefined = undefined
   add(handle: Connection.Handle | undefined): Running {
-    const entry: Running = { handle, prev: undefined, next: this.head }
+    const entry = new Running(handle, this.head)
     if (this.head !== undefined) this.head.prev = entry
     this.head = entry
     this.size++
@@ -206,17 +224,20 @@ export const make = (
       annotate: (refs: FiberRefs.FiberRefs, fiberId: FiberId.Runtime) => FiberRefs.FiberRefs,
       release: () => void
     ) =>
-      Connection.start(transport, {
-        id,
-        config: sessionConfig,
-        handler,
-        greeting,
-        authenticator,
-        isShuttingDown,
-        clock,
-        fork: (session) => runFork(session, { updateRefs: annotate }),
-        onEnd: release
-      })
+      Connection.start(
+        transport,
+        new SessionEnvironment(
+          id,
+          sessionConfig,
+          handler,
+          isShuttingDown,
+          greeting,
+          authenticator,
+          release,
+          (session) => runFork(session, { updateRefs: annotate }),
+          clock
+        )
+      )
 
     const serve = (transport: Transport.Transport): Effect.Effect<void> =>
       Effect.async<void>((resume) => accept(transport, () => resume(Effect.void)))
