@@ -8,6 +8,7 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Net from "node:net"
+import { ParkedSession } from "../server/ParkedSession.js"
 import * as Transport from "../server/Transport.js"
 import * as NodeTls from "./NodeTls.js"
 
@@ -46,21 +47,8 @@ export const makeDetachable = (
   let waiter: Resume | undefined
   // the waiting read's session acts on chunks in this callback, without waking its fiber
   let inline: Transport.Inline | undefined
-  // a parked session (no fiber, no read): its inline handling, and how to wake it
-  let parked: Transport.Inline | undefined
-  let onWake: (() => void) | undefined
-  // what a parked session's fiber reads first: a defect of its inline handling, a timeout
-  let crashed: { readonly defect: unknown } | undefined
-  let timedOut = false
-  const stop = () => {
-    parked = undefined
-    onWake = undefined
-  }
-  const wakeParked = () => {
-    const wakeUp = onWake
-    stop()
-    wakeUp?.()
-  }
+  // a parked session (no fiber, no read)
+  const parked = new ParkedSession()
   const wake = (effect: Effect.Effect<Uint8Array | undefined, Transport.TransportError | Transport.ReadTimeout>) => {
     const resume = waiter
     waiter = undefined
@@ -73,7 +61,11 @@ export const makeDetachable = (
   const queue: Array<Buffer> = []
   const onData = (chunk: Buffer) => {
     if (waiter === undefined) {
-      if (parked !== undefined) return parkedData(parked, chunk)
+      if (parked.isParked()) {
+        const next = parked.hand(chunk)
+        if (next !== undefined) arm(next)
+        return
+      }
       queue.push(chunk)
       socket.pause()
       return
@@ -89,23 +81,10 @@ export const makeDetachable = (
     if (next === undefined) return wake(Effect.succeed(Transport.takenInline))
     arm(next)
   }
-  const parkedData = (take: Transport.Inline, chunk: Buffer) => {
-    let next: number | undefined
-    try {
-      next = take(chunk)
-    } catch (defect) {
-      crashed = { defect }
-      return wakeParked()
-    }
-    // the session ended (or woke) in its inline handling
-    if (parked === undefined) return
-    if (next === undefined) return wakeParked()
-    arm(next)
-  }
   const onEnd = () => {
     ended = true
     wake(Effect.succeed(undefined))
-    wakeParked()
+    parked.wake()
   }
   // Node's inactivity timer (reset by every read and write, without a new timer per read):
   // it only matters while the session waits for the client
@@ -117,15 +96,13 @@ export const makeDetachable = (
   }
   const onTimeout = () => {
     if (waiter !== undefined) return wake(Effect.fail(new Transport.ReadTimeout()))
-    if (parked === undefined) return
-    timedOut = true
-    wakeParked()
+    parked.timeout()
   }
   // a socket error with no listener would crash the process
   const onError = (cause: Error) => {
     failure = cause
     if (waiter !== undefined) wake(Effect.fail(new Transport.TransportError({ cause })))
-    wakeParked()
+    parked.wake()
   }
   socket.on("data", onData)
   socket.on("end", onEnd)
@@ -137,11 +114,8 @@ export const makeDetachable = (
     Effect.async<Uint8Array | undefined, Transport.TransportError | Transport.ReadTimeout>((resume) => {
       const queued = queue.shift()
       if (queued !== undefined) return resume(Effect.succeed(queued))
-      if (crashed !== undefined) return resume(Effect.die(crashed.defect))
-      if (timedOut) {
-        timedOut = false
-        return resume(Effect.fail(new Transport.ReadTimeout()))
-      }
+      const first = parked.firstRead()
+      if (first !== undefined) return resume(first)
       if (failure !== undefined) return resume(Effect.fail(new Transport.TransportError({ cause: failure })))
       if (ended || socket.destroyed) return resume(Effect.succeed(undefined))
       arm(Duration.toMillis(idleTimeout))
@@ -190,7 +164,7 @@ export const makeDetachable = (
   // most 2 s), so that an RST does not wipe our last reply from its receive buffer; then release.
   // A plain timer rather than Effect.timeout: this runs once per connection.
   const linger = (released: () => void): (() => void) => {
-    stop()
+    parked.stop()
     if (socket.destroyed) {
       released()
       return ignore
@@ -226,13 +200,12 @@ export const makeDetachable = (
   const park = new Parking(
     (take, idleMs, wakeUp) => {
       if (detached || queue.length > 0 || ended || failure !== undefined || socket.destroyed) return false
-      parked = take
-      onWake = wakeUp
+      parked.start(take, wakeUp)
       arm(idleMs)
       if (socket.isPaused()) socket.resume()
       return true
     },
-    stop,
+    () => parked.stop(),
     (done) => void linger(done)
   )
 

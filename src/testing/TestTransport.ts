@@ -12,6 +12,7 @@ import * as Queue from "effect/Queue"
 import * as Duration from "effect/Duration"
 import * as Reply from "../protocol/Reply.js"
 import type { Endpoint } from "../handler/SessionInfo.js"
+import { ParkedSession } from "../server/ParkedSession.js"
 import * as Transport from "../server/Transport.js"
 
 /**
@@ -74,76 +75,50 @@ export const make = (
     // a parked session (Transport.Parking): chunks go to its inline handling as the client sends
     // them, and a timer fiber on the test's clock stands for the socket's idle timer
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
-    let parked: Transport.Inline | undefined
-    let onWake: (() => void) | undefined
     let timer: Fiber.RuntimeFiber<void> | undefined
-    let timedOut = false
-    let crashed: { readonly defect: unknown } | undefined
-    const stop = () => {
-      parked = undefined
-      onWake = undefined
+    const disarm = () => {
       if (timer !== undefined) Fiber.interruptFork(timer).pipe(Effect.runFork)
       timer = undefined
     }
-    const wakeParked = () => {
-      const wake = onWake
-      stop()
-      wake?.()
-    }
+    const parked = new ParkedSession(disarm)
     const arm = (ms: number) => {
-      if (timer !== undefined) Fiber.interruptFork(timer).pipe(Effect.runFork)
+      disarm()
       timer = runFork(
         Effect.sleep(Duration.millis(ms)).pipe(
           Effect.zipRight(
             Effect.sync(() => {
               timer = undefined
-              timedOut = true
-              wakeParked()
+              parked.timeout()
             })
           )
         )
       )
     }
     const deliver = (chunk: Uint8Array | undefined) => {
-      const take = parked
-      if (take === undefined || chunk === undefined) {
+      if (!parked.isParked() || chunk === undefined) {
         inbound.unsafeOffer(chunk)
-        return wakeParked()
+        return parked.wake()
       }
-      let next: number | undefined
-      try {
-        next = take(chunk)
-      } catch (defect) {
-        crashed = { defect }
-        return wakeParked()
-      }
-      if (parked === undefined) return
-      if (next === undefined) return wakeParked()
-      arm(next)
+      const next = parked.hand(chunk)
+      if (next !== undefined) arm(next)
     }
     const park: Transport.Parking = {
       start: (inline, idleMs, wake) => {
         if (eof || isClosed || Option.getOrElse(inbound.unsafeSize(), () => 0) > 0) return false
-        parked = inline
-        onWake = wake
+        parked.start(inline, wake)
         arm(idleMs)
         return true
       },
-      stop,
+      stop: () => parked.stop(),
       end: (done) => {
-        stop()
+        parked.stop()
         close.pipe(Effect.runFork).addObserver(done)
       }
     }
 
     const take = (idleTimeout: Duration.DurationInput) =>
       Effect.suspend(() => {
-        if (crashed !== undefined) return Effect.die(crashed.defect)
-        if (timedOut) {
-          timedOut = false
-          return Effect.fail(new Transport.ReadTimeout())
-        }
-        return eof ? Effect.succeed(undefined) : Queue.take(inbound)
+        return parked.firstRead() ?? (eof ? Effect.succeed(undefined) : Queue.take(inbound))
       }).pipe(
         Effect.tap((chunk) => Effect.sync(() => (eof = chunk === undefined))),
         // Effect's clock here, so that tests can move time with TestClock
