@@ -45,41 +45,31 @@ export const makeDetachable = (
   // clients that reset after QUIT would otherwise cost one per connection
   let failure: Error | undefined
   let waiter: Resume | undefined
-  // the waiting read's session acts on chunks in this callback, without waking its fiber
-  let inline: Transport.Inline | undefined
-  // a parked session (no fiber, no read)
+  // a session that acts on chunks in this callback: parked with no fiber, or one whose fiber's
+  // read waits (`read(idle, inline)`); either way chunks go to it without waking a fiber
   const parked = new ParkedSession()
   const wake = (effect: Effect.Effect<Uint8Array | undefined, Transport.TransportError | Transport.ReadTimeout>) => {
     const resume = waiter
+    if (resume === undefined) return
     waiter = undefined
-    inline = undefined
-    resume?.(effect)
+    parked.stop()
+    resume(effect)
   }
+  // the waiting read's inline handling took the chunk and needs the fiber (or threw)
+  const wakeReader = () => wake(parked.firstRead() ?? Effect.succeed(Transport.takenInline))
   // Flowing mode with pause/resume: a chunk goes straight to a waiting read; one that comes
   // while the session is busy is queued and the socket paused, which is the backpressure
   // (cheaper than the 'readable' + read() protocol, which copies and re-emits per call).
   const queue: Array<Buffer> = []
   const onData = (chunk: Buffer) => {
-    if (waiter === undefined) {
-      if (parked.isParked()) {
-        const next = parked.hand(chunk)
-        if (next !== undefined) arm(next)
-        return
-      }
-      queue.push(chunk)
-      socket.pause()
+    if (parked.isParked()) {
+      const next = parked.hand(chunk)
+      if (next !== undefined) arm(next)
       return
     }
-    if (inline === undefined) return wake(Effect.succeed(chunk))
-    let next: number | undefined
-    try {
-      next = inline(chunk)
-    } catch (defect) {
-      // never thrown into the socket's event (that would crash the process): the session dies
-      return wake(Effect.die(defect))
-    }
-    if (next === undefined) return wake(Effect.succeed(Transport.takenInline))
-    arm(next)
+    if (waiter !== undefined) return wake(Effect.succeed(chunk))
+    queue.push(chunk)
+    socket.pause()
   }
   const onEnd = () => {
     ended = true
@@ -120,7 +110,7 @@ export const makeDetachable = (
       if (ended || socket.destroyed) return resume(Effect.succeed(undefined))
       arm(Duration.toMillis(idleTimeout))
       waiter = resume
-      inline = inlineRead
+      if (inlineRead !== undefined) parked.start(inlineRead, wakeReader)
       if (socket.isPaused()) socket.resume()
       // no canceler: it would hold an interruption frame for as long as the read waits (an idle
       // session's whole life). A read abandoned by an interrupted session is never resumed, and

@@ -1,6 +1,7 @@
 /**
  * A transport's side of a parked session (`Transport.Parking`), shared by the transports: whom
  * to hand chunks to and whom to wake, and what the session's fiber reads first once woken.
+ * NodeTransport also uses it for a fiber's read that acts inline (`Transport.Inline`).
  *
  * @since 0.1.0
  */

@@ -273,6 +273,30 @@ describe("NodeTransport parking", () => {
       })
   )
 
+  it.scopedLive("a waiting read's inline handling: chunks it keeps stay with it; a defect ends the read with it", () =>
+    Effect.gen(function* () {
+      const { client, transport } = yield* socketPair
+      const taken: Array<string> = []
+      const read = yield* Effect.fork(
+        Effect.exit(
+          transport.read(Duration.seconds(2), (chunk) => {
+            taken.push(text(chunk))
+            if (text(chunk).startsWith("boom")) throw new Error("boom")
+            return 60_000
+          })
+        )
+      )
+      yield* Effect.sleep("50 millis")
+      client.write("NOOP\r\n")
+      yield* Effect.sleep("100 millis")
+      client.write("boom")
+      const exit = yield* Fiber.join(read)
+      assert(Exit.isFailure(exit))
+      expect(String(Cause.squash(exit.cause))).toContain("boom")
+      expect(taken).toEqual(["NOOP\r\n", "boom"])
+    })
+  )
+
   it.scopedLive("no park over input already queued: the session reads it in its fiber", () =>
     Effect.gen(function* () {
       const { client, transport } = yield* socketPair
