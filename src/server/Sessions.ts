@@ -49,11 +49,10 @@ export interface Sessions {
 // a running session, linked into the list of them. This and SessionEnvironment are classes, not
 // object literals: see NodeTransport's note on a connection's objects.
 class Running {
+  /** Set once the session has started; cleared when it leaves the list. */
+  handle: Connection.Handle | undefined = undefined
   prev: Running | undefined = undefined
-  constructor(
-    public handle: Connection.Handle | undefined,
-    public next: Running | undefined
-  ) {}
+  constructor(public next: Running | undefined) {}
 }
 
 class SessionEnvironment implements Connection.Environment {
@@ -79,8 +78,8 @@ class SessionEnvironment implements Connection.Environment {
 class RunningList {
   size = 0
   private head: Running | undefined = undefined
-  add(handle: Connection.Handle | undefined): Running {
-    const entry = new Running(handle, this.head)
+  add(): Running {
+    const entry = new Running(this.head)
     if (this.head !== undefined) this.head.prev = entry
     this.head = entry
     this.size++
@@ -182,7 +181,7 @@ export const make = (
       perClient.set(client, count + 1)
       const key = next++
       const id = `${prefix}-${key}`
-      const entry = running.add(undefined)
+      const entry = running.add()
       Metrics.connectionsTotal.unsafeUpdate(1, [])
       Metrics.connectionsActive.unsafeModify(1, [])
       const release = () => {
