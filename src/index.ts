@@ -132,6 +132,11 @@ export * as NodeTransport from "./node/NodeTransport.js"
 /**
  * @since 0.1.0
  */
+export * as ReadBuffers from "./node/ReadBuffers.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as DataEncoder from "./protocol/DataEncoder.js"
 
 /**

@@ -11,6 +11,7 @@ import type * as Net from "node:net"
 import { ParkedSession } from "../server/ParkedSession.js"
 import * as Transport from "../server/Transport.js"
 import * as NodeTls from "./NodeTls.js"
+import * as ReadBuffers from "./ReadBuffers.js"
 
 type Resume = (effect: Effect.Effect<Uint8Array | undefined, Transport.TransportError | Transport.ReadTimeout>) => void
 
@@ -62,6 +63,7 @@ export const makeDetachable = (
   // (cheaper than the 'readable' + read() protocol, which copies and re-emits per call).
   const queue: Array<Buffer> = []
   const onData = (chunk: Buffer) => {
+    ReadBuffers.read(chunk.length)
     if (parked.isParked()) {
       const next = parked.hand(chunk)
       if (next !== undefined) arm(next)

@@ -1,0 +1,49 @@
+import { afterEach, expect, it } from "@effect/vitest"
+import { constants, PerformanceObserver } from "node:perf_hooks"
+import * as ReadBuffers from "../../src/node/ReadBuffers.js"
+
+const MiB = 1024 * 1024
+
+// the young-generation collections that ran while `reads` was counted (Node reports every
+// collection as a "gc" performance entry, delivered after the current task)
+const minorCollectionsDuring = async (reads: ReadonlyArray<number>) => {
+  let minor = 0
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if (
+        (entry as unknown as { readonly detail: { readonly kind: number } }).detail.kind ===
+        constants.NODE_PERFORMANCE_GC_MINOR
+      )
+        minor++
+    }
+  })
+  observer.observe({ entryTypes: ["gc"] })
+  for (const bytes of reads) ReadBuffers.read(bytes)
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  observer.disconnect()
+  return minor
+}
+
+afterEach(() => ReadBuffers.collectEvery(0))
+
+it("collects nothing while it is off, which is the default", async () => {
+  expect(await minorCollectionsDuring(Array.from({ length: 160 }, () => 64 * 1024))).toBeLessThan(3)
+  ReadBuffers.collectEvery(MiB)
+  ReadBuffers.collectEvery(0)
+  expect(await minorCollectionsDuring(Array.from({ length: 160 }, () => 64 * 1024))).toBeLessThan(3)
+})
+
+it("collects the young generation after every so many bytes read, and not before", async () => {
+  ReadBuffers.collectEvery(MiB)
+  // 64 KiB chunks as sockets deliver them: 10 MiB is 10 collections
+  expect(await minorCollectionsDuring(Array.from({ length: 160 }, () => 64 * 1024))).toBeGreaterThanOrEqual(10)
+  // the count restarts after each collection: three reads of 400 KiB cross 1 MiB once
+  const once = await minorCollectionsDuring([400 * 1024, 400 * 1024, 400 * 1024])
+  expect(once).toBeGreaterThanOrEqual(1)
+  expect(once).toBeLessThan(3)
+})
+
+it("gives the program's global object no gc function", () => {
+  ReadBuffers.collectEvery(MiB)
+  expect((globalThis as { gc?: unknown }).gc).toBeUndefined()
+})
