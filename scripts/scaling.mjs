@@ -526,7 +526,7 @@ class Env {
         // 10,000 simultaneous connections would refuse the 20,000-connection point
         return [
           "node",
-          path.join(ROOT, "dist/cli/main.js"),
+          path.join(ROOT, "dist/effect-smtpd.js"),
           "-n",
           "-c",
           "Sink",
@@ -549,7 +549,7 @@ class Env {
   unavailable(name) {
     switch (name) {
       case "ours":
-        return fs.existsSync(path.join(ROOT, "dist/cli/main.js")) ? null : "dist/cli/main.js missing: npm run build"
+        return fs.existsSync(path.join(ROOT, "dist/effect-smtpd.js")) ? null : "dist/effect-smtpd.js missing: npm run build"
       case "smtp-server":
         if (!fs.existsSync(path.join(BENCH, "adapters/smtp-server-sink.mjs"))) return `${BENCH}/adapters missing`
         return fs.existsSync(path.join(NPM_PREFIX, "node_modules/smtp-server/package.json"))

@@ -1,28 +1,10 @@
 // --workers: several processes share the listeners (node:cluster). Cluster workers re-run the
-// primary's script with plain node, so the command is bundled first, as a user's build runs it.
+// primary's script with plain node, so this runs the built command, as users do.
 import { expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
-import * as Path from "node:path"
-import { python, runProcess } from "../utils/process.js"
-import { srcModule, tempDir } from "../utils/relay.js"
-
-// the command as one file for plain node (the package marks itself side-effect free, so
-// main.ts is the entry point itself rather than an import)
-const bundleCommand = Effect.gen(function* () {
-  const outfile = Path.join(yield* tempDir, "main.mjs")
-  const esbuild = Path.resolve(import.meta.dirname, "../../node_modules/.bin/esbuild")
-  const result = yield* runProcess(esbuild, [
-    "--bundle",
-    "--platform=node",
-    "--format=esm",
-    "--log-level=warning",
-    `--outfile=${outfile}`,
-    srcModule("cli/main.ts")
-  ])
-  expect(result.exitCode, result.stderr).toBe(0)
-  return outfile
-})
+import { python } from "../utils/process.js"
+import { buildCommand } from "../utils/relay.js"
 
 const children = (pid: number) =>
   python(`import subprocess;print(subprocess.run(["pgrep","-P","${pid}"],capture_output=True,text=True).stdout)`).pipe(
@@ -33,7 +15,7 @@ it.scopedLive(
   "--workers 2: two processes serve one port, and SIGTERM stops both gracefully",
   () =>
     Effect.gen(function* () {
-      const entry = yield* bundleCommand
+      const entry = yield* buildCommand
       const child = spawn(process.execPath, [entry, "--format", "json", "--workers", "2", "127.0.0.1:0"], {
         stdio: ["ignore", "pipe", "pipe"]
       })

@@ -421,6 +421,17 @@ export const bundle = (source: string): Effect.Effect<string, Error, Scope.Scope
     return outfile
   })
 
+/** The `effect-smtpd` command built as `npm run build` ships it (scripts/bundle.mjs), in a temporary directory. */
+export const buildCommand: Effect.Effect<string, Error, Scope.Scope> = Effect.gen(function* () {
+  const outfile = Path.join(yield* tempDir, "effect-smtpd.js")
+  const result = yield* runProcess(process.execPath, [Path.join(root, "scripts/bundle.mjs"), outfile], {
+    timeout: "30 seconds"
+  }).pipe(Effect.mapError((error) => new Error(error.message)))
+  if (result.exitCode !== 0)
+    return yield* Effect.fail(new Error(`scripts/bundle.mjs exited ${result.exitCode}: ${result.stderr}`))
+  return outfile
+})
+
 /** A module of this repository's `src/`, as an absolute path for `bundle`'s sources. */
 export const srcModule = (path: string) => Path.join(root, "src", path)
 

@@ -1,0 +1,19 @@
+// The effect-smtpd command as one file: `node scripts/bundle.mjs [outfile]` (npm run build
+// writes dist/effect-smtpd.js, the package's bin). Node loading the ~600 modules of Effect,
+// Schema, @effect/cli and platform-node one by one leaves the process at ~95 MiB of RSS before
+// its first connection; as one file, ~65 MiB (bench/README.md). The library itself is not
+// bundled: applications import dist/ as tsc wrote it.
+import { build } from "esbuild"
+import * as path from "node:path"
+
+const root = path.resolve(import.meta.dirname, "..")
+
+await build({
+  entryPoints: [path.join(root, "src/cli/main.ts")],
+  outfile: path.resolve(process.argv[2] ?? path.join(root, "dist/effect-smtpd.js")),
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  logLevel: "warning"
+})
