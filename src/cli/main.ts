@@ -21,8 +21,9 @@ import * as Cli from "./Cli.js"
 // (bench/README.md); without it 0.4 MB and 2-4 ms. This process is the server: the setting is
 // ours to choose. (An application that embeds the server can pass the same flag to node.)
 V8.setFlagsFromString("--no-allocation-site-pretenuring")
-// Dead socket read buffers are collected after every 8 MiB read rather than once 32 MiB of them
-// wait (ReadBuffers.ts): a large message then adds ~16 MiB to the RSS instead of ~35.
+// Dead socket read buffers are collected once 8 MiB have been read since the last young
+// collection, rather than once 32 MiB of them wait (ReadBuffers.ts): a large message then adds
+// ~16 MiB to the RSS instead of ~35.
 ReadBuffers.collectEvery(8 * 1024 * 1024)
 
 const usage = (message: string | undefined) =>

@@ -43,6 +43,17 @@ it("collects the young generation after every so many bytes read, and not before
   expect(once).toBeLessThan(3)
 })
 
+it("restarts the count after a young collection of V8's own", async () => {
+  ReadBuffers.collectEvery(MiB)
+  ReadBuffers.read(768 * 1024)
+  // young garbage enough for V8 to scavenge by itself, then time for its report to arrive
+  let garbage: Array<Array<number>> = []
+  for (let i = 0; i < 400_000; i++) garbage = i % 1000 === 0 ? [] : [...garbage.slice(-10), [i]]
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  // 768 KiB more is 1.5 MiB since the call, but well under 1 MiB since V8's collection
+  expect(await minorCollectionsDuring([768 * 1024])).toBe(0)
+})
+
 it("gives the program's global object no gc function", () => {
   ReadBuffers.collectEvery(MiB)
   expect((globalThis as { gc?: unknown }).gc).toBeUndefined()
