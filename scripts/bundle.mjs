@@ -9,6 +9,8 @@ import * as path from "node:path"
 const root = path.resolve(import.meta.dirname, "..")
 
 await build({
+  // main.ts itself, not a file importing it: the package is marked side-effect free, so an
+  // import whose bindings are unused would be dropped
   entryPoints: [path.join(root, "src/cli/main.ts")],
   outfile: path.resolve(process.argv[2] ?? path.join(root, "dist/effect-smtpd.js")),
   bundle: true,
