@@ -14,10 +14,12 @@ import * as Net from "node:net"
 import * as Os from "node:os"
 import { MessageHandler } from "../handler/MessageHandler.js"
 import { type Endpoint, formatEndpoint } from "../handler/SessionInfo.js"
+import * as Networks from "../server/Networks.js"
 import * as ServerConfig from "../server/ServerConfig.js"
 import * as Sessions from "../server/Sessions.js"
 import { ListenError, parseAddress, SmtpServer } from "../server/SmtpServer.js"
 import type * as Transport from "../server/Transport.js"
+import * as NodeProxyHeader from "./NodeProxyHeader.js"
 import * as NodeTls from "./NodeTls.js"
 import * as NodeTransport from "./NodeTransport.js"
 
@@ -139,8 +141,9 @@ export const make = (
     // a session starts in the socket's callback: it forks a fiber only when it needs one
     const onConnection = (socket: Net.Socket) => sessions.accept(NodeTransport.make(socket, transportOptions))
 
-    // implicit TLS: the handshake first, in the connection's fiber. Sockets still in their
-    // handshake are not sessions yet: shutdown ends them itself.
+    // implicit TLS: the handshake first (after a trusted proxy's PROXY header), in the
+    // connection's fiber. Sockets still in their handshake are not sessions yet: shutdown ends
+    // them itself.
     const handshaking = new Set<Net.Socket>()
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
@@ -151,9 +154,8 @@ export const make = (
       if (contexts === undefined) return socket.destroy()
       handshaking.add(socket)
       const peer = formatEndpoint({ address: socket.remoteAddress ?? "unknown", port: socket.remotePort ?? 0 })
-      runFork(
+      const secure = (endpoints: NodeProxyHeader.Endpoints | undefined) =>
         NodeTls.handshake(contexts, socket).pipe(
-          Effect.ensuring(Effect.sync(() => handshaking.delete(socket))),
           Effect.matchEffect({
             onFailure: (error) => {
               const { quiet, text } = handshakeFailure(error)
@@ -161,11 +163,33 @@ export const make = (
               return (quiet ? Effect.logDebug(message) : Effect.logInfo(message)).pipe(Effect.annotateLogs({ peer }))
             },
             onSuccess: (secured) =>
-              Effect.sync(() =>
-                sessions.accept(NodeTransport.make(secured, { secure: true, tls: NodeTls.tlsInfo(secured) }))
-              )
+              Effect.sync(() => {
+                const transport = NodeTransport.make(secured, {
+                  secure: true,
+                  tls: NodeTls.tlsInfo(secured),
+                  endpoints
+                })
+                return endpoints === undefined ? sessions.accept(transport) : sessions.acceptProxied(transport)
+              })
           })
         )
+      // a trusted proxy sends its PROXY header before the client's handshake, in clear
+      const proxied =
+        config.proxyProtocolFrom.length > 0 && Networks.contains(config.proxyProtocolFrom, socket.remoteAddress ?? "")
+      runFork(
+        (proxied
+          ? NodeProxyHeader.read(socket, config.proxyTimeout).pipe(
+              Effect.matchEffect({
+                onFailure: (error) =>
+                  Effect.zipRight(
+                    Effect.logInfo(`PROXY header refused: ${error.reason}`).pipe(Effect.annotateLogs({ peer })),
+                    Effect.sync(() => socket.destroy())
+                  ),
+                onSuccess: secure
+              })
+            )
+          : secure(undefined)
+        ).pipe(Effect.ensuring(Effect.sync(() => handshaking.delete(socket))))
       )
     }
 

@@ -8,6 +8,7 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Net from "node:net"
+import type * as SessionInfo from "../handler/SessionInfo.js"
 import { ParkedSession } from "../server/ParkedSession.js"
 import * as Transport from "../server/Transport.js"
 import * as NodeTls from "./NodeTls.js"
@@ -26,6 +27,8 @@ export interface Options {
   readonly tls?: Transport.TlsInfo | undefined
   /** Offer the server's side of STARTTLS with these certificates (`acceptTls`). */
   readonly startTls?: NodeTls.Contexts | undefined
+  /** The connection's endpoints, when not the socket's own (a PROXY header read before TLS). */
+  readonly endpoints?: { readonly remote: SessionInfo.Endpoint; readonly local: SessionInfo.Endpoint } | undefined
 }
 
 /**
@@ -231,7 +234,7 @@ export const makeDetachable = (
       if (detached) return Effect.fail(new Transport.TransportError({ cause: new Error("TLS was already started") }))
       const clean = detach()
       const secured = Effect.map(NodeTls.handshake(contexts, socket), (tls) => {
-        successor = make(tls, { secure: true, tls: NodeTls.tlsInfo(tls) })
+        successor = make(tls, { secure: true, tls: NodeTls.tlsInfo(tls), endpoints: options.endpoints })
         return successor
       })
       return clean ? secured : Effect.zipRight(Effect.logDebug("plaintext sent after STARTTLS was discarded"), secured)
@@ -243,8 +246,8 @@ export const makeDetachable = (
     writeNow,
     close,
     park,
-    new Endpoint(socket.remoteAddress ?? "unknown", socket.remotePort ?? 0),
-    new Endpoint(socket.localAddress ?? "unknown", socket.localPort ?? 0),
+    endpoint(options.endpoints?.remote, socket.remoteAddress, socket.remotePort),
+    endpoint(options.endpoints?.local, socket.localAddress, socket.localPort),
     options.secure ?? false,
     () => queue.length > 0,
     options.tls,
@@ -294,6 +297,10 @@ class Endpoint {
     readonly port: number
   ) {}
 }
+
+// the one given (by a PROXY header), or the socket's own; either way an Endpoint, one shape
+const endpoint = (given: SessionInfo.Endpoint | undefined, address: string | undefined, port: number | undefined) =>
+  given === undefined ? new Endpoint(address ?? "unknown", port ?? 0) : new Endpoint(given.address, given.port)
 
 class Detachable {
   constructor(

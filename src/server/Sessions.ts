@@ -40,6 +40,11 @@ export interface Sessions {
    * connection callback, and a session that needs no effect never forks a fiber.
    */
   readonly accept: (transport: Transport.Transport, onEnd?: () => void) => void
+  /**
+   * `accept` for a transport whose PROXY header the platform has read itself (before an
+   * implicit-TLS handshake): its endpoints are the client's already, and no header is read.
+   */
+  readonly acceptProxied: (transport: Transport.Transport, onEnd?: () => void) => void
   /** `accept`, waiting until the session is over. */
   readonly serve: (transport: Transport.Transport) => Effect.Effect<void>
   /** Sessions running now. */
@@ -134,10 +139,11 @@ export const make = (
           .pipe(Effect.ignore, Effect.zipRight(transport.close), Effect.ensuring(Effect.sync(() => onEnd?.())))
       )
 
+    const isFull = () => shuttingDown || (config.maxConnections > 0 && running.size >= config.maxConnections)
+    const acceptProxied = (connection: Transport.Transport, onEnd?: () => void): void =>
+      isFull() ? refuse(connection, onEnd) : admit(connection, onEnd)
     const accept = (connection: Transport.Transport, onEnd?: () => void): void => {
-      if (shuttingDown || (config.maxConnections > 0 && running.size >= config.maxConnections)) {
-        return refuse(connection, onEnd)
-      }
+      if (isFull()) return refuse(connection, onEnd)
       // a trusted proxy's connections start with the real client's address
       const proxied =
         config.proxyProtocolFrom.length > 0 && Networks.contains(config.proxyProtocolFrom, connection.remote.address)
@@ -264,5 +270,5 @@ export const make = (
       })
     )
 
-    return { accept, serve, active: Effect.sync(() => running.size) }
+    return { accept, acceptProxied, serve, active: Effect.sync(() => running.size) }
   })

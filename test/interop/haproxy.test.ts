@@ -20,6 +20,7 @@ import * as ProxyHeader from "../../src/protocol/ProxyHeader.js"
 import { SmtpServer } from "../../src/server/SmtpServer.js"
 import { type Frontend, haproxy } from "../utils/haproxy.js"
 import { pythonOk } from "../utils/process.js"
+import * as TestTls from "../utils/tls.js"
 import { type TestServer, withServer } from "../utils/server.js"
 
 const trusted = ["127.0.0.1/32", "::1/128"]
@@ -149,20 +150,27 @@ const exchange = (
 
 // --- smtplib ---------------------------------------------------------------------------------
 
-// sends one message through `frontend`, from `source` when given; prints the client's own
-// address and port as the connection's other end sees them
-const sendThrough = (frontend: Frontend, source: string | undefined, recipient: string) =>
+// sends one message through `frontend`, from `source` when given, over implicit TLS when `ca`
+// is given (HAProxy passes the TLS through); prints the client's own address and port as the
+// connection's other end sees them
+const sendThrough = (frontend: Frontend, source: string | undefined, recipient: string, ca?: string) =>
   pythonOk(
     `
-import json, smtplib, sys
-host, port, source, recipient = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-s = smtplib.SMTP(host, port, timeout=15, source_address=(source, 0) if source else None)
+import json, smtplib, ssl, sys
+host, port, source, recipient, ca = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+address = (source, 0) if source else None
+if ca:
+    context = ssl.create_default_context(cafile=ca)
+    context.check_hostname = False
+    s = smtplib.SMTP_SSL(host, port, timeout=15, source_address=address, context=context)
+else:
+    s = smtplib.SMTP(host, port, timeout=15, source_address=address)
 local = s.sock.getsockname()
 s.sendmail("sender@example.com", [recipient], b"Subject: through haproxy\\r\\n\\r\\nhello\\r\\n")
 s.quit()
 print(json.dumps({"address": local[0], "port": local[1]}))
 `,
-    [frontend.host, String(frontend.port), source ?? "", recipient]
+    [frontend.host, String(frontend.port), source ?? "", recipient, ca ?? ""]
   ).pipe(Effect.map((stdout) => JSON.parse(stdout.trim()) as ProxyHeader.Endpoint))
 
 // --- tests -----------------------------------------------------------------------------------
@@ -225,6 +233,25 @@ describe("HAProxy", () => {
           // not HAProxy's 127.0.0.1 and its own outgoing port
           expect(deliveries.map((d) => d.peer)).toEqual([client])
         })
+      )
+
+    for (const version of [1, 2] as const)
+      it.scopedLive(
+        `v${version} in front of implicit TLS: the header before the handshake, the peer is the client`,
+        () =>
+          Effect.gen(function* () {
+            const certs = yield* TestTls.make
+            const server = yield* withServer({
+              proxyProtocolFrom: trusted,
+              tls: { certFile: certs.localhost.certFile, keyFile: certs.localhost.keyFile },
+              tlsListen: "127.0.0.1:0"
+            })
+            const proxy = yield* haproxy({ target: { host: "127.0.0.1", port: server.tlsAddresses[0]!.port }, version })
+            const recipient = `tls-v${version}@example.com`
+            const client = yield* sendThrough(proxy.v4, clientAddress.v4, recipient, certs.ca.certFile)
+            const deliveries = (yield* server.deliveries).filter((d) => d.rcptTos.includes(recipient))
+            expect(deliveries.map((d) => d.peer)).toEqual([client])
+          })
       )
 
     it.live("Debugging prints the client's address as X-Peer", () =>

@@ -34,6 +34,8 @@ export interface TestServer {
   readonly host: string
   readonly port: number
   readonly addresses: ReadonlyArray<Endpoint>
+  /** The implicit-TLS listeners (`tlsListen`), if any. */
+  readonly tlsAddresses: ReadonlyArray<Endpoint>
   /** Accepted messages so far, in order. A client's 250 after DATA means its delivery is here. */
   readonly deliveries: Effect.Effect<ReadonlyArray<Recording.Delivery>>
   readonly activeSessions: Effect.Effect<number>
@@ -56,6 +58,7 @@ export const withServer = (
       host: first.address,
       port: first.port,
       addresses: server.addresses,
+      tlsAddresses: server.tlsAddresses,
       deliveries: recording.deliveries,
       activeSessions: server.activeSessions
     }
