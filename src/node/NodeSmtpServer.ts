@@ -19,6 +19,7 @@ import * as ServerConfig from "../server/ServerConfig.js"
 import * as Sessions from "../server/Sessions.js"
 import { ListenError, parseAddress, SmtpServer } from "../server/SmtpServer.js"
 import type * as Transport from "../server/Transport.js"
+import * as Listening from "./Listening.js"
 import * as NodeProxyHeader from "./NodeProxyHeader.js"
 import * as NodeTls from "./NodeTls.js"
 import * as NodeTransport from "./NodeTransport.js"
@@ -42,31 +43,10 @@ export interface Options extends ServerConfig.Options {
   readonly tlsListen?: ReadonlyArray<string> | string | undefined
 }
 
-const listenOn = (
-  host: string,
-  port: number,
-  onConnection: (socket: Net.Socket) => void
-): Effect.Effect<Endpoint, ListenError, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.async<Net.Server, ListenError>((resume) => {
-      // allowHalfOpen: a client may send QUIT and FIN before it reads our 221
-      const server = Net.createServer({ allowHalfOpen: true, noDelay: true }, onConnection)
-      const label = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`
-      server.once("error", (cause) => resume(Effect.fail(new ListenError({ address: label, message: cause.message }))))
-      server.listen({ host, port, ipv6Only: host.includes(":") }, () => {
-        server.removeAllListeners("error")
-        server.on("error", () => {})
-        resume(Effect.succeed(server))
-      })
-    }),
-    // stop accepting; the sessions close on their own schedule (see Sessions)
-    (server) => Effect.sync(() => server.close())
-  ).pipe(
-    Effect.map((server) => {
-      const address = server.address() as Net.AddressInfo
-      return { address: address.address, port: address.port }
-    })
-  )
+// allowHalfOpen: a client may send QUIT and FIN before it reads our 221. Closing the scope stops
+// accepting; the sessions close on their own schedule (see Sessions).
+const listenOn = (host: string, port: number, onConnection: (socket: Net.Socket) => void) =>
+  Listening.listen(Net.createServer({ allowHalfOpen: true, noDelay: true }, onConnection), host, port)
 
 const addressList = (value: ReadonlyArray<string> | string | undefined): ReadonlyArray<string> =>
   typeof value === "string" ? [value] : (value ?? [])
