@@ -137,6 +137,16 @@ export * as ReadBuffers from "./node/ReadBuffers.js"
 /**
  * @since 0.1.0
  */
+export * as MetricsText from "./server/MetricsText.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as MetricsEndpoint from "./node/MetricsEndpoint.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as DataEncoder from "./protocol/DataEncoder.js"
 
 /**

@@ -27,6 +27,9 @@ import * as Relay from "../handlers/Relay.js"
 import * as Router from "../handlers/Router.js"
 import * as Sink from "../handlers/Sink.js"
 import * as Cluster from "../node/Cluster.js"
+import * as MetricsEndpoint from "../node/MetricsEndpoint.js"
+import * as Metrics from "../server/Metrics.js"
+import * as MetricsText from "../server/MetricsText.js"
 import * as NodeSmtpClient from "../node/NodeSmtpClient.js"
 import * as NodeSmtpServer from "../node/NodeSmtpServer.js"
 import * as Networks from "../server/Networks.js"
@@ -139,6 +142,12 @@ const options = {
     Options.withDefault("1"),
     Options.withDescription("Worker processes sharing the listeners (node:cluster); auto = one per core.")
   ),
+  metrics: Options.text("metrics").pipe(
+    Options.optional,
+    Options.withDescription(
+      "Serve GET /metrics (Prometheus text format) on host:port; with --workers, the sum of the workers' metrics."
+    )
+  ),
   listen: Options.text("listen").pipe(
     Options.repeated,
     Options.withDescription("An address to listen on (host:port, [ipv6]:port); repeatable. Overrides localaddr.")
@@ -238,6 +247,16 @@ const handlerLayer = (
   }
 }
 
+// GET /metrics on `address`, with every server metric shown from the start
+const serveMetrics = (address: string, collect: () => Promise<ReadonlyArray<MetricsText.Sample>>) =>
+  Effect.gen(function* () {
+    Metrics.register()
+    const endpoint = yield* MetricsEndpoint.serve(address, collect).pipe(
+      Effect.mapError((e) => new UsageError({ message: `--metrics: cannot listen on ${e.address}: ${e.message}` }))
+    )
+    yield* Console.error(`effect-smtpd ${version}: metrics on http://${formatEndpoint(endpoint)}/metrics`)
+  })
+
 /**
  * Runs the server the parsed command line describes, until interrupted (SIGINT/SIGTERM).
  *
@@ -256,9 +275,13 @@ export const serve = (parsed: Parsed) =>
       return yield* new UsageError({ message: `--workers must be a number from 1 or auto, got ${parsed.workers}` })
     }
     // the primary only looks after its workers; each worker runs this same command as a server
+    const metrics = Option.getOrUndefined(parsed.metrics)
     if (workers > 1 && !Cluster.isWorker()) {
       yield* Console.error(`effect-smtpd ${version}: starting ${workers} workers`)
-      return yield* Cluster.primary(workers)
+      return yield* Effect.gen(function* () {
+        if (metrics !== undefined) yield* serveMetrics(metrics, Cluster.workersMetrics)
+        return yield* Cluster.primary(workers)
+      }).pipe(Effect.scoped)
     }
     const server = NodeSmtpServer.layer({
       ...trust.server,
@@ -287,6 +310,9 @@ export const serve = (parsed: Parsed) =>
       )
       const where = [...addresses.map(formatEndpoint), ...tlsAddresses.map((a) => `${formatEndpoint(a)} (TLS)`)]
       yield* Console.error(`effect-smtpd ${version}: ${parsed.handlerClass} listening on ${where.join(", ")}`)
+      // a worker's metrics are read by the primary, which serves their sum
+      if (Cluster.isWorker()) yield* Cluster.answerMetrics
+      else if (metrics !== undefined) yield* serveMetrics(metrics, () => Effect.runPromise(MetricsText.snapshot))
       return yield* Effect.never
     }).pipe(
       Effect.scoped,

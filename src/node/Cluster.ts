@@ -1,14 +1,18 @@
 /**
  * Several worker processes sharing the listeners (`node:cluster`): the primary forks them,
  * restarts one that dies, and when interrupted (SIGINT/SIGTERM in the command) sends SIGTERM to
- * every worker and waits for each to finish its graceful shutdown. Workers write to the primary's stdout and stderr, so logs
- * stay in one place. Each worker is the whole server: one event loop per core.
+ * every worker and waits for each to finish its graceful shutdown. Workers write to the
+ * primary's stdout and stderr, and the primary reads their metrics over IPC (`workersMetrics`),
+ * so logs and metrics stay in one place. Each worker is the whole server: one event loop per
+ * core.
  *
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import * as Cluster from "node:cluster"
 import * as Os from "node:os"
+import * as MetricsText from "../server/MetricsText.js"
 
 /**
  * Is this process a worker forked by `primary`?
@@ -72,3 +76,70 @@ export const primary = (count: number): Effect.Effect<void> =>
       for (const worker of live) worker.process.kill("SIGTERM")
     })
   })
+
+// the primary asks each worker for its metrics over the IPC channel
+const metricsRequest = "effect-smtpd:metrics"
+const metricsReply = "effect-smtpd:metrics-reply"
+
+interface MetricsMessage {
+  readonly type: string
+  readonly id: number
+  readonly samples?: ReadonlyArray<MetricsText.Sample>
+}
+
+const isMetricsMessage = (message: unknown, type: string): message is MetricsMessage =>
+  typeof message === "object" && message !== null && (message as { readonly type?: unknown }).type === type
+
+/**
+ * In a worker, while the scope is open: answers the primary's requests for this process's
+ * metrics.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const answerMetrics: Effect.Effect<void, never, Scope.Scope> = Effect.asVoid(
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const listener = (message: unknown) => {
+        if (!isMetricsMessage(message, metricsRequest)) return
+        Effect.runPromise(MetricsText.snapshot).then((samples) =>
+          process.send?.({ type: metricsReply, id: message.id, samples } satisfies MetricsMessage)
+        )
+      }
+      process.on("message", listener)
+      return listener
+    }),
+    (listener) => Effect.sync(() => process.off("message", listener))
+  )
+)
+
+let nextRequest = 0
+
+/**
+ * In the primary: every worker's metrics, summed. A worker that does not answer within a
+ * second (one starting or stopping) is left out of this reading.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const workersMetrics = (): Promise<ReadonlyArray<MetricsText.Sample>> => {
+  const id = ++nextRequest
+  const workers = Object.values(Cluster.default.workers ?? {}).filter(
+    (worker): worker is Cluster.Worker => worker !== undefined && worker.isConnected()
+  )
+  const ask = (worker: Cluster.Worker) =>
+    new Promise<ReadonlyArray<MetricsText.Sample>>((resolve) => {
+      const done = (samples: ReadonlyArray<MetricsText.Sample>) => {
+        clearTimeout(timer)
+        worker.off("message", onMessage)
+        resolve(samples)
+      }
+      const onMessage = (message: unknown) => {
+        if (isMetricsMessage(message, metricsReply) && message.id === id) done(message.samples ?? [])
+      }
+      const timer = setTimeout(() => done([]), 1000)
+      worker.on("message", onMessage)
+      worker.send({ type: metricsRequest, id } satisfies MetricsMessage)
+    })
+  return Promise.all(workers.map(ask)).then(MetricsText.merge)
+}

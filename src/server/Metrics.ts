@@ -27,3 +27,23 @@ export const messageSize = Metric.histogram(
  * @category metrics
  */
 export const recipientsRefusedLate = Metric.counter("smtp_recipients_refused_after_accept_total", { incremental: true })
+
+/**
+ * Registers every metric above, so that a reading shows each of them (at 0) before its first
+ * use.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const register = (): void => {
+  for (const metric of [
+    connectionsTotal,
+    connectionsActive,
+    messagesAccepted,
+    messagesRejected,
+    recipientsRefusedLate
+  ]) {
+    metric.unsafeValue([])
+  }
+  messageSize.unsafeValue([])
+}

@@ -179,6 +179,32 @@ describe("effect-smtpd command", () => {
     expect(await server.stop("SIGTERM")).toBe(0)
   })
 
+  it("serves its metrics in Prometheus's text format with --metrics", async () => {
+    const server = await start(["-c", "Sink", "--metrics", "127.0.0.1:0", "--listen", "127.0.0.1:0"])
+    // said right after the listening line
+    let at: RegExpExecArray | null = null
+    for (let i = 0; i < 100 && at === null; i++) {
+      at = /metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(server.stderr())
+      if (at === null) await new Promise((r) => setTimeout(r, 50))
+    }
+    expect(at, server.stderr()).not.toBeNull()
+    const before = await (await fetch(at![1]!)).text()
+    // every server metric is there from the start
+    expect(before).toMatch(/^smtp_messages_accepted_total 0$/m)
+    expect(before).toMatch(/^smtp_messages_rejected_total 0$/m)
+    sendWithPython(server.port)
+    sendWithPython(server.port, ["bob@example.com", "carol@example.com"])
+    const response = await fetch(at![1]!)
+    expect(response.headers.get("content-type")).toContain("text/plain; version=0.0.4")
+    const text = await response.text()
+    expect(text).toMatch(/^# TYPE smtp_messages_accepted_total counter$/m)
+    expect(text).toMatch(/^smtp_messages_accepted_total 2$/m)
+    expect(text).toMatch(/^smtp_connections_total 2$/m)
+    expect(text).toMatch(/^smtp_message_size_bytes_count 2$/m)
+    expect((await fetch(at![1]!.replace("/metrics", "/other"))).status).toBe(404)
+    expect(await server.stop("SIGTERM")).toBe(0)
+  })
+
   it("prints one JSON line per message with --format json", async () => {
     const server = await start(["--format", "json", "-s", "0", "--listen", "127.0.0.1:0"])
     sendWithPython(server.port)

@@ -12,13 +12,17 @@ const children = (pid: number) =>
   )
 
 it.scopedLive(
-  "--workers 2: two processes serve one port, and SIGTERM stops both gracefully",
+  "--workers 2: two processes serve one port, the primary serves their metrics summed, and SIGTERM stops both gracefully",
   () =>
     Effect.gen(function* () {
       const entry = yield* buildCommand
-      const child = spawn(process.execPath, [entry, "--format", "json", "--workers", "2", "127.0.0.1:0"], {
-        stdio: ["ignore", "pipe", "pipe"]
-      })
+      const child = spawn(
+        process.execPath,
+        [entry, "--format", "json", "--workers", "2", "--metrics", "127.0.0.1:0", "127.0.0.1:0"],
+        {
+          stdio: ["ignore", "pipe", "pipe"]
+        }
+      )
       yield* Effect.addFinalizer(() => Effect.sync(() => child.kill("SIGKILL")))
       let stdout = ""
       let stderr = ""
@@ -57,6 +61,12 @@ print("ok")`,
       const lines = stdout.trim().split("\n")
       expect(lines).toHaveLength(10)
       expect(new Set(lines.map((line) => JSON.parse(line).rcpt_to[0])).size).toBe(10)
+      // the primary serves the workers' metrics, summed
+      const at = /metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(stderr)
+      expect(at, stderr).not.toBeNull()
+      const metrics = yield* Effect.promise(() => fetch(at![1]!).then((response) => response.text()))
+      expect(metrics).toMatch(/^smtp_messages_accepted_total 10$/m)
+      expect(metrics).toMatch(/^smtp_connections_total 10$/m)
       child.kill("SIGTERM")
       expect(yield* Effect.promise(() => exited)).toBe(0)
       expect(yield* children(child.pid!)).toBe(0)
