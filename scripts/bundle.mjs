@@ -1,7 +1,7 @@
 // The effect-smtpd command as one file: `node scripts/bundle.mjs [outfile]` (npm run build
 // writes dist/effect-smtpd.js, the package's bin). Node loading the ~600 modules of Effect,
 // Schema, @effect/cli and platform-node one by one leaves the process at ~95 MiB of RSS before
-// its first connection; as one file, ~65 MiB (bench/README.md). The library itself is not
+// its first connection; as one file, 65-69 MiB (bench/README.md). The library itself is not
 // bundled: applications import dist/ as tsc wrote it.
 import { build } from "esbuild"
 import * as path from "node:path"
