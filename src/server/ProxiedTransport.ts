@@ -19,37 +19,64 @@ import type * as Transport from "./Transport.js"
  */
 export class ProxyHeaderError extends Data.TaggedError("ProxyHeaderError")<{ readonly reason: string }> {}
 
-// the transport, with another remote address and, first of all, the bytes read past the header
-const reframe = (
-  transport: Transport.Transport,
-  remote: Endpoint,
-  local: Endpoint,
-  rest: Uint8Array
-): Transport.Transport => {
-  let pending: Uint8Array | undefined = rest.length > 0 ? rest : undefined
-  const acceptTls = transport.acceptTls
-  const park = transport.park
-  return {
-    ...transport,
-    remote,
-    local,
-    read: (timeout, inline) => {
-      if (pending === undefined) return transport.read(timeout, inline)
-      const chunk = pending
-      pending = undefined
-      return Effect.succeed(chunk)
-    },
-    // the bytes past the header are read first, by the session's fiber
-    park:
-      park === undefined
-        ? undefined
-        : { ...park, start: (inline, idleMs, wake) => pending === undefined && park.start(inline, idleMs, wake) },
-    hasInput: () => pending !== undefined || transport.hasInput?.() === true,
-    acceptTls:
+// The transport, with the client's endpoints and, first of all, the bytes read past the header.
+// A class rather than a spread literal: behind a load balancer every connection is one of these
+// (see NodeTransport's note on a connection's objects).
+class Reframed implements Transport.Transport {
+  private pending: Uint8Array | undefined
+  readonly write: Transport.Transport["write"]
+  readonly writeNow: Transport.Transport["writeNow"]
+  readonly close: Effect.Effect<void>
+  readonly secure: boolean
+  readonly tls: Transport.TlsInfo | undefined
+  readonly park: Transport.Parking | undefined
+  readonly acceptTls: Transport.Transport["acceptTls"]
+
+  constructor(
+    private readonly inner: Transport.Transport,
+    readonly remote: Endpoint,
+    readonly local: Endpoint,
+    rest: Uint8Array
+  ) {
+    this.pending = rest.length > 0 ? rest : undefined
+    this.write = inner.write
+    this.writeNow = inner.writeNow
+    this.close = inner.close
+    this.secure = inner.secure
+    this.tls = inner.tls
+    this.park = inner.park === undefined ? undefined : new PendingFirst(this, inner.park)
+    const acceptTls = inner.acceptTls
+    this.acceptTls =
       acceptTls === undefined
         ? undefined
-        : () => Effect.map(acceptTls(), (secured) => reframe(secured, remote, local, new Uint8Array(0)))
+        : () => Effect.map(acceptTls(), (secured) => new Reframed(secured, remote, local, new Uint8Array(0)))
   }
+
+  read: Transport.Transport["read"] = (timeout, inline) => {
+    const chunk = this.pending
+    if (chunk === undefined) return this.inner.read(timeout, inline)
+    this.pending = undefined
+    return Effect.succeed(chunk)
+  }
+
+  hasInput = (): boolean => this.pending !== undefined || this.inner.hasInput?.() === true
+
+  isPending(): boolean {
+    return this.pending !== undefined
+  }
+}
+
+// the bytes past the header are read first, by the session's fiber: no park while they wait
+class PendingFirst implements Transport.Parking {
+  constructor(
+    private readonly transport: Reframed,
+    private readonly inner: Transport.Parking
+  ) {}
+
+  start: Transport.Parking["start"] = (inline, idleMs, wake) =>
+    !this.transport.isPending() && this.inner.start(inline, idleMs, wake)
+  stop = (): void => this.inner.stop()
+  end = (done: () => void): void => this.inner.end(done)
 }
 
 /**
@@ -72,8 +99,8 @@ export const accept = (
         const rest = buffer.subarray(parsed.length)
         const header = parsed.header
         return header._tag === "Local"
-          ? reframe(transport, transport.remote, transport.local, rest)
-          : reframe(transport, header.source, header.destination, rest)
+          ? new Reframed(transport, transport.remote, transport.local, rest)
+          : new Reframed(transport, header.source, header.destination, rest)
       }
       const left = deadline - Date.now()
       if (left <= 0) return yield* new ProxyHeaderError({ reason: "no header in time" })

@@ -326,6 +326,17 @@ print(json.dumps({"code": code, "text": text.decode(), "port": local[1]}))
       })
     )
 
+    it.scopedLive("bytes after the header in the same segment are the client's first: before the greeting, 554", () =>
+      Effect.gen(function* () {
+        const server = yield* withServer({ proxyProtocolFrom: trusted })
+        const result = yield* exchange(server, {
+          input: "PROXY TCP4 192.0.2.1 127.0.0.1 5555 25\r\nQUIT\r\n",
+          deadline: 5_000
+        })
+        expect(result).toMatchObject({ closed: true, received: "554 Protocol error: talking out of turn\r\n" })
+      })
+    )
+
     it.scopedLive("a trusted peer that sends nothing is closed after proxyTimeout, ungreeted", () =>
       Effect.gen(function* () {
         const server = yield* withServer({ proxyProtocolFrom: trusted, proxyTimeout: "300 millis" })
