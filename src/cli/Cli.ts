@@ -276,6 +276,9 @@ export const serve = (parsed: Parsed) =>
     }
     // the primary only looks after its workers; each worker runs this same command as a server
     const metrics = Option.getOrUndefined(parsed.metrics)
+    if (metrics !== undefined && parseAddress(metrics) === undefined) {
+      return yield* new UsageError({ message: `--metrics must be host:port, got ${metrics}` })
+    }
     if (workers > 1 && !Cluster.isWorker()) {
       yield* Console.error(`effect-smtpd ${version}: starting ${workers} workers`)
       return yield* Effect.gen(function* () {

@@ -78,13 +78,22 @@ describe("effect-smtpd command", () => {
   })
 
   it("exits 2 with a message on a wrong flag or value", async () => {
-    const runs = [["--size", "-1", "-c", "Sink"], ["-c", "Nope"], ["-c", "Maildir"], ["not-an-address"]]
+    const runs = [
+      ["--size", "-1", "-c", "Sink"],
+      ["-c", "Nope"],
+      ["-c", "Maildir"],
+      ["not-an-address"],
+      ["-c", "Sink", "--metrics", "nonsense", "127.0.0.1:0"]
+    ]
     const results = await runAll(runs)
     for (const [i, args] of runs.entries()) {
       const result = results[i]!
       expect(result.status, args.join(" ")).toBe(2)
       expect(result.stderr.length + result.stdout.length, args.join(" ")).toBeGreaterThan(0)
     }
+    // before listening
+    expect(results[4]!.stderr).toContain("--metrics must be host:port, got nonsense")
+    expect(results[4]!.stderr).not.toContain("listening")
   })
 
   it("exits 2 naming the problem for a bad relay, router, TLS or AUTH configuration, before listening", async () => {
