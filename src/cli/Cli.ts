@@ -274,11 +274,11 @@ export const serve = (parsed: Parsed) =>
     if (workers === undefined) {
       return yield* new UsageError({ message: `--workers must be a number from 1 or auto, got ${parsed.workers}` })
     }
-    // the primary only looks after its workers; each worker runs this same command as a server
     const metrics = Option.getOrUndefined(parsed.metrics)
     if (metrics !== undefined && parseAddress(metrics) === undefined) {
       return yield* new UsageError({ message: `--metrics must be host:port, got ${metrics}` })
     }
+    // the primary only looks after its workers; each worker runs this same command as a server
     if (workers > 1 && !Cluster.isWorker()) {
       yield* Console.error(`effect-smtpd ${version}: starting ${workers} workers`)
       return yield* Effect.gen(function* () {
@@ -314,8 +314,10 @@ export const serve = (parsed: Parsed) =>
       const where = [...addresses.map(formatEndpoint), ...tlsAddresses.map((a) => `${formatEndpoint(a)} (TLS)`)]
       yield* Console.error(`effect-smtpd ${version}: ${parsed.handlerClass} listening on ${where.join(", ")}`)
       // a worker's metrics are read by the primary, which serves their sum
-      if (Cluster.isWorker()) yield* Cluster.answerMetrics
-      else if (metrics !== undefined) yield* serveMetrics(metrics, () => Effect.runPromise(MetricsText.snapshot))
+      if (Cluster.isWorker()) {
+        if (metrics !== undefined) Metrics.register()
+        yield* Cluster.answerMetrics
+      } else if (metrics !== undefined) yield* serveMetrics(metrics, () => Effect.runPromise(MetricsText.snapshot))
       return yield* Effect.never
     }).pipe(
       Effect.scoped,

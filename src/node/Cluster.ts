@@ -102,8 +102,14 @@ export const answerMetrics: Effect.Effect<void, never, Scope.Scope> = Effect.asV
     Effect.sync(() => {
       const listener = (message: unknown) => {
         if (!isMetricsMessage(message, metricsRequest)) return
+        // with a callback: a channel closed meanwhile (the primary is stopping) is no error event
         Effect.runPromise(MetricsText.snapshot).then((samples) =>
-          process.send?.({ type: metricsReply, id: message.id, samples } satisfies MetricsMessage)
+          process.send?.(
+            { type: metricsReply, id: message.id, samples } satisfies MetricsMessage,
+            undefined,
+            {},
+            ignore
+          )
         )
       }
       process.on("message", listener)
@@ -139,7 +145,10 @@ export const workersMetrics = (): Promise<ReadonlyArray<MetricsText.Sample>> => 
       }
       const timer = setTimeout(() => done([]), 1000)
       worker.on("message", onMessage)
-      worker.send({ type: metricsRequest, id } satisfies MetricsMessage)
+      // with a callback: a worker gone since the count is no error event, just no answer
+      worker.send({ type: metricsRequest, id } satisfies MetricsMessage, undefined, (error) => error && done([]))
     })
   return Promise.all(workers.map(ask)).then(MetricsText.merge)
 }
+
+const ignore = () => {}

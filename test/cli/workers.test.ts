@@ -67,6 +67,8 @@ print("ok")`,
       const metrics = yield* Effect.promise(() => fetch(at![1]!).then((response) => response.text()))
       expect(metrics).toMatch(/^smtp_messages_accepted_total 10$/m)
       expect(metrics).toMatch(/^smtp_connections_total 10$/m)
+      // registered in the workers from the start, so present before first use
+      expect(metrics).toMatch(/^smtp_messages_rejected_total 0$/m)
       child.kill("SIGTERM")
       expect(yield* Effect.promise(() => exited)).toBe(0)
       expect(yield* children(child.pid!)).toBe(0)
