@@ -14,7 +14,6 @@ import * as Net from "node:net"
 import * as Os from "node:os"
 import { MessageHandler } from "../handler/MessageHandler.js"
 import { type Endpoint, formatEndpoint } from "../handler/SessionInfo.js"
-import * as Networks from "../server/Networks.js"
 import * as ServerConfig from "../server/ServerConfig.js"
 import * as Sessions from "../server/Sessions.js"
 import { ListenError, parseAddress, SmtpServer } from "../server/SmtpServer.js"
@@ -154,10 +153,8 @@ export const make = (
           })
         )
       // a trusted proxy sends its PROXY header before the client's handshake, in clear
-      const proxied =
-        config.proxyProtocolFrom.length > 0 && Networks.contains(config.proxyProtocolFrom, socket.remoteAddress ?? "")
       runFork(
-        (proxied
+        (ServerConfig.fromProxy(config, socket.remoteAddress ?? "")
           ? NodeProxyHeader.read(socket, config.proxyTimeout).pipe(
               Effect.matchEffect({
                 onFailure: (error) =>

@@ -216,3 +216,12 @@ export const make = (options: Options = {}): Effect.Effect<ServerConfig, ConfigE
       proxyTimeout: Duration.decode(options.proxyTimeout ?? "5 seconds")
     }
   })
+
+/**
+ * Does a connection from `address` start with a PROXY header (is it one of `proxyProtocolFrom`)?
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const fromProxy = (config: ServerConfig, address: string): boolean =>
+  config.proxyProtocolFrom.length > 0 && Networks.contains(config.proxyProtocolFrom, address)

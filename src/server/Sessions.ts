@@ -26,7 +26,7 @@ import * as Networks from "./Networks.js"
 import * as ProxiedTransport from "./ProxiedTransport.js"
 import * as Metrics from "./Metrics.js"
 import * as Reply from "../protocol/Reply.js"
-import type { ServerConfig } from "./ServerConfig.js"
+import { fromProxy, type ServerConfig } from "./ServerConfig.js"
 import type * as Transport from "./Transport.js"
 
 /**
@@ -145,9 +145,7 @@ export const make = (
     const accept = (connection: Transport.Transport, onEnd?: () => void): void => {
       if (isFull()) return refuse(connection, onEnd)
       // a trusted proxy's connections start with the real client's address
-      const proxied =
-        config.proxyProtocolFrom.length > 0 && Networks.contains(config.proxyProtocolFrom, connection.remote.address)
-      if (!proxied) return admit(connection, onEnd)
+      if (!fromProxy(config, connection.remote.address)) return admit(connection, onEnd)
       runFork(
         Effect.matchEffect(ProxiedTransport.accept(connection, config.proxyTimeout), {
           onFailure: (error) =>
