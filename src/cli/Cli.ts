@@ -247,10 +247,9 @@ const handlerLayer = (
   }
 }
 
-// GET /metrics on `address`, with every server metric shown from the start
+// GET /metrics on `address`
 const serveMetrics = (address: string, collect: () => Promise<ReadonlyArray<MetricsText.Sample>>) =>
   Effect.gen(function* () {
-    Metrics.register()
     const endpoint = yield* MetricsEndpoint.serve(address, collect).pipe(
       Effect.mapError((e) => new UsageError({ message: `--metrics: cannot listen on ${e.address}: ${e.message}` }))
     )
@@ -313,11 +312,11 @@ export const serve = (parsed: Parsed) =>
       )
       const where = [...addresses.map(formatEndpoint), ...tlsAddresses.map((a) => `${formatEndpoint(a)} (TLS)`)]
       yield* Console.error(`effect-smtpd ${version}: ${parsed.handlerClass} listening on ${where.join(", ")}`)
-      // a worker's metrics are read by the primary, which serves their sum
-      if (Cluster.isWorker()) {
-        if (metrics !== undefined) Metrics.register()
-        yield* Cluster.answerMetrics
-      } else if (metrics !== undefined) yield* serveMetrics(metrics, () => Effect.runPromise(MetricsText.snapshot))
+      // every server metric shows from the start, in this process's reading; a worker's is read
+      // by the primary, which serves their sum
+      if (metrics !== undefined) Metrics.register()
+      if (Cluster.isWorker()) yield* Cluster.answerMetrics
+      else if (metrics !== undefined) yield* serveMetrics(metrics, () => Effect.runPromise(MetricsText.snapshot))
       return yield* Effect.never
     }).pipe(
       Effect.scoped,
