@@ -23,7 +23,7 @@ import {
 import { SmtpTest } from "../src/testing/index.js"
 import { withServer } from "./utils/server.js"
 
-it.scoped("the ten-line server: refuses foreign recipients and streams the body", () => {
+it.effect("the ten-line server: refuses foreign recipients and streams the body", () => {
   const seen: Array<number> = []
   const Handler = MessageHandler.layer({
     rcpt: (_session, recipient) =>
@@ -31,7 +31,7 @@ it.scoped("the ten-line server: refuses foreign recipients and streams the body"
     data: (_session, message) =>
       Stream.runForEach(message.body, (chunk) =>
         Effect.sync(() => seen.push(chunk.length)).pipe(
-          Effect.zipRight(Effect.log(`${chunk.length} bytes for ${message.envelope.recipients.length} recipients`))
+          Effect.andThen(Effect.log(`${chunk.length} bytes for ${message.envelope.recipients.length} recipients`))
         )
       )
   })
@@ -50,7 +50,7 @@ it.scoped("the ten-line server: refuses foreign recipients and streams the body"
   }).pipe(Effect.provide(NodeSmtpServer.layer({ listen: ["127.0.0.1:0"] })), Effect.provide(Handler))
 })
 
-it.scoped("ProcessMessage: the handler's reply replaces 250", () => {
+it.effect("ProcessMessage: the handler's reply replaces 250", () => {
   const Handler = ProcessMessage.layer((delivery) =>
     Effect.log(`from ${delivery.mailFrom} to ${delivery.rcptTos.join(", ")}: ${delivery.data.length} bytes`).pipe(
       Effect.as(Reply.make(250, "2.0.0", "Thanks"))
@@ -67,7 +67,7 @@ it.scoped("ProcessMessage: the handler's reply replaces 250", () => {
   }).pipe(Effect.provide(Handler))
 })
 
-it.scoped("your own commands", () =>
+it.effect("your own commands", () =>
   Effect.gen(function* () {
     const server = yield* SmtpTest.server({
       commands: {
@@ -82,7 +82,7 @@ it.scoped("your own commands", () =>
   }).pipe(Effect.provide(Recording.layer))
 )
 
-it.scoped("testing your code: stores the message", () =>
+it.effect("testing your code: stores the message", () =>
   Effect.gen(function* () {
     const client = yield* (yield* SmtpTest.server()).connect
     yield* client.reply // 220
@@ -95,7 +95,7 @@ it.scoped("testing your code: stores the message", () =>
   }).pipe(Effect.provide(Recording.layer))
 )
 
-it.scoped("the relay, the router and the client: the README's shapes, end to end", () =>
+it.effect("the relay, the router and the client: the README's shapes, end to end", () =>
   Effect.gen(function* () {
     const upstream = yield* withServer()
     const root = yield* Effect.acquireRelease(

@@ -13,8 +13,8 @@
  *
  * @since 0.1.0
  */
-import * as FileSystem from "@effect/platform/FileSystem"
-import { Effect, ParseResult, Schema } from "effect"
+import { Effect, Schema } from "effect"
+import * as FileSystem from "effect/FileSystem"
 import * as Address from "../../src/protocol/Address.js"
 
 // RFC 5322 dot-atom with a conservative alphabet: safe in a local part and in a List-Id label (RFC 2919 §2)
@@ -27,16 +27,15 @@ const reserved = /-(?:request|bounces)$/i
  * @since 0.1.0
  * @category schemas
  */
-export const Name = Schema.String.pipe(
-  Schema.filter((name) =>
+export const Name = Schema.String.check(
+  Schema.makeFilter((name) =>
     !namePattern.test(name)
       ? `not a list name: ${JSON.stringify(name)} (letters and digits, joined by single ".", "_" or "-")`
       : reserved.test(name)
         ? `a list name cannot end in -request or -bounces: ${JSON.stringify(name)}`
         : true
-  ),
-  Schema.annotations({ identifier: "ListName" })
-)
+  )
+).annotate({ identifier: "ListName" })
 
 /**
  * An address, as the server checks RCPT TO (`local-part@domain`, RFC 5321 §4.1.2).
@@ -44,10 +43,9 @@ export const Name = Schema.String.pipe(
  * @since 0.1.0
  * @category schemas
  */
-export const Mailbox = Schema.String.pipe(
-  Schema.filter((address) => Address.isMailbox(address) || `not an address: ${JSON.stringify(address)}`),
-  Schema.annotations({ identifier: "Address" })
-)
+export const Mailbox = Schema.String.check(
+  Schema.makeFilter((address) => Address.isMailbox(address) || `not an address: ${JSON.stringify(address)}`)
+).annotate({ identifier: "Address" })
 
 /**
  * The list domain: a host name, not an address literal.
@@ -55,14 +53,44 @@ export const Mailbox = Schema.String.pipe(
  * @since 0.1.0
  * @category schemas
  */
-export const Domain = Schema.String.pipe(
-  Schema.filter(
+export const Domain = Schema.String.check(
+  Schema.makeFilter(
     (domain) => (!domain.startsWith("[") && Address.isDomain(domain)) || `not a domain: ${JSON.stringify(domain)}`
-  ),
-  Schema.annotations({ identifier: "Domain" })
-)
+  )
+).annotate({ identifier: "Domain" })
 
 const lower = (text: string) => text.toLowerCase()
+
+// an unknown key's message, naming the keys that are known
+const unexpectedKey = (fields: object) =>
+  `is unexpected, expected: ${Object.keys(fields)
+    .map((key) => JSON.stringify(key))
+    .join(" | ")}`
+
+const listFields = {
+  name: Name,
+  // one line: it goes into the automatic reply's text
+  description: Schema.String.check(
+    Schema.makeFilter(
+      (text) => (text.length <= 200 && !/[\r\n]/.test(text)) || "a description is one line of at most 200 characters"
+    )
+  ),
+  members: Schema.Array(Mailbox)
+    .check(
+      Schema.makeFilter((members) => {
+        if (members.length === 0) return "a list needs at least one member"
+        const seen = new Set<string>()
+        return members.flatMap((member, i): Array<Schema.FilterIssue> => {
+          if (seen.has(lower(member))) return [{ path: [i], issue: `duplicate member: ${member}` }]
+          seen.add(lower(member))
+          return []
+        })
+      })
+    )
+    .annotate({ identifier: "Members" }),
+  /** Only members may post (default false). */
+  membersOnly: Schema.Boolean.pipe(Schema.withDecodingDefaultKey(Effect.succeed(false)))
+}
 
 /**
  * One list.
@@ -70,34 +98,18 @@ const lower = (text: string) => text.toLowerCase()
  * @since 0.1.0
  * @category schemas
  */
-export const List = Schema.Struct({
-  name: Name,
-  // one line: it goes into the automatic reply's text
-  description: Schema.String.pipe(
-    Schema.filter(
-      (text) => (text.length <= 200 && !/[\r\n]/.test(text)) || "a description is one line of at most 200 characters"
-    )
-  ),
-  members: Schema.Array(Mailbox).pipe(
-    Schema.filter((members) => {
-      if (members.length === 0) return "a list needs at least one member"
-      const seen = new Set<string>()
-      return members.map((member, i): Schema.FilterOutput => {
-        if (!seen.has(lower(member))) return void seen.add(lower(member))
-        return { path: [i], message: `duplicate member: ${member}` }
-      })
-    }),
-    Schema.annotations({ identifier: "Members" })
-  ),
-  /** Only members may post (default false). */
-  membersOnly: Schema.optionalWith(Schema.Boolean, { default: () => false })
-}).annotations({ identifier: "List" })
+export const List = Schema.Struct(listFields).annotate({
+  identifier: "List",
+  messageUnexpectedKey: unexpectedKey(listFields)
+})
 
 /**
  * @since 0.1.0
  * @category models
  */
 export type List = typeof List.Type
+
+const listsFields = { domain: Domain, lists: Schema.Array(List) }
 
 /**
  * The whole file. Unknown keys are errors, so that a misspelt `membersonly` is not silently
@@ -106,26 +118,28 @@ export type List = typeof List.Type
  * @since 0.1.0
  * @category schemas
  */
-export const Lists = Schema.Struct({ domain: Domain, lists: Schema.Array(List) }).pipe(
-  Schema.filter(({ domain, lists }) => {
-    const issues: Array<Schema.FilterOutput> = []
-    const names = new Set<string>()
-    const own = new Set(lists.flatMap((list) => addressesOf(domain, list.name).map(lower)))
-    for (const [i, list] of lists.entries()) {
-      if (names.has(lower(list.name))) {
-        issues.push({ path: ["lists", i, "name"], message: `duplicate list name: ${list.name}` })
-      }
-      names.add(lower(list.name))
-      for (const [j, member] of list.members.entries()) {
-        if (own.has(lower(member))) {
-          issues.push({ path: ["lists", i, "members", j], message: `a list address cannot be a member: ${member}` })
+export const Lists = Schema.Struct(listsFields)
+  .annotate({ messageUnexpectedKey: unexpectedKey(listsFields) })
+  .check(
+    Schema.makeFilter(({ domain, lists }) => {
+      const issues: Array<Schema.FilterIssue> = []
+      const names = new Set<string>()
+      const own = new Set(lists.flatMap((list) => addressesOf(domain, list.name).map(lower)))
+      for (const [i, list] of lists.entries()) {
+        if (names.has(lower(list.name))) {
+          issues.push({ path: ["lists", i, "name"], issue: `duplicate list name: ${list.name}` })
+        }
+        names.add(lower(list.name))
+        for (const [j, member] of list.members.entries()) {
+          if (own.has(lower(member))) {
+            issues.push({ path: ["lists", i, "members", j], issue: `a list address cannot be a member: ${member}` })
+          }
         }
       }
-    }
-    return issues
-  }),
-  Schema.annotations({ identifier: "Lists" })
-)
+      return issues
+    })
+  )
+  .annotate({ identifier: "Lists" })
 
 /**
  * @since 0.1.0
@@ -153,7 +167,14 @@ export class ListsError extends Schema.TaggedError<ListsError>()("ListsError", {
   message: Schema.String
 }) {}
 
-const decodeJson = Schema.decodeUnknown(Schema.parseJson(Lists), { errors: "all", onExcessProperty: "error" })
+const decodeLists = Schema.decodeUnknownEffect(Lists, { errors: "all", onExcessProperty: "error" })
+
+// JSON.parse's own message says where the text stops being JSON; Schema's parser drops it
+const parseJson = (json: string, path: string) =>
+  Effect.try({
+    try: (): unknown => JSON.parse(json),
+    catch: (error) => new ListsError({ path, message: `${path}: not valid JSON: ${String(error)}` })
+  })
 
 /**
  * Decodes the text of a lists file.
@@ -162,9 +183,8 @@ const decodeJson = Schema.decodeUnknown(Schema.parseJson(Lists), { errors: "all"
  * @category decoding
  */
 export const decode = (json: string, path = "<input>"): Effect.Effect<Lists, ListsError> =>
-  Effect.mapError(
-    decodeJson(json),
-    (error) => new ListsError({ path, message: `${path}: ${ParseResult.TreeFormatter.formatErrorSync(error)}` })
+  Effect.flatMap(parseJson(json, path), (value) =>
+    Effect.mapError(decodeLists(value), (error) => new ListsError({ path, message: `${path}: ${error.message}` }))
   )
 
 /**

@@ -21,7 +21,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Layer, Stream } from "effect"
+import { Clock, Context, Effect, Layer, Stream } from "effect"
 import * as Crypto from "node:crypto"
 import { asSmtpError } from "../../src/client/ClientError.js"
 import * as SmtpClient from "../../src/client/SmtpClient.js"
@@ -71,7 +71,7 @@ const notAuthorized = (text: string) => new SmtpError.Custom({ code: 550, enhanc
 // longer), not the DSN parameters (they were the original sender's)
 const passOn = ["BODY", "SMTPUTF8"]
 
-const post = (client: SmtpClient.SmtpClient["Type"], options: Options, list: Lists.List) => {
+const post = (client: Context.Service.Shape<typeof SmtpClient.SmtpClient>, options: Options, list: Lists.List) => {
   const domain = options.lists.domain
   const [address, , bounces] = Lists.addressesOf(domain, list.name)
   const members = new Set(list.members.map((member) => member.toLowerCase()))
@@ -219,7 +219,7 @@ const readAtMost = (body: Message.Message["body"], max: number) =>
     return Buffer.concat(chunks)
   })
 
-const request = (client: SmtpClient.SmtpClient["Type"], options: Options, list: Lists.List) => {
+const request = (client: Context.Service.Shape<typeof SmtpClient.SmtpClient>, options: Options, list: Lists.List) => {
   const domain = options.lists.domain
   const [, address] = Lists.addressesOf(domain, list.name)
   const max = options.maxRequestSize ?? 64 * 1024
@@ -291,4 +291,4 @@ export const make = (options: Options) =>
  * @category layers
  */
 export const layer = (options: Options): Layer.Layer<MessageHandler.MessageHandler, never, SmtpClient.SmtpClient> =>
-  Layer.scoped(MessageHandler.MessageHandler, make(options))
+  Layer.effect(MessageHandler.MessageHandler, make(options))

@@ -2,15 +2,15 @@
  * Runs the mailing-list server:
  *
  * ```sh
- * npx vite-node examples/mailing-list/main.ts -- --lists examples/mailing-list/lists.json \
- *   --listen 127.0.0.1:2525 --upstream 127.0.0.1:25
+ * npx esbuild examples/mailing-list/main.ts --bundle --platform=node --format=esm --outfile=/tmp/mailing-list.mjs
+ * node /tmp/mailing-list.mjs --lists examples/mailing-list/lists.json --listen 127.0.0.1:2525 --upstream 127.0.0.1:25
  * ```
  *
  * @since 0.1.0
  */
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Console, Data, Effect } from "effect"
+import { Cause, Console, Data, Effect, Exit, Runtime } from "effect"
 import { parseArgs } from "node:util"
 import { formatEndpoint } from "../../src/handler/SessionInfo.js"
 import { parseAddress, SmtpServer } from "../../src/server/SmtpServer.js"
@@ -30,7 +30,7 @@ const exit = (code: number) =>
 const options = Effect.try({
   try: () =>
     parseArgs({
-      // vite-node passes on the `--` that separates its own flags from ours
+      // a runner (`npm run x -- ...`) may pass on the `--` that separates its flags from ours
       args: process.argv.slice(2).filter((arg, i) => !(i === 0 && arg === "--")),
       options: {
         lists: { type: "string" },
@@ -69,9 +69,13 @@ const program = Effect.gen(function* () {
 
 program.pipe(
   Effect.catchTags({
-    UsageError: (error) => Console.error(`${error.message}\n${usage}`).pipe(Effect.zipRight(exit(2))),
-    ListsError: (error) => Console.error(error.message).pipe(Effect.zipRight(exit(1)))
+    UsageError: (error) => Console.error(`${error.message}\n${usage}`).pipe(Effect.andThen(exit(2))),
+    ListsError: (error) => Console.error(error.message).pipe(Effect.andThen(exit(1)))
   }),
   Effect.provide(NodeFileSystem.layer),
-  NodeRuntime.runMain
+  // SIGINT and SIGTERM interrupt the program: that is the server's clean shutdown, status 0
+  NodeRuntime.runMain({
+    teardown: (exit, onExit) =>
+      Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? onExit(0) : Runtime.defaultTeardown(exit, onExit)
+  })
 )

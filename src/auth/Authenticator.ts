@@ -4,10 +4,10 @@
  *
  * @since 0.1.0
  */
-import * as FileSystem from "@effect/platform/FileSystem"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -30,7 +30,7 @@ export interface Service {
  * @since 0.1.0
  * @category tags
  */
-export class Authenticator extends Context.Tag("effect-smtpd/Authenticator")<Authenticator, Service>() {}
+export class Authenticator extends Context.Service<Authenticator, Service>()("effect-smtpd/Authenticator") {}
 
 /**
  * How `make` checks credentials. Each function given enables mechanisms:
@@ -135,7 +135,7 @@ const fromEntries = (users: ReadonlyMap<string, string>): Service => {
       const stored = users.get(user)
       return Effect.map(Passwords.verify(password, stored ?? decoy), (ok) => ok && stored !== undefined)
     },
-    passwordOf: hashed ? undefined : (user) => Effect.succeed(Option.fromNullable(users.get(user)))
+    passwordOf: hashed ? undefined : (user) => Effect.succeed(Option.fromNullishOr(users.get(user)))
   })
 }
 
@@ -160,7 +160,7 @@ export class AuthFileError extends Schema.TaggedError<AuthFileError>()("AuthFile
   path: Schema.String,
   line: Schema.optional(Schema.Number),
   message: Schema.String,
-  cause: Schema.optional(Schema.Defect)
+  cause: Schema.optional(Schema.Defect())
 }) {}
 
 const parseUsers = (path: string, text: string) =>

@@ -64,7 +64,7 @@ const parse = (stored: string): Parsed | undefined => {
 }
 
 const scrypt = (password: string, salt: Buffer, length: number, params: { N: number; r: number; p: number }) =>
-  Effect.async<Buffer, Error>((resume) => {
+  Effect.callback<Buffer, Error>((resume) => {
     Crypto.scrypt(
       password,
       salt,

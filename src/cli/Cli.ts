@@ -4,20 +4,16 @@
  *
  * @since 0.1.0
  */
-import * as Args from "@effect/cli/Args"
-import * as Command from "@effect/cli/Command"
-import * as Options from "@effect/cli/Options"
-import * as HelpDoc from "@effect/cli/HelpDoc"
+import { Argument, CliOutput, Command, Flag } from "effect/cli"
+import * as Config from "effect/Config"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
-import * as Runtime from "effect/Runtime"
-import * as FileSystem from "@effect/platform/FileSystem"
-import * as Config from "effect/Config"
+import * as References from "effect/References"
 import type * as SmtpClient from "../client/SmtpClient.js"
 import type { MessageHandler } from "../handler/MessageHandler.js"
 import { formatEndpoint } from "../handler/SessionInfo.js"
@@ -62,101 +58,100 @@ export const classes = ["DebuggingServer", "Sink", "Maildir", "PureProxy", "Rout
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
 
 const address = (name: string, description: string) =>
-  Args.text({ name }).pipe(
-    Args.withDescription(description),
-    Args.mapEffect((text) =>
-      parseAddress(text) === undefined
-        ? Effect.fail(HelpDoc.p(`${name}: expected host:port, got ${text}`))
-        : Effect.succeed(text)
+  Argument.String(name).pipe(
+    Argument.withDescription(description),
+    Argument.filter(
+      (text) => parseAddress(text) !== undefined,
+      () => "host:port"
     ),
-    Args.optional
+    Argument.optional
   )
 
 const options = {
-  nosetuid: Options.boolean("nosetuid").pipe(
-    Options.withAlias("n"),
-    Options.withDescription("Accepted for smtpd compatibility; the server never switches user.")
+  nosetuid: Flag.Boolean("nosetuid").pipe(
+    Flag.withDefault(false),
+    Flag.withAlias("n"),
+    Flag.withDescription("Accepted for smtpd compatibility; the server never switches user.")
   ),
-  handlerClass: Options.choice("class", classes).pipe(
-    Options.withAlias("c"),
-    Options.withDefault("DebuggingServer" as const),
-    Options.withDescription(
-      "What to do with mail: print it (DebuggingServer), drop it (Sink), store it (Maildir), relay it to remoteaddr (PureProxy), or route it by recipient (Router, with --routes)."
+  handlerClass: Flag.Literals("class", classes).pipe(
+    Flag.withAlias("c"),
+    Flag.withDefault("DebuggingServer" as const),
+    Flag.withDescription(
+      "What to do with mail: print it (DebuggingServer), drop it (Sink), store it (Maildir), relay it to remoteaddr (PureProxy), or route it by recipient (Router, with --routes). Default DebuggingServer."
     )
   ),
-  size: Options.integer("size").pipe(
-    Options.withAlias("s"),
-    Options.withDefault(33554432),
-    Options.withDescription("Largest message accepted, in bytes; 0 means no limit.")
+  size: Flag.Int("size").pipe(
+    Flag.withAlias("s"),
+    Flag.withDefault(33554432),
+    Flag.withDescription("Largest message accepted, in bytes; 0 means no limit (default 33554432).")
   ),
-  smtputf8: Options.boolean("smtputf8").pipe(
-    Options.withAlias("u"),
-    Options.withDescription("Offer SMTPUTF8 (RFC 6531).")
+  smtputf8: Flag.Boolean("smtputf8").pipe(
+    Flag.withDefault(false),
+    Flag.withAlias("u"),
+    Flag.withDescription("Offer SMTPUTF8 (RFC 6531).")
   ),
-  debug: Options.boolean("debug").pipe(
-    Options.withAlias("d"),
-    Options.withDescription("Trace the protocol (commands and replies) on stderr.")
+  debug: Flag.Boolean("debug").pipe(
+    Flag.withDefault(false),
+    Flag.withAlias("d"),
+    Flag.withDescription("Trace the protocol (commands and replies) on stderr.")
   ),
-  maildir: Options.directory("maildir", { exists: "either" }).pipe(
-    Options.optional,
-    Options.withDescription("The Maildir for --class Maildir.")
+  maildir: Flag.Directory("maildir").pipe(Flag.optional, Flag.withDescription("The Maildir for --class Maildir.")),
+  format: Flag.Literals("format", ["text", "json"]).pipe(
+    Flag.withDefault("text" as const),
+    Flag.withDescription("DebuggingServer output: smtpd's text (the default), or one JSON line per message.")
   ),
-  format: Options.choice("format", ["text", "json"]).pipe(
-    Options.withDefault("text" as const),
-    Options.withDescription("DebuggingServer output: smtpd's text, or one JSON line per message.")
+  routes: Flag.File("routes", { mustExist: true }).pipe(
+    Flag.optional,
+    Flag.withDescription("The routes for --class Router: a JSON file (see the README).")
   ),
-  routes: Options.file("routes", { exists: "yes" }).pipe(
-    Options.optional,
-    Options.withDescription("The routes for --class Router: a JSON file (see the README).")
+  relayNetworks: Flag.String("relay-networks").pipe(
+    Flag.withDefault(Networks.loopback.join(",")),
+    Flag.withDescription("Clients allowed to relay, comma-separated CIDR networks (default loopback only).")
   ),
-  relayNetworks: Options.text("relay-networks").pipe(
-    Options.withDefault(Networks.loopback.join(",")),
-    Options.withDescription("Clients allowed to relay, comma-separated CIDR networks (default loopback only).")
-  ),
-  relayMode: Options.choice("relay-mode", ["forward", "spool"]).pipe(
-    Options.withDefault("forward" as const),
-    Options.withDescription(
-      "forward: each RCPT gets the upstream's verdict live; spool: one upstream transaction at DATA."
+  relayMode: Flag.Literals("relay-mode", ["forward", "spool"]).pipe(
+    Flag.withDefault("forward" as const),
+    Flag.withDescription(
+      "forward (the default): each RCPT gets the upstream's verdict live; spool: one upstream transaction at DATA."
     )
   ),
-  upstreamTls: Options.choice("upstream-tls", ["opportunistic", "required", "off", "implicit"]).pipe(
-    Options.withDefault("opportunistic" as const),
-    Options.withDescription(
-      "TLS to the upstream: STARTTLS when offered, STARTTLS or fail, none, or TLS from the start (port 465)."
+  upstreamTls: Flag.Literals("upstream-tls", ["opportunistic", "required", "off", "implicit"]).pipe(
+    Flag.withDefault("opportunistic" as const),
+    Flag.withDescription(
+      "TLS to the upstream: STARTTLS when offered (the default), STARTTLS or fail, none, or TLS from the start (port 465)."
     )
   ),
-  upstreamCa: Options.file("upstream-ca", { exists: "yes" }).pipe(
-    Options.optional,
-    Options.withDescription("CA certificates (PEM) to verify the upstream with, instead of the system's.")
+  upstreamCa: Flag.File("upstream-ca", { mustExist: true }).pipe(
+    Flag.optional,
+    Flag.withDescription("CA certificates (PEM) to verify the upstream with, instead of the system's.")
   ),
-  upstreamUser: Options.text("upstream-user").pipe(
-    Options.optional,
-    Options.withDescription("AUTH to the upstream as this user (over TLS only).")
+  upstreamUser: Flag.String("upstream-user").pipe(
+    Flag.optional,
+    Flag.withDescription("AUTH to the upstream as this user (over TLS only).")
   ),
-  upstreamPassword: Options.redacted("upstream-password").pipe(
-    Options.withFallbackConfig(Config.redacted("EFFECT_SMTPD_UPSTREAM_PASSWORD")),
-    Options.optional,
-    Options.withDescription("The upstream password; better given in EFFECT_SMTPD_UPSTREAM_PASSWORD.")
+  upstreamPassword: Flag.Redacted("upstream-password").pipe(
+    Flag.withFallbackConfig(Config.Redacted("EFFECT_SMTPD_UPSTREAM_PASSWORD")),
+    Flag.optional,
+    Flag.withDescription("The upstream password; better given in EFFECT_SMTPD_UPSTREAM_PASSWORD.")
   ),
-  workers: Options.text("workers").pipe(
-    Options.withDefault("1"),
-    Options.withDescription("Worker processes sharing the listeners (node:cluster); auto = one per core.")
+  workers: Flag.String("workers").pipe(
+    Flag.withDefault("1"),
+    Flag.withDescription("Worker processes sharing the listeners (node:cluster); auto = one per core (default 1).")
   ),
-  metrics: Options.text("metrics").pipe(
-    Options.optional,
-    Options.withDescription(
+  metrics: Flag.String("metrics").pipe(
+    Flag.optional,
+    Flag.withDescription(
       "Serve GET /metrics (Prometheus text format) on host:port; with --workers, the sum of the workers' metrics."
     )
   ),
-  listen: Options.text("listen").pipe(
-    Options.repeated,
-    Options.withDescription("An address to listen on (host:port, [ipv6]:port); repeatable. Overrides localaddr.")
+  listen: Flag.String("listen").pipe(
+    Flag.atLeast(0),
+    Flag.withDescription("An address to listen on (host:port, [ipv6]:port); repeatable. Overrides localaddr.")
   ),
   localaddr: address("localaddr", "host:port to listen on (default localhost:8025: 127.0.0.1 and ::1)."),
   remoteaddr: address("remoteaddr", "host:port to relay to with --class PureProxy (default localhost:25).")
 }
 
-type Parsed = Command.Command.ParseConfig<typeof options & typeof TrustFlags.options>
+type Parsed = Command.Command.Config.Infer<typeof options & typeof TrustFlags.options>
 
 const upstreamOf = (parsed: Parsed, hostPort: string) =>
   Effect.gen(function* () {
@@ -294,16 +289,16 @@ export const serve = (parsed: Parsed) =>
       smtpUtf8: parsed.smtputf8,
       trace: parsed.debug
     }).pipe(Layer.provide(handler), Layer.provide(trust.authenticator ?? Layer.empty))
-    const logLevel = parsed.debug ? LogLevel.Debug : LogLevel.Info
+    const logLevel = parsed.debug ? "Debug" : "Info"
     yield* Effect.gen(function* () {
       const { addresses, reloadTls, tlsAddresses } = yield* SmtpServer
       // SIGHUP reloads the certificates, as daemons do
-      const runtime = yield* Effect.runtime<never>()
+      const runFork = Effect.runForkWith(yield* Effect.context<never>())
       const reload = () =>
-        Runtime.runFork(runtime)(
+        runFork(
           reloadTls.pipe(
-            Effect.zipRight(Effect.logInfo("certificates reloaded")),
-            Effect.catchAll((e) => Effect.logWarning(`certificates not reloaded: ${e.message}`))
+            Effect.andThen(Effect.logInfo("certificates reloaded")),
+            Effect.catch((e) => Effect.logWarning(`certificates not reloaded: ${e.message}`))
           )
         )
       yield* Effect.acquireRelease(
@@ -327,8 +322,8 @@ export const serve = (parsed: Parsed) =>
         ListenError: (e) => Effect.fail(new UsageError({ message: `cannot listen on ${e.address}: ${e.message}` }))
       }),
       // logs go to stderr: stdout belongs to the DebuggingServer's output
-      Effect.provide(Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))),
-      Logger.withMinimumLogLevel(logLevel)
+      Effect.provide(Logger.layer([Logger.withConsoleError(Logger.formatLogFmt), Logger.tracerLogger])),
+      Effect.provideService(References.MinimumLogLevel, logLevel)
     )
   })
 
@@ -343,6 +338,23 @@ export const command = Command.make("effect-smtpd", { ...options, ...TrustFlags.
   Command.withSubcommands([HashPassword.command])
 )
 
+// `--version` prints the bare version, as smtpd's `-V` does; a wrong flag or value prints only
+// the problem, on stderr: stdout belongs to the DebuggingServer's output
+const presenter: CliOutput.Presenter = {
+  present: (event) => {
+    switch (event._tag) {
+      case "Version":
+        return Console.log(event.version)
+      case "InvalidInvocation":
+        return Effect.forEach(event.errors, (error) => Console.error(`effect-smtpd: ${error.message}`), {
+          discard: true
+        })
+      case "Help":
+        return CliOutput.defaultPresenter.present(event)
+    }
+  }
+}
+
 /**
  * Runs the command on `argv` (`process.argv`); smtpd's `-V` means `--version`.
  *
@@ -350,4 +362,6 @@ export const command = Command.make("effect-smtpd", { ...options, ...TrustFlags.
  * @category constructors
  */
 export const run = (argv: ReadonlyArray<string>) =>
-  Command.run(command, { name: "effect-smtpd", version })(argv.map((arg) => (arg === "-V" ? "--version" : arg)))
+  Command.runWith(command, { version })(argv.slice(2).map((arg) => (arg === "-V" ? "--version" : arg))).pipe(
+    Effect.provide(CliOutput.layerPresenter(presenter))
+  )

@@ -7,9 +7,8 @@
  *
  * @since 0.1.0
  */
-import * as Command from "@effect/cli/Command"
-import * as Prompt from "@effect/cli/Prompt"
 import * as NodeStream from "@effect/platform-node/NodeStream"
+import { Command, Prompt } from "effect/cli"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -32,15 +31,15 @@ const maxBytes = 64 * 1024
 const stripNewline = (text: string) => text.replace(/\r?\n$/, "")
 
 const fromStdin = NodeStream.toString(() => process.stdin, {
-  onFailure: () => new UsageError({ message: `cannot read the password from stdin (at most ${maxBytes} bytes)` }),
+  onError: () => new UsageError({ message: `cannot read the password from stdin (at most ${maxBytes} bytes)` }),
   maxBytes
 }).pipe(Effect.map(stripNewline))
 
 const nonEmpty = (value: string) => (value === "" ? Effect.fail("The password cannot be empty") : Effect.succeed(value))
 
 const fromPrompt = Effect.gen(function* () {
-  const password = yield* Prompt.password({ message: "Password", validate: nonEmpty })
-  const again = yield* Prompt.password({ message: "Password again" })
+  const password = yield* Prompt.run(Prompt.Password({ message: "Password", validate: nonEmpty }))
+  const again = yield* Prompt.run(Prompt.Password({ message: "Password again" }))
   if (Redacted.value(password) !== Redacted.value(again)) {
     return yield* new UsageError({ message: "the passwords do not match" })
   }

@@ -16,21 +16,21 @@
  *
  * @since 0.1.0
  */
-import * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as ParseResult from "effect/ParseResult"
+import * as FileSystem from "effect/FileSystem"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
 import * as Address from "../protocol/Address.js"
 import { parseAddress } from "../server/SmtpServer.js"
 import { lineAt, lineOf } from "./JsonLocation.js"
 
-const Mailbox = Schema.String.pipe(
-  Schema.filter((s) => Address.isMailbox(s) || "expected a mail address (local@domain)")
+const Mailbox = Schema.String.check(
+  Schema.makeFilter((s) => Address.isMailbox(s) || "expected a mail address (local@domain)")
 )
-const Domain = Schema.String.pipe(Schema.filter((s) => Address.isDomain(s) || "expected a domain name"))
-const Pattern = Schema.String.pipe(
-  Schema.filter((s) => {
+const Domain = Schema.String.check(Schema.makeFilter((s) => Address.isDomain(s) || "expected a domain name"))
+const Pattern = Schema.String.check(
+  Schema.makeFilter((s) => {
     try {
       new RegExp(s)
       return true
@@ -39,7 +39,7 @@ const Pattern = Schema.String.pipe(
     }
   })
 )
-const HostPort = Schema.String.pipe(Schema.filter((s) => parseAddress(s) !== undefined || "expected host:port"))
+const HostPort = Schema.String.check(Schema.makeFilter((s) => parseAddress(s) !== undefined || "expected host:port"))
 
 /**
  * Where a route's recipients go.
@@ -47,11 +47,11 @@ const HostPort = Schema.String.pipe(Schema.filter((s) => parseAddress(s) !== und
  * @since 0.1.0
  * @category schemas
  */
-export const Deliver = Schema.Union(
-  Schema.Literal("sink", "debug"),
+export const Deliver = Schema.Union([
+  Schema.Literals(["sink", "debug"]),
   Schema.Struct({ maildir: Schema.NonEmptyString }),
-  Schema.Struct({ relay: HostPort, mode: Schema.optional(Schema.Literal("forward", "spool")) })
-)
+  Schema.Struct({ relay: HostPort, mode: Schema.optional(Schema.Literals(["forward", "spool"])) })
+])
 
 /**
  * @since 0.1.0
@@ -63,11 +63,11 @@ export type Deliver = typeof Deliver.Type
  * @since 0.1.0
  * @category schemas
  */
-export const Route = Schema.Union(
+export const Route = Schema.Union([
   Schema.Struct({ address: Mailbox, deliver: Deliver }),
   Schema.Struct({ domain: Domain, deliver: Deliver }),
   Schema.Struct({ localPart: Pattern, domain: Schema.optional(Domain), deliver: Deliver })
-)
+])
 
 /**
  * @since 0.1.0
@@ -87,17 +87,40 @@ export const RoutesFile = Schema.Struct({ routes: Schema.Array(Route), fallback:
  */
 export type RoutesFile = typeof RoutesFile.Type
 
-const decode = Schema.decodeUnknownEither(RoutesFile, { onExcessProperty: "error", errors: "all" })
+const decode = Schema.decodeUnknownResult(RoutesFile, { onExcessProperty: "error", errors: "all" })
 
-// the deepest issue is the most precise one (a union reports one per member); at one depth a
-// wrong value says more than an unexpected key, which says more than a missing one
-const describe = (text: string, error: ParseResult.ParseError) => {
-  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
-  const weight = { Missing: 0, Unexpected: 1 } as Record<string, number>
-  const score = (issue: ParseResult.ArrayFormatterIssue) => issue.path.length * 3 + (weight[issue._tag] ?? 2)
-  const issue = issues.reduce((best, next) => (score(next) > score(best) ? next : best))
-  const where = issue.path.map((key) => (typeof key === "number" ? `[${key}]` : `.${String(key)}`)).join("")
-  return `line ${lineOf(text, issue.path as ReadonlyArray<string | number>)}: ${where.replace(/^\./, "") || "the file"}: ${issue.message}`
+interface Leaf {
+  readonly path: ReadonlyArray<PropertyKey>
+  readonly issue: SchemaIssue.Issue
+}
+
+// every failure in the tree with its path (a union reports one per member)
+const leaves = (issue: SchemaIssue.Issue, path: ReadonlyArray<PropertyKey> = []): Array<Leaf> => {
+  switch (issue._tag) {
+    case "Pointer":
+      return leaves(issue.issue, [...path, ...issue.path])
+    case "Encoding":
+      return leaves(issue.issue, path)
+    case "Composite":
+    case "AnyOf":
+      if (issue.issues.length > 0) return issue.issues.flatMap((inner) => leaves(inner, path))
+      return [{ path, issue }]
+    default:
+      return [{ path, issue }]
+  }
+}
+
+const format = SchemaIssue.makeFormatterStandardSchemaV1()
+
+// the deepest issue is the most precise one; at one depth a wrong value says more than an
+// unexpected key, which says more than a missing one
+const describe = (text: string, error: Schema.SchemaError) => {
+  const weight: Partial<Record<SchemaIssue.Issue["_tag"], number>> = { MissingKey: 0, UnexpectedKey: 1 }
+  const score = (leaf: Leaf) => leaf.path.length * 3 + (weight[leaf.issue._tag] ?? 2)
+  const leaf = leaves(error.issue).reduce((best, next) => (score(next) > score(best) ? next : best))
+  const message = format(leaf.issue).issues[0]?.message ?? String(leaf.issue)
+  const where = leaf.path.map((key) => (typeof key === "number" ? `[${key}]` : `.${String(key)}`)).join("")
+  return `line ${lineOf(text, leaf.path as ReadonlyArray<string | number>)}: ${where.replace(/^\./, "") || "the file"}: ${message}`
 }
 
 /**
@@ -106,16 +129,16 @@ const describe = (text: string, error: ParseResult.ParseError) => {
  * @since 0.1.0
  * @category decoding
  */
-export const parse = (text: string): Either.Either<RoutesFile, string> => {
+export const parse = (text: string): Result.Result<RoutesFile, string> => {
   let json: unknown
   try {
     json = JSON.parse(text)
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error)
     const position = /position (\d+)/.exec(message)
-    return Either.left(`${position ? `line ${lineAt(text, Number(position[1]))}: ` : ""}not JSON: ${message}`)
+    return Result.fail(`${position ? `line ${lineAt(text, Number(position[1]))}: ` : ""}not JSON: ${message}`)
   }
-  return Either.mapLeft(decode(json), (error) => describe(text, error))
+  return Result.mapError(decode(json), (error) => describe(text, error))
 }
 
 /**
@@ -128,6 +151,6 @@ export const load = (path: string): Effect.Effect<RoutesFile, string, FileSystem
   Effect.flatMap(FileSystem.FileSystem, (fs) =>
     fs.readFileString(path).pipe(
       Effect.mapError((error) => `${path}: ${error.message}`),
-      Effect.flatMap((text) => Either.mapLeft(parse(text), (message) => `${path} ${message}`))
+      Effect.flatMap((text) => Effect.fromResult(Result.mapError(parse(text), (message) => `${path} ${message}`)))
     )
   )

@@ -5,10 +5,11 @@
  *
  * @since 0.1.0
  */
-import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
+import { type Command, Flag } from "effect/cli"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import * as Authenticator from "../auth/Authenticator.js"
 import type * as NodeSmtpServer from "../node/NodeSmtpServer.js"
 import * as Networks from "../server/Networks.js"
@@ -19,54 +20,59 @@ import { parseAddress } from "../server/SmtpServer.js"
  * @category options
  */
 export const options = {
-  tlsCert: Options.file("tls-cert", { exists: "yes" }).pipe(
-    Options.optional,
-    Options.withDescription("The server's certificate chain (PEM); with --tls-key, STARTTLS is offered.")
+  tlsCert: Flag.File("tls-cert", { mustExist: true }).pipe(
+    Flag.optional,
+    Flag.withDescription("The server's certificate chain (PEM); with --tls-key, STARTTLS is offered.")
   ),
-  tlsKey: Options.file("tls-key", { exists: "yes" }).pipe(
-    Options.optional,
-    Options.withDescription("The private key (PEM) of --tls-cert.")
+  tlsKey: Flag.File("tls-key", { mustExist: true }).pipe(
+    Flag.optional,
+    Flag.withDescription("The private key (PEM) of --tls-cert.")
   ),
-  tlsListen: Options.text("tls-listen").pipe(
-    Options.repeated,
-    Options.withDescription("An address for implicit TLS (port 465 style); repeatable; needs --tls-cert.")
+  tlsListen: Flag.String("tls-listen").pipe(
+    Flag.atLeast(0),
+    Flag.withDescription("An address for implicit TLS (port 465 style); repeatable; needs --tls-cert.")
   ),
-  requireTls: Options.boolean("require-tls").pipe(
-    Options.withDescription("Before STARTTLS only EHLO, HELO, NOOP, STARTTLS, RSET and QUIT (530 5.7.0).")
+  requireTls: Flag.Boolean("require-tls").pipe(
+    Flag.withDefault(false),
+    Flag.withDescription("Before STARTTLS only EHLO, HELO, NOOP, STARTTLS, RSET and QUIT (530 5.7.0).")
   ),
-  authUsers: Options.file("auth-users", { exists: "yes" }).pipe(
-    Options.optional,
-    Options.withDescription(
+  authUsers: Flag.File("auth-users", { mustExist: true }).pipe(
+    Flag.optional,
+    Flag.withDescription(
       "Offer AUTH to these users: lines user:password or user:scrypt$… (effect-smtpd hash-password)."
     )
   ),
-  authInsecure: Options.boolean("auth-insecure").pipe(Options.withDescription("Allow AUTH before TLS.")),
-  requireAuth: Options.boolean("require-auth").pipe(Options.withDescription("MAIL only after AUTH (530 5.7.0).")),
-  proxyProtocolFrom: Options.text("proxy-protocol-from").pipe(
-    Options.repeated,
-    Options.withDescription("A proxy (CIDR) whose connections start with a PROXY protocol header; repeatable.")
+  authInsecure: Flag.Boolean("auth-insecure").pipe(
+    Flag.withDefault(false),
+    Flag.withDescription("Allow AUTH before TLS.")
   ),
-  maxConnections: Options.integer("max-connections").pipe(
-    Options.optional,
-    Options.withDescription("Simultaneous connections (default 10000; 0 = no limit).")
+  requireAuth: Flag.Boolean("require-auth").pipe(
+    Flag.withDefault(false),
+    Flag.withDescription("MAIL only after AUTH (530 5.7.0).")
   ),
-  maxConnectionsPerClient: Options.integer("max-connections-per-client").pipe(
-    Options.optional,
-    Options.withDescription("Simultaneous connections per client address or IPv6 /64 (default 50; 0 = no limit).")
+  proxyProtocolFrom: Flag.String("proxy-protocol-from").pipe(
+    Flag.atLeast(0),
+    Flag.withDescription("A proxy (CIDR) whose connections start with a PROXY protocol header; repeatable.")
   ),
-  maxRecipients: Options.integer("max-recipients").pipe(
-    Options.optional,
-    Options.withDescription("Recipients per message (default 1000).")
+  maxConnections: Flag.Int("max-connections").pipe(
+    Flag.optional,
+    Flag.withDescription("Simultaneous connections (default 10000; 0 = no limit).")
   ),
-  timeout: Options.integer("timeout").pipe(
-    Options.optional,
-    Options.withDescription("Seconds a client may stay silent (default 300).")
+  maxConnectionsPerClient: Flag.Int("max-connections-per-client").pipe(
+    Flag.optional,
+    Flag.withDescription("Simultaneous connections per client address or IPv6 /64 (default 50; 0 = no limit).")
+  ),
+  maxRecipients: Flag.Int("max-recipients").pipe(
+    Flag.optional,
+    Flag.withDescription("Recipients per message (default 1000).")
+  ),
+  timeout: Flag.Int("timeout").pipe(
+    Flag.optional,
+    Flag.withDescription("Seconds a client may stay silent (default 300).")
   )
 }
 
-type Parsed = {
-  readonly [K in keyof typeof options]: (typeof options)[K] extends Options.Options<infer A> ? A : never
-}
+type Parsed = Command.Command.Config.Infer<typeof options>
 
 /**
  * The server options and the Authenticator the flags describe, or what is wrong with them.
@@ -105,7 +111,7 @@ export const resolve = (
     }
     for (const network of parsed.proxyProtocolFrom) {
       const checked = Networks.parse(network)
-      if (checked._tag === "Left") return yield* Effect.fail(`--proxy-protocol-from: ${checked.left}`)
+      if (Result.isFailure(checked)) return yield* Effect.fail(`--proxy-protocol-from: ${checked.failure}`)
     }
     const count = (name: string, value: Option.Option<number>, minimum: number) =>
       Option.match(value, {

@@ -1,15 +1,18 @@
 #!/usr/bin/env node
 /**
  * The `effect-smtpd` executable. Exit status: 0 after a clean shutdown, 2 for a wrong flag or
- * value (as Python's smtpd), 1 for anything else.
+ * value (as Python's smtpd), 130 for Ctrl-C at the password prompt, 1 for anything else.
  *
  * @since 0.1.0
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as ValidationError from "@effect/cli/ValidationError"
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import { CliError } from "effect/cli"
+import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Runtime from "effect/Runtime"
 import * as V8 from "node:v8"
 import * as ReadBuffers from "../node/ReadBuffers.js"
 import * as Cli from "./Cli.js"
@@ -27,21 +30,38 @@ V8.setFlagsFromString("--no-allocation-site-pretenuring")
 ReadBuffers.collectEvery(8 * 1024 * 1024)
 
 const usage = (message: string | undefined) =>
-  Effect.zipRight(
+  Effect.andThen(
     message === undefined ? Effect.void : Console.error(`effect-smtpd: ${message}`),
     Effect.sync(() => {
       process.exitCode = 2
     })
   )
 
+// SIGINT and SIGTERM interrupt the program (NodeRuntime.runMain): that is the server's clean
+// shutdown, status 0. Any other interruption (Ctrl-C at the password prompt, which is no signal
+// in raw mode) keeps Effect's 130.
+let signalled = false
+const onSignal = () => {
+  signalled = true
+}
+process.once("SIGINT", onSignal)
+process.once("SIGTERM", onSignal)
+const teardown: Runtime.Teardown = (exit, onExit) => {
+  process.off("SIGINT", onSignal)
+  process.off("SIGTERM", onSignal)
+  return signalled && Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
+    ? onExit(0)
+    : Runtime.defaultTeardown(exit, onExit)
+}
+
 Cli.run(process.argv).pipe(
-  Effect.catchAll((error) =>
-    error._tag === "UsageError"
-      ? usage(error.message)
-      : ValidationError.isValidationError(error)
-        ? usage(undefined) // @effect/cli has printed the problem already
+  Effect.catch((error) =>
+    CliError.isCliError(error)
+      ? usage(undefined) // the command has printed the problem already
+      : error._tag === "UsageError"
+        ? usage(error.message)
         : Effect.fail(error)
   ),
-  Effect.provide(NodeContext.layer),
-  NodeRuntime.runMain({ disablePrettyLogger: true })
+  Effect.provide(NodeServices.layer),
+  NodeRuntime.runMain({ teardown })
 )

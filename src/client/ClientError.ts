@@ -17,7 +17,7 @@ import * as SmtpError from "../server/SmtpError.js"
  * @category errors
  */
 export class UpstreamUnavailable extends Schema.TaggedError<UpstreamUnavailable>()("UpstreamUnavailable", {
-  reason: Schema.Literal("connect", "timeout", "closed", "protocol", "tls", "auth"),
+  reason: Schema.Literals(["connect", "timeout", "closed", "protocol", "tls", "auth"]),
   /** For logs; never sent to a client. */
   detail: Schema.String
 }) {}
@@ -40,7 +40,7 @@ export class UpstreamRefused extends Schema.TaggedError<UpstreamRefused>()("Upst
  * @category errors
  */
 export class UpstreamUnsupported extends Schema.TaggedError<UpstreamUnsupported>()("UpstreamUnsupported", {
-  extension: Schema.Literal("8BITMIME", "SMTPUTF8")
+  extension: Schema.Literals(["8BITMIME", "SMTPUTF8"])
 }) {}
 
 /**

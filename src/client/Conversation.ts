@@ -77,7 +77,10 @@ export const make = (initial: Dialer.ClientTransport): Conversation => {
     transport.write(data).pipe(
       abandonOnInterrupt,
       Effect.mapError((error) => unavailable("closed", `write: ${String(error.cause)}`)),
-      Effect.timeoutFail({ duration: timeout, onTimeout: () => unavailable("timeout", "write timed out") })
+      Effect.timeoutOrElse({
+        duration: timeout,
+        orElse: () => Effect.fail(unavailable("timeout", "write timed out"))
+      })
     )
 
   const read = (timeout: Duration.Duration): Effect.Effect<Reply.Reply, UpstreamUnavailable> =>
@@ -100,7 +103,7 @@ export const make = (initial: Dialer.ClientTransport): Conversation => {
     })
 
   const command = (line: string | Uint8Array, timeout: Duration.Duration) =>
-    Effect.zipRight(write(line, timeout), read(timeout))
+    Effect.andThen(write(line, timeout), read(timeout))
 
   const check = (
     what: string,
@@ -134,7 +137,10 @@ export const make = (initial: Dialer.ClientTransport): Conversation => {
         if (reader.hasPending) return Effect.fail(unavailable("tls", "server sent data before TLS"))
         return transport.startTls(tls).pipe(
           Effect.mapError((error) => unavailable("tls", `handshake: ${String(error.cause)}`)),
-          Effect.timeoutFail({ duration: timeout, onTimeout: () => unavailable("timeout", "TLS handshake timed out") }),
+          Effect.timeoutOrElse({
+            duration: timeout,
+            orElse: () => Effect.fail(unavailable("timeout", "TLS handshake timed out"))
+          }),
           Effect.map((secured) => {
             transport = secured
             conversation.secure = secured.secure
@@ -148,7 +154,7 @@ export const make = (initial: Dialer.ClientTransport): Conversation => {
       Effect.suspend(() => (usable ? command("QUIT\r\n", timeout) : Effect.void)).pipe(
         Effect.timeout(timeout),
         Effect.ignore,
-        Effect.zipRight(transport.close)
+        Effect.andThen(transport.close)
       )
   }
   return conversation

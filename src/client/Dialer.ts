@@ -54,7 +54,7 @@ export interface Target {
  * @since 0.1.0
  * @category tags
  */
-export class Dialer extends Context.Tag("effect-smtpd/Dialer")<
+export class Dialer extends Context.Service<
   Dialer,
   { readonly connect: (target: Target) => Effect.Effect<ClientTransport, Transport.TransportError> }
->() {}
+>()("effect-smtpd/Dialer") {}

@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import * as Address from "../protocol/Address.js"
 import type * as Parameters from "../protocol/Parameters.js"
 import type * as Reply from "../protocol/Reply.js"
@@ -48,19 +48,19 @@ export const mailParameters = (
   from: string,
   parameters: Parameters.Parameters,
   recipients: ReadonlyArray<string> = []
-): Either.Either<Parameters.Parameters, UpstreamUnsupported> => {
+): Result.Result<Parameters.Parameters, UpstreamUnsupported> => {
   const declared = parameters.some((p) => p.keyword === "SMTPUTF8")
   if ((declared || !Address.isAscii(from)) && !extensions.has("SMTPUTF8")) {
-    return Either.left(new UpstreamUnsupported({ extension: "SMTPUTF8" }))
+    return Result.fail(new UpstreamUnsupported({ extension: "SMTPUTF8" }))
   }
   const eightBit = parameters.some((p) => p.keyword === "BODY" && p.value?.toUpperCase() === "8BITMIME")
-  if (eightBit && !extensions.has("8BITMIME")) return Either.left(new UpstreamUnsupported({ extension: "8BITMIME" }))
+  if (eightBit && !extensions.has("8BITMIME")) return Result.fail(new UpstreamUnsupported({ extension: "8BITMIME" }))
   const passed = parameters.filter((p) =>
     p.keyword === "BODY" ? extensions.has("8BITMIME") : offers(extensions, p.keyword)
   )
   // RFC 6531 §3.4: a UTF-8 address in the envelope needs SMTPUTF8 on MAIL
   const needsUtf8 = !Address.isAscii(from) || recipients.some((address) => !Address.isAscii(address))
-  return Either.right(
+  return Result.succeed(
     needsUtf8 && !declared && extensions.has("SMTPUTF8") ? [...passed, { keyword: "SMTPUTF8" }] : passed
   )
 }
@@ -75,7 +75,7 @@ export const rcptParameters = (
   extensions: Extensions,
   to: string,
   parameters: Parameters.Parameters
-): Either.Either<Parameters.Parameters, UpstreamUnsupported> =>
+): Result.Result<Parameters.Parameters, UpstreamUnsupported> =>
   !Address.isAscii(to) && !extensions.has("SMTPUTF8")
-    ? Either.left(new UpstreamUnsupported({ extension: "SMTPUTF8" }))
-    : Either.right(parameters.filter((p) => offers(extensions, p.keyword)))
+    ? Result.fail(new UpstreamUnsupported({ extension: "SMTPUTF8" }))
+    : Result.succeed(parameters.filter((p) => offers(extensions, p.keyword)))

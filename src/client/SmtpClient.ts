@@ -8,9 +8,10 @@
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
+// aliased: `Result` is this module's own model below
+import * as EffectResult from "effect/Result"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -39,17 +40,17 @@ import * as Extensions from "./Extensions.js"
  * @category models
  */
 export interface Timeouts {
-  readonly connect: Duration.DurationInput
-  readonly greeting: Duration.DurationInput
+  readonly connect: Duration.Input
+  readonly greeting: Duration.Input
   /** EHLO, STARTTLS, AUTH, RSET, QUIT. */
-  readonly command: Duration.DurationInput
-  readonly mail: Duration.DurationInput
-  readonly rcpt: Duration.DurationInput
-  readonly dataInit: Duration.DurationInput
+  readonly command: Duration.Input
+  readonly mail: Duration.Input
+  readonly rcpt: Duration.Input
+  readonly dataInit: Duration.Input
   /** Each write of the body. */
-  readonly dataBlock: Duration.DurationInput
+  readonly dataBlock: Duration.Input
   /** The reply after the final dot. */
-  readonly dataEnd: Duration.DurationInput
+  readonly dataEnd: Duration.Input
 }
 
 /**
@@ -142,26 +143,26 @@ export interface Connection {
  * @since 0.1.0
  * @category tags
  */
-export class SmtpClient extends Context.Tag("effect-smtpd/SmtpClient")<
+export class SmtpClient extends Context.Service<
   SmtpClient,
   {
     /** Connects and greets; the session ends (QUIT, close) with the scope. */
     readonly connect: (options: Options) => Effect.Effect<Connection, ClientError, Scope.Scope>
   }
->() {}
+>()("effect-smtpd/SmtpClient") {}
 
 const crlf = (command: Command.Command) => `${Command.encodeLine(command)}\r\n`
-const encodeCommand = Schema.encodeEither(Command.CommandFromLine)
+const encodeCommand = Schema.encodeResult(Command.CommandFromLine)
 const encode = (command: Command.Command, refusal: Reply.Reply) =>
-  Either.match(encodeCommand(command), {
-    onLeft: () => Either.left(new UpstreamRefused({ command: command._tag.toUpperCase(), reply: refusal })),
-    onRight: (line) => Either.right(`${line}\r\n`)
+  EffectResult.match(encodeCommand(command), {
+    onFailure: () => EffectResult.fail(new UpstreamRefused({ command: command._tag.toUpperCase(), reply: refusal })),
+    onSuccess: (line) => EffectResult.succeed(`${line}\r\n`)
   })
 
-const connect = (dialer: Dialer.Dialer["Type"], options: Options) =>
+const connect = (dialer: Dialer.Dialer["Service"], options: Options) =>
   Effect.gen(function* () {
     const timeouts = { ...defaultTimeouts, ...options.timeouts }
-    const limit = (key: keyof Timeouts) => Duration.decode(timeouts[key])
+    const limit = (key: keyof Timeouts) => Duration.fromInputUnsafe(timeouts[key])
     const tls = { ...options.tls, host: options.host }
     const talk = yield* Effect.acquireRelease(
       dialer
@@ -187,7 +188,7 @@ const connect = (dialer: Dialer.Dialer["Type"], options: Options) =>
         limit("command")
       )
       if (ehlo.code === 250) return Extensions.fromEhlo(ehlo)
-      yield* talk.check("EHLO", ehlo, 250).pipe(Effect.when(() => ehlo.code < 500))
+      if (ehlo.code < 500) yield* talk.check("EHLO", ehlo, 250)
       yield* talk.expect(crlf({ _tag: "Helo", domain: options.heloName ?? "localhost" }), limit("command"), 250)
       return new Map<string, string>()
     })
@@ -220,12 +221,16 @@ const connect = (dialer: Dialer.Dialer["Type"], options: Options) =>
     const pipelining = extensions.has("PIPELINING")
     // what the server cannot take is refused here, with the reply a server would give
     const mailLine = (from: string, parameters: Parameters.Parameters, recipients: ReadonlyArray<string> = []) =>
-      Effect.flatMap(Extensions.mailParameters(extensions, from, parameters, recipients), (accepted) =>
-        encode({ _tag: "Mail", from, parameters: accepted }, Reply.badSender("Invalid sender address"))
+      Effect.fromResult(
+        EffectResult.flatMap(Extensions.mailParameters(extensions, from, parameters, recipients), (accepted) =>
+          encode({ _tag: "Mail", from, parameters: accepted }, Reply.badSender("Invalid sender address"))
+        )
       )
     const rcptLine = (to: string, parameters: Parameters.Parameters) =>
-      Effect.flatMap(Extensions.rcptParameters(extensions, to, parameters), (accepted) =>
-        encode({ _tag: "Rcpt", to, parameters: accepted }, Reply.badRecipient("Invalid recipient address"))
+      Effect.fromResult(
+        EffectResult.flatMap(Extensions.rcptParameters(extensions, to, parameters), (accepted) =>
+          encode({ _tag: "Rcpt", to, parameters: accepted }, Reply.badRecipient("Invalid recipient address"))
+        )
       )
 
     // the body, after a 354: stuffed, bounded by the socket's buffer, then the final reply
@@ -254,7 +259,7 @@ const connect = (dialer: Dialer.Dialer["Type"], options: Options) =>
         Effect.flatMap(mailLine(from, parameters), (line) => talk.expect(line, limit("mail"), 250)),
       rcpt: (to, parameters = []) =>
         Effect.flatMap(rcptLine(to, parameters), (line) => talk.expect(line, limit("rcpt"), [250, 251])),
-      data: (content) => Effect.zipRight(talk.expect("DATA\r\n", limit("dataInit"), 354), body(content)),
+      data: (content) => Effect.andThen(talk.expect("DATA\r\n", limit("dataInit"), 354), body(content)),
       rset: Effect.asVoid(talk.expect("RSET\r\n", limit("command"), 250)),
       send: <E, R>(envelope: Envelope, content: Stream.Stream<Uint8Array, E, R>) =>
         Effect.gen(function* () {
@@ -266,9 +271,9 @@ const connect = (dialer: Dialer.Dialer["Type"], options: Options) =>
           const targets: Array<{ readonly address: string; readonly line: string }> = []
           const refused: Array<{ address: string; reply: Reply.Reply }> = []
           for (const { address, parameters } of envelope.recipients) {
-            const line = yield* Effect.either(rcptLine(address, parameters))
-            if (Either.isRight(line)) targets.push({ address, line: line.right })
-            else refused.push({ address, reply: SmtpError.reply(toSmtpError(line.left)) })
+            const line = yield* Effect.result(rcptLine(address, parameters))
+            if (EffectResult.isSuccess(line)) targets.push({ address, line: line.success })
+            else refused.push({ address, reply: SmtpError.reply(toSmtpError(line.failure)) })
           }
           if (targets.length === 0) {
             return yield* new UpstreamRefused({ command: "RCPT", reply: refused[0]?.reply ?? Reply.noValidRecipients })
@@ -288,7 +293,7 @@ const connect = (dialer: Dialer.Dialer["Type"], options: Options) =>
           }
           // MAIL was taken: a transaction that goes no further is closed with RSET
           const abort = (error: ClientError) =>
-            Effect.zipRight(Effect.ignore(talk.expect("RSET\r\n", limit("command"), 250)), Effect.fail(error))
+            Effect.andThen(Effect.ignore(talk.expect("RSET\r\n", limit("command"), 250)), Effect.fail(error))
           if (!pipelining && accepted.length === 0) return yield* abort(talk.refusal("RCPT", refused[0]!.reply))
           const data = yield* step(lines.length - 1, limit("dataInit"))
           // a pipelining server may still say 354 when every RCPT failed: an empty message ends it
@@ -313,7 +318,7 @@ const connect = (dialer: Dialer.Dialer["Type"], options: Options) =>
  * @since 0.1.0
  * @category constructors
  */
-export const make: Effect.Effect<SmtpClient["Type"], never, Dialer.Dialer> = Effect.map(Dialer.Dialer, (dialer) =>
+export const make: Effect.Effect<SmtpClient["Service"], never, Dialer.Dialer> = Effect.map(Dialer.Dialer, (dialer) =>
   SmtpClient.of({ connect: (options) => connect(dialer, options) })
 )
 

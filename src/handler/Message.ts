@@ -4,7 +4,6 @@
  *
  * @since 0.1.0
  */
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
@@ -21,7 +20,7 @@ import type * as SmtpError from "../server/SmtpError.js"
  * @category errors
  */
 export class ClientDisconnected extends Schema.TaggedError<ClientDisconnected>()("ClientDisconnected", {
-  reason: Schema.Literal("closed", "timeout", "error")
+  reason: Schema.Literals(["closed", "timeout", "error"])
 }) {}
 
 /**
@@ -90,7 +89,7 @@ export const rcptOptions = (message: Message): ReadonlyArray<string> =>
  * @category destructors
  */
 export const bytes = (message: Message): Effect.Effect<Uint8Array, BodyError> =>
-  Stream.runCollect(message.body).pipe(Effect.map((chunks) => Framer.concat(Chunk.toReadonlyArray(chunks))))
+  Stream.runCollect(message.body).pipe(Effect.map(Framer.concat))
 
 /**
  * Reads the whole body as UTF-8 text (invalid sequences become U+FFFD).

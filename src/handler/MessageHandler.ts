@@ -48,7 +48,7 @@ export interface Handler {
  * @since 0.1.0
  * @category services
  */
-export class MessageHandler extends Context.Tag("effect-smtpd/MessageHandler")<MessageHandler, Handler>() {}
+export class MessageHandler extends Context.Service<MessageHandler, Handler>()("effect-smtpd/MessageHandler") {}
 
 /**
  * A handler from the hooks given; the others accept everything, and an absent `data` reads

@@ -1,6 +1,6 @@
 /**
  * smtpd's `DebuggingServer`: accepts every message and prints it on standard output, through
- * Effect's `Console` service (replace it with `Effect.withConsole` to capture the output).
+ * Effect's `Console` (provide your own `Console.Console` to capture the output).
  *
  * The `text` format is smtpd's block: `---------- MESSAGE FOLLOWS ----------`, the MAIL options
  * and RCPT options when there are any (as Python lists), the message lines with
@@ -24,7 +24,7 @@
 import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
-import * as Encoding from "effect/Encoding"
+import { Base64 } from "effect/encoding"
 import * as Layer from "effect/Layer"
 import * as Message from "../handler/Message.js"
 import * as MessageHandler from "../handler/MessageHandler.js"
@@ -109,7 +109,7 @@ const formatJson = (session: SessionInfo, message: Message.Message, data: Uint8A
     rcpt_options: Message.rcptOptions(message),
     size: data.length,
     received_at: new Date(receivedAt).toISOString(),
-    content_b64: Encoding.encodeBase64(data)
+    content_b64: Base64.encode(data)
   })
 
 /**

@@ -33,16 +33,17 @@ export const fanOut = <E, A, E2>(
       const queues = yield* Effect.forEach(readers, () => Queue.bounded<Take.Take<Uint8Array, E>>(lag))
       const offerAll = (take: Take.Take<Uint8Array, E>) =>
         Effect.forEach(queues, (queue) => Queue.offer(queue, take), { discard: true })
-      const publish = Stream.runForEachChunk(body, (chunk) => offerAll(Take.chunk(chunk))).pipe(
+      // a Take is a non-empty chunk, or the exit that ends the body
+      const publish = Stream.runForEachArray(body, offerAll).pipe(
         Effect.matchCauseEffect({
-          onSuccess: () => offerAll(Take.end),
-          onFailure: (cause) => offerAll(Take.failCause(cause))
+          onSuccess: () => offerAll(Exit.void),
+          onFailure: (cause) => offerAll(Exit.failCause(cause))
         })
       )
       const read = (queue: Queue.Queue<Take.Take<Uint8Array, E>>, reader: (typeof readers)[number]) => {
         let ended = false
         let draining = false
-        const done = (take: Take.Take<Uint8Array, E>) => Take.isDone(take) || Take.isFailure(take)
+        const done = (take: Take.Take<Uint8Array, E>) => Exit.isExit(take)
         const drain: Effect.Effect<void> = Effect.suspend(() =>
           ended ? Effect.void : Effect.flatMap(Queue.take(queue), (take) => ((ended = done(take)), drain))
         )
@@ -53,17 +54,16 @@ export const fanOut = <E, A, E2>(
           draining = true
           return Effect.asVoid(Effect.forkIn(drain, scope))
         })
-        const stream = Stream.repeatEffectChunkOption(
-          Effect.suspend(() =>
-            ended || draining
-              ? Effect.fail(Option.none())
-              : Effect.flatMap(Queue.take(queue), (take) => {
-                  if (done(take)) ended = true
-                  return Take.done(take)
-                })
-          )
-        ).pipe(Stream.ensuring(release))
-        return Effect.exit(reader(stream)).pipe(Effect.zipLeft(release))
+        const pull = Effect.suspend(() =>
+          ended || draining
+            ? Cause.done()
+            : Effect.flatMap(Queue.take(queue), (take) => {
+                if (done(take)) ended = true
+                return Take.toPull(take)
+              })
+        )
+        const stream = Stream.fromPull(Effect.succeed(pull)).pipe(Stream.ensuring(release))
+        return Effect.exit(reader(stream)).pipe(Effect.tap(() => release))
       }
       const [, ...exits] = yield* Effect.all([publish, ...readers.map((reader, i) => read(queues[i]!, reader))], {
         concurrency: "unbounded"
@@ -79,4 +79,4 @@ export const fanOut = <E, A, E2>(
  * @category getters
  */
 export const failureOf = <A, E>(exit: Exit.Exit<A, E>): Option.Option<E> =>
-  Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+  Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : Option.none()

@@ -25,13 +25,13 @@
  *
  * @since 0.1.0
  */
-import * as FileSystem from "@effect/platform/FileSystem"
-import type { PlatformError } from "@effect/platform/Error"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FileSystem from "effect/FileSystem"
 import * as Layer from "effect/Layer"
+import type { PlatformError } from "effect/PlatformError"
 import * as Stream from "effect/Stream"
 import * as Message from "../handler/Message.js"
 import * as MessageHandler from "../handler/MessageHandler.js"
@@ -71,8 +71,8 @@ const envelopeLines = (message: Message.Message): Uint8Array => {
 }
 
 const storage = <A, R>(effect: Effect.Effect<A, PlatformError, R>): Effect.Effect<A, SmtpError.StorageError, R> =>
-  Effect.catchAll(effect, (cause) =>
-    Effect.zipRight(
+  Effect.catch(effect, (cause) =>
+    Effect.andThen(
       Effect.logError("maildir: delivery failed", cause),
       Effect.fail(new SmtpError.StorageError({ cause }))
     )
@@ -109,9 +109,7 @@ export const make = (options: Options): Effect.Effect<MessageHandler.Handler, ne
           )
     )
     yield* prepare.pipe(
-      Effect.catchAll((cause) =>
-        Effect.logWarning(`maildir: cannot create ${options.root}; deliveries will retry`, cause)
-      )
+      Effect.catch((cause) => Effect.logWarning(`maildir: cannot create ${options.root}; deliveries will retry`, cause))
     )
 
     const deliver = (session: SessionInfo, message: Message.Message) =>

@@ -34,13 +34,13 @@ export interface Delivery {
  * @since 0.1.0
  * @category services
  */
-export class Recording extends Context.Tag("effect-smtpd/Recording")<
+export class Recording extends Context.Service<
   Recording,
   {
     readonly deliveries: Effect.Effect<ReadonlyArray<Delivery>>
     readonly clear: Effect.Effect<void>
   }
->() {}
+>()("effect-smtpd/Recording") {}
 
 /**
  * All deliveries so far.

@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import type { SessionInfo } from "../handler/SessionInfo.js"
 import * as Reply from "../protocol/Reply.js"
 import * as Metrics from "../server/Metrics.js"
@@ -34,8 +35,8 @@ export type OnRefused = (refusal: Refusal) => Effect.Effect<void>
  * @category constructors
  */
 export const logAndCount: OnRefused = (refusal) =>
-  Effect.zipRight(
-    Metrics.recipientsRefusedLate(Effect.succeed(refusal.recipients.length)),
+  Effect.andThen(
+    Metric.update(Metrics.recipientsRefusedLate, refusal.recipients.length),
     Effect.logWarning("recipients refused after the message was accepted").pipe(
       Effect.annotateLogs({
         session: refusal.session.id,

@@ -12,9 +12,9 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { asSmtpError } from "../client/ClientError.js"
@@ -45,7 +45,7 @@ export interface Options {
 }
 
 interface Upstream {
-  readonly scope: Scope.CloseableScope
+  readonly scope: Scope.Closeable
   readonly connection: SmtpClient.Connection
 }
 
@@ -68,9 +68,11 @@ export const withPeer = (session: SessionInfo, message: Message.Message) =>
 export const make = (options: Options) =>
   Effect.gen(function* () {
     const client = yield* SmtpClient.SmtpClient
-    const networks = yield* Either.mapLeft(
-      Networks.parseAll(options.relayNetworks ?? Networks.loopback),
-      (message) => new ConfigError({ message: `relayNetworks: ${message}` })
+    const networks = yield* Effect.fromResult(
+      Result.mapError(
+        Networks.parseAll(options.relayNetworks ?? Networks.loopback),
+        (message) => new ConfigError({ message: `relayNetworks: ${message}` })
+      )
     )
     const onRefused = options.onRefused ?? Refusals.logAndCount
     // a client in relayNetworks, or one that authenticated (AUTH), may relay
@@ -92,7 +94,7 @@ export const make = (options: Options) =>
         // QUIT and close in the background: the client's next command need not wait for them
         return upstream === undefined
           ? Effect.void
-          : Effect.asVoid(Effect.forkDaemon(Scope.close(upstream.scope, Exit.void)))
+          : Effect.asVoid(Effect.forkDetach(Scope.close(upstream.scope, Exit.void)))
       })
 
     // forward: the upstream sees MAIL when our client sends it
@@ -100,7 +102,8 @@ export const make = (options: Options) =>
       Effect.gen(function* () {
         yield* close(session)
         const scope = yield* Scope.make()
-        const connection = yield* Scope.extend(client.connect(upstreamFor(session)), scope).pipe(
+        const connection = yield* client.connect(upstreamFor(session)).pipe(
+          Scope.provide(scope),
           Effect.tap((connection) => connection.mail(from, parameters)),
           Effect.tapError(() => Scope.close(scope, Exit.void))
         )

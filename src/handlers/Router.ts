@@ -129,7 +129,7 @@ interface Transaction {
 }
 
 const replyOf = (cause: Cause.Cause<unknown>): Reply.Reply => {
-  const failure = Cause.failureOption(cause)
+  const failure = Cause.findErrorOption(cause)
   return Option.isSome(failure) && SmtpError.isSmtpError(failure.value)
     ? SmtpError.reply(failure.value)
     : Reply.localError
@@ -141,8 +141,15 @@ const replyOf = (cause: Cause.Cause<unknown>): Reply.Reply => {
  */
 export const make = <E, R>(options: Options<E, R>) =>
   Effect.gen(function* () {
+    const scope = yield* Effect.scope
+    // each route gets its own build, as in Effect 3: Layer.build would reuse what the enclosing
+    // layer graph has already built, so a route could share another part's handler instance
     const handlerOf = (layer: Layer.Layer<MessageHandler.MessageHandler, E, R>) =>
-      Effect.map(Layer.build(layer), (context) => Context.get(context, MessageHandler.MessageHandler))
+      Effect.flatMap(Layer.makeMemoMap, (memoMap) =>
+        Effect.map(Layer.buildWithMemoMap(layer, memoMap, scope), (context) =>
+          Context.get(context, MessageHandler.MessageHandler)
+        )
+      )
     const handlers = yield* Effect.forEach(options.routes, (route) => handlerOf(route.handler))
     const fallback = options.fallback === undefined ? undefined : yield* handlerOf(options.fallback)
     const context = yield* Effect.context<R>()
@@ -198,7 +205,7 @@ export const make = <E, R>(options: Options<E, R>) =>
 
     return MessageHandler.make({
       mail: (session, from, parameters) =>
-        Effect.zipRight(
+        Effect.andThen(
           reset(session),
           Effect.sync(() => void transactions.set(session.id, { from, parameters, legs: new Map() }))
         ),
@@ -236,7 +243,7 @@ export const make = <E, R>(options: Options<E, R>) =>
           )
           // the body itself was bad (too big, bare line endings, client gone): that is the reply
           for (const exit of exits) {
-            const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+            const failure = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : Option.none()
             if (Option.isSome(failure) && !SmtpError.isSmtpError(failure.value))
               return yield* Effect.fail(failure.value)
           }
@@ -273,7 +280,7 @@ export const layer = <const Routes extends ReadonlyArray<Route<any, any>>, FE = 
   readonly onRefused?: Refusals.OnRefused | undefined
 }): Layer.Layer<MessageHandler.MessageHandler, Route.Error<Routes[number]> | FE, Route.Context<Routes[number]> | FR> =>
   // each route keeps its own error and requirement types; the union is the router's
-  Layer.scoped(
+  Layer.effect(
     MessageHandler.MessageHandler,
     make(options as Options<Route.Error<Routes[number]> | FE, Route.Context<Routes[number]> | FR>)
   )

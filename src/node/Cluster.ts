@@ -41,7 +41,7 @@ export const workerCount = (text: string): number | undefined => {
  * @category constructors
  */
 export const primary = (count: number): Effect.Effect<void> =>
-  Effect.async<void>((resume) => {
+  Effect.callback<void>((resume) => {
     const cluster = Cluster.default
     // the workers accept on the shared sockets themselves and the kernel spreads connections
     // between them; Node's default on Linux (round robin) has the primary accept every
@@ -69,7 +69,7 @@ export const primary = (count: number): Effect.Effect<void> =>
     for (let i = 0; i < count; i++) fork()
     // SIGINT/SIGTERM interrupt the program (NodeRuntime.runMain): the workers get SIGTERM and
     // the primary waits until every one of them has finished its graceful shutdown
-    return Effect.async<void>((done) => {
+    return Effect.callback<void>((done) => {
       stopping = true
       allExited = () => done(Effect.void)
       if (live.size === 0) return done(Effect.void)

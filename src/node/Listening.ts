@@ -23,7 +23,7 @@ export const listen = (
   port: number
 ): Effect.Effect<Endpoint, ListenError, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.async<Net.Server, ListenError>((resume) => {
+    Effect.callback<Net.Server, ListenError>((resume) => {
       const label = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`
       server.once("error", (cause) => resume(Effect.fail(new ListenError({ address: label, message: cause.message }))))
       server.listen({ host, port, ipv6Only: host.includes(":") }, () => {

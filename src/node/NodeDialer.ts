@@ -26,7 +26,7 @@ const established = (
   event: "connect" | "secureConnect",
   timeout: Duration.Duration
 ): Effect.Effect<Net.Socket, Transport.TransportError> =>
-  Effect.async((resume) => {
+  Effect.callback((resume) => {
     const fail = (cause: unknown) => {
       clearTimeout(timer)
       socket.destroy()

@@ -35,8 +35,8 @@ export interface Endpoints {
  * @since 0.1.0
  * @category constructors
  */
-export const read = (socket: Net.Socket, timeout: Duration.DurationInput): Effect.Effect<Endpoints, ProxyHeaderError> =>
-  Effect.async<Endpoints, ProxyHeaderError>((resume) => {
+export const read = (socket: Net.Socket, timeout: Duration.Input): Effect.Effect<Endpoints, ProxyHeaderError> =>
+  Effect.callback<Endpoints, ProxyHeaderError>((resume) => {
     let buffer: Uint8Array = new Uint8Array(0)
     const stop = () => {
       clearTimeout(timer)
@@ -75,7 +75,7 @@ export const read = (socket: Net.Socket, timeout: Duration.DurationInput): Effec
     const onClosed = () => finish(Effect.fail(new ProxyHeaderError({ reason: "closed before the header" })))
     const timer = setTimeout(
       () => finish(Effect.fail(new ProxyHeaderError({ reason: "no header in time" }))),
-      Duration.toMillis(Duration.decode(timeout))
+      Duration.toMillis(Duration.fromInputUnsafe(timeout))
     )
     socket.on("data", onData)
     socket.on("end", onClosed)

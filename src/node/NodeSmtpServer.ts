@@ -8,7 +8,6 @@
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Net from "node:net"
 import * as Os from "node:os"
@@ -93,7 +92,7 @@ const handshakeFailure = (error: Transport.TransportError): { readonly quiet: bo
  */
 export const make = (
   options: Options = {}
-): Effect.Effect<SmtpServer["Type"], ServerConfig.ConfigError | ListenError, MessageHandler | Scope.Scope> =>
+): Effect.Effect<SmtpServer["Service"], ServerConfig.ConfigError | ListenError, MessageHandler | Scope.Scope> =>
   Effect.gen(function* () {
     const tlsListen = addressList(options.tlsListen)
     if (tlsListen.length > 0 && options.tls === undefined) {
@@ -115,7 +114,7 @@ export const make = (
           )
     const handler = yield* MessageHandler
     const sessions = yield* Sessions.make(config, handler)
-    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    const runFork = Effect.runForkWith(yield* Effect.context<never>())
     const transportOptions = contexts === undefined ? {} : { startTls: contexts }
     // a session starts in the socket's callback: it forks a fiber only when it needs one
     const onConnection = (socket: Net.Socket) => sessions.accept(NodeTransport.make(socket, transportOptions))
@@ -158,7 +157,7 @@ export const make = (
           ? NodeProxyHeader.read(socket, config.proxyTimeout).pipe(
               Effect.matchEffect({
                 onFailure: (error) =>
-                  Effect.zipRight(
+                  Effect.andThen(
                     Effect.logInfo(`PROXY header refused: ${error.reason}`).pipe(Effect.annotateLogs({ peer })),
                     Effect.sync(() => socket.destroy())
                   ),
@@ -191,4 +190,4 @@ export const make = (
 export const layer = (
   options: Options = {}
 ): Layer.Layer<SmtpServer, ServerConfig.ConfigError | ListenError, MessageHandler> =>
-  Layer.scoped(SmtpServer, make(options))
+  Layer.effect(SmtpServer, make(options))

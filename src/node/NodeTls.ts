@@ -53,7 +53,7 @@ export interface Options extends KeyPair {
    */
   readonly sni?: Readonly<Record<string, KeyPair>> | undefined
   /** Time a client has to complete the handshake (default 30 seconds). */
-  readonly handshakeTimeout?: Duration.DurationInput | undefined
+  readonly handshakeTimeout?: Duration.Input | undefined
   /** Oldest protocol version accepted (default `TLSv1.2`, RFC 8996 / RFC 8314 §4.1). */
   readonly minVersion?: Tls.SecureVersion | undefined
 }
@@ -190,7 +190,7 @@ const loadAll = (options: Options): Effect.Effect<Loaded, TlsConfigError> =>
  */
 export const load = (options: Options): Effect.Effect<Contexts, TlsConfigError> =>
   Effect.gen(function* () {
-    const handshakeTimeout = Duration.decode(options.handshakeTimeout ?? "30 seconds")
+    const handshakeTimeout = Duration.fromInputUnsafe(options.handshakeTimeout ?? "30 seconds")
     // one cell, replaced whole: a handshake sees the old set or the new one, never a mix
     let loaded = yield* loadAll(options)
     const reload = loadAll(options).pipe(
@@ -199,7 +199,7 @@ export const load = (options: Options): Effect.Effect<Contexts, TlsConfigError> 
           loaded = next
         })
       ),
-      Effect.zipRight(Effect.logInfo("TLS certificates reloaded")),
+      Effect.andThen(Effect.logInfo("TLS certificates reloaded")),
       Effect.tapError((error) => Effect.logWarning(`TLS certificates not reloaded: ${error.message}`))
     )
     const SNICallback: Contexts["SNICallback"] = (servername, callback) => {
@@ -230,7 +230,7 @@ export const handshake = (
   contexts: Contexts,
   socket: Net.Socket
 ): Effect.Effect<Tls.TLSSocket, Transport.TransportError> =>
-  Effect.async((resume) => {
+  Effect.callback((resume) => {
     if (socket.destroyed) {
       return resume(Effect.fail(new Transport.TransportError({ cause: new Error("connection closed before TLS") })))
     }

@@ -106,7 +106,7 @@ export const makeDetachable = (
   socket.on("error", onError)
 
   const read = (idleTimeout: Duration.Duration, inlineRead?: Transport.Inline) =>
-    Effect.async<Uint8Array | undefined, Transport.TransportError | Transport.ReadTimeout>((resume) => {
+    Effect.callback<Uint8Array | undefined, Transport.TransportError | Transport.ReadTimeout>((resume) => {
       const queued = queue.shift()
       if (queued !== undefined) return resume(Effect.succeed(queued))
       const first = parked.firstRead()
@@ -137,7 +137,7 @@ export const makeDetachable = (
         return Effect.fail(new Transport.TransportError({ cause: new Error("socket closed") }))
       }
       if (socket.write(data)) return Effect.void
-      return Effect.async<void, Transport.TransportError>((resume) => {
+      return Effect.callback<void, Transport.TransportError>((resume) => {
         const onDrain = () => {
           socket.off("close", onClose)
           resume(Effect.void)
@@ -183,7 +183,7 @@ export const makeDetachable = (
     }
   }
   const lingering = () =>
-    Effect.async<void>((resume) => {
+    Effect.callback<void>((resume) => {
       const release = linger(() => resume(Effect.void))
       return Effect.sync(release)
     })
@@ -237,7 +237,7 @@ export const makeDetachable = (
         successor = make(tls, { secure: true, tls: NodeTls.tlsInfo(tls), endpoints: options.endpoints })
         return successor
       })
-      return clean ? secured : Effect.zipRight(Effect.logDebug("plaintext sent after STARTTLS was discarded"), secured)
+      return clean ? secured : Effect.andThen(Effect.logDebug("plaintext sent after STARTTLS was discarded"), secured)
     })
 
   const transport = new SocketTransport(

@@ -6,8 +6,7 @@
  *
  * @since 0.1.0
  */
-import * as Either from "effect/Either"
-import * as FastCheck from "effect/FastCheck"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 
 // atext (RFC 5322 §3.2.3) and, for SMTPUTF8, any non-ASCII character (RFC 6531 §3.3)
@@ -84,37 +83,20 @@ export const isAscii = (text: string): boolean => /^[\x00-\x7f]*$/.test(text)
  * @since 0.1.0
  * @category parsing
  */
-export const unbracket = (path: string): Either.Either<string, string> => {
+export const unbracket = (path: string): Result.Result<string, string> => {
   if (!path.startsWith("<") || !path.endsWith(">") || path.length < 2) {
-    return Either.left("Path must be enclosed in angle brackets")
+    return Result.fail("Path must be enclosed in angle brackets")
   }
   const inner = path.slice(1, -1)
-  if (!inner.startsWith("@")) return Either.right(inner)
+  if (!inner.startsWith("@")) return Result.succeed(inner)
   const colon = inner.indexOf(":")
-  if (colon === -1) return Either.left("Malformed source route")
+  if (colon === -1) return Result.fail("Malformed source route")
   const route = inner.slice(0, colon).split(",")
   if (!route.every((hop) => hop.startsWith("@") && isDomain(hop.slice(1)))) {
-    return Either.left("Malformed source route")
+    return Result.fail("Malformed source route")
   }
-  return Either.right(inner.slice(colon + 1))
+  return Result.succeed(inner.slice(colon + 1))
 }
-
-// mailboxes for property tests: dot-strings, quoted strings, domains and address literals
-const mailboxArbitrary = (fc = FastCheck) =>
-  fc
-    .tuple(
-      fc.oneof(
-        fc.stringMatching(/^[A-Za-z0-9!#$%&'*+\/=?^_`{|}~-]{1,10}(?:\.[A-Za-z0-9_-]{1,6}){0,2}$/),
-        fc.stringMatching(/^"(?:[ !#-\[\]-~]|\\[ -~]){0,10}"$/),
-        fc.constant("\u00fc\u00f1\u00ee")
-      ),
-      fc.oneof(
-        fc.stringMatching(/^[a-z0-9](?:[a-z0-9-]{0,8}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,8}[a-z0-9])?){0,3}$/),
-        fc.ipV4().map((ip) => `[${ip}]`),
-        fc.ipV6().map((ip) => `[IPv6:${ip}]`)
-      )
-    )
-    .map(([local, domain]) => `${local}@${domain}`)
 
 /**
  * `Reverse-path` content: a mailbox, or `""` for the null path `<>` (bounces).
@@ -122,11 +104,9 @@ const mailboxArbitrary = (fc = FastCheck) =>
  * @since 0.1.0
  * @category schemas
  */
-export const ReversePath = Schema.String.pipe(
-  Schema.filter((text) => text === "" || isMailbox(text) || "Invalid sender address"),
-  Schema.annotations({
-    identifier: "ReversePath",
-    arbitrary: () => () => FastCheck.oneof(FastCheck.constant(""), mailboxArbitrary())
+export const ReversePath = Schema.String.check(
+  Schema.makeFilter((text: string) => text === "" || isMailbox(text) || "Invalid sender address", {
+    identifier: "ReversePath"
   })
 )
 
@@ -136,12 +116,11 @@ export const ReversePath = Schema.String.pipe(
  * @since 0.1.0
  * @category schemas
  */
-export const ForwardPath = Schema.String.pipe(
-  Schema.filter((text) => text.toLowerCase() === "postmaster" || isMailbox(text) || "Invalid recipient address"),
-  Schema.annotations({
-    identifier: "ForwardPath",
-    arbitrary: () => () => FastCheck.oneof(FastCheck.constant("Postmaster"), mailboxArbitrary())
-  })
+export const ForwardPath = Schema.String.check(
+  Schema.makeFilter(
+    (text: string) => text.toLowerCase() === "postmaster" || isMailbox(text) || "Invalid recipient address",
+    { identifier: "ForwardPath" }
+  )
 )
 
 /**

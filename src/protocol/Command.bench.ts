@@ -3,8 +3,8 @@
  * the per-call cost is too small for the benchmark's clock otherwise. Not tests:
  * `npm run bench:micro`.
  */
-import * as Either from "effect/Either"
-import { bench, describe } from "vitest"
+import * as Result from "effect/Result"
+import { test } from "vitest"
 import * as Command from "./Command.js"
 
 const batch = 1_000
@@ -13,7 +13,7 @@ let sink = 0
 const decodeBatch = (line: string, ok: boolean) => () => {
   for (let i = 0; i < batch; i++) {
     const decoded = Command.decodeLine(line)
-    if (Either.isRight(decoded) !== ok) throw new Error(`unexpected result for ${line}`)
+    if (Result.isSuccess(decoded) !== ok) throw new Error(`unexpected result for ${line}`)
     sink += decoded._tag.length
   }
 }
@@ -31,8 +31,9 @@ const fastPath: ReadonlyArray<string> = [
   "NOOP"
 ]
 
-describe("Command.decodeLine, fast path (commands/s = hz × 1,000)", () => {
-  for (const line of fastPath) bench(`decodeLine ×1,000: ${line}`, decodeBatch(line, true), options)
+test("Command.decodeLine, fast path (commands/s = hz × 1,000)", async ({ bench }) => {
+  const benches = fastPath.map((line) => bench(`decodeLine ×1,000: ${line}`, decodeBatch(line, true)))
+  await bench.compare(...benches, options)
 })
 
 // lines that fall through to the Schema decode: commands without a fast check, and failures,
@@ -45,8 +46,9 @@ const schemaPath: ReadonlyArray<readonly [string, boolean]> = [
   ["XYZZY plugh", false]
 ]
 
-describe("Command.decodeLine, schema path (commands/s = hz × 1,000)", () => {
-  for (const [line, ok] of schemaPath) bench(`decodeLine ×1,000: ${line}`, decodeBatch(line, ok), options)
+test("Command.decodeLine, schema path (commands/s = hz × 1,000)", async ({ bench }) => {
+  const benches = schemaPath.map(([line, ok]) => bench(`decodeLine ×1,000: ${line}`, decodeBatch(line, ok)))
+  await bench.compare(...benches, options)
 })
 
 export const _sink = () => sink

@@ -9,25 +9,25 @@
  *
  * @since 0.1.0
  */
-import * as Either from "effect/Either"
-import * as ParseResult from "effect/ParseResult"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
-import type * as AST from "effect/SchemaAST"
+import * as SchemaIssue from "effect/SchemaIssue"
+import * as SchemaTransformation from "effect/SchemaTransformation"
 import * as Address from "./Address.js"
 import * as Parameters from "./Parameters.js"
 import * as Reply from "./Reply.js"
 
-const FailureReply = Symbol.for("effect-smtpd/Command/FailureReply")
+// the annotation on a parse failure that says which reply it calls for
+const FailureReply = "effect-smtpd/Command/FailureReply"
 type FailureKind = "unknown" | "notImplemented" | "syntax" | "sender" | "recipient"
 
 /** Free text after a verb: printable, no CR/LF, no leading or trailing space. */
 // non-ASCII as UTF-16 code units: no `u` flag, which Arbitrary's regex generator drops
-const Text = Schema.String.pipe(
-  Schema.pattern(/^(?:[\x21-\x7e\u0080-\uffff](?:[\x20-\x7e\u0080-\uffff]*[\x21-\x7e\u0080-\uffff])?)?$/)
+const Text = Schema.String.check(
+  Schema.isPattern(/^(?:[\x21-\x7e\u0080-\uffff](?:[\x20-\x7e\u0080-\uffff]*[\x21-\x7e\u0080-\uffff])?)?$/)
 )
-const Argument = Text.pipe(Schema.minLength(1))
-const ReversePath = Address.ReversePath.annotations({ [FailureReply]: "sender" })
-const ForwardPath = Address.ForwardPath.annotations({ [FailureReply]: "recipient" })
+const Argument = Text.check(Schema.isMinLength(1))
 
 /** @since 0.1.0 @category models */
 export const Helo = Schema.TaggedStruct("Helo", { domain: Argument })
@@ -39,14 +39,14 @@ export const Ehlo = Schema.TaggedStruct("Ehlo", { domain: Argument })
 export type Ehlo = typeof Ehlo.Type
 /** @since 0.1.0 @category models */
 export const Mail = Schema.TaggedStruct("Mail", {
-  from: ReversePath,
+  from: Address.ReversePath,
   parameters: Parameters.Parameters
 })
 /** @since 0.1.0 @category models */
 export type Mail = typeof Mail.Type
 /** @since 0.1.0 @category models */
 export const Rcpt = Schema.TaggedStruct("Rcpt", {
-  to: ForwardPath,
+  to: Address.ForwardPath,
   parameters: Parameters.Parameters
 })
 /** @since 0.1.0 @category models */
@@ -85,12 +85,12 @@ export const StartTls = Schema.TaggedStruct("StartTls", {})
 /** @since 0.1.0 @category models */
 export type StartTls = typeof StartTls.Type
 // RFC 4954 §4: a SASL mechanism name, and an initial response in base64 or "=" for an empty one
-const MechanismName = Schema.String.pipe(Schema.pattern(/^[A-Z0-9_-]{1,20}$/))
-const InitialResponse = Schema.String.pipe(Schema.pattern(/^(?:=|[A-Za-z0-9+/]+={0,2})$/))
+const MechanismName = Schema.String.check(Schema.isPattern(/^[A-Z0-9_-]{1,20}$/))
+const InitialResponse = Schema.String.check(Schema.isPattern(/^(?:=|[A-Za-z0-9+/]+={0,2})$/))
 /** @since 0.1.0 @category models */
 export const Auth = Schema.TaggedStruct("Auth", {
   mechanism: MechanismName,
-  initialResponse: Schema.optional(InitialResponse)
+  initialResponse: Schema.optionalKey(InitialResponse)
 })
 /** @since 0.1.0 @category models */
 export type Auth = typeof Auth.Type
@@ -99,7 +99,7 @@ export type Auth = typeof Auth.Type
  * @since 0.1.0
  * @category schemas
  */
-export const Command = Schema.Union(Helo, Ehlo, Mail, Rcpt, Data, Rset, Noop, Quit, Vrfy, Expn, Help, StartTls, Auth)
+export const Command = Schema.Union([Helo, Ehlo, Mail, Rcpt, Data, Rset, Noop, Quit, Vrfy, Expn, Help, StartTls, Auth])
 
 /**
  * @since 0.1.0
@@ -130,16 +130,8 @@ export const verbs: ReadonlyArray<string> = [
 // RFC 5321 §4.1.1 lists these; we do not offer them
 const unimplemented = new Set(["SEND", "SOML", "SAML", "TURN", "ETRN", "ATRN"])
 
-const failureMarkers: Record<FailureKind, AST.AST> = {
-  unknown: Schema.String.annotations({ [FailureReply]: "unknown" }).ast,
-  notImplemented: Schema.String.annotations({ [FailureReply]: "notImplemented" }).ast,
-  syntax: Schema.String.annotations({ [FailureReply]: "syntax" }).ast,
-  sender: Schema.String.annotations({ [FailureReply]: "sender" }).ast,
-  recipient: Schema.String.annotations({ [FailureReply]: "recipient" }).ast
-}
-
 const fail = (kind: FailureKind, line: string, message: string) =>
-  Either.left(new ParseResult.Type(failureMarkers[kind], line, message))
+  Result.fail(new SchemaIssue.InvalidValue({ message, [FailureReply]: kind }, line))
 
 /**
  * Splits `verb SP arguments`. The verb is case-insensitive (RFC 5321 §2.4).
@@ -180,27 +172,27 @@ const parsePathCommand = (tag: "Mail" | "Rcpt", line: string, rest: string) => {
   const parameters = Parameters.parse(parts.params)
   if (parameters === undefined) return fail("syntax", line, "Malformed parameter")
   const mailbox = Address.unbracket(parts.path)
-  if (Either.isLeft(mailbox)) return fail(tag === "Mail" ? "sender" : "recipient", line, mailbox.left)
-  return Either.right(
+  if (Result.isFailure(mailbox)) return fail(tag === "Mail" ? "sender" : "recipient", line, mailbox.failure)
+  return Result.succeed(
     tag === "Mail"
-      ? { _tag: "Mail" as const, from: mailbox.right, parameters }
-      : { _tag: "Rcpt" as const, to: mailbox.right, parameters }
+      ? { _tag: "Mail" as const, from: mailbox.success, parameters }
+      : { _tag: "Rcpt" as const, to: mailbox.success, parameters }
   )
 }
 
-const parseLine = (line: string): Either.Either<typeof Command.Encoded, ParseResult.ParseIssue> => {
+const parseLine = (line: string): Result.Result<typeof Command.Encoded, SchemaIssue.Issue> => {
   const { rest, verb } = splitVerb(line)
   // SP and HTAB only: String#trim would also eat Unicode spaces that belong to the text
   const args = rest.replace(/^[ \t]+|[ \t]+$/g, "")
   const noArguments = <T extends "Data" | "Rset" | "Quit" | "StartTls">(_tag: T) =>
-    args === "" ? Either.right({ _tag }) : fail("syntax", line, `Syntax: ${verb}`)
+    args === "" ? Result.succeed({ _tag }) : fail("syntax", line, `Syntax: ${verb}`)
   const needsArgument = (usage: string) => (args === "" ? fail("syntax", line, `Syntax: ${verb} ${usage}`) : undefined)
   switch (verb) {
     case "HELO":
     case "EHLO":
       return (
         needsArgument("hostname") ??
-        Either.right({ _tag: verb === "HELO" ? ("Helo" as const) : ("Ehlo" as const), domain: args })
+        Result.succeed({ _tag: verb === "HELO" ? ("Helo" as const) : ("Ehlo" as const), domain: args })
       )
     case "MAIL":
       return parsePathCommand("Mail", line, rest)
@@ -213,19 +205,19 @@ const parseLine = (line: string): Either.Either<typeof Command.Encoded, ParseRes
     case "QUIT":
       return noArguments("Quit")
     case "NOOP":
-      return Either.right({ _tag: "Noop", text: args })
+      return Result.succeed({ _tag: "Noop", text: args })
     case "VRFY":
-      return needsArgument("address") ?? Either.right({ _tag: "Vrfy", argument: args })
+      return needsArgument("address") ?? Result.succeed({ _tag: "Vrfy", argument: args })
     case "EXPN":
-      return needsArgument("list") ?? Either.right({ _tag: "Expn", argument: args })
+      return needsArgument("list") ?? Result.succeed({ _tag: "Expn", argument: args })
     case "HELP":
-      return Either.right({ _tag: "Help", topic: args })
+      return Result.succeed({ _tag: "Help", topic: args })
     case "STARTTLS":
       return noArguments("StartTls")
     case "AUTH": {
       const [mechanism = "", initialResponse, ...extra] = args.split(/[ \t]+/)
       if (mechanism === "" || extra.length > 0) return fail("syntax", line, "Syntax: AUTH mechanism [initial-response]")
-      return Either.right(
+      return Result.succeed(
         initialResponse === undefined
           ? { _tag: "Auth" as const, mechanism: mechanism.toUpperCase() }
           : { _tag: "Auth" as const, mechanism: mechanism.toUpperCase(), initialResponse }
@@ -287,54 +279,60 @@ export const formatLine = (command: typeof Command.Encoded): string => {
  * @since 0.1.0
  * @category schemas
  */
-export const CommandFromLine: Schema.Schema<Command, string> = Schema.transformOrFail(
-  Schema.String,
-  Schema.encodedSchema(Command),
-  {
-    strict: true,
-    decode: (line) => parseLine(line),
-    encode: (command) => ParseResult.succeed(formatLine(command))
-  }
-).pipe(Schema.compose(Command))
+export const CommandFromLine: Schema.Codec<Command, string> = Schema.String.pipe(
+  Schema.decodeTo(
+    Command,
+    SchemaTransformation.transformEffect({
+      decode: (line: string) => Effect.fromResult(parseLine(line)),
+      encode: (command: typeof Command.Encoded) => Effect.succeed(formatLine(command))
+    })
+  )
+)
 
-const kindOf = (issue: ParseResult.ParseIssue): FailureKind | undefined => {
-  if ("ast" in issue) {
-    const kind = issue.ast.annotations[FailureReply] as FailureKind | undefined
-    if (kind !== undefined) return kind
-  }
+// which reply a failed decode calls for: a parse failure says so; a path the schema refused is
+// the sender's or the recipient's
+const kindOf = (issue: SchemaIssue.Issue): FailureKind | undefined => {
   switch (issue._tag) {
-    case "Refinement":
-    case "Transformation":
-    case "Pointer":
+    case "InvalidValue":
+      return issue.annotations?.[FailureReply] as FailureKind | undefined
+    case "Pointer": {
+      const key = issue.path[0]
+      if (key === "from") return "sender"
+      if (key === "to") return "recipient"
       return kindOf(issue.issue)
-    case "Composite": {
-      for (const inner of Array.isArray(issue.issues) ? issue.issues : [issue.issues]) {
-        const kind = kindOf(inner as ParseResult.ParseIssue)
+    }
+    case "Filter":
+    case "Encoding":
+      return kindOf(issue.issue)
+    case "Composite":
+    case "AnyOf":
+      for (const inner of issue.issues) {
+        const kind = kindOf(inner)
         if (kind !== undefined) return kind
       }
       return undefined
-    }
     default:
       return undefined
   }
 }
 
-const messageOf = (issue: ParseResult.ParseIssue): string | undefined => {
+const messageOf = (issue: SchemaIssue.Issue): string | undefined => {
   switch (issue._tag) {
-    case "Type":
-      return issue.message
-    case "Refinement":
-    case "Transformation":
+    case "InvalidValue":
+      return issue.annotations?.message
     case "Pointer":
+    case "Filter":
+    case "Encoding":
       return messageOf(issue.issue)
     case "Composite":
-      return messageOf((Array.isArray(issue.issues) ? issue.issues[0] : issue.issues) as ParseResult.ParseIssue)
+    case "AnyOf":
+      return issue.issues[0] === undefined ? undefined : messageOf(issue.issues[0])
     default:
       return undefined
   }
 }
 
-const replyFor = (issue: ParseResult.ParseIssue): Reply.Reply => {
+const replyFor = (issue: SchemaIssue.Issue): Reply.Reply => {
   const kind = kindOf(issue) ?? "syntax"
   const message = messageOf(issue) ?? "Syntax error"
   switch (kind) {
@@ -351,7 +349,7 @@ const replyFor = (issue: ParseResult.ParseIssue): Reply.Reply => {
   }
 }
 
-const decodeEither = Schema.decodeEither(CommandFromLine)
+const decodeResult = Schema.decodeResult(CommandFromLine)
 const isText = Schema.is(Text)
 const isArgument = Schema.is(Argument)
 // the schema's checks by hand: Schema.is on the array cost MAIL with parameters 4–6× its decode
@@ -401,13 +399,13 @@ const fastDecode = (encoded: typeof Command.Encoded): Command | undefined => {
  * @since 0.1.0
  * @category decoding
  */
-export const decodeLine = (line: string): Either.Either<Command, Reply.Reply> => {
+export const decodeLine = (line: string): Result.Result<Command, Reply.Reply> => {
   const parsed = parseLine(line)
-  if (Either.isRight(parsed)) {
-    const command = fastDecode(parsed.right)
-    if (command !== undefined) return Either.right(command)
+  if (Result.isSuccess(parsed)) {
+    const command = fastDecode(parsed.success)
+    if (command !== undefined) return Result.succeed(command)
   }
-  return Either.mapLeft(decodeEither(line), (error) => replyFor(error.issue))
+  return Result.mapError(decodeResult(line), (error) => replyFor(error.issue))
 }
 
 /**

@@ -3,7 +3,7 @@
  * a 16 MiB message in 64 KiB chunks and ends it (MB/s = hz × 16.78). Not tests:
  * `npm run bench:micro`.
  */
-import { bench, describe } from "vitest"
+import { test } from "vitest"
 import * as DataEncoder from "./DataEncoder.js"
 
 const MiB = 1024 * 1024
@@ -42,15 +42,14 @@ const bareLf = makeChunks("\n")
 
 const options = { time: 500, iterations: 5, warmupIterations: 2 }
 
-describe("DataEncoder (MB/s = hz × 16.78)", () => {
-  bench("encode 16 MiB, 64 KiB chunks, CRLF lines (nothing to change)", encodeAll(clean), options)
-  bench("encode 16 MiB, 64 KiB chunks, 1 line in 8 starts with a dot", encodeAll(dotted), options)
-  bench("encode 16 MiB, 64 KiB chunks, every line bare LF", encodeAll(bareLf), options)
-  bench(
-    "hasEightBit 16 MiB, 64 KiB chunks (ASCII: scans everything)",
-    () => {
+test("DataEncoder (MB/s = hz × 16.78)", async ({ bench }) => {
+  await bench.compare(
+    bench("encode 16 MiB, 64 KiB chunks, CRLF lines (nothing to change)", encodeAll(clean)),
+    bench("encode 16 MiB, 64 KiB chunks, 1 line in 8 starts with a dot", encodeAll(dotted)),
+    bench("encode 16 MiB, 64 KiB chunks, every line bare LF", encodeAll(bareLf)),
+    bench("hasEightBit 16 MiB, 64 KiB chunks (ASCII: scans everything)", () => {
       for (const chunk of clean) if (DataEncoder.hasEightBit(chunk)) sink++
-    },
+    }),
     options
   )
 })

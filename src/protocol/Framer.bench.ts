@@ -3,7 +3,7 @@
  * 64 KiB chunks (MB/s = hz × 16.78); one iteration of a command benchmark frames 10,000 lines.
  * Not tests: `npm run bench:micro`.
  */
-import { bench, describe } from "vitest"
+import { test } from "vitest"
 import * as Framer from "./Framer.js"
 
 const MiB = 1024 * 1024
@@ -59,17 +59,18 @@ const bareLf = chunksOf(makeBody({ lineEnd: "\n" }), chunkSize)
 
 const dataOptions = { time: 500, iterations: 5, warmupIterations: 2 }
 
-describe("Framer DATA mode (MB/s = hz × 16.78)", () => {
-  bench("DATA 16 MiB, 64 KiB chunks, CRLF lines", () => void frameData(clean), dataOptions)
-  bench("DATA 16 MiB, 64 KiB chunks, 1 line in 8 dot-stuffed", () => void frameData(dotted), dataOptions)
-  bench(
-    "DATA 16 MiB, 64 KiB chunks, every line bare LF (normalize)",
-    () => void frameData(bareLf, { bareLineEndings: "normalize" }),
-    dataOptions
-  )
-  bench(
-    "DATA 16 MiB, 64 KiB chunks, every line bare LF (pass)",
-    () => void frameData(bareLf, { bareLineEndings: "pass" }),
+test("Framer DATA mode (MB/s = hz × 16.78)", async ({ bench }) => {
+  await bench.compare(
+    bench("DATA 16 MiB, 64 KiB chunks, CRLF lines", () => void frameData(clean)),
+    bench("DATA 16 MiB, 64 KiB chunks, 1 line in 8 dot-stuffed", () => void frameData(dotted)),
+    bench(
+      "DATA 16 MiB, 64 KiB chunks, every line bare LF (normalize)",
+      () => void frameData(bareLf, { bareLineEndings: "normalize" })
+    ),
+    bench(
+      "DATA 16 MiB, 64 KiB chunks, every line bare LF (pass)",
+      () => void frameData(bareLf, { bareLineEndings: "pass" })
+    ),
     dataOptions
   )
 })
@@ -108,9 +109,14 @@ const frameLines = (chunks: ReadonlyArray<Uint8Array>) => {
 
 const commandOptions = { time: 500, warmupIterations: 10 }
 
-describe(`Framer command mode (lines/s = hz × 10,000; MB/s = hz × ${(linesOne.length / 1e6).toFixed(3)})`, () => {
-  bench(`command 10,000 lines (${commandKiB} KiB) in one buffer`, () => frameLines([linesOne]), commandOptions)
-  bench(`command 10,000 lines (${commandKiB} KiB), one push per line`, () => frameLines(linesEach), commandOptions)
+const commandGroup = `Framer command mode (lines/s = hz × 10,000; MB/s = hz × ${(linesOne.length / 1e6).toFixed(3)})`
+
+test(commandGroup, async ({ bench }) => {
+  await bench.compare(
+    bench(`command 10,000 lines (${commandKiB} KiB) in one buffer`, () => frameLines([linesOne])),
+    bench(`command 10,000 lines (${commandKiB} KiB), one push per line`, () => frameLines(linesEach)),
+    commandOptions
+  )
 })
 
 export const _sink = () => sink

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Reply from "./Reply.js"
 
@@ -28,7 +28,7 @@ export const valuePattern = /^[\x21-\x3c\x3e-\x7e\u{80}-\u{10FFFF}]+$/u
  * @since 0.1.0
  * @category schemas
  */
-export const Keyword = Schema.String.pipe(Schema.pattern(keywordPattern))
+export const Keyword = Schema.String.check(Schema.isPattern(keywordPattern))
 
 /**
  * `esmtp-value`: printable characters except `=` and space (UTF-8 allowed, RFC 6531 §3.3).
@@ -36,16 +36,13 @@ export const Keyword = Schema.String.pipe(Schema.pattern(keywordPattern))
  * @since 0.1.0
  * @category schemas
  */
-export const Value = Schema.String.pipe(
-  Schema.pattern(valuePattern),
-  Schema.annotations({ arbitrary: () => (fc) => fc.stringMatching(/^[!-<>-~]{1,12}$/) })
-)
+export const Value = Schema.String.check(Schema.isPattern(valuePattern))
 
 /**
  * @since 0.1.0
  * @category schemas
  */
-export const Parameter = Schema.Struct({ keyword: Keyword, value: Schema.optional(Value) })
+export const Parameter = Schema.Struct({ keyword: Keyword, value: Schema.optionalKey(Value) })
 
 /**
  * @since 0.1.0
@@ -143,9 +140,9 @@ const duplicate = (parameters: Parameters): string | undefined => {
  * @since 0.1.0
  * @category validation
  */
-export const checkMail = (parameters: Parameters, offered: Offered): Either.Either<MailOptions, Reply.Reply> => {
+export const checkMail = (parameters: Parameters, offered: Offered): Result.Result<MailOptions, Reply.Reply> => {
   const twice = duplicate(parameters)
-  if (twice !== undefined) return Either.left(Reply.syntaxError(`Duplicate parameter ${twice}`))
+  if (twice !== undefined) return Result.fail(Reply.syntaxError(`Duplicate parameter ${twice}`))
   let size: number | undefined
   let body: BodyType | undefined
   let smtpUtf8 = false
@@ -153,37 +150,37 @@ export const checkMail = (parameters: Parameters, offered: Offered): Either.Eith
     switch (keyword) {
       case "SIZE": {
         if (value === undefined || !/^\d{1,20}$/.test(value))
-          return Either.left(Reply.syntaxError("Invalid SIZE value"))
+          return Result.fail(Reply.syntaxError("Invalid SIZE value"))
         size = Number(value)
-        if (offered.maxMessageSize > 0 && size > offered.maxMessageSize) return Either.left(Reply.messageTooBig)
+        if (offered.maxMessageSize > 0 && size > offered.maxMessageSize) return Result.fail(Reply.messageTooBig)
         break
       }
       case "BODY": {
-        if (!offered.eightBitMime) return Either.left(Reply.parameterNotRecognized(keyword))
+        if (!offered.eightBitMime) return Result.fail(Reply.parameterNotRecognized(keyword))
         const upper = value?.toUpperCase()
         if (upper !== "7BIT" && upper !== "8BITMIME") {
-          return Either.left(Reply.syntaxError("BODY must be 7BIT or 8BITMIME"))
+          return Result.fail(Reply.syntaxError("BODY must be 7BIT or 8BITMIME"))
         }
         body = upper
         break
       }
       case "SMTPUTF8": {
-        if (!offered.smtpUtf8) return Either.left(Reply.parameterNotRecognized(keyword))
-        if (value !== undefined) return Either.left(Reply.syntaxError("SMTPUTF8 takes no value"))
+        if (!offered.smtpUtf8) return Result.fail(Reply.parameterNotRecognized(keyword))
+        if (value !== undefined) return Result.fail(Reply.syntaxError("SMTPUTF8 takes no value"))
         smtpUtf8 = true
         break
       }
       case "AUTH": {
-        if (offered.auth !== true) return Either.left(Reply.parameterNotRecognized(keyword))
+        if (offered.auth !== true) return Result.fail(Reply.parameterNotRecognized(keyword))
         // an xtext mailbox or <>; we take note of nothing from it (RFC 4954 §5 lets us ignore it)
-        if (value === undefined) return Either.left(Reply.syntaxError("AUTH needs a value"))
+        if (value === undefined) return Result.fail(Reply.syntaxError("AUTH needs a value"))
         break
       }
       default:
-        return Either.left(Reply.parameterNotRecognized(keyword))
+        return Result.fail(Reply.parameterNotRecognized(keyword))
     }
   }
-  return Either.right({ size, body, smtpUtf8 })
+  return Result.succeed({ size, body, smtpUtf8 })
 }
 
 /**
@@ -192,7 +189,7 @@ export const checkMail = (parameters: Parameters, offered: Offered): Either.Eith
  * @since 0.1.0
  * @category validation
  */
-export const checkRcpt = (parameters: Parameters): Either.Either<void, Reply.Reply> => {
+export const checkRcpt = (parameters: Parameters): Result.Result<void, Reply.Reply> => {
   const first = parameters[0]
-  return first === undefined ? Either.void : Either.left(Reply.parameterNotRecognized(first.keyword))
+  return first === undefined ? Result.void : Result.fail(Reply.parameterNotRecognized(first.keyword))
 }

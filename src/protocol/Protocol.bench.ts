@@ -3,7 +3,7 @@
  * accepted (as the Sink handler does). steps/s = hz × the steps in the name. Not tests:
  * `npm run bench:micro`.
  */
-import { bench, describe } from "vitest"
+import { test } from "vitest"
 import * as Framer from "./Framer.js"
 import * as Protocol from "./Protocol.js"
 import * as Session from "./Session.js"
@@ -64,10 +64,13 @@ const ten = frames([
 
 const options = { time: 500, warmupIterations: 20 }
 
-describe("Protocol.step (steps/s = hz × steps)", () => {
-  bench("session EHLO, MAIL, RCPT, DATA, QUIT (5 steps)", run(one), options)
-  bench("session EHLO, MAIL with SIZE and BODY, 10 RCPT, DATA, QUIT (14 steps)", run(tenRecipients), options)
-  bench("session EHLO, 10 × (MAIL, RCPT, DATA), QUIT (32 steps)", run(ten), options)
+test("Protocol.step (steps/s = hz × steps)", async ({ bench }) => {
+  await bench.compare(
+    bench("session EHLO, MAIL, RCPT, DATA, QUIT (5 steps)", run(one)),
+    bench("session EHLO, MAIL with SIZE and BODY, 10 RCPT, DATA, QUIT (14 steps)", run(tenRecipients)),
+    bench("session EHLO, 10 × (MAIL, RCPT, DATA), QUIT (32 steps)", run(ten)),
+    options
+  )
 })
 
 export const _sink = () => sink

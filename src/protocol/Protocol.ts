@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import * as Address from "./Address.js"
 import * as Command from "./Command.js"
 import type * as Framer from "./Framer.js"
@@ -201,8 +201,8 @@ export const step = (
     if (config.userVerbs.has(verb)) return { _tag: "User", state, verb, argument: rest }
   }
   const decoded = Command.decodeLine(line)
-  if (Either.isLeft(decoded)) return error(config, state, decoded.left)
-  return stepCommand(config, state, decoded.right)
+  if (Result.isFailure(decoded)) return error(config, state, decoded.failure)
+  return stepCommand(config, state, decoded.success)
 }
 
 /**
@@ -232,12 +232,12 @@ export const stepCommand = (config: Config, state: Session.SessionState, command
         ? { ...config, auth: offersAuth(config, state) }
         : { eightBitMime: false, smtpUtf8: false, auth: false, maxMessageSize: config.maxMessageSize }
       const checked = Parameters.checkMail(command.parameters, offered)
-      if (Either.isLeft(checked)) return error(config, state, checked.left)
-      if (!checked.right.smtpUtf8 && !Address.isAscii(command.from)) return error(config, state, Reply.utf8Required)
+      if (Result.isFailure(checked)) return error(config, state, checked.failure)
+      if (!checked.success.smtpUtf8 && !Address.isAscii(command.from)) return error(config, state, Reply.utf8Required)
       return {
         _tag: "Mail",
         state,
-        accepted: Session.begin(state, command.from, command.parameters, checked.right),
+        accepted: Session.begin(state, command.from, command.parameters, checked.success),
         from: command.from,
         parameters: command.parameters
       }
@@ -246,7 +246,7 @@ export const stepCommand = (config: Config, state: Session.SessionState, command
       const envelope = state.envelope
       if (envelope === undefined) return error(config, state, Reply.badSequence("Need MAIL before RCPT"))
       const checked = Parameters.checkRcpt(command.parameters)
-      if (Either.isLeft(checked)) return error(config, state, checked.left)
+      if (Result.isFailure(checked)) return error(config, state, checked.failure)
       if (!envelope.mailOptions.smtpUtf8 && !Address.isAscii(command.to)) {
         return error(config, state, Reply.utf8Required)
       }

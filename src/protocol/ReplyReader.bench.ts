@@ -2,7 +2,7 @@
  * The client's reply reader. One iteration pushes a buffer of replies and reads them all:
  * replies/s = hz × the count in the name. Not tests: `npm run bench:micro`.
  */
-import { bench, describe } from "vitest"
+import { test } from "vitest"
 import * as Reply from "./Reply.js"
 import * as ReplyReader from "./ReplyReader.js"
 
@@ -47,10 +47,13 @@ const readAll = (chunks: ReadonlyArray<Uint8Array>, expected: number) => () => {
 
 const options = { time: 500, warmupIterations: 10 }
 
-describe("ReplyReader (replies/s = hz × count)", () => {
-  bench("read 1,000 single-line replies, one buffer", readAll([singles], 1_000), options)
-  bench("read 1,000 single-line replies, 500 pushes (3 then 1)", readAll(singleChunks, 1_000), options)
-  bench("read 100 EHLO replies (8 lines each), one buffer", readAll([ehlos], 100), options)
+test("ReplyReader (replies/s = hz × count)", async ({ bench }) => {
+  await bench.compare(
+    bench("read 1,000 single-line replies, one buffer", readAll([singles], 1_000)),
+    bench("read 1,000 single-line replies, 500 pushes (3 then 1)", readAll(singleChunks, 1_000)),
+    bench("read 100 EHLO replies (8 lines each), one buffer", readAll([ehlos], 100)),
+    options
+  )
 })
 
 export const _sink = () => sink

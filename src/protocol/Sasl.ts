@@ -6,8 +6,8 @@
  *
  * @since 0.1.0
  */
-import * as Either from "effect/Either"
-import * as Encoding from "effect/Encoding"
+import * as Result from "effect/Result"
+import { Base64 } from "effect/encoding"
 import * as Reply from "./Reply.js"
 
 /**
@@ -95,8 +95,8 @@ const decodeUtf8 = (bytes: Uint8Array): string | undefined => {
 
 /** A response line (base64) to its bytes, then to `use`; a bad line fails the exchange. */
 const withBytes = (response: string, use: (bytes: Uint8Array) => Step): Step => {
-  const bytes = Encoding.decodeBase64(response)
-  return Either.isLeft(bytes) ? fail(invalidBase64) : use(bytes.right)
+  const bytes = Base64.decode(response)
+  return Result.isFailure(bytes) ? fail(invalidBase64) : use(bytes.success)
 }
 
 const withText = (response: string, use: (text: string) => Step): Step =>
@@ -136,8 +136,8 @@ const plain = (response: string): Step =>
   })
 
 // LOGIN (draft-murchison-sasl-login): the server asks "Username:" then "Password:"
-const usernamePrompt = Encoding.encodeBase64("Username:")
-const passwordPrompt = Encoding.encodeBase64("Password:")
+const usernamePrompt = Base64.encode("Username:")
+const passwordPrompt = Base64.encode("Password:")
 
 const loginUser = (response: string): Step =>
   withText(response, (user) =>
@@ -213,7 +213,7 @@ export const start = (
         return fail(Reply.make(501, "5.5.2", "CRAM-MD5 does not allow an initial response"))
       }
       const text = `<${context.nonce}@${context.hostname}>`
-      return challenge(Encoding.encodeBase64(text), cramMd5(text))
+      return challenge(Base64.encode(text), cramMd5(text))
     }
     case "XOAUTH2":
       return initialResponse === undefined ? challenge("", xoauth2) : xoauth2(initial(initialResponse))

@@ -65,7 +65,7 @@ export const exchange = <E>(options: {
           onSome: (identity): Outcome => ({ _tag: "Authenticated", identity })
         })
       ),
-      Effect.catchAllDefect((defect) =>
+      Effect.catchDefect((defect) =>
         Effect.as(Effect.logError("authenticator failed", defect), { _tag: "Reply", reply: temporaryFailure } as const)
       )
     )

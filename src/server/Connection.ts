@@ -8,8 +8,9 @@
  * @since 0.1.0
  */
 import type * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import type * as Fiber from "effect/Fiber"
 import * as MessageHandler from "../handler/MessageHandler.js"
 import * as Framer from "../protocol/Framer.js"
@@ -44,9 +45,11 @@ export interface Environment {
   /** Runs last, once the session has ended and its transport is closed. */
   readonly onEnd?: (() => void) | undefined
   /** Forks the session's fiber, when it needs one (effects to run, or a transport that cannot park). */
-  readonly fork: (session: Effect.Effect<void>) => Fiber.RuntimeFiber<void>
+  readonly fork: (session: Effect.Effect<void>) => Fiber.Fiber<void>
   /** The server's clock (TestClock in tests): the DATA rate is measured with it. */
   readonly clock: Clock.Clock
+  /** The server's services and references: metrics are counted in its registry. */
+  readonly context: Context.Context<never>
 }
 
 /**
@@ -60,7 +63,7 @@ export interface Handle {
    * The session's fiber, forked now if the session was parked; `undefined` once it ended while
    * parked (its connection is closing).
    */
-  readonly fiber: () => Fiber.RuntimeFiber<void> | undefined
+  readonly fiber: () => Fiber.Fiber<void> | undefined
   /** Is it waiting for the client's next command (with nothing to act on)? */
   readonly isIdle: () => boolean
 }
@@ -84,7 +87,7 @@ export class Live implements Handle {
   /** A DATA whose body nobody reads (the handler accepts all): drained as it comes. */
   draining: ReturnType<Reader.Reader["startData"]> | undefined = undefined
   ended = false
-  private forked: Fiber.RuntimeFiber<void> | undefined = undefined
+  private forked: Fiber.Fiber<void> | undefined = undefined
   readonly framer: Framer.Framer
 
   constructor(
@@ -132,7 +135,7 @@ export class Live implements Handle {
         () => this.takeFlush(),
         config.minDataRate,
         config.dataRateGrace,
-        () => clock.unsafeCurrentTimeMillis(),
+        () => clock.currentTimeMillisUnsafe(),
         // traces are logged (an effect); a handler's reset hook is an effect after each transaction
         config.trace || handler.reset !== undefined || on.writeNow === undefined ? undefined : () => this.inline()
       )
@@ -185,20 +188,21 @@ export class Live implements Handle {
   }
 
   /** The end of a DATA section: the transaction is over, and the reply says how. */
-  received(end: Reader.DataEnd, outcome: Either.Either<void | Reply.Reply, Reply.Reply>): void {
+  received(end: Reader.DataEnd, outcome: Result.Result<void | Reply.Reply, Reply.Reply>): void {
+    const context = this.env.context
     this.state = Session.reset(this.state)
     if (end.aborted !== undefined) {
-      Metrics.messagesRejected.unsafeUpdate(1, [])
+      Metrics.messagesRejected.updateUnsafe(1, context)
       return this.send(end.aborted === "MessageTooBig" ? Reply.messageTooBig : Reply.bareLineEnding)
     }
-    if (Either.isLeft(outcome)) {
-      Metrics.messagesRejected.unsafeUpdate(1, [])
-      return this.send(outcome.left)
+    if (Result.isFailure(outcome)) {
+      Metrics.messagesRejected.updateUnsafe(1, context)
+      return this.send(outcome.failure)
     }
-    Metrics.messagesAccepted.unsafeUpdate(1, [])
-    Metrics.messageSize.unsafeUpdate(end.size, [])
+    Metrics.messagesAccepted.updateUnsafe(1, context)
+    Metrics.messageSize.updateUnsafe(end.size, context)
     // a handler written in plain JS may return anything: only a Reply replaces the 250
-    this.send(outcome.right instanceof Reply.Reply ? outcome.right : Reply.accepted)
+    this.send(outcome.success instanceof Reply.Reply ? outcome.success : Reply.accepted)
   }
 
   /**
@@ -254,7 +258,7 @@ export class Live implements Handle {
     this.forked ??= this.env.fork(SessionLoop.run(this))
   }
 
-  fiber(): Fiber.RuntimeFiber<void> | undefined {
+  fiber(): Fiber.Fiber<void> | undefined {
     if (this.forked === undefined && !this.ended) {
       this.transport.park?.stop()
       this.wake()

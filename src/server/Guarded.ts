@@ -7,7 +7,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import * as Message from "../handler/Message.js"
 import * as Reply from "../protocol/Reply.js"
 import * as SmtpError from "./SmtpError.js"
@@ -18,23 +18,23 @@ import * as SmtpError from "./SmtpError.js"
  * @since 0.1.0
  * @category combinators
  */
-export const guarded = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<Either.Either<A, Reply.Reply>> =>
+export const guarded = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<Result.Result<A, Reply.Reply>> =>
   effect.pipe(
-    Effect.map(Either.right),
-    Effect.catchAllCause((cause) => {
-      if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
-      const failure = Cause.failureOption(cause)
+    Effect.map(Result.succeed),
+    Effect.catchCause((cause) => {
+      if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
+      const failure = Cause.findErrorOption(cause)
       if (failure._tag === "Some") {
         const error = failure.value
-        if (error instanceof Message.ClientDisconnected) return Effect.succeed(Either.left(Reply.localError))
+        if (error instanceof Message.ClientDisconnected) return Effect.succeed(Result.fail(Reply.localError))
         if (SmtpError.isSmtpError(error)) {
-          const reply = Effect.succeed(Either.left(SmtpError.reply(error)))
+          const reply = Effect.succeed(Result.fail(SmtpError.reply(error)))
           return "cause" in error && error.cause !== undefined
-            ? Effect.zipRight(Effect.logWarning(`message handler: ${error._tag}`, error.cause), reply)
+            ? Effect.andThen(Effect.logWarning(`message handler: ${error._tag}`, error.cause), reply)
             : reply
         }
       }
-      return Effect.logError("message handler failed", cause).pipe(Effect.as(Either.left(Reply.localError)))
+      return Effect.logError("message handler failed", cause).pipe(Effect.as(Result.fail(Reply.localError)))
     })
   )
 
@@ -43,4 +43,4 @@ export const guarded = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<Either
  *
  * @since 0.1.0
  */
-export const accepted: Either.Either<void, Reply.Reply> = Either.right(undefined)
+export const accepted: Result.Result<void, Reply.Reply> = Result.succeed(undefined)

@@ -4,7 +4,7 @@
  * @since 0.1.0
  */
 import * as Metric from "effect/Metric"
-import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as Context from "effect/Context"
 
 /** @since 0.1.0 @category metrics */
 export const connectionsTotal = Metric.counter("smtp_connections_total", { incremental: true })
@@ -15,10 +15,9 @@ export const messagesAccepted = Metric.counter("smtp_messages_accepted_total", {
 /** @since 0.1.0 @category metrics */
 export const messagesRejected = Metric.counter("smtp_messages_rejected_total", { incremental: true })
 /** @since 0.1.0 @category metrics */
-export const messageSize = Metric.histogram(
-  "smtp_message_size_bytes",
-  MetricBoundaries.exponential({ start: 1024, factor: 4, count: 10 })
-)
+export const messageSize = Metric.histogram("smtp_message_size_bytes", {
+  boundaries: Metric.exponentialBoundaries({ start: 1024, factor: 4, count: 10 })
+})
 
 /**
  * Recipients that a relay or router accepted from the client and then could not deliver.
@@ -30,12 +29,12 @@ export const recipientsRefusedLate = Metric.counter("smtp_recipients_refused_aft
 
 /**
  * Registers every metric above, so that a reading shows each of them (at 0) before its first
- * use.
+ * use, in the registry of `context` (the process's global one by default).
  *
  * @since 0.1.0
  * @category metrics
  */
-export const register = (): void => {
+export const register = (context: Context.Context<never> = Context.empty()): void => {
   for (const metric of [
     connectionsTotal,
     connectionsActive,
@@ -43,7 +42,7 @@ export const register = (): void => {
     messagesRejected,
     recipientsRefusedLate
   ]) {
-    metric.unsafeValue([])
+    metric.valueUnsafe(context)
   }
-  messageSize.unsafeValue([])
+  messageSize.valueUnsafe(context)
 }

@@ -7,9 +7,6 @@
  */
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
-import type * as MetricPair from "effect/MetricPair"
-import * as MetricState from "effect/MetricState"
-import * as Option from "effect/Option"
 
 /**
  * One metric with one set of labels: a counter or a gauge with its value, or a histogram with
@@ -36,17 +33,23 @@ export type Sample =
       readonly sum: number
     }
 
-const toSample = ({ metricKey: key, metricState: state }: MetricPair.MetricPair.Untyped): Array<Sample> => {
-  const name = key.name
-  const help = Option.getOrUndefined(key.description)
-  const labels = key.tags.map((tag) => [tag.key, tag.value] as const)
-  if (MetricState.isCounterState(state)) return [{ kind: "counter", name, help, labels, value: Number(state.count) }]
-  if (MetricState.isGaugeState(state)) return [{ kind: "gauge", name, help, labels, value: Number(state.value) }]
-  if (MetricState.isHistogramState(state)) {
-    return [{ kind: "histogram", name, help, labels, buckets: state.buckets, count: state.count, sum: state.sum }]
+const toSample = (metric: Metric.Metric.Snapshot): Array<Sample> => {
+  const name = metric.id
+  const help = metric.description
+  const labels = Object.entries(metric.attributes ?? {}).map(([key, value]) => [key, String(value)] as const)
+  switch (metric.type) {
+    case "Counter":
+      return [{ kind: "counter", name, help, labels, value: Number(metric.state.count) }]
+    case "Gauge":
+      return [{ kind: "gauge", name, help, labels, value: Number(metric.state.value) }]
+    case "Histogram": {
+      const { buckets, count, sum } = metric.state
+      return [{ kind: "histogram", name, help, labels, buckets, count, sum }]
+    }
+    default:
+      // frequencies and summaries have no counterpart here (the server defines none)
+      return []
   }
-  // frequencies and summaries have no counterpart here (the server defines none)
-  return []
 }
 
 /**

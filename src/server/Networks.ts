@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 
 /**
  * @since 0.1.0
@@ -91,17 +91,17 @@ const bits = (family: 4 | 6) => (family === 4 ? 32 : 128)
  * @since 0.1.0
  * @category parsing
  */
-export const parse = (text: string): Either.Either<Network, string> => {
+export const parse = (text: string): Result.Result<Network, string> => {
   const [address = "", length, ...rest] = text.trim().split("/")
   const parsed = parseAddress(address)
-  if (parsed === undefined || rest.length > 0) return Either.left(`not an IP network: ${text}`)
+  if (parsed === undefined || rest.length > 0) return Result.fail(`not an IP network: ${text}`)
   const width = bits(parsed.family)
   // a mapped address with an IPv6 prefix length: count it in the IPv4 part
   const offset = parsed.family === 4 && address.includes(":") ? 96 : 0
   const prefix = length === undefined ? width : /^\d{1,3}$/.test(length) ? Number(length) - offset : NaN
-  if (!(prefix >= 0 && prefix <= width)) return Either.left(`bad prefix length in ${text}`)
+  if (!(prefix >= 0 && prefix <= width)) return Result.fail(`bad prefix length in ${text}`)
   const mask = ((1n << BigInt(prefix)) - 1n) << BigInt(width - prefix)
-  return Either.right({ family: parsed.family, base: parsed.value & mask, prefix, text })
+  return Result.succeed({ family: parsed.family, base: parsed.value & mask, prefix, text })
 }
 
 /**
@@ -110,8 +110,8 @@ export const parse = (text: string): Either.Either<Network, string> => {
  * @since 0.1.0
  * @category parsing
  */
-export const parseAll = (texts: ReadonlyArray<string>): Either.Either<ReadonlyArray<Network>, string> =>
-  Either.all(texts.map(parse))
+export const parseAll = (texts: ReadonlyArray<string>): Result.Result<ReadonlyArray<Network>, string> =>
+  Result.all(texts.map(parse))
 
 /**
  * Is the address in one of the networks? An address that does not parse is in none.

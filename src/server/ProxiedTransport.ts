@@ -87,10 +87,10 @@ class PendingFirst implements Transport.Parking {
  */
 export const accept = (
   transport: Transport.Transport,
-  timeout: Duration.DurationInput
+  timeout: Duration.Input
 ): Effect.Effect<Transport.Transport, ProxyHeaderError> =>
   Effect.gen(function* () {
-    const deadline = Date.now() + Duration.toMillis(Duration.decode(timeout))
+    const deadline = Date.now() + Duration.toMillis(Duration.fromInputUnsafe(timeout))
     let buffer: Uint8Array = new Uint8Array(0)
     while (true) {
       const parsed = ProxyHeader.parse(buffer)

@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -82,12 +83,12 @@ export interface Reader {
  * @category models
  */
 export interface Options {
-  readonly idleTimeout: Duration.DurationInput
+  readonly idleTimeout: Duration.Input
   /** Writes the replies pending, if any (`undefined` when there are none). */
   readonly flush: () => Effect.Effect<void, Transport.TransportError> | undefined
   /** Slowest DATA in bytes per second once `dataRateGrace` has passed; 0 = none. */
   readonly minDataRate?: number | undefined
-  readonly dataRateGrace?: Duration.DurationInput | undefined
+  readonly dataRateGrace?: Duration.Input | undefined
   /** The time in milliseconds (the session's Clock, so that TestClock moves it). */
   readonly now?: (() => number) | undefined
   /**
@@ -110,7 +111,7 @@ export const make = (transport: Transport.Transport, framer: Framer.Framer, opti
     failure = error
     return Effect.fail(error)
   }
-  const idle = Duration.decode(options.idleTimeout)
+  const idle = Duration.fromInputUnsafe(options.idleTimeout)
   const idleMs = Duration.toMillis(idle)
   // the reads and fills a session may never need are built on first use: an idle session holds
   // only what its next command read needs
@@ -119,7 +120,7 @@ export const make = (transport: Transport.Transport, framer: Framer.Framer, opti
   // DATA's minimum rate (Postfix's smtpd_min_data_rate): after the grace period the client must
   // have sent `minDataRate` bytes for every second; each read may wait only until it falls behind
   const minRate = options.minDataRate ?? 0
-  const graceMs = Duration.toMillis(Duration.decode(options.dataRateGrace ?? "30 seconds"))
+  const graceMs = Duration.toMillis(Duration.fromInputUnsafe(options.dataRateGrace ?? "30 seconds"))
   let dataStart = 0
   let dataBytes = 0
   let dataDeadline = false
@@ -221,7 +222,7 @@ export const make = (transport: Transport.Transport, framer: Framer.Framer, opti
     const pull: Effect.Effect<Option.Option<Uint8Array>, ReadFailure> = Effect.suspend(() => {
       if (end !== undefined) return Effect.succeed(Option.none())
       const frame = framer.pull()
-      if (frame === undefined) return Effect.zipRight(fillData(), pull)
+      if (frame === undefined) return Effect.andThen(fillData(), pull)
       switch (frame._tag) {
         case "Body":
           return aborted === undefined ? Effect.succeed(Option.some(frame.bytes)) : pull
@@ -237,18 +238,17 @@ export const make = (transport: Transport.Transport, framer: Framer.Framer, opti
       }
     })
     const body = (): Stream.Stream<Uint8Array, Message.BodyError> =>
-      Stream.repeatEffectOption(
-        Effect.suspend(() => {
-          if (aborted !== undefined) return Effect.fail(Option.some(abortError(aborted)))
+      // the stream ends where the effect fails with Done
+      Stream.fromEffectRepeat(
+        Effect.suspend((): Effect.Effect<Uint8Array, Message.BodyError | Cause.Done> => {
+          if (aborted !== undefined) return Effect.fail(abortError(aborted))
           return pull.pipe(
-            Effect.mapError((error) =>
-              Option.some<Message.BodyError>(
-                new Message.ClientDisconnected({ reason: error.reason === "slow" ? "timeout" : error.reason })
-              )
+            Effect.mapError(
+              (error) => new Message.ClientDisconnected({ reason: error.reason === "slow" ? "timeout" : error.reason })
             ),
-            Effect.flatMap((slice) => {
-              if (aborted !== undefined) return Effect.fail(Option.some(abortError(aborted)))
-              return Option.isSome(slice) ? Effect.succeed(slice.value) : Effect.fail(Option.none())
+            Effect.flatMap((slice): Effect.Effect<Uint8Array, Message.BodyError | Cause.Done> => {
+              if (aborted !== undefined) return Effect.fail(abortError(aborted))
+              return Option.isSome(slice) ? Effect.succeed(slice.value) : Cause.done()
             })
           )
         })

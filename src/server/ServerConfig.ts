@@ -6,7 +6,7 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import type { SessionInfo } from "../handler/SessionInfo.js"
 import type * as Framer from "../protocol/Framer.js"
@@ -41,7 +41,7 @@ export interface Options {
   /** Errors after which each error reply is delayed by `errorDelay` (default 10, Postfix's soft limit). */
   readonly slowErrorsAfter?: number | undefined
   /** The delay of error replies past `slowErrorsAfter` (default 1 second). */
-  readonly errorDelay?: Duration.DurationInput | undefined
+  readonly errorDelay?: Duration.Input | undefined
   /** NOOP, RSET, VRFY, EXPN, HELP before each counts as an error (default 100). */
   readonly maxJunkCommands?: number | undefined
   /** Offer STARTTLS: set by the platform when it has a certificate. */
@@ -55,11 +55,11 @@ export interface Options {
   /** Failed AUTH attempts before 421 4.7.0 and close (default 3). */
   readonly maxAuthFailures?: number | undefined
   /** How long a failed AUTH waits before its 535 (default 1 second). */
-  readonly authFailureDelay?: Duration.DurationInput | undefined
+  readonly authFailureDelay?: Duration.Input | undefined
   /** Slowest DATA allowed, in bytes per second after `dataRateGrace` (default 500, Postfix's smtpd_min_data_rate; 0 = no minimum). */
   readonly minDataRate?: number | undefined
   /** How long DATA may go before `minDataRate` applies (default 30 seconds). */
-  readonly dataRateGrace?: Duration.DurationInput | undefined
+  readonly dataRateGrace?: Duration.Input | undefined
   /**
    * Close with 554 5.5.0 a client that talks before the greeting, or pipelines commands
    * without an EHLO that offered PIPELINING or after a command that must end a group
@@ -73,7 +73,7 @@ export interface Options {
   /** Peers whose connections start with a PROXY protocol header (v1 or v2), in CIDR notation (default none). */
   readonly proxyProtocolFrom?: ReadonlyArray<string> | undefined
   /** How long to wait for a PROXY header (default 5 seconds). */
-  readonly proxyTimeout?: Duration.DurationInput | undefined
+  readonly proxyTimeout?: Duration.Input | undefined
   /** Longest command line, including CRLF (default 2048). */
   readonly maxLineLength?: number | undefined
   /** Offer SMTPUTF8 (smtpd's `enable_SMTPUTF8`). */
@@ -83,9 +83,9 @@ export interface Options {
   /** Bare CR / LF in DATA (default `normalize`). */
   readonly bareLineEndings?: Framer.BareLineEndings | undefined
   /** Time a client may stay silent (default 300 seconds, RFC 5321 §4.5.3.2.7). */
-  readonly idleTimeout?: Duration.DurationInput | undefined
+  readonly idleTimeout?: Duration.Input | undefined
   /** On shutdown, how long a message in progress may take to finish (default 30 seconds). */
-  readonly shutdownGrace?: Duration.DurationInput | undefined
+  readonly shutdownGrace?: Duration.Input | undefined
   /** Simultaneous connections; more get 421 4.3.2 (default 10000; 0 = no limit). */
   readonly maxConnections?: number | undefined
   /** Commands of your own, by upper-case verb. */
@@ -173,9 +173,11 @@ export const make = (options: Options = {}): Effect.Effect<ServerConfig, ConfigE
     }
     const decodeData = options.decodeData ?? false
     const networks = (name: string, list: ReadonlyArray<string> | undefined, fallback: ReadonlyArray<string>) =>
-      Either.mapLeft(
-        Networks.parseAll(list ?? fallback),
-        (message) => new ConfigError({ message: `${name}: ${message}` })
+      Effect.fromResult(
+        Result.mapError(
+          Networks.parseAll(list ?? fallback),
+          (message) => new ConfigError({ message: `${name}: ${message}` })
+        )
       )
     const trustedNetworks = yield* networks("trustedNetworks", options.trustedNetworks, Networks.loopback)
     const proxyProtocolFrom = yield* networks("proxyProtocolFrom", options.proxyProtocolFrom, [])
@@ -199,21 +201,21 @@ export const make = (options: Options = {}): Effect.Effect<ServerConfig, ConfigE
       maxLineLength: options.maxLineLength ?? 2048,
       decodeData,
       bareLineEndings: options.bareLineEndings ?? "normalize",
-      idleTimeout: Duration.decode(options.idleTimeout ?? "300 seconds"),
-      shutdownGrace: Duration.decode(options.shutdownGrace ?? "30 seconds"),
+      idleTimeout: Duration.fromInputUnsafe(options.idleTimeout ?? "300 seconds"),
+      shutdownGrace: Duration.fromInputUnsafe(options.shutdownGrace ?? "30 seconds"),
       maxConnections: options.maxConnections ?? 10000,
       commands,
       trace: options.trace ?? false,
-      errorDelay: Duration.decode(options.errorDelay ?? "1 second"),
+      errorDelay: Duration.fromInputUnsafe(options.errorDelay ?? "1 second"),
       maxAuthFailures: options.maxAuthFailures ?? 3,
-      authFailureDelay: Duration.decode(options.authFailureDelay ?? "1 second"),
+      authFailureDelay: Duration.fromInputUnsafe(options.authFailureDelay ?? "1 second"),
       minDataRate: options.minDataRate ?? 500,
-      dataRateGrace: Duration.decode(options.dataRateGrace ?? "30 seconds"),
+      dataRateGrace: Duration.fromInputUnsafe(options.dataRateGrace ?? "30 seconds"),
       forbidUnauthPipelining: options.forbidUnauthPipelining ?? true,
       maxConnectionsPerClient: options.maxConnectionsPerClient ?? 50,
       trustedNetworks,
       proxyProtocolFrom,
-      proxyTimeout: Duration.decode(options.proxyTimeout ?? "5 seconds")
+      proxyTimeout: Duration.fromInputUnsafe(options.proxyTimeout ?? "5 seconds")
     }
   })
 

@@ -7,7 +7,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import * as Exit from "effect/Exit"
 import type * as Stream from "effect/Stream"
 import type * as Message from "../handler/Message.js"
@@ -33,7 +33,7 @@ export const write = (
   out: string,
   trace: boolean
 ): Effect.Effect<void, Transport.TransportError> =>
-  trace ? Effect.zipRight(Effect.logDebug(`>>> ${out.trimEnd()}`), transport.write(out)) : transport.write(out)
+  trace ? Effect.andThen(Effect.logDebug(`>>> ${out.trimEnd()}`), transport.write(out)) : transport.write(out)
 
 // a message as its handler gets it: the body stream is built when the handler asks for it. (A
 // getter on the prototype: an object literal's getter would give each message a hidden class.)
@@ -87,13 +87,13 @@ export const run = (live: Live, serveCommands = true): Effect.Effect<void> => {
     Effect.gen(function* () {
       yield* flush
       live.framer.reset()
-      const secured = yield* Effect.either(accept())
-      if (Either.isLeft(secured)) {
-        const cause = secured.left.cause
+      const secured = yield* Effect.result(accept())
+      if (Result.isFailure(secured)) {
+        const cause = secured.failure.cause
         yield* Effect.logInfo(`TLS handshake failed: ${cause instanceof Error ? cause.message : String(cause)}`)
         return false
       }
-      live.transport = secured.right
+      live.transport = secured.success
       live.reader = live.readerOn(live.transport)
       live.state = Session.secured(live.state)
       return true
@@ -204,14 +204,14 @@ export const run = (live: Live, serveCommands = true): Effect.Effect<void> => {
           return live.send(decision.reply)
         case "Mail": {
           const outcome = yield* guarded(handler.mail(info(), decision.from, decision.parameters))
-          if (Either.isRight(outcome)) live.state = decision.accepted
-          live.send(Either.isRight(outcome) ? Reply.senderOk : outcome.left)
+          if (Result.isSuccess(outcome)) live.state = decision.accepted
+          live.send(Result.isSuccess(outcome) ? Reply.senderOk : outcome.failure)
           break
         }
         case "Rcpt": {
           const outcome = yield* guarded(handler.rcpt(info(), decision.recipient))
-          if (Either.isRight(outcome)) live.state = decision.accepted
-          live.send(Either.isRight(outcome) ? Reply.recipientOk : outcome.left)
+          if (Result.isSuccess(outcome)) live.state = decision.accepted
+          live.send(Result.isSuccess(outcome) ? Reply.recipientOk : outcome.failure)
           break
         }
         case "Data":
@@ -221,9 +221,9 @@ export const run = (live: Live, serveCommands = true): Effect.Effect<void> => {
           const command = config.commands[decision.verb]
           const outcome =
             command === undefined
-              ? Either.left(Reply.unknownCommand)
+              ? Result.fail(Reply.unknownCommand)
               : yield* guarded(command(info(), decision.argument))
-          live.send(Either.merge(outcome))
+          live.send(Result.merge(outcome))
           break
         }
       }
@@ -235,7 +235,7 @@ export const run = (live: Live, serveCommands = true): Effect.Effect<void> => {
     }
   })
 
-  const lastFlush = () => Effect.catchAll(flush, (error) => Effect.logDebug("write failed", error))
+  const lastFlush = () => Effect.catch(flush, (error) => Effect.logDebug("write failed", error))
   // shutdown past the grace period: tell the client, briefly, then close
   const shutdownNotice = () =>
     Effect.suspend(() => {
@@ -245,9 +245,9 @@ export const run = (live: Live, serveCommands = true): Effect.Effect<void> => {
   const finalize = (exit: Exit.Exit<void>) =>
     Effect.suspend(() => {
       live.ended = true
-      const interrupted = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+      const interrupted = Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
       return (interrupted ? shutdownNotice() : Effect.void).pipe(
-        Effect.zipRight(Effect.suspend(() => (live.state.envelope === undefined ? Effect.void : endTransaction()))),
+        Effect.andThen(Effect.suspend(() => (live.state.envelope === undefined ? Effect.void : endTransaction()))),
         // the transport of the moment: after STARTTLS it is the encrypted one
         Effect.ensuring(Effect.suspend(() => live.transport.close)),
         Effect.ensuring(Effect.sync(() => env.onEnd?.()))

@@ -7,15 +7,12 @@
  *
  * @since 0.1.0
  */
-import type * as Clock from "effect/Clock"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Fiber from "effect/Fiber"
-import * as FiberRef from "effect/FiberRef"
-import * as FiberRefs from "effect/FiberRefs"
-import type * as FiberId from "effect/FiberId"
-import * as HashMap from "effect/HashMap"
-import * as Runtime from "effect/Runtime"
+import * as References from "effect/References"
 import type * as Scope from "effect/Scope"
 import { formatEndpoint } from "../handler/SessionInfo.js"
 import type * as MessageHandler from "../handler/MessageHandler.js"
@@ -70,7 +67,8 @@ class SessionEnvironment implements Connection.Environment {
     readonly authenticator: Authenticator.Service | undefined,
     readonly onEnd: () => void,
     readonly fork: Connection.Environment["fork"],
-    readonly clock: Clock.Clock
+    readonly clock: Clock.Clock,
+    readonly context: Context.Context<never>
   ) {}
 }
 
@@ -116,8 +114,10 @@ export const make = (
   handler: MessageHandler.Handler
 ): Effect.Effect<Sessions, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
-    const clock = yield* Effect.clock
+    const context = yield* Effect.context<never>()
+    const runFork = Effect.runForkWith(context)
+    const clock = Context.get(context, Clock.Clock)
+    const annotations = Context.get(context, References.CurrentLogAnnotations)
     const running = new RunningList()
     // connections per client (an IPv4 address, an IPv6 /64)
     const perClient = new Map<string, number>()
@@ -136,7 +136,7 @@ export const make = (
       void runFork(
         transport
           .write(Reply.encode(SmtpError.reply(new SmtpError.ServerBusy()), false))
-          .pipe(Effect.ignore, Effect.zipRight(transport.close), Effect.ensuring(Effect.sync(() => onEnd?.())))
+          .pipe(Effect.ignore, Effect.andThen(transport.close), Effect.ensuring(Effect.sync(() => onEnd?.())))
       )
 
     const isFull = () => shuttingDown || (config.maxConnections > 0 && running.size >= config.maxConnections)
@@ -149,7 +149,7 @@ export const make = (
       runFork(
         Effect.matchEffect(ProxiedTransport.accept(connection, config.proxyTimeout), {
           onFailure: (error) =>
-            Effect.zipRight(
+            Effect.andThen(
               Effect.logInfo(`PROXY header refused: ${error.reason}`).pipe(
                 Effect.annotateLogs({ peer: formatEndpoint(connection.remote) })
               ),
@@ -186,47 +186,37 @@ export const make = (
       const key = next++
       const id = `${prefix}-${key}`
       const entry = running.add()
-      Metrics.connectionsTotal.unsafeUpdate(1, [])
-      Metrics.connectionsActive.unsafeModify(1, [])
+      Metrics.connectionsTotal.updateUnsafe(1, context)
+      Metrics.connectionsActive.modifyUnsafe(1, context)
       const release = () => {
         running.remove(entry)
-        Metrics.connectionsActive.unsafeModify(-1, [])
+        Metrics.connectionsActive.modifyUnsafe(-1, context)
         const left = (perClient.get(client) ?? 1) - 1
         if (left === 0) perClient.delete(client)
         else perClient.set(client, left)
         onEnd?.()
       }
-      // the log annotations are the fiber's own from its start (Effect.annotateLogs would hold
-      // a frame and a copy of the fiber's refs for as long as the session is open)
-      const annotate = (refs: FiberRefs.FiberRefs, fiberId: FiberId.Runtime) =>
-        FiberRefs.updateAs(refs, {
-          fiberId,
-          fiberRef: FiberRef.currentLogAnnotations,
-          value: HashMap.set(
-            HashMap.set(FiberRefs.getOrDefault(refs, FiberRef.currentLogAnnotations), "session", id),
-            "peer",
-            formatEndpoint(transport.remote)
-          )
-        })
       // plain code in the platform's callback: a defect must end this session, not the process
       try {
-        entry.handle = start(transport, id, annotate, release)
+        entry.handle = start(transport, id, release)
       } catch (defect) {
         runFork(
           Effect.logError("session failed to start", defect).pipe(
-            Effect.zipRight(transport.close),
+            Effect.andThen(transport.close),
             Effect.ensuring(Effect.sync(release))
           )
         )
       }
     }
 
-    const start = (
-      transport: Transport.Transport,
-      id: string,
-      annotate: (refs: FiberRefs.FiberRefs, fiberId: FiberId.Runtime) => FiberRefs.FiberRefs,
-      release: () => void
-    ) =>
+    // the log annotations are the fiber's own from its start (Effect.annotateLogs would hold
+    // a frame for as long as the session is open); made only when the session forks its fiber
+    const forkAnnotated = (session: Effect.Effect<void>, id: string, peer: string) =>
+      Effect.runForkWith(Context.add(context, References.CurrentLogAnnotations, { ...annotations, session: id, peer }))(
+        session
+      )
+
+    const start = (transport: Transport.Transport, id: string, release: () => void) =>
       Connection.start(
         transport,
         new SessionEnvironment(
@@ -237,13 +227,14 @@ export const make = (
           greeting,
           authenticator,
           release,
-          (session) => runFork(session, { updateRefs: annotate }),
-          clock
+          (session) => forkAnnotated(session, id, formatEndpoint(transport.remote)),
+          clock,
+          context
         )
       )
 
     const serve = (transport: Transport.Transport): Effect.Effect<void> =>
-      Effect.async<void>((resume) => accept(transport, () => resume(Effect.void)))
+      Effect.callback<void>((resume) => accept(transport, () => resume(Effect.void)))
 
     // each session's fiber (a parked one is woken for it); none for one that ended while parked
     const fibers = (entries: ReadonlyArray<Running>) =>

@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import * as Effect from "effect/Effect"
 import * as Match from "effect/Match"
 import * as Schema from "effect/Schema"
 import * as Reply from "../protocol/Reply.js"
@@ -25,7 +26,7 @@ export class MailboxNotFound extends Schema.TaggedError<MailboxNotFound>()("Mail
  */
 export class MailboxUnavailable extends Schema.TaggedError<MailboxUnavailable>()("MailboxUnavailable", {
   ...text,
-  transient: Schema.optionalWith(Schema.Boolean, { default: () => false })
+  transient: Schema.Boolean.pipe(Schema.withConstructorDefault(Effect.succeed(false)))
 }) {}
 /** @since 0.1.0 @category errors */
 export class RelayDenied extends Schema.TaggedError<RelayDenied>()("RelayDenied", text) {}
@@ -43,7 +44,7 @@ export class BareLineEnding extends Schema.TaggedError<BareLineEnding>()("BareLi
 /** @since 0.1.0 @category errors */
 export class StorageError extends Schema.TaggedError<StorageError>()("StorageError", {
   ...text,
-  cause: Schema.optional(Schema.Defect)
+  cause: Schema.optional(Schema.Defect())
 }) {}
 /** @since 0.1.0 @category errors */
 export class ServerBusy extends Schema.TaggedError<ServerBusy>()("ServerBusy", text) {}
@@ -57,11 +58,11 @@ export class ServerBusy extends Schema.TaggedError<ServerBusy>()("ServerBusy", t
 export class Custom extends Schema.TaggedError<Custom>()(
   "Custom",
   Schema.Struct({
-    code: Schema.Int.pipe(Schema.between(400, 599)),
+    code: Schema.Int.check(Schema.isBetween({ minimum: 400, maximum: 599 })),
     enhanced: Schema.optional(Schema.String),
     text: Schema.String
-  }).pipe(
-    Schema.filter(
+  }).check(
+    Schema.makeFilter(
       ({ code, enhanced }) =>
         enhanced === undefined ||
         (Reply.isEnhancedStatus(enhanced) && enhanced[0] === String(code)[0]) ||
@@ -81,7 +82,7 @@ export class Custom extends Schema.TaggedError<Custom>()(
  * @category errors
  */
 export class Upstream extends Schema.TaggedError<Upstream>()("Upstream", {
-  code: Schema.Int.pipe(Schema.between(400, 599)),
+  code: Schema.Int.check(Schema.isBetween({ minimum: 400, maximum: 599 })),
   enhanced: Schema.optional(Schema.String),
   lines: Schema.Array(Schema.String)
 }) {}

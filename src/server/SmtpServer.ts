@@ -14,7 +14,7 @@ import type { Endpoint } from "../handler/SessionInfo.js"
  * @since 0.1.0
  * @category services
  */
-export class SmtpServer extends Context.Tag("effect-smtpd/SmtpServer")<
+export class SmtpServer extends Context.Service<
   SmtpServer,
   {
     /** The bound plain addresses (with the real port when 0 was asked for); STARTTLS is offered there when the server has a certificate. */
@@ -34,10 +34,10 @@ export class SmtpServer extends Context.Tag("effect-smtpd/SmtpServer")<
      * ```ts
      * const server = yield* SmtpServer
      * // on SIGHUP (the classic "reload your configuration" signal)
-     * process.on("SIGHUP", () => Effect.runFork(server.reloadTls.pipe(Effect.catchAll(Effect.logError))))
+     * process.on("SIGHUP", () => Effect.runFork(server.reloadTls.pipe(Effect.catch(Effect.logError))))
      * // or every 12 hours, for as long as the scope lives
      * yield* server.reloadTls.pipe(
-     *   Effect.catchAll(Effect.logError),
+     *   Effect.catch(Effect.logError),
      *   Effect.repeat(Schedule.spaced("12 hours")),
      *   Effect.forkScoped
      * )
@@ -45,7 +45,7 @@ export class SmtpServer extends Context.Tag("effect-smtpd/SmtpServer")<
      */
     readonly reloadTls: Effect.Effect<void, TlsConfigError>
   }
->() {}
+>()("effect-smtpd/SmtpServer") {}
 
 /**
  * A certificate, key or CA file that cannot be read or used, or TLS options that do not fit

@@ -45,7 +45,7 @@ export const server = (
     const connectWith = (connection: Parameters<TestServer["connectWith"]>[0]) =>
       Effect.gen(function* () {
         const { client, transport } = yield* TestTransport.make({ ...connection, startTls: config.protocol.startTls })
-        yield* Effect.forkDaemon(sessions.serve(transport))
+        yield* Effect.forkDetach(sessions.serve(transport))
         return client
       })
     return {
@@ -62,4 +62,4 @@ export const server = (
  * @category combinators
  */
 export const command = (client: TestTransport.TestClient, line: string) =>
-  Effect.zipRight(client.send(`${line}\r\n`), client.reply)
+  Effect.andThen(client.send(`${line}\r\n`), client.reply)

@@ -6,8 +6,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Runtime from "effect/Runtime"
-import * as Option from "effect/Option"
+import * as Latch from "effect/Latch"
 import * as Queue from "effect/Queue"
 import * as Duration from "effect/Duration"
 import * as Reply from "../protocol/Reply.js"
@@ -67,17 +66,17 @@ export const make = (
     const outbound = yield* Queue.unbounded<string>()
     let output = ""
     let writes = 0
-    const closed = yield* Effect.makeLatch(false)
+    const closed = yield* Latch.make(false)
     let isClosed = false
     let eof = false
     let unread = ""
 
     // a parked session (Transport.Parking): chunks go to its inline handling as the client sends
     // them, and a timer fiber on the test's clock stands for the socket's idle timer
-    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
-    let timer: Fiber.RuntimeFiber<void> | undefined
+    const runFork = Effect.runForkWith(yield* Effect.context<never>())
+    let timer: Fiber.Fiber<void> | undefined
     const disarm = () => {
-      if (timer !== undefined) Fiber.interruptFork(timer).pipe(Effect.runFork)
+      if (timer !== undefined) Effect.runFork(Fiber.interrupt(timer))
       timer = undefined
     }
     const parked = new ParkedSession(disarm)
@@ -85,7 +84,7 @@ export const make = (
       disarm()
       timer = runFork(
         Effect.sleep(Duration.millis(ms)).pipe(
-          Effect.zipRight(
+          Effect.andThen(
             Effect.sync(() => {
               timer = undefined
               parked.timeout()
@@ -96,7 +95,7 @@ export const make = (
     }
     const deliver = (chunk: Uint8Array | undefined) => {
       if (!parked.isParked() || chunk === undefined) {
-        inbound.unsafeOffer(chunk)
+        Queue.offerUnsafe(inbound, chunk)
         return parked.wake()
       }
       const next = parked.hand(chunk)
@@ -104,7 +103,7 @@ export const make = (
     }
     const park: Transport.Parking = {
       start: (inline, idleMs, wake) => {
-        if (eof || isClosed || Option.getOrElse(inbound.unsafeSize(), () => 0) > 0) return false
+        if (eof || isClosed || Queue.sizeUnsafe(inbound) > 0) return false
         parked.start(inline, wake)
         arm(idleMs)
         return true
@@ -112,21 +111,21 @@ export const make = (
       stop: () => parked.stop(),
       end: (done) => {
         parked.stop()
-        close.pipe(Effect.runFork).addObserver(done)
+        Effect.runFork(close).addObserver(done)
       }
     }
 
-    const take = (idleTimeout: Duration.DurationInput) =>
+    const take = (idleTimeout: Duration.Input) =>
       Effect.suspend(() => {
         return parked.firstRead() ?? (eof ? Effect.succeed(undefined) : Queue.take(inbound))
       }).pipe(
         Effect.tap((chunk) => Effect.sync(() => (eof = chunk === undefined))),
         // Effect's clock here, so that tests can move time with TestClock
-        Effect.timeoutFail({ duration: idleTimeout, onTimeout: () => new Transport.ReadTimeout() })
+        Effect.timeoutOrElse({ duration: idleTimeout, orElse: () => Effect.fail(new Transport.ReadTimeout()) })
       )
     // as over a socket: each chunk goes to the session's inline handling, until it has work for its fiber
     const readInline = (
-      idleTimeout: Duration.DurationInput,
+      idleTimeout: Duration.Input,
       inline: Transport.Inline
     ): Effect.Effect<Uint8Array | undefined, Transport.ReadTimeout> =>
       Effect.flatMap(take(idleTimeout), (chunk) => {
@@ -138,13 +137,13 @@ export const make = (
       const text = typeof data === "string" ? data : decoder.decode(data)
       output += text
       writes++
-      outbound.unsafeOffer(text)
+      Queue.offerUnsafe(outbound, text)
     }
 
     const close = Effect.suspend(() => {
       isClosed = true
       // wakes a client waiting for a reply that will never come
-      return Effect.zipRight(Queue.offer(outbound, closedMark), closed.open)
+      return Effect.andThen(Queue.offer(outbound, closedMark), closed.open)
     })
     const plain: Transport.Transport = {
       read: (idleTimeout, inline) => (inline === undefined ? take(idleTimeout) : readInline(idleTimeout, inline)),
@@ -159,7 +158,7 @@ export const make = (
       local: options.local ?? { address: "192.0.2.25", port: 25 },
       secure: options.secure === true,
       tls: options.secure === true ? simulatedTls : undefined,
-      hasInput: () => Option.getOrElse(inbound.unsafeSize(), () => 0) > 0
+      hasInput: () => Queue.sizeUnsafe(inbound) > 0
     }
     const transport: Transport.Transport =
       options.startTls === true && options.secure !== true
@@ -175,7 +174,7 @@ export const make = (
       }
       return Effect.flatMap(Queue.take(outbound), (text) => {
         if (text === closedMark) {
-          return Effect.dieMessage(`the server closed the connection; unread: ${JSON.stringify(unread)}`)
+          return Effect.die(new Error(`the server closed the connection; unread: ${JSON.stringify(unread)}`))
         }
         unread += text
         return next()

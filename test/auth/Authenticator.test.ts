@@ -1,9 +1,11 @@
-import * as Command from "@effect/cli/Command"
-import * as Terminal from "@effect/platform/Terminal"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
+import * as NodeStdio from "@effect/platform-node/NodeStdio"
 import { afterEach, assert, describe, expect, it, vi } from "@effect/vitest"
-import { Console, Effect, Exit, Layer, Mailbox, Option } from "effect"
+import { Cause, Console, Effect, Exit, Layer, Option, Queue } from "effect"
+import * as Command from "effect/cli/Command"
+import * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
+import * as Terminal from "effect/Terminal"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -361,7 +363,7 @@ describe("hash-password", () => {
   })
 
   const key = (name: string, input?: string): Terminal.UserInput => ({
-    input: Option.fromNullable(input),
+    input: Option.fromNullishOr(input),
     key: { name, ctrl: false, meta: false, shift: false }
   })
 
@@ -369,17 +371,17 @@ describe("hash-password", () => {
   const fakeTerminal = (lines: ReadonlyArray<string>) => {
     const remaining = [...lines]
     const shown: Array<string> = []
-    const terminal = Terminal.Terminal.of({
+    const terminal = Terminal.make({
       columns: Effect.succeed(80),
       rows: Effect.succeed(24),
-      isTTY: Effect.succeed(true),
-      readLine: Effect.fail(new Terminal.QuitException()),
+      size: Effect.die("unused"),
+      readLine: Effect.fail(new Terminal.QuitError({})),
       display: (text) => Effect.sync(() => void shown.push(text)),
       readInput: Effect.gen(function* () {
-        const mailbox = yield* Mailbox.make<Terminal.UserInput>()
+        const queue = yield* Queue.unbounded<Terminal.UserInput, Cause.Done>()
         const line = remaining.shift()
-        if (line !== undefined) yield* mailbox.offerAll([key("x", line), key("enter")])
-        return mailbox
+        if (line !== undefined) yield* Queue.offerAll(queue, [key("x", line), key("enter")])
+        return queue
       })
     })
     return { terminal, shown }
@@ -389,20 +391,25 @@ describe("hash-password", () => {
     Effect.gen(function* () {
       vi.spyOn(process, "stdin", "get").mockReturnValue(stdin as typeof process.stdin)
       const logged: Array<string> = []
-      const current = yield* Effect.console
-      const console: Console.Console = {
-        ...current,
-        log: (...args) => Effect.sync(() => void logged.push(args.join(" ")))
-      }
+      const current = yield* Console.Console
+      const console: Console.Console = Object.assign(Object.create(current), {
+        log: (...args: ReadonlyArray<unknown>) => void logged.push(args.join(" "))
+      })
       const { terminal, shown } = fakeTerminal(lines)
-      const exit = yield* Command.run(HashPassword.command, { name: "hash-password", version: "0.1.0" })([
-        "node",
-        "hash-password"
-      ]).pipe(
-        Effect.withConsole(console),
-        Effect.provide(
-          Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, Layer.succeed(Terminal.Terminal, terminal))
-        ),
+      // stdin is Node's (mocked above), however the command reads it: process.stdin or Stdio
+      const services = Layer.mergeAll(
+        NodeFileSystem.layer,
+        NodePath.layer,
+        NodeStdio.layer,
+        Layer.succeed(Terminal.Terminal, terminal),
+        Layer.succeed(
+          ChildProcessSpawner.ChildProcessSpawner,
+          ChildProcessSpawner.make(() => Effect.die("unused"))
+        )
+      )
+      const exit = yield* Command.runWith(HashPassword.command, { version: "0.1.0" })([]).pipe(
+        Effect.provideService(Console.Console, console),
+        Effect.provide(services),
         Effect.exit
       )
       return { exit, logged, shown }

@@ -6,6 +6,7 @@ import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import { isBuiltin } from "node:module"
 import { python } from "../utils/process.js"
+import { skipWithout } from "../utils/tools.js"
 import { buildCommand, peakRss } from "../utils/relay.js"
 
 // the command started on a free port, killed when the scope closes
@@ -13,7 +14,7 @@ const startCommand = (command: string, args: ReadonlyArray<string>) =>
   Effect.gen(function* () {
     const child = spawn(process.execPath, [command, ...args, "127.0.0.1:0"], { stdio: ["ignore", "ignore", "pipe"] })
     yield* Effect.addFinalizer(() => Effect.sync(() => child.kill("SIGKILL")))
-    const port = yield* Effect.async<number, Error>((resume) => {
+    const port = yield* Effect.callback<number, Error>((resume) => {
       let stderr = ""
       const timer = setTimeout(() => resume(Effect.fail(new Error(`did not start: ${stderr}`))), 20_000)
       child.stderr.on("data", (data) => {
@@ -29,7 +30,7 @@ const startCommand = (command: string, args: ReadonlyArray<string>) =>
 
 const rss = (pid: number) => Number(/^VmRSS:\s+(\d+) kB/m.exec(Fs.readFileSync(`/proc/${pid}/status`, "utf8"))?.[1])
 
-it.scopedLive(
+it.live(
   "is one file: everything it imports is one of Node's own modules",
   () =>
     Effect.gen(function* () {
@@ -43,7 +44,7 @@ it.scopedLive(
   60_000
 )
 
-it.scopedLive(
+it.live.skipIf(skipWithout("python3"))(
   "holds a few MiB of dead read buffers while a 64 MiB message streams through, not V8's 32",
   () =>
     Effect.gen(function* () {

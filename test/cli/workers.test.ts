@@ -4,6 +4,7 @@ import { expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
 import { python } from "../utils/process.js"
+import { skipWithout } from "../utils/tools.js"
 import { buildCommand } from "../utils/relay.js"
 
 const children = (pid: number) =>
@@ -11,7 +12,7 @@ const children = (pid: number) =>
     Effect.map((result) => result.stdout.split("\n").filter((line) => line.trim() !== "").length)
   )
 
-it.scopedLive(
+it.live.skipIf(skipWithout("python3"))(
   "--workers 2: two processes serve one port, the primary serves their metrics summed, and SIGTERM stops both gracefully",
   () =>
     Effect.gen(function* () {

@@ -1,14 +1,15 @@
 // examples/mailing-list over real sockets: Python's smtplib talks to the example's server, whose
 // upstream is our own server with the Recording handler.
-import * as FileSystem from "@effect/platform/FileSystem"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Layer, Logger, LogLevel } from "effect"
+import { Context, Effect, Layer, References } from "effect"
+import * as FileSystem from "effect/FileSystem"
 import * as Lists from "../../examples/mailing-list/Lists.js"
 import * as Server from "../../examples/mailing-list/Server.js"
 import { SmtpServer } from "../../src/server/SmtpServer.js"
 import { pythonOk } from "../utils/process.js"
 import { text, withServer } from "../utils/server.js"
+import { skipWithout } from "../utils/tools.js"
 
 const devMembers = ["ann@a.example", "bob@b.example", "carol@c.example"]
 
@@ -52,13 +53,14 @@ const setup = Effect.gen(function* () {
   return { upstream, sendmail, rcpt }
 })
 
-const quietly = <A, E, R>(effect: Effect.Effect<A, E, R>) => Logger.withMinimumLogLevel(effect, LogLevel.Warning)
+const quietly = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.provideService(effect, References.MinimumLogLevel, "Warn")
 
 const message = (subject: string, extra = "") =>
   `From: someone\r\nSubject: ${subject}\r\nMessage-ID: <m1@x.example>\r\n${extra}\r\nHello list.\r\n.leading dot\r\n`
 
-describe("examples/mailing-list", () => {
-  it.scopedLive("a post from a member goes upstream once, to every member, from dev-bounces, headers first", () =>
+describe.skipIf(skipWithout("python3"))("examples/mailing-list", () => {
+  it.live("a post from a member goes upstream once, to every member, from dev-bounces, headers first", () =>
     Effect.gen(function* () {
       const { upstream, sendmail } = yield* setup
       const original = message("post")
@@ -73,7 +75,7 @@ describe("examples/mailing-list", () => {
     }).pipe(quietly)
   )
 
-  it.scopedLive("a members-only list refuses other senders at RCPT with 550 5.7.1, and takes members", () =>
+  it.live("a members-only list refuses other senders at RCPT with 550 5.7.1, and takes members", () =>
     Effect.gen(function* () {
       const { upstream, rcpt, sendmail } = yield* setup
       expect(yield* rcpt("zed@z.example", "ops@lists.example")).toMatch(/^550 5\.7\.1 /)
@@ -86,7 +88,7 @@ describe("examples/mailing-list", () => {
     }).pipe(quietly)
   )
 
-  it.scopedLive("an unknown list is 550 5.1.1; a post from <> is 550 5.7.1", () =>
+  it.live("an unknown list is 550 5.1.1; a post from <> is 550 5.7.1", () =>
     Effect.gen(function* () {
       const { upstream, rcpt } = yield* setup
       expect(yield* rcpt("ann@a.example", "nope@lists.example")).toMatch(/^550 5\.1\.1 /)
@@ -96,7 +98,7 @@ describe("examples/mailing-list", () => {
     }).pipe(quietly)
   )
 
-  it.scopedLive("dev-request@ gets an automatic reply to the sender, from <>, marked Auto-Submitted", () =>
+  it.live("dev-request@ gets an automatic reply to the sender, from <>, marked Auto-Submitted", () =>
     Effect.gen(function* () {
       const { upstream, sendmail } = yield* setup
       expect(yield* sendmail("zed@z.example", ["dev-request@lists.example"], message("help"))).toBe("{}\n")
@@ -123,7 +125,7 @@ describe("examples/mailing-list", () => {
     }).pipe(quietly)
   )
 
-  it.scopedLive("no automatic reply to <> or to an automatic message; Auto-Submitted: no is answered", () =>
+  it.live("no automatic reply to <> or to an automatic message; Auto-Submitted: no is answered", () =>
     Effect.gen(function* () {
       const { upstream, sendmail } = yield* setup
       const to = ["dev-request@lists.example"]
@@ -138,19 +140,19 @@ describe("examples/mailing-list", () => {
     }).pipe(quietly)
   )
 
-  it.scopedLive("a message to a request address over 64 KiB is 552", () =>
+  it.live("a message to a request address over 64 KiB is 552", () =>
     Effect.gen(function* () {
       const { upstream, sendmail } = yield* setup
       const big = message("big", `X-Filler: ${"x".repeat(70 * 1024)}\r\n`)
       const output = yield* sendmail("zed@z.example", ["dev-request@lists.example"], big).pipe(
-        Effect.catchAll((error) => Effect.succeed(error.message))
+        Effect.catch((error) => Effect.succeed(error.message))
       )
       expect(output).toMatch(/SMTPDataError: \(552, b'5\.3\.4 /)
       expect(yield* upstream.deliveries).toHaveLength(0)
     }).pipe(quietly)
   )
 
-  it.scopedLive("a list and an address elsewhere in one message: the expansion and the relay both go upstream", () =>
+  it.live("a list and an address elsewhere in one message: the expansion and the relay both go upstream", () =>
     Effect.gen(function* () {
       const { upstream, sendmail } = yield* setup
       const original = message("mixed")
@@ -169,7 +171,7 @@ describe("examples/mailing-list", () => {
     }).pipe(quietly)
   )
 
-  it.scopedLive("two lists and a request address in one message: one leg each", () =>
+  it.live("two lists and a request address in one message: one leg each", () =>
     Effect.gen(function* () {
       const { upstream, sendmail } = yield* setup
       const to = ["dev@lists.example", "ops@lists.example", "dev-request@lists.example"]
@@ -194,7 +196,7 @@ describe("examples/mailing-list Lists.load", () => {
       return yield* Effect.flip(Lists.load(path))
     }).pipe(Effect.provide(NodeFileSystem.layer))
 
-  it.scopedLive("loads the sample file", () =>
+  it.live("loads the sample file", () =>
     Effect.gen(function* () {
       const lists = yield* Lists.load("examples/mailing-list/lists.json")
       expect(lists.domain).toBe("lists.example")
@@ -205,7 +207,7 @@ describe("examples/mailing-list Lists.load", () => {
     }).pipe(Effect.provide(NodeFileSystem.layer))
   )
 
-  it.scopedLive("a bad address fails with a message naming it and where it is", () =>
+  it.live("a bad address fails with a message naming it and where it is", () =>
     Effect.gen(function* () {
       const error = yield* loadText(
         JSON.stringify({ domain: "lists.example", lists: [{ name: "dev", description: "", members: ["ann@", "b@x"] }] })
@@ -217,7 +219,7 @@ describe("examples/mailing-list Lists.load", () => {
     })
   )
 
-  it.scopedLive("a duplicate list, a misspelt key, a reserved name or bad JSON fail, each with its own message", () =>
+  it.live("a duplicate list, a misspelt key, a reserved name or bad JSON fail, each with its own message", () =>
     Effect.gen(function* () {
       const list = (name: string, extra: object = {}) => ({ name, description: "", members: ["a@x.example"], ...extra })
       const duplicate = yield* loadText(JSON.stringify({ domain: "lists.example", lists: [list("dev"), list("DEV")] }))

@@ -5,8 +5,9 @@
 //
 //   FUZZ_RUNS=2000 npm run fuzz      the base number of runs (default 6000: about a minute)
 //   FUZZ_SEED=123 npm run fuzz       replay a failing seed
-import { assert, describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Exit, FastCheck as fc, Fiber, Option, Stream } from "effect"
+import { assert, describe, expect } from "@effect/vitest"
+import { Effect, Exit, Fiber, Option, Result, Stream } from "effect"
+import * as fc from "fast-check"
 import * as Authenticator from "../../src/auth/Authenticator.js"
 import * as MessageHandler from "../../src/handler/MessageHandler.js"
 import * as Command from "../../src/protocol/Command.js"
@@ -20,6 +21,7 @@ import * as SmtpError from "../../src/server/SmtpError.js"
 import * as Trace from "../../src/server/Trace.js"
 import * as TestTransport from "../../src/testing/TestTransport.js"
 import { chunked as splitAt } from "../utils/chunks.js"
+import { itLiveProp, itProp } from "../utils/property.js"
 
 const runs = Number(process.env["FUZZ_RUNS"] ?? 6000)
 const seed = process.env["FUZZ_SEED"] === undefined ? undefined : Number(process.env["FUZZ_SEED"])
@@ -219,7 +221,7 @@ const framerOptions = fc.record({
 })
 
 describe("Framer", () => {
-  it.prop(
+  itProp(
     "any bytes, in any chunks, in every mode: never throws, and gives the frames of one chunk",
     [anyInput, cuts, framerOptions],
     ([bytes, points, options]) => {
@@ -232,7 +234,7 @@ describe("Framer", () => {
     { timeout: 600_000, ...params(10) }
   )
 
-  it.prop(
+  itProp(
     "byte by byte gives the same frames as one chunk",
     [anyInput, framerOptions],
     ([bytes, options]) => {
@@ -260,27 +262,27 @@ const anyLine = fc.oneof(
 )
 
 describe("Command", () => {
-  it.prop(
+  itProp(
     "decodeLine: any line is a command or a 5xx reply, never an exception",
     [anyLine],
     ([line]) => {
       const decoded = Command.decodeLine(line)
-      if (Either.isLeft(decoded)) {
-        expect(decoded.left.code).toBeGreaterThanOrEqual(500)
-        expect(decoded.left.code).toBeLessThan(600)
+      if (Result.isFailure(decoded)) {
+        expect(decoded.failure.code).toBeGreaterThanOrEqual(500)
+        expect(decoded.failure.code).toBeLessThan(600)
       }
     },
     { timeout: 600_000, ...params(25) }
   )
 
-  it.prop(
+  itProp(
     "a decoded command encodes to a line that decodes to the same command",
     [anyLine],
     ([line]) => {
       const decoded = Command.decodeLine(line)
-      if (Either.isLeft(decoded)) return
-      const encoded = Command.encodeLine(decoded.right)
-      expect(Command.decodeLine(encoded)).toEqual(Either.right(decoded.right))
+      if (Result.isFailure(decoded)) return
+      const encoded = Command.encodeLine(decoded.success)
+      expect(Command.decodeLine(encoded)).toEqual(Result.succeed(decoded.success))
     },
     { timeout: 600_000, ...params(25) }
   )
@@ -303,7 +305,7 @@ const protocolConfig = fc
   )
 
 describe("Protocol.step", () => {
-  it.prop(
+  itProp(
     "folds any lines from any state without throwing; errors only grow, the last one closes",
     [protocolConfig, fc.array(fc.oneof(anyLine, fc.constantFrom(...sessionLines)), { maxLength: 60 }), fc.boolean()],
     ([config, lines, secure]) => {
@@ -343,7 +345,7 @@ const authLine = fc
   .map((parts) => parts.join(""))
 
 describe("Trace", () => {
-  it.prop(
+  itProp(
     "a traced line never holds a control character, whatever the bytes",
     [
       fc.oneof(
@@ -359,13 +361,13 @@ describe("Trace", () => {
     { timeout: 600_000, ...params(10) }
   )
 
-  it.prop(
+  itProp(
     "an AUTH command the server accepts never shows its initial response in the trace",
     [authLine],
     ([line]) => {
       const decoded = Command.decodeLine(line)
-      if (Either.isLeft(decoded) || decoded.right._tag !== "Auth") return
-      const response = decoded.right.initialResponse
+      if (Result.isFailure(decoded) || decoded.success._tag !== "Auth") return
+      const response = decoded.success.initialResponse
       if (response === undefined || response === "=") return
       expect(Trace.commandLine({ _tag: "Line", bytes: Buffer.from(line, "latin1") })).not.toContain(response)
     },
@@ -374,7 +376,7 @@ describe("Trace", () => {
 })
 
 describe("Sasl", () => {
-  it.prop(
+  itProp(
     "any mechanism, initial response and answers: a challenge, credentials or a 5xx, never an exception",
     [
       fc.constantFrom(...Sasl.mechanisms),
@@ -427,14 +429,14 @@ const handlers = {
     rcpt: (_session, recipient) =>
       recipient.address.startsWith("postmaster") ? Effect.fail(new SmtpError.MailboxNotFound()) : Effect.void,
     data: (_session, message) =>
-      Stream.runDrain(Stream.take(message.body, 1)).pipe(Effect.zipRight(Effect.die(new Error("handler bug"))))
+      Stream.runDrain(Stream.take(message.body, 1)).pipe(Effect.andThen(Effect.die(new Error("handler bug"))))
   })
 }
 
 const users = Authenticator.fromUsers({ alice: "secret" })
 
 describe("sessions", () => {
-  it.live.prop(
+  itLiveProp(
     "any input, any options: well-formed replies and a close, never a defect or a hang",
     [
       anyInput,
@@ -457,10 +459,10 @@ describe("sessions", () => {
           withAuth ? Effect.provide(users) : (effect) => effect
         )
         const { client, transport } = yield* TestTransport.make({ startTls: options.startTls, secure })
-        const fiber = yield* Effect.fork(sessions.serve(transport))
+        const fiber = yield* Effect.forkChild(sessions.serve(transport))
         if (waitForGreeting) {
-          const greeting = yield* Effect.either(Effect.sandbox(client.reply))
-          if (Either.isRight(greeting)) expect([220, 554]).toContain(greeting.right.code)
+          const greeting = yield* Effect.result(Effect.sandbox(client.reply))
+          if (Result.isSuccess(greeting)) expect([220, 554]).toContain(greeting.success.code)
         }
         for (const chunk of chunked(bytes, points)) yield* client.send(chunk)
         yield* client.end

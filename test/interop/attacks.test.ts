@@ -8,6 +8,7 @@ import { python, pythonOk } from "../utils/process.js"
 import { eventually } from "../utils/relay.js"
 import { memory, mib, pythonMemory, serverProcess } from "../utils/rss.js"
 import { withServer } from "../utils/server.js"
+import { skipWithout } from "../utils/tools.js"
 
 // Python helpers for raw sessions: `connect(port)` gives a socket and `reply(f)` reads one whole
 // reply from its file ("" when the server has closed).
@@ -32,8 +33,8 @@ def command(s, f, line):
 
 const lastJson = <A>(stdout: string): A => JSON.parse(stdout.trim().split("\n").at(-1) ?? "null") as A
 
-describe("lines and bodies over the limits", () => {
-  it.scopedLive(
+describe.skipIf(skipWithout("python3"))("lines and bodies over the limits", () => {
+  it.live(
     "a 1 MB line without CRLF: 500 5.5.6 once it ends, and the session goes on",
     () =>
       Effect.gen(function* () {
@@ -71,7 +72,7 @@ print(json.dumps(replies))`,
     20_000
   )
 
-  it.scopedLive(
+  it.live(
     "a 200 MB body over a 10 MB limit: 552 5.3.4, the session goes on, and the server's memory stays bounded",
     () =>
       Effect.gen(function* () {
@@ -124,8 +125,8 @@ print(json.dumps({"replies": replies, "seconds": seconds}))`,
   )
 })
 
-describe("many connections", () => {
-  it.scopedLive(
+describe.skipIf(skipWithout("python3"))("many connections", () => {
+  it.live(
     "2,000 idle connections: a new client is still served, at a bounded cost per connection",
     () =>
       Effect.gen(function* () {
@@ -176,7 +177,7 @@ print(json.dumps({"greeted": greeted, "before": before, "held": held, "served": 
     60_000
   )
 
-  it.scopedLive(
+  it.live(
     "a flood past maxConnections (50): the rest get 421 at once, and the server recovers",
     () =>
       Effect.gen(function* () {
@@ -221,8 +222,8 @@ c.quit()`,
   )
 })
 
-describe("clients that vanish", () => {
-  it.scopedLive(
+describe.skipIf(skipWithout("python3"))("clients that vanish", () => {
+  it.live(
     "a disconnect mid-DATA stores nothing, also just before or inside the final CRLF.CRLF",
     () =>
       Effect.gen(function* () {

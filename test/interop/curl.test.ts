@@ -10,6 +10,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { messageFile, runProcess } from "../utils/process.js"
 import { crlf, type TestServer, text, withServer } from "../utils/server.js"
+import { skipWithout } from "../utils/tools.js"
 
 interface Upload {
   readonly from?: string
@@ -45,8 +46,8 @@ const uploaded = (server: TestServer, content: string | Uint8Array, upload: Uplo
     return deliveries[0]!
   })
 
-describe("curl", () => {
-  it.scopedLive("uploads a CRLF file exactly, dot lines included, and declares its SIZE", () =>
+describe.skipIf(skipWithout("curl"))("curl", () => {
+  it.live("uploads a CRLF file exactly, dot lines included, and declares its SIZE", () =>
     Effect.gen(function* () {
       const server = yield* withServer()
       const content = ".first\r\nSubject: curl\r\n\r\nline one\r\n.dot\r\n..two\r\n.\r\nlast\r\n"
@@ -58,7 +59,7 @@ describe("curl", () => {
     })
   )
 
-  it.scopedLive("uploads 8-bit bytes unchanged, without a BODY parameter", () =>
+  it.live("uploads 8-bit bytes unchanged, without a BODY parameter", () =>
     Effect.gen(function* () {
       const server = yield* withServer()
       const content = Buffer.concat([
@@ -72,7 +73,7 @@ describe("curl", () => {
     })
   )
 
-  it.scopedLive("a file with bare LF lines is stored with CRLF, plus the CRLF curl adds at its end", () =>
+  it.live("a file with bare LF lines is stored with CRLF, plus the CRLF curl adds at its end", () =>
     Effect.gen(function* () {
       const server = yield* withServer()
       const content = "Subject: lf\n\nline one\nline two\n"
@@ -84,7 +85,7 @@ describe("curl", () => {
     })
   )
 
-  it.scopedLive("--crlf: curl converts a bare LF file itself and stuffs its dots; stored exactly", () =>
+  it.live("--crlf: curl converts a bare LF file itself and stuffs its dots; stored exactly", () =>
     Effect.gen(function* () {
       const server = yield* withServer()
       const content = "Subject: lf\n\n.dot\n..two\n.\nend\n"
@@ -93,7 +94,7 @@ describe("curl", () => {
     })
   )
 
-  it.scopedLive("without --crlf, a dot after a bare LF is taken as stuffing (curl does not stuff there)", () =>
+  it.live("without --crlf, a dot after a bare LF is taken as stuffing (curl does not stuff there)", () =>
     Effect.gen(function* () {
       const server = yield* withServer()
       // on the wire: "…\n.dot\n..two\n.\nend\n\r\n.\r\n". The server treats a bare LF as a line
@@ -104,7 +105,7 @@ describe("curl", () => {
     })
   )
 
-  it.scopedLive("a file without a final line break gets one CRLF", () =>
+  it.live("a file without a final line break gets one CRLF", () =>
     Effect.gen(function* () {
       const server = yield* withServer()
       const content = "Subject: no eol\r\n\r\nlast line"
@@ -113,7 +114,7 @@ describe("curl", () => {
     })
   )
 
-  it.scopedLive("an empty file is an empty message (DATA, then the lone dot)", () =>
+  it.live("an empty file is an empty message (DATA, then the lone dot)", () =>
     Effect.gen(function* () {
       const server = yield* withServer()
       const delivery = yield* uploaded(server, "")
@@ -122,7 +123,7 @@ describe("curl", () => {
     })
   )
 
-  it.scopedLive("the null sender and several recipients, in order", () =>
+  it.live("the null sender and several recipients, in order", () =>
     Effect.gen(function* () {
       const server = yield* withServer()
       const content = "Subject: bounce\r\n\r\nback\r\n"
@@ -134,7 +135,7 @@ describe("curl", () => {
     })
   )
 
-  it.scopedLive("uploads over IPv6 (smtp://[::1]:port)", () =>
+  it.live("uploads over IPv6 (smtp://[::1]:port)", () =>
     Effect.gen(function* () {
       const server = yield* withServer({ listen: ["[::1]:0"] })
       const content = "Subject: v6\r\n\r\nover IPv6\r\n"
@@ -144,7 +145,7 @@ describe("curl", () => {
     })
   )
 
-  it.scopedLive("fails (exit 55) when its declared SIZE is over maxMessageSize: 552 at MAIL", () =>
+  it.live("fails (exit 55) when its declared SIZE is over maxMessageSize: 552 at MAIL", () =>
     Effect.gen(function* () {
       const server = yield* withServer({ maxMessageSize: 1000 })
       const result = yield* curl(server, "Subject: big\r\n\r\n" + "x".repeat(1000) + "\r\n")

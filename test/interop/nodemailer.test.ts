@@ -26,7 +26,7 @@ const send = (server: TestServer, mail: SendMailOptions) =>
   })
 
 describe("nodemailer", () => {
-  it.scopedLive("sends a raw message with an envelope: bytes exact, recipients in order", () =>
+  it.live("sends a raw message with an envelope: bytes exact, recipients in order", () =>
     Effect.gen(function* () {
       const server = yield* withServer()
       const raw = Buffer.concat([
@@ -48,7 +48,7 @@ describe("nodemailer", () => {
     })
   )
 
-  it.scopedLive("makes lone CR and LF in a raw message CRLF itself (the server refuses bare ones here)", () =>
+  it.live("makes lone CR and LF in a raw message CRLF itself (the server refuses bare ones here)", () =>
     Effect.gen(function* () {
       const server = yield* withServer({ bareLineEndings: "reject" })
       const raw = "Subject: bare\n\n.dot after LF\nbare\rCR\r\nno final line break"
@@ -59,7 +59,7 @@ describe("nodemailer", () => {
     })
   )
 
-  it.scopedLive("sends a composed message with text and an attachment; Bcc only in the envelope", () =>
+  it.live("sends a composed message with text and an attachment; Bcc only in the envelope", () =>
     Effect.gen(function* () {
       const server = yield* withServer()
       const info = yield* send(server, {
@@ -87,7 +87,7 @@ describe("nodemailer", () => {
     })
   )
 
-  it.scopedLive("gets 552 5.3.4 after DATA for a raw message over maxMessageSize; nothing stored", () =>
+  it.live("gets 552 5.3.4 after DATA for a raw message over maxMessageSize; nothing stored", () =>
     Effect.gen(function* () {
       const server = yield* withServer({ maxMessageSize: 1000 })
       const error = yield* Effect.flip(
@@ -103,7 +103,7 @@ describe("nodemailer", () => {
     })
   )
 
-  it.scopedLive("sends UTF-8 addresses with SMTPUTF8 when the server offers it", () =>
+  it.live("sends UTF-8 addresses with SMTPUTF8 when the server offers it", () =>
     Effect.gen(function* () {
       const server = yield* withServer({ smtpUtf8: true })
       const raw = Buffer.from("Subject: Grüße\r\n\r\nΓειά σου\r\n", "utf8")

@@ -9,7 +9,7 @@ const server = (options: NodeSmtpServer.Options) =>
   NodeSmtpServer.layer(options).pipe(Layer.provideMerge(Recording.layer))
 
 describe("NodeSmtpServer", () => {
-  it.scopedLive("listens on IPv4 and IPv6 and reports the ports it got", () =>
+  it.live("listens on IPv4 and IPv6 and reports the ports it got", () =>
     Effect.gen(function* () {
       const { addresses } = yield* SmtpServer
       expect(addresses.map((a) => a.address)).toEqual(["127.0.0.1", "::1"])
@@ -30,7 +30,7 @@ describe("NodeSmtpServer", () => {
     }).pipe(Effect.provide(server({ listen: ["127.0.0.1:0", "[::1]:0"], hostname: "test.example" })))
   )
 
-  it.scopedLive("binds localhost on both loopbacks with one port", () =>
+  it.live("binds localhost on both loopbacks with one port", () =>
     Effect.gen(function* () {
       const { addresses } = yield* SmtpServer
       expect(addresses.map((a) => a.address)).toEqual(["127.0.0.1", "::1"])
@@ -38,7 +38,7 @@ describe("NodeSmtpServer", () => {
     }).pipe(Effect.provide(server({ listen: "localhost:0" })))
   )
 
-  it.scopedLive("closes a silent client after the idle timeout with 421 4.4.2", () =>
+  it.live("closes a silent client after the idle timeout with 421 4.4.2", () =>
     Effect.gen(function* () {
       const { addresses } = yield* SmtpServer
       const client = yield* connect("127.0.0.1", addresses[0]!.port)
@@ -52,7 +52,7 @@ describe("NodeSmtpServer", () => {
     }).pipe(Effect.provide(server({ listen: "127.0.0.1:0", idleTimeout: "300 millis" })))
   )
 
-  it.scopedLive("refuses connections over the limit with 421 4.3.2", () =>
+  it.live("refuses connections over the limit with 421 4.3.2", () =>
     Effect.gen(function* () {
       const { addresses } = yield* SmtpServer
       const first = yield* connect("127.0.0.1", addresses[0]!.port)

@@ -1,24 +1,26 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Arbitrary, Either, FastCheck, Schema } from "effect"
+import { Result, Schema } from "effect"
+import * as FastCheck from "fast-check"
 import * as Address from "../../src/protocol/Address.js"
+import * as Arbitraries from "../utils/arbitraries.js"
 import * as Command from "../../src/protocol/Command.js"
 import * as Reply from "../../src/protocol/Reply.js"
 
 const decoded = (line: string) => {
   const result = Command.decodeLine(line)
-  if (Either.isLeft(result)) throw new Error(`${line}: ${Reply.encode(result.left, true)}`)
-  return result.right
+  if (Result.isFailure(result)) throw new Error(`${line}: ${Reply.encode(result.failure, true)}`)
+  return result.success
 }
 const refusal = (line: string) => {
   const result = Command.decodeLine(line)
-  if (Either.isRight(result)) throw new Error(`${line} decoded`)
-  return `${result.left.code} ${result.left.enhanced}`
+  if (Result.isSuccess(result)) throw new Error(`${line} decoded`)
+  return `${result.failure.code} ${result.failure.enhanced}`
 }
 
 describe("Command codec", () => {
   it("decode ∘ encode = id for every command", () => {
     FastCheck.assert(
-      FastCheck.property(Arbitrary.make(Command.Command), (command) => {
+      FastCheck.property(Arbitraries.command, (command) => {
         const line = Schema.encodeSync(Command.CommandFromLine)(command)
         // toEqual: the arbitrary may write an absent optional value as an explicit undefined
         expect(Schema.decodeSync(Command.CommandFromLine)(line)).toEqual(command)

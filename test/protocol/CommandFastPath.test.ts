@@ -1,16 +1,18 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Arbitrary, Either, FastCheck, Schema } from "effect"
+import { Result, Schema } from "effect"
+import * as FastCheck from "fast-check"
+import * as Arbitraries from "../utils/arbitraries.js"
 import * as Command from "../../src/protocol/Command.js"
 
 // decodeLine decides well-formed commands without the Schema interpreter; it must agree with
 // the schema codec on every line, valid or not.
-const bySchema = (line: string) => Schema.decodeEither(Command.CommandFromLine)(line)
+const bySchema = (line: string) => Schema.decodeResult(Command.CommandFromLine)(line)
 
 const agree = (line: string) => {
   const fast = Command.decodeLine(line)
   const slow = bySchema(line)
-  expect(Either.isRight(fast)).toBe(Either.isRight(slow))
-  if (Either.isRight(fast) && Either.isRight(slow)) expect(fast.right).toStrictEqual(slow.right)
+  expect(Result.isSuccess(fast)).toBe(Result.isSuccess(slow))
+  if (Result.isSuccess(fast) && Result.isSuccess(slow)) expect(fast.success).toStrictEqual(slow.success)
 }
 
 const lineParts = FastCheck.constantFrom(
@@ -41,7 +43,7 @@ const lineParts = FastCheck.constantFrom(
 describe("Command.decodeLine fast path", () => {
   it("agrees with the schema codec on encoded commands", () => {
     FastCheck.assert(
-      FastCheck.property(Arbitrary.make(Command.Command), (command) => agree(Command.encodeLine(command))),
+      FastCheck.property(Arbitraries.command, (command) => agree(Command.encodeLine(command))),
       { numRuns: 300 }
     )
   })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { FastCheck } from "effect"
+import * as FastCheck from "fast-check"
 import * as DataEncoder from "../../src/protocol/DataEncoder.js"
 import * as Framer from "../../src/protocol/Framer.js"
 import { chunked } from "../utils/chunks.js"

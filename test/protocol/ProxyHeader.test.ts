@@ -1,7 +1,8 @@
 import { assert, describe, expect, it } from "@effect/vitest"
-import { FastCheck } from "effect"
+import * as FastCheck from "fast-check"
 import * as Net from "node:net"
 import * as ProxyHeader from "../../src/protocol/ProxyHeader.js"
+import { itProp } from "../utils/property.js"
 
 // The sender's side, written from proxy-protocol.txt independently of the module under test
 
@@ -379,7 +380,7 @@ describe("ProxyHeader", () => {
         }))
       )
 
-    it.prop(
+    itProp(
       "every split point is Incomplete until the header is whole; then it is found, the rest left alone",
       { header, rest: FastCheck.uint8Array({ maxLength: 30 }) },
       ({ header: { bytes, expected }, rest }) => {
@@ -395,7 +396,7 @@ describe("ProxyHeader", () => {
       { fastCheck: { numRuns: 300 } }
     )
 
-    it.prop(
+    itProp(
       "writes every IPv6 address as Node's remoteAddress would, from text or from bytes",
       { source: v6Groups, destination: v6Groups },
       ({ source, destination }) => {
@@ -424,7 +425,7 @@ describe("ProxyHeader", () => {
       FastCheck.uint8Array({ maxLength: 300 }).map((tail) => concat(signature, tail))
     )
 
-    it.prop(
+    itProp(
       "never throws on any bytes, and never claims more bytes than it was given",
       { bytes: noise },
       ({ bytes }) => {

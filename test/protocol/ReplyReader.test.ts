@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { FastCheck } from "effect"
+import * as FastCheck from "fast-check"
 import * as Reply from "../../src/protocol/Reply.js"
 import * as ReplyReader from "../../src/protocol/ReplyReader.js"
 import { chunked } from "../utils/chunks.js"

@@ -1,7 +1,8 @@
 import { assert, describe, expect, it } from "@effect/vitest"
-import { FastCheck } from "effect"
+import * as FastCheck from "fast-check"
 import * as Reply from "../../src/protocol/Reply.js"
 import * as Sasl from "../../src/protocol/Sasl.js"
+import { itProp } from "../utils/property.js"
 
 // The client's side, written independently of the module under test
 const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64")
@@ -257,7 +258,7 @@ describe("Sasl", () => {
       FastCheck.record({
         kind: FastCheck.constant("CRAM-MD5" as const),
         user: text(60),
-        digest: FastCheck.hexaString({ minLength: 32, maxLength: 32 }),
+        digest: FastCheck.stringMatching(/^[0-9a-f]{32}$/),
         nonce: FastCheck.stringMatching(/^[0-9]{1,10}\.[0-9]{1,10}$/)
       }),
       FastCheck.record({
@@ -268,7 +269,7 @@ describe("Sasl", () => {
       })
     )
 
-    it.prop("credentials encoded by a client decode back", [clientSide], ([client]) => {
+    itProp("credentials encoded by a client decode back", [clientSide], ([client]) => {
       switch (client.kind) {
         case "PLAIN": {
           const message = b64(`${client.authzid ?? ""}\0${client.user}\0${client.password}`)

@@ -1,5 +1,6 @@
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Scope, Stream, TestClock } from "effect"
+import { Effect, Exit, Fiber, Scope, Stream } from "effect"
+import { TestClock } from "effect/testing"
 import * as Message from "../../src/handler/Message.js"
 import * as MessageHandler from "../../src/handler/MessageHandler.js"
 import * as Recording from "../../src/handlers/Recording.js"
@@ -22,7 +23,7 @@ const transaction = (client: TestTransport.TestClient) =>
   })
 
 describe("Connection", () => {
-  it.scoped("greets, runs a transaction and stores the exact bytes", () =>
+  it.effect("greets, runs a transaction and stores the exact bytes", () =>
     Effect.gen(function* () {
       const server = yield* SmtpTest.server()
       const client = yield* server.connect
@@ -40,7 +41,7 @@ describe("Connection", () => {
     }).pipe(Effect.provide(Recording.layer))
   )
 
-  it.scoped("answers a pipelined batch in one write, in order", () =>
+  it.effect("answers a pipelined batch in one write, in order", () =>
     Effect.gen(function* () {
       const server = yield* SmtpTest.server()
       const client = yield* server.connect
@@ -54,7 +55,7 @@ describe("Connection", () => {
     }).pipe(Effect.provide(Recording.layer))
   )
 
-  it.scoped("sends no enhanced codes to a HELO client", () =>
+  it.effect("sends no enhanced codes to a HELO client", () =>
     Effect.gen(function* () {
       const client = yield* (yield* SmtpTest.server()).connect
       yield* client.reply
@@ -65,7 +66,7 @@ describe("Connection", () => {
     }).pipe(Effect.provide(Recording.layer))
   )
 
-  it.scoped("maps handler errors to their replies, and failures or defects to 451 without their text", () =>
+  it.effect("maps handler errors to their replies, and failures or defects to 451 without their text", () =>
     Effect.gen(function* () {
       const handler = MessageHandler.layer({
         mail: (_, from) =>
@@ -93,7 +94,7 @@ describe("Connection", () => {
     })
   )
 
-  it.scoped("a handler's own reply replaces 250", () =>
+  it.effect("a handler's own reply replaces 250", () =>
     Effect.gen(function* () {
       const handler = MessageHandler.layer({
         data: (_, m) => Effect.as(Stream.runDrain(m.body), Reply.make(250, "2.6.0", "queued as 42"))
@@ -106,7 +107,7 @@ describe("Connection", () => {
     })
   )
 
-  it.scoped("an oversized body gets 552 5.3.4, the handler's stream fails, and the session goes on", () =>
+  it.effect("an oversized body gets 552 5.3.4, the handler's stream fails, and the session goes on", () =>
     Effect.gen(function* () {
       const seen: Array<string> = []
       const handler = MessageHandler.layer({
@@ -125,7 +126,7 @@ describe("Connection", () => {
     })
   )
 
-  it.scoped("rejects bare line endings with 550 5.6.11 when asked to", () =>
+  it.effect("rejects bare line endings with 550 5.6.11 when asked to", () =>
     Effect.gen(function* () {
       const client = yield* (yield* SmtpTest.server({ bareLineEndings: "reject" })).connect
       yield* client.reply
@@ -136,7 +137,7 @@ describe("Connection", () => {
     }).pipe(Effect.provide(Recording.layer))
   )
 
-  it.scoped("a client that disconnects mid-DATA fails the handler's stream and nothing is stored", () =>
+  it.effect("a client that disconnects mid-DATA fails the handler's stream and nothing is stored", () =>
     Effect.gen(function* () {
       const failures: Array<string> = []
       const handler = MessageHandler.layer({
@@ -157,7 +158,7 @@ describe("Connection", () => {
     })
   )
 
-  it.scoped("closes an idle session after the timeout with 421 4.4.2", () =>
+  it.effect("closes an idle session after the timeout with 421 4.4.2", () =>
     Effect.gen(function* () {
       const client = yield* (yield* SmtpTest.server({ idleTimeout: "300 seconds" })).connect
       yield* client.reply
@@ -169,7 +170,7 @@ describe("Connection", () => {
     }).pipe(Effect.provide(Recording.layer))
   )
 
-  it.scoped("answers 421 4.7.0 and closes after too many errors", () =>
+  it.effect("answers 421 4.7.0 and closes after too many errors", () =>
     Effect.gen(function* () {
       const client = yield* (yield* SmtpTest.server({ maxErrors: 3 })).connect
       yield* client.reply
@@ -182,7 +183,7 @@ describe("Connection", () => {
     }).pipe(Effect.provide(Recording.layer))
   )
 
-  it.scoped("answers commands sent out of turn 554 5.5.0 and closes, unless forbidUnauthPipelining is off", () =>
+  it.effect("answers commands sent out of turn 554 5.5.0 and closes, unless forbidUnauthPipelining is off", () =>
     Effect.gen(function* () {
       // a command sent before EHLO's reply: only an EHLO client may pipeline, and EHLO ends a group
       const beforeEhlo = (server: SmtpTest.TestServer) =>
@@ -241,7 +242,7 @@ describe("Connection", () => {
     }).pipe(Effect.provide(Recording.layer))
   )
 
-  it.scoped("serves user commands, which may override built-in ones", () =>
+  it.effect("serves user commands, which may override built-in ones", () =>
     Effect.gen(function* () {
       const server = yield* SmtpTest.server({
         commands: {
@@ -262,7 +263,7 @@ describe("Connection", () => {
     }).pipe(Effect.provide(Recording.layer))
   )
 
-  it.scoped(
+  it.effect(
     "calls reset once for each transaction that ends: DATA, RSET, EHLO, a refused MAIL, and a dropped client",
     () =>
       Effect.gen(function* () {
@@ -273,7 +274,7 @@ describe("Connection", () => {
               ? Effect.fail(new SmtpError.BadSender({}))
               : Effect.sync(() => events.push("mail")),
           data: (_, message) =>
-            Effect.zipRight(
+            Effect.andThen(
               Stream.runDrain(message.body),
               Effect.sync(() => void events.push("data"))
             ),
@@ -315,7 +316,7 @@ describe("shutdown", () => {
       const scope = yield* Scope.make()
       const server = yield* SmtpTest.server({ shutdownGrace: "5 seconds" }).pipe(
         Effect.provide(Recording.layer),
-        Scope.extend(scope)
+        Scope.provide(scope)
       )
       const idle = yield* server.connect
       const busy = yield* server.connect
@@ -323,7 +324,7 @@ describe("shutdown", () => {
       yield* busy.reply
       yield* transaction(busy)
       yield* busy.send("first part\r\n")
-      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
       expect(codes([yield* idle.reply])).toEqual(["421"])
       yield* idle.awaitClose
       expect(yield* busy.isClosed).toBe(false)

@@ -2,7 +2,8 @@
 // sessions with the Sink handler, DATA drained inline (split bodies, limits, the minimum data rate,
 // shutdown), hooks and slow errors that hand over to the fiber, and backpressure on real sockets.
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Metric, Scope, Stream, TestClock, TestServices } from "effect"
+import { Effect, Exit, Fiber, Layer, Metric, Scope, Stream } from "effect"
+import { TestClock } from "effect/testing"
 import * as Net from "node:net"
 import * as MessageHandler from "../../src/handler/MessageHandler.js"
 import * as Sink from "../../src/handlers/Sink.js"
@@ -13,16 +14,13 @@ import * as SmtpError from "../../src/server/SmtpError.js"
 import { SmtpServer } from "../../src/server/SmtpServer.js"
 import { SmtpTest } from "../../src/testing/index.js"
 import type { TestClient } from "../../src/testing/TestTransport.js"
+import { now } from "../utils/clock.js"
 import { delayedReply } from "../utils/delayed.js"
 import { connect } from "../utils/rawClient.js"
 
 const code = (reply: Reply.Reply) => `${reply.code}${reply.enhanced === undefined ? "" : ` ${reply.enhanced}`}`
 const codes = (replies: ReadonlyArray<Reply.Reply>) => replies.map(code)
 const command = SmtpTest.command
-
-// a reply that must come now, not after some delay: fails fast instead of hanging the test
-const now = <A>(effect: Effect.Effect<A>) =>
-  TestServices.provideLive(Effect.timeoutFail(effect, { duration: "2 seconds", onTimeout: () => "no reply" }))
 
 // connected and greeted with EHLO
 const greeted = (server: SmtpTest.TestServer) =>
@@ -53,7 +51,7 @@ const delta = <A extends Record<string, number>>(before: A, after: A) =>
   Object.fromEntries(Object.keys(before).map((k) => [k, after[k]! - before[k]!]))
 
 describe("inline sessions (Sink)", () => {
-  it.scoped("a whole session: EHLO, two transactions, QUIT, close", () =>
+  it.effect("a whole session: EHLO, two transactions, QUIT, close", () =>
     Effect.gen(function* () {
       const before = yield* counts
       const client = yield* greeted(yield* SmtpTest.server())
@@ -70,7 +68,7 @@ describe("inline sessions (Sink)", () => {
     }).pipe(Effect.provide(Sink.layer))
   )
 
-  it.scoped("a pipelined batch is answered in order in one write; a split body ends exactly at its terminator", () =>
+  it.effect("a pipelined batch is answered in order in one write; a split body ends exactly at its terminator", () =>
     Effect.gen(function* () {
       const before = yield* counts
       const client = yield* greeted(yield* SmtpTest.server())
@@ -89,7 +87,7 @@ describe("inline sessions (Sink)", () => {
     }).pipe(Effect.provide(Sink.layer))
   )
 
-  it.scoped("an oversized body gets 552 5.3.4 and the session goes on", () =>
+  it.effect("an oversized body gets 552 5.3.4 and the session goes on", () =>
     Effect.gen(function* () {
       const before = yield* counts
       const client = yield* greeted(yield* SmtpTest.server({ maxMessageSize: 100 }))
@@ -106,7 +104,7 @@ describe("inline sessions (Sink)", () => {
     }).pipe(Effect.provide(Sink.layer))
   )
 
-  it.scoped("a bare LF under bareLineEndings reject gets 550 5.6.11 and the session goes on", () =>
+  it.effect("a bare LF under bareLineEndings reject gets 550 5.6.11 and the session goes on", () =>
     Effect.gen(function* () {
       const before = yield* counts
       const client = yield* greeted(yield* SmtpTest.server({ bareLineEndings: "reject" }))
@@ -122,7 +120,7 @@ describe("inline sessions (Sink)", () => {
 })
 
 describe("DATA begun inline, on TestClock", () => {
-  it.scoped("a silent body gets 421 4.4.2 data too slow when the grace is over, not at the idle timeout", () =>
+  it.effect("a silent body gets 421 4.4.2 data too slow when the grace is over, not at the idle timeout", () =>
     Effect.gen(function* () {
       const client = yield* greeted(yield* SmtpTest.server({ minDataRate: 500, dataRateGrace: "30 seconds" }))
       yield* hangUpAtEnd(client)
@@ -140,7 +138,7 @@ describe("DATA begun inline, on TestClock", () => {
     ["Sink (inline)", Sink.layer],
     ["a data hook (the fiber)", MessageHandler.layer({ data: (_, message) => Stream.runDrain(message.body) })]
   ] as const) {
-    it.scoped(`a byte every 0.9 s after the grace is cut off at once: ${name}`, () =>
+    it.effect(`a byte every 0.9 s after the grace is cut off at once: ${name}`, () =>
       Effect.gen(function* () {
         const client = yield* greeted(yield* SmtpTest.server({ minDataRate: 500, dataRateGrace: "30 seconds" }))
         yield* hangUpAtEnd(client)
@@ -160,7 +158,7 @@ describe("DATA begun inline, on TestClock", () => {
 })
 
 describe("handing over to the fiber", () => {
-  it.scoped("a refusing rcpt hook between inline MAIL and inline DATA: each hook called once, replies in order", () =>
+  it.effect("a refusing rcpt hook between inline MAIL and inline DATA: each hook called once, replies in order", () =>
     Effect.gen(function* () {
       const seen: Array<string> = []
       const handler = MessageHandler.layer({
@@ -186,7 +184,7 @@ describe("handing over to the fiber", () => {
     })
   )
 
-  it.scoped("a slow error still waits errorDelay, is counted once, and inline answers resume after it", () =>
+  it.effect("a slow error still waits errorDelay, is counted once, and inline answers resume after it", () =>
     Effect.gen(function* () {
       const client = yield* greeted(yield* SmtpTest.server({ slowErrorsAfter: 1, maxErrors: 4 }))
       expect(code(yield* now(command(client, "FOO")))).toBe("500 5.5.2")
@@ -208,14 +206,14 @@ describe("shutdown", () => {
       const scope = yield* Scope.make()
       const server = yield* SmtpTest.server({ shutdownGrace: "5 seconds" }).pipe(
         Effect.provide(Sink.layer),
-        Scope.extend(scope)
+        Scope.provide(scope)
       )
       const idle = yield* server.connect
       yield* idle.reply
       const busy = yield* greeted(server)
       yield* openData(busy)
       yield* busy.send("first part\r\n")
-      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
       expect(codes([yield* idle.reply])).toEqual(["421"])
       yield* idle.awaitClose
       yield* Effect.sleep("200 millis")
@@ -223,7 +221,10 @@ describe("shutdown", () => {
       expect(yield* busy.output).not.toContain("421")
       yield* busy.send("second part\r\n.\r\n")
       // both at once: the 421 does not wait for the grace period to run out
-      const replies = yield* Effect.timeoutFail(busy.replies(2), { duration: "1 second", onTimeout: () => "late" })
+      const replies = yield* Effect.timeoutOrElse(busy.replies(2), {
+        duration: "1 second",
+        orElse: () => Effect.fail("late")
+      })
       expect(codes(replies)).toEqual(["250 2.0.0", "421 4.3.2"])
       yield* busy.awaitClose
       yield* Fiber.join(closing)
@@ -245,17 +246,17 @@ const until = (ok: () => boolean, timeoutMs: number, what: string) =>
   Effect.gen(function* () {
     const deadline = Date.now() + timeoutMs
     while (!ok()) {
-      if (Date.now() > deadline) return yield* Effect.dieMessage(`timed out waiting for ${what}`)
+      if (Date.now() > deadline) return yield* Effect.die(new Error(`timed out waiting for ${what}`))
       yield* Effect.sleep("20 millis")
     }
   })
 
 describe("over real sockets", () => {
-  it.scopedLive("backpressure: a client that does not read its replies stops the server reading its commands", () =>
+  it.live("backpressure: a client that does not read its replies stops the server reading its commands", () =>
     Effect.gen(function* () {
       const socket = yield* Effect.acquireRelease(
         Effect.flatMap(port, (p) =>
-          Effect.async<Net.Socket, Error>((resume) => {
+          Effect.callback<Net.Socket, Error>((resume) => {
             const s = Net.connect({ host: "127.0.0.1", port: p }, () => resume(Effect.succeed(s)))
             s.once("error", (error) => resume(Effect.fail(error)))
           })
@@ -306,7 +307,7 @@ describe("over real sockets", () => {
     }).pipe(Effect.provide(nodeServer({ maxJunkCommands: 10_000_000 })))
   )
 
-  it.scopedLive("a 1 MiB body in many writes gets 250, and so does the next message", () =>
+  it.live("a 1 MiB body in many writes gets 250, and so does the next message", () =>
     Effect.gen(function* () {
       const before = yield* counts
       const client = yield* connect("127.0.0.1", yield* port)

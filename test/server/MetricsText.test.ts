@@ -86,8 +86,8 @@ describe("MetricsText", () => {
   it.effect("reads this process's metrics from Effect's registry", () =>
     Effect.gen(function* () {
       const metric = Metric.counter("metrics_text_test_total", { description: "for the test", incremental: true })
-      yield* Metric.increment(metric)
-      yield* Metric.incrementBy(metric, 2)
+      yield* Metric.update(metric, 1)
+      yield* Metric.update(metric, 2)
       const samples = yield* MetricsText.snapshot
       expect(samples.filter((sample) => sample.name === "metrics_text_test_total")).toEqual([
         { kind: "counter", name: "metrics_text_test_total", help: "for the test", labels: [], value: 3 }

@@ -1,5 +1,6 @@
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Either, FastCheck } from "effect"
+import { Result } from "effect"
+import * as FastCheck from "fast-check"
 import * as net from "node:net"
 import * as Networks from "../../src/server/Networks.js"
 
@@ -8,8 +9,8 @@ const v4 = (a: number, b: number, c: number, d: number): bigint => BigInt(((a <<
 
 const network = (text: string): Networks.Network => {
   const parsed = Networks.parse(text)
-  if (Either.isLeft(parsed)) return assert.fail(`${text}: ${parsed.left}`)
-  return parsed.right
+  if (Result.isFailure(parsed)) return assert.fail(`${text}: ${parsed.failure}`)
+  return parsed.success
 }
 const networks = (...texts: ReadonlyArray<string>) => texts.map(network)
 
@@ -107,7 +108,7 @@ describe("Networks.parse", () => {
     ["::ffff:0:0/96", 4, 0n, 0]
   ]
   it.each(valid)("%s", (text, family, base, prefix) => {
-    expect(Networks.parse(text)).toEqual(Either.right({ family, base, prefix, text }))
+    expect(Networks.parse(text)).toEqual(Result.succeed({ family, base, prefix, text }))
   })
 
   const invalid: ReadonlyArray<string> = [
@@ -129,22 +130,22 @@ describe("Networks.parse", () => {
   ]
   it.each(invalid)("rejects %j", (text) => {
     const parsed = Networks.parse(text)
-    assert(Either.isLeft(parsed), `parsed ${text}`)
-    expect(parsed.left).toContain(text)
+    assert(Result.isFailure(parsed), `parsed ${text}`)
+    expect(parsed.failure).toContain(text)
   })
 
   it("parseAll gives the first bad entry", () => {
-    expect(Networks.parseAll(["127.0.0.0/8", "bad", "1.2.3.4/33"])).toEqual(Either.left("not an IP network: bad"))
+    expect(Networks.parseAll(["127.0.0.0/8", "bad", "1.2.3.4/33"])).toEqual(Result.fail("not an IP network: bad"))
     expect(Networks.parseAll(["127.0.0.0/8", "1.2.3.4/33", "bad"])).toEqual(
-      Either.left("bad prefix length in 1.2.3.4/33")
+      Result.fail("bad prefix length in 1.2.3.4/33")
     )
-    expect(Networks.parseAll([])).toEqual(Either.right([]))
-    expect(Networks.parseAll(["10.0.0.0/8", "::1"])).toEqual(Either.right([network("10.0.0.0/8"), network("::1")]))
+    expect(Networks.parseAll([])).toEqual(Result.succeed([]))
+    expect(Networks.parseAll(["10.0.0.0/8", "::1"])).toEqual(Result.succeed([network("10.0.0.0/8"), network("::1")]))
   })
 
   it("loopback parses", () => {
     expect(Networks.parseAll(Networks.loopback)).toEqual(
-      Either.right([
+      Result.succeed([
         { family: 4, base: v4(127, 0, 0, 0), prefix: 8, text: "127.0.0.0/8" },
         { family: 6, base: 1n, prefix: 128, text: "::1/128" }
       ])
@@ -340,56 +341,63 @@ const near = (width: number, base: bigint, prefix: number, mode: number, other: 
   return mode === 1 ? inside : inside ^ (1n << BigInt(width - 1 - (bit % prefix)))
 }
 
-describe("contains agrees with net.BlockList", () => {
-  it.prop(
-    "IPv4",
-    {
-      base: FastCheck.integer({ min: 0, max: 0xffffffff }).map(BigInt),
-      prefix: FastCheck.integer({ min: 0, max: 32 }),
-      other: FastCheck.integer({ min: 0, max: 0xffffffff }).map(BigInt),
-      mode: FastCheck.nat(2),
-      bit: FastCheck.nat(),
-      networkSpelling: spelling,
-      addressSpelling: spelling
-    },
-    ({ addressSpelling, base, bit, mode, networkSpelling, other, prefix }) => {
-      const address = near(32, base, prefix, mode, other, bit)
-      const list = new net.BlockList()
-      list.addSubnet(dotted(base), prefix, "ipv4")
-      const expected = list.check(dotted(address), "ipv4")
-      // a mapped network's prefix counts all 128 bits
-      const networkText = spell4(base, networkSpelling)
-      const parsed = network(`${networkText}/${networkText.includes(":") ? prefix + 96 : prefix}`)
-      const addressText = spell4(address, addressSpelling)
-      expect(Networks.parseAddress(addressText)).toEqual({ family: 4, value: address })
-      expect(Networks.contains([parsed], addressText), `${parsed.text} ∋ ${addressText}`).toBe(expected)
-    },
-    { fastCheck: { numRuns: 1000 } }
-  )
+// a property over a record of arbitraries, checked `numRuns` times (it.prop takes Effect's own arbitraries)
+const check = <T>(
+  arbitraries: { [K in keyof T]: FastCheck.Arbitrary<T[K]> },
+  predicate: (value: T) => void,
+  numRuns: number
+) => FastCheck.assert(FastCheck.property(FastCheck.record(arbitraries), predicate), { numRuns })
 
-  it.prop(
-    "IPv6",
-    {
-      base: v6Value,
-      prefix: FastCheck.integer({ min: 0, max: 128 }),
-      other: v6Value,
-      mode: FastCheck.nat(2),
-      bit: FastCheck.nat(),
-      networkSpelling: spelling,
-      addressSpelling: spelling
-    },
-    ({ addressSpelling, base, bit, mode, networkSpelling, other, prefix }) => {
-      const address = near(128, base, prefix, mode, other, bit)
-      // IPv4-mapped addresses are IPv4 here and not in BlockList: leave them out
-      FastCheck.pre(!isMapped(base) && !isMapped(address))
-      const list = new net.BlockList()
-      list.addSubnet(full6(base), prefix, "ipv6")
-      const expected = list.check(full6(address), "ipv6")
-      const parsed = network(`${spell6(base, networkSpelling, false)}/${prefix}`)
-      const addressText = spell6(address, addressSpelling, true)
-      expect(Networks.parseAddress(addressText)).toEqual({ family: 6, value: address })
-      expect(Networks.contains([parsed], addressText), `${parsed.text} ∋ ${addressText}`).toBe(expected)
-    },
-    { fastCheck: { numRuns: 1000 } }
-  )
+describe("contains agrees with net.BlockList", () => {
+  it("IPv4", () =>
+    check(
+      {
+        base: FastCheck.integer({ min: 0, max: 0xffffffff }).map(BigInt),
+        prefix: FastCheck.integer({ min: 0, max: 32 }),
+        other: FastCheck.integer({ min: 0, max: 0xffffffff }).map(BigInt),
+        mode: FastCheck.nat(2),
+        bit: FastCheck.nat(),
+        networkSpelling: spelling,
+        addressSpelling: spelling
+      },
+      ({ addressSpelling, base, bit, mode, networkSpelling, other, prefix }) => {
+        const address = near(32, base, prefix, mode, other, bit)
+        const list = new net.BlockList()
+        list.addSubnet(dotted(base), prefix, "ipv4")
+        const expected = list.check(dotted(address), "ipv4")
+        // a mapped network's prefix counts all 128 bits
+        const networkText = spell4(base, networkSpelling)
+        const parsed = network(`${networkText}/${networkText.includes(":") ? prefix + 96 : prefix}`)
+        const addressText = spell4(address, addressSpelling)
+        expect(Networks.parseAddress(addressText)).toEqual({ family: 4, value: address })
+        expect(Networks.contains([parsed], addressText), `${parsed.text} ∋ ${addressText}`).toBe(expected)
+      },
+      1000
+    ))
+
+  it("IPv6", () =>
+    check(
+      {
+        base: v6Value,
+        prefix: FastCheck.integer({ min: 0, max: 128 }),
+        other: v6Value,
+        mode: FastCheck.nat(2),
+        bit: FastCheck.nat(),
+        networkSpelling: spelling,
+        addressSpelling: spelling
+      },
+      ({ addressSpelling, base, bit, mode, networkSpelling, other, prefix }) => {
+        const address = near(128, base, prefix, mode, other, bit)
+        // IPv4-mapped addresses are IPv4 here and not in BlockList: leave them out
+        FastCheck.pre(!isMapped(base) && !isMapped(address))
+        const list = new net.BlockList()
+        list.addSubnet(full6(base), prefix, "ipv6")
+        const expected = list.check(full6(address), "ipv6")
+        const parsed = network(`${spell6(base, networkSpelling, false)}/${prefix}`)
+        const addressText = spell6(address, addressSpelling, true)
+        expect(Networks.parseAddress(addressText)).toEqual({ family: 6, value: address })
+        expect(Networks.contains([parsed], addressText), `${parsed.text} ∋ ${addressText}`).toBe(expected)
+      },
+      1000
+    ))
 })

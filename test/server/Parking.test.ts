@@ -4,7 +4,8 @@
 // on the idle timeout, on the peer's close and on a defect; no park over queued input; the
 // lingering close).
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Cause, Duration, Effect, Exit, Fiber, HashMap, Layer, Logger, Runtime, TestClock } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Exit, Fiber, Layer, Logger, References, Result } from "effect"
+import { TestClock } from "effect/testing"
 import * as Net from "node:net"
 import * as MessageHandler from "../../src/handler/MessageHandler.js"
 import * as NodeTransport from "../../src/node/NodeTransport.js"
@@ -18,7 +19,8 @@ import * as TestTransport from "../../src/testing/TestTransport.js"
 const session = (handler: MessageHandler.Handler, options: ServerConfig.Options = {}) =>
   Effect.gen(function* () {
     const config = yield* ServerConfig.make({ hostname: "mx.test", ...options })
-    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    const context = yield* Effect.context<never>()
+    const runFork = Effect.runForkWith(context)
     const { client, transport } = yield* TestTransport.make()
     const seen = { forks: 0, ends: 0, shuttingDown: false }
     const handle = Connection.start(transport, {
@@ -26,7 +28,8 @@ const session = (handler: MessageHandler.Handler, options: ServerConfig.Options 
       config,
       handler,
       isShuttingDown: () => seen.shuttingDown,
-      clock: yield* Effect.clock,
+      clock: Context.get(context, Clock.Clock),
+      context,
       fork: (effect) => {
         seen.forks++
         return runFork(effect)
@@ -130,12 +133,15 @@ describe("a parked session", () => {
 })
 
 describe("a session's fiber, forked late", () => {
-  it.scoped("logs with the session's annotations (session id, peer), set when it is forked", () => {
+  it.effect("logs with the session's annotations (session id, peer), set when it is forked", () => {
     const logged: Array<Record<string, unknown>> = []
-    const capture = Logger.add(
-      Logger.make(({ annotations, message }) => {
-        if (String(message) === "hook") logged.push(Object.fromEntries(HashMap.toEntries(annotations)))
-      })
+    const capture = Logger.layer(
+      [
+        Logger.make(({ fiber, message }) => {
+          if (String(message) === "hook") logged.push({ ...fiber.getRef(References.CurrentLogAnnotations) })
+        })
+      ],
+      { mergeWithExisting: true }
     )
     const handler = MessageHandler.make({ mail: () => Effect.logInfo("hook") })
     return Effect.gen(function* () {
@@ -155,16 +161,16 @@ describe("a session's fiber, forked late", () => {
 // a connected pair: the server's socket as a NodeTransport, and the client's socket
 const socketPair = Effect.gen(function* () {
   const server = yield* Effect.acquireRelease(
-    Effect.async<Net.Server>((resume) => {
+    Effect.callback<Net.Server>((resume) => {
       const listening = Net.createServer({ allowHalfOpen: true })
       listening.listen({ host: "127.0.0.1", port: 0 }, () => resume(Effect.succeed(listening)))
     }),
     (listening) => Effect.sync(() => listening.close())
   )
-  const accepted = Effect.async<Net.Socket>((resume) => {
+  const accepted = Effect.callback<Net.Socket>((resume) => {
     server.once("connection", (socket) => resume(Effect.succeed(socket)))
   })
-  const connecting = Effect.async<Net.Socket>((resume) => {
+  const connecting = Effect.callback<Net.Socket>((resume) => {
     const socket = Net.connect({ host: "127.0.0.1", port: (server.address() as Net.AddressInfo).port }, () =>
       resume(Effect.succeed(socket))
     )
@@ -191,14 +197,16 @@ const wakeSignal = () => {
       resolve()
     },
     woken: () => woken,
-    called: Effect.promise(() => called).pipe(Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => "no wake" }))
+    called: Effect.promise(() => called).pipe(
+      Effect.timeoutOrElse({ duration: "2 seconds", orElse: () => Effect.fail("no wake") })
+    )
   }
 }
 
 const text = (bytes: Uint8Array | undefined) => (bytes === undefined ? "(end)" : Buffer.from(bytes).toString())
 
 describe("NodeTransport parking", () => {
-  it.scopedLive("chunks go to inline while it keeps the park; the one it leaves wakes the session once", () =>
+  it.live("chunks go to inline while it keeps the park; the one it leaves wakes the session once", () =>
     Effect.gen(function* () {
       const { client, transport } = yield* socketPair
       assert(transport.park !== undefined)
@@ -227,19 +235,19 @@ describe("NodeTransport parking", () => {
     })
   )
 
-  it.scopedLive("the idle timeout wakes it, and the next read is the ReadTimeout", () =>
+  it.live("the idle timeout wakes it, and the next read is the ReadTimeout", () =>
     Effect.gen(function* () {
       const { transport } = yield* socketPair
       const signal = wakeSignal()
       expect(transport.park!.start(() => 60_000, 100, signal.wake)).toBe(true)
       yield* signal.called
-      const read = yield* Effect.either(transport.read(Duration.seconds(2)))
-      assert(read._tag === "Left")
-      expect(read.left).toBeInstanceOf(Transport.ReadTimeout)
+      const read = yield* Effect.result(transport.read(Duration.seconds(2)))
+      assert(Result.isFailure(read))
+      expect(read.failure).toBeInstanceOf(Transport.ReadTimeout)
     })
   )
 
-  it.scopedLive("the peer's close wakes it, and the next read is the end", () =>
+  it.live("the peer's close wakes it, and the next read is the end", () =>
     Effect.gen(function* () {
       const { client, transport } = yield* socketPair
       const signal = wakeSignal()
@@ -250,34 +258,32 @@ describe("NodeTransport parking", () => {
     })
   )
 
-  it.scopedLive(
-    "a defect in inline wakes it and the next read dies with it, never thrown into the socket's event",
-    () =>
-      Effect.gen(function* () {
-        const { client, transport } = yield* socketPair
-        const signal = wakeSignal()
-        const parked = transport.park!.start(
-          () => {
-            throw new Error("boom")
-          },
-          60_000,
-          signal.wake
-        )
-        expect(parked).toBe(true)
-        client.write("x")
-        yield* signal.called
-        const exit = yield* Effect.exit(transport.read(Duration.seconds(2)))
-        assert(Exit.isFailure(exit))
-        expect(Cause.isDie(exit.cause)).toBe(true)
-        expect(String(Cause.squash(exit.cause))).toContain("boom")
-      })
+  it.live("a defect in inline wakes it and the next read dies with it, never thrown into the socket's event", () =>
+    Effect.gen(function* () {
+      const { client, transport } = yield* socketPair
+      const signal = wakeSignal()
+      const parked = transport.park!.start(
+        () => {
+          throw new Error("boom")
+        },
+        60_000,
+        signal.wake
+      )
+      expect(parked).toBe(true)
+      client.write("x")
+      yield* signal.called
+      const exit = yield* Effect.exit(transport.read(Duration.seconds(2)))
+      assert(Exit.isFailure(exit))
+      expect(Cause.hasDies(exit.cause)).toBe(true)
+      expect(String(Cause.squash(exit.cause))).toContain("boom")
+    })
   )
 
-  it.scopedLive("a waiting read's inline handling: chunks it keeps stay with it; a defect ends the read with it", () =>
+  it.live("a waiting read's inline handling: chunks it keeps stay with it; a defect ends the read with it", () =>
     Effect.gen(function* () {
       const { client, transport } = yield* socketPair
       const taken: Array<string> = []
-      const read = yield* Effect.fork(
+      const read = yield* Effect.forkChild(
         Effect.exit(
           transport.read(Duration.seconds(2), (chunk) => {
             taken.push(text(chunk))
@@ -297,7 +303,7 @@ describe("NodeTransport parking", () => {
     })
   )
 
-  it.scopedLive("no park over input already queued: the session reads it in its fiber", () =>
+  it.live("no park over input already queued: the session reads it in its fiber", () =>
     Effect.gen(function* () {
       const { client, transport } = yield* socketPair
       client.write("early\r\n")
@@ -313,12 +319,12 @@ describe("NodeTransport parking", () => {
     })
   )
 
-  it.scopedLive("end: what was written reaches the client, the connection closes, done runs once", () =>
+  it.live("end: what was written reaches the client, the connection closes, done runs once", () =>
     Effect.gen(function* () {
       const { client, transport } = yield* socketPair
       let received = ""
       client.on("data", (chunk: Buffer) => (received += chunk.toString()))
-      const closed = Effect.async<void>((resume) => {
+      const closed = Effect.callback<void>((resume) => {
         client.once("end", () => {
           client.end()
           resume(Effect.void)

@@ -3,7 +3,9 @@
 // talkers and unauthorized pipelining, per-client connection limits, SMTP smuggling, bytes that
 // are not text, and lines that try to forge the trace. Each test fails if its protection breaks.
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, FastCheck as fc, Layer, Stream, TestClock, TestServices } from "effect"
+import { Effect, Exit, Fiber, Layer, Result, Stream } from "effect"
+import { TestClock } from "effect/testing"
+import * as fc from "fast-check"
 import * as Recording from "../../src/handlers/Recording.js"
 import * as MessageHandler from "../../src/handler/MessageHandler.js"
 import * as Command from "../../src/protocol/Command.js"
@@ -15,6 +17,7 @@ import { SmtpTest } from "../../src/testing/index.js"
 import * as TestTransport from "../../src/testing/TestTransport.js"
 import type { TestClient } from "../../src/testing/TestTransport.js"
 import { chunked as splitAt } from "../utils/chunks.js"
+import { now } from "../utils/clock.js"
 import { delayedReply } from "../utils/delayed.js"
 import { logTo } from "../utils/logs.js"
 
@@ -22,19 +25,15 @@ const code = (reply: Reply.Reply) => `${reply.code}${reply.enhanced === undefine
 const command = SmtpTest.command
 const latin1 = (bytes: Uint8Array) => Buffer.from(bytes).toString("latin1")
 
-// a reply that must come now, not after some delay: fails fast instead of hanging the test
-const now = <A>(effect: Effect.Effect<A>) =>
-  TestServices.provideLive(Effect.timeoutFail(effect, { duration: "2 seconds", onTimeout: () => "no reply" }))
-
 // waits (without moving any clock) until `effect` gives a value `ok` accepts
 const settled = <A>(effect: Effect.Effect<A>, ok: (a: A) => boolean) =>
   Effect.gen(function* () {
     for (let i = 0; i < 1000; i++) {
       const value = yield* effect
       if (ok(value)) return value
-      yield* Effect.yieldNow()
+      yield* Effect.yieldNow
     }
-    return yield* Effect.dieMessage("never settled")
+    return yield* Effect.die(new Error("never settled"))
   })
 
 // connected and greeted with EHLO
@@ -55,7 +54,7 @@ const openData = (client: TestClient) =>
   })
 
 describe("STARTTLS", () => {
-  it.scoped("with an argument: 501; twice: 503", () =>
+  it.effect("with an argument: 501; twice: 503", () =>
     Effect.gen(function* () {
       const client = yield* greeted(yield* SmtpTest.server({ startTls: true }))
       expect((yield* command(client, "STARTTLS now")).code).toBe(501)
@@ -65,7 +64,7 @@ describe("STARTTLS", () => {
     }).pipe(Effect.provide(Recording.layer))
   )
 
-  it.scoped("injection: commands sent with STARTTLS are dropped, and the session starts over after the handshake", () =>
+  it.effect("injection: commands sent with STARTTLS are dropped, and the session starts over after the handshake", () =>
     Effect.gen(function* () {
       const client = yield* greeted(yield* SmtpTest.server({ startTls: true }))
       yield* client.send("STARTTLS\r\nNOOP\r\n")
@@ -79,7 +78,7 @@ describe("STARTTLS", () => {
     }).pipe(Effect.provide(Recording.layer))
   )
 
-  it.scoped("injection of a transaction (CVE-2011-0411): the MAIL and RCPT sent in the clear never count", () =>
+  it.effect("injection of a transaction (CVE-2011-0411): the MAIL and RCPT sent in the clear never count", () =>
     Effect.gen(function* () {
       const client = yield* greeted(yield* SmtpTest.server({ startTls: true }))
       yield* client.send("STARTTLS\r\nMAIL FROM:<evil@attacker.test>\r\nRCPT TO:<victim@example.com>\r\n")
@@ -91,7 +90,7 @@ describe("STARTTLS", () => {
     }).pipe(Effect.provide(Recording.layer))
   )
 
-  it.scoped("requireTls: MAIL before TLS gets 530 5.7.0; EHLO, NOOP, RSET and QUIT are allowed", () =>
+  it.effect("requireTls: MAIL before TLS gets 530 5.7.0; EHLO, NOOP, RSET and QUIT are allowed", () =>
     Effect.gen(function* () {
       const server = yield* SmtpTest.server({ startTls: true, requireTls: true })
       const client = yield* greeted(server)
@@ -115,7 +114,7 @@ describe("STARTTLS", () => {
 })
 
 describe("error and junk limits", () => {
-  it.scoped("errors past the 10th are answered after 1 second; the 20th gets 421 4.7.0 and the close", () =>
+  it.effect("errors past the 10th are answered after 1 second; the 20th gets 421 4.7.0 and the close", () =>
     Effect.gen(function* () {
       const client = yield* greeted(yield* SmtpTest.server())
       for (let i = 1; i <= 10; i++) expect(code(yield* now(command(client, "FOO")))).toBe("500 5.5.2")
@@ -125,7 +124,7 @@ describe("error and junk limits", () => {
     }).pipe(Effect.provide(Recording.layer))
   )
 
-  it.scoped("100 junk commands are free; past them each one counts as an error", () =>
+  it.effect("100 junk commands are free; past them each one counts as an error", () =>
     Effect.gen(function* () {
       const client = yield* greeted(yield* SmtpTest.server({ maxErrors: 3 }))
       const junk = ["NOOP", "RSET", "VRFY postmaster", "HELP", "NOOP hello"]
@@ -138,7 +137,7 @@ describe("error and junk limits", () => {
     }).pipe(Effect.provide(Recording.layer))
   )
 
-  it.scoped("junk and errors add up; a transaction in between does not reset them", () =>
+  it.effect("junk and errors add up; a transaction in between does not reset them", () =>
     Effect.gen(function* () {
       const client = yield* greeted(yield* SmtpTest.server({ maxErrors: 3, maxJunkCommands: 2 }))
       expect(code(yield* command(client, "NOOP"))).toBe("250 2.0.0")
@@ -154,7 +153,7 @@ describe("error and junk limits", () => {
 })
 
 describe("slow and silent clients", () => {
-  it.scoped("idle timeout: 421 4.4.2 after 300 silent seconds; each command restarts it", () =>
+  it.effect("idle timeout: 421 4.4.2 after 300 silent seconds; each command restarts it", () =>
     Effect.gen(function* () {
       const client = yield* greeted(yield* SmtpTest.server())
       yield* TestClock.adjust("200 seconds")
@@ -167,7 +166,7 @@ describe("slow and silent clients", () => {
     }).pipe(Effect.provide(Recording.layer))
   )
 
-  it.scoped("slow DATA: 10 bytes every 10 s gets 421 4.4.2 once the grace is over; nothing stored or read after", () =>
+  it.effect("slow DATA: 10 bytes every 10 s gets 421 4.4.2 once the grace is over; nothing stored or read after", () =>
     Effect.gen(function* () {
       const client = yield* greeted(yield* SmtpTest.server({ minDataRate: 500, dataRateGrace: "30 seconds" }))
       yield* openData(client)
@@ -188,7 +187,7 @@ describe("slow and silent clients", () => {
     }).pipe(Effect.provide(Recording.layer))
   )
 
-  it.scoped("DATA at 1000 B/s for 60 s, and a client silent through the grace then fast, are never hit", () =>
+  it.effect("DATA at 1000 B/s for 60 s, and a client silent through the grace then fast, are never hit", () =>
     Effect.gen(function* () {
       const client = yield* greeted(yield* SmtpTest.server({ minDataRate: 500, dataRateGrace: "30 seconds" }))
       yield* openData(client)
@@ -210,7 +209,7 @@ describe("slow and silent clients", () => {
 })
 
 describe("talking out of turn", () => {
-  it.scoped("an early talker (a command queued before the greeting) gets 554 5.5.0 and the close, no greeting", () =>
+  it.effect("an early talker (a command queued before the greeting) gets 554 5.5.0 and the close, no greeting", () =>
     Effect.gen(function* () {
       const server = yield* SmtpTest.server()
       // the session fiber has not run yet: this is in its input before it can greet
@@ -227,7 +226,7 @@ describe("talking out of turn", () => {
     }).pipe(Effect.provide(Recording.layer))
   )
 
-  it.scoped("pipelining after HELO, or after a command that must end a group, gets 554 5.5.0 and the close", () =>
+  it.effect("pipelining after HELO, or after a command that must end a group, gets 554 5.5.0 and the close", () =>
     Effect.gen(function* () {
       const server = yield* SmtpTest.server()
       const helo = yield* server.connect
@@ -276,7 +275,7 @@ describe("connections per client", () => {
       return client
     })
 
-  it.scoped("the 3rd connection from one IPv4 address gets 421 and no session; others are served", () =>
+  it.effect("the 3rd connection from one IPv4 address gets 421 and no session; others are served", () =>
     Effect.gen(function* () {
       const server = yield* SmtpTest.server({ maxConnectionsPerClient: 2 })
       const first = yield* admitted(server, "192.0.2.7")
@@ -290,12 +289,12 @@ describe("connections per client", () => {
       expect(code(yield* command(first, "QUIT"))).toBe("221")
       yield* first.awaitClose
       yield* settled(server.active, (n) => n === 2)
-      yield* Effect.yieldNow()
+      yield* Effect.yieldNow
       yield* admitted(server, "192.0.2.7")
     }).pipe(Effect.provide(Recording.layer))
   )
 
-  it.scoped("IPv6 addresses in one /64 share the limit; another /64 does not", () =>
+  it.effect("IPv6 addresses in one /64 share the limit; another /64 does not", () =>
     Effect.gen(function* () {
       const server = yield* SmtpTest.server({ maxConnectionsPerClient: 2 })
       yield* admitted(server, "2001:db8:1:2::1")
@@ -308,7 +307,7 @@ describe("connections per client", () => {
     }).pipe(Effect.provide(Recording.layer))
   )
 
-  it.scoped("clients in trustedNetworks are exempt: loopback by default, or the networks given", () =>
+  it.effect("clients in trustedNetworks are exempt: loopback by default, or the networks given", () =>
     Effect.gen(function* () {
       const byDefault = yield* SmtpTest.server({ maxConnectionsPerClient: 2 })
       for (let i = 0; i < 4; i++) yield* admitted(byDefault, "127.0.0.1")
@@ -336,7 +335,7 @@ describe("SMTP smuggling", () => {
   for (const vector of vectors) {
     const name = JSON.stringify(vector)
     for (const mode of ["normalize", "pass"] as const) {
-      it.scoped(`${name} with bareLineEndings ${mode}: one message, the hidden commands in its body`, () =>
+      it.effect(`${name} with bareLineEndings ${mode}: one message, the hidden commands in its body`, () =>
         Effect.gen(function* () {
           const client = yield* greeted(yield* SmtpTest.server({ bareLineEndings: mode }))
           yield* openData(client)
@@ -356,7 +355,7 @@ describe("SMTP smuggling", () => {
       )
     }
 
-    it.scoped(`${name} with bareLineEndings reject: 550 5.6.11, nothing stored, no smuggled command`, () =>
+    it.effect(`${name} with bareLineEndings reject: 550 5.6.11, nothing stored, no smuggled command`, () =>
       Effect.gen(function* () {
         const client = yield* greeted(yield* SmtpTest.server({ bareLineEndings: "reject" }))
         yield* openData(client)
@@ -368,7 +367,7 @@ describe("SMTP smuggling", () => {
     )
   }
 
-  it.scoped("the vectors split across writes at every byte change nothing", () =>
+  it.effect("the vectors split across writes at every byte change nothing", () =>
     Effect.gen(function* () {
       for (const vector of vectors) {
         const text = message(vector)
@@ -392,7 +391,7 @@ describe("the verdict on a refused message", () => {
   // bare line ending that follows, and Reader keeps the last reason: the handler's stream fails
   // with BareLineEnding and the client is told 550 5.6.11, though the body went over the limit
   // first (README: a longer body gets 552 5.3.4). The first reason should stand.
-  it.scoped("over the size limit, a bare LF that comes later does not turn 552 5.3.4 into 550 5.6.11", () => {
+  it.effect("over the size limit, a bare LF that comes later does not turn 552 5.3.4 into 550 5.6.11", () => {
     const seen: Array<string> = []
     const handler = MessageHandler.layer({
       data: (_session, message) =>
@@ -410,7 +409,7 @@ describe("the verdict on a refused message", () => {
 })
 
 describe("bytes that are not text", () => {
-  it.scoped("NUL bytes and invalid UTF-8 in commands get a 5xx reply, and the session goes on", () =>
+  it.effect("NUL bytes and invalid UTF-8 in commands get a 5xx reply, and the session goes on", () =>
     Effect.gen(function* () {
       const client = yield* greeted(yield* SmtpTest.server())
       const lines: ReadonlyArray<Uint8Array> = [
@@ -436,7 +435,7 @@ describe("bytes that are not text", () => {
 
   // Fails today: Protocol.lineText's TextDecoder strips a leading BOM (ignoreBOM is false), so
   // "\uFEFFDATA" is DATA here while a filter in front of us sees an unknown verb.
-  it.scoped("a byte-order mark before a verb makes no command of it: 500", () =>
+  it.effect("a byte-order mark before a verb makes no command of it: 500", () =>
     Effect.gen(function* () {
       const client = yield* greeted(yield* SmtpTest.server())
       for (const verb of ["NOOP", "RSET", "MAIL FROM:<a@example.com>"]) {
@@ -446,7 +445,7 @@ describe("bytes that are not text", () => {
     }).pipe(Effect.provide(Recording.layer))
   )
 
-  it.scoped("CR, ANSI escapes and C1 controls in HELO/EHLO appear escaped in the trace", () => {
+  it.effect("CR, ANSI escapes and C1 controls in HELO/EHLO appear escaped in the trace", () => {
     const lines: Array<string> = []
     return Effect.gen(function* () {
       const client = yield* (yield* SmtpTest.server({ trace: true })).connect
@@ -527,58 +526,82 @@ const frames = (chunks: ReadonlyArray<Uint8Array>, mode: Framer.BareLineEndings,
   })
 }
 
-describe("never throws (CI-sized)", () => {
-  it.prop(
-    "Framer: any bytes in any chunks, in every mode, give the same frames as in one chunk",
-    [framerBytes, fc.array(fc.nat(), { maxLength: 8 }), fc.constantFrom(...modes), fc.constantFrom(512, 1000)],
-    ([bytes, cuts, mode, maxLineLength]) => {
-      expect(frames(chunked(bytes, cuts), mode, maxLineLength)).toEqual(frames([bytes], mode, maxLineLength))
-    },
-    { fastCheck: { numRuns: 300 } }
-  )
-
-  it.prop(
-    "Command.decodeLine: any string is a command or a reply, never an exception",
-    [
-      fc.oneof(
-        fc.string({ maxLength: 200, unit: "binary" }),
-        fc
-          .constantFrom(...Command.verbs)
-          .chain((verb) => fc.string({ maxLength: 100, unit: "binary" }).map((rest) => `${verb} ${rest}`))
+// a property of an Effect, each run on the test's services (it.prop takes Effect's own arbitraries)
+const checkEffect = <T>(
+  arbitrary: fc.Arbitrary<T>,
+  property: (value: T) => Effect.Effect<void, unknown>,
+  numRuns: number
+) =>
+  Effect.gen(function* () {
+    const run = Effect.runPromiseWith(yield* Effect.context<never>())
+    yield* Effect.promise(() =>
+      fc.assert(
+        fc.asyncProperty(arbitrary, (value) => run(property(value))),
+        { numRuns }
       )
-    ],
-    ([line]) => {
-      const decoded = Command.decodeLine(line)
-      if (decoded._tag === "Left") expect(decoded.left.code).toBeGreaterThanOrEqual(500)
-    },
-    { fastCheck: { numRuns: 500 } }
-  )
+    )
+  })
 
-  it.live.prop(
-    "a session fed random bytes replies with well-formed lines and closes; no defect, no hang",
-    [framerBytes, fc.array(fc.nat(), { maxLength: 4 }), fc.boolean()],
-    ([bytes, cuts, strict]) =>
-      Effect.gen(function* () {
-        const config = yield* ServerConfig.make({
-          hostname: "test.invalid",
-          forbidUnauthPipelining: strict,
-          maxMessageSize: 100,
-          errorDelay: 0,
-          authFailureDelay: 0
-        })
-        const sessions = yield* Sessions.make(config, MessageHandler.make({}))
-        const { client, transport } = yield* TestTransport.make({ startTls: true })
-        const fiber = yield* Effect.fork(sessions.serve(transport))
-        yield* client.send("EHLO fuzz.test\r\n")
-        for (const chunk of chunked(bytes, cuts)) yield* client.send(chunk)
-        yield* client.end
-        const exit = yield* Fiber.await(fiber).pipe(Effect.timeout("2 seconds"))
-        assert(Exit.isSuccess(exit), `session ended with ${String(exit)}`)
-        expect(yield* client.isClosed).toBe(true)
-        const output = yield* client.output
-        expect(output).toMatch(/\r\n$/)
-        for (const line of output.slice(0, -2).split("\r\n")) expect(line).toMatch(/^[2-5]\d\d[ -]/)
-      }).pipe(Effect.scoped),
-    { fastCheck: { numRuns: 100 } }
+describe("never throws (CI-sized)", () => {
+  it("Framer: any bytes in any chunks, in every mode, give the same frames as in one chunk", () =>
+    fc.assert(
+      fc.property(
+        fc.tuple(
+          framerBytes,
+          fc.array(fc.nat(), { maxLength: 8 }),
+          fc.constantFrom(...modes),
+          fc.constantFrom(512, 1000)
+        ),
+        ([bytes, cuts, mode, maxLineLength]) => {
+          expect(frames(chunked(bytes, cuts), mode, maxLineLength)).toEqual(frames([bytes], mode, maxLineLength))
+        }
+      ),
+      { numRuns: 300 }
+    ))
+
+  it("Command.decodeLine: any string is a command or a reply, never an exception", () =>
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 200, unit: "binary" }),
+          fc
+            .constantFrom(...Command.verbs)
+            .chain((verb) => fc.string({ maxLength: 100, unit: "binary" }).map((rest) => `${verb} ${rest}`))
+        ),
+        (line) => {
+          const decoded = Command.decodeLine(line)
+          if (Result.isFailure(decoded)) expect(decoded.failure.code).toBeGreaterThanOrEqual(500)
+        }
+      ),
+      { numRuns: 500 }
+    ))
+
+  it.live("a session fed random bytes replies with well-formed lines and closes; no defect, no hang", () =>
+    checkEffect(
+      fc.tuple(framerBytes, fc.array(fc.nat(), { maxLength: 4 }), fc.boolean()),
+      ([bytes, cuts, strict]) =>
+        Effect.gen(function* () {
+          const config = yield* ServerConfig.make({
+            hostname: "test.invalid",
+            forbidUnauthPipelining: strict,
+            maxMessageSize: 100,
+            errorDelay: 0,
+            authFailureDelay: 0
+          })
+          const sessions = yield* Sessions.make(config, MessageHandler.make({}))
+          const { client, transport } = yield* TestTransport.make({ startTls: true })
+          const fiber = yield* Effect.forkChild(sessions.serve(transport))
+          yield* client.send("EHLO fuzz.test\r\n")
+          for (const chunk of chunked(bytes, cuts)) yield* client.send(chunk)
+          yield* client.end
+          const exit = yield* Fiber.await(fiber).pipe(Effect.timeout("2 seconds"))
+          assert(Exit.isSuccess(exit), `session ended with ${String(exit)}`)
+          expect(yield* client.isClosed).toBe(true)
+          const output = yield* client.output
+          expect(output).toMatch(/\r\n$/)
+          for (const line of output.slice(0, -2).split("\r\n")) expect(line).toMatch(/^[2-5]\d\d[ -]/)
+        }).pipe(Effect.scoped),
+      100
+    )
   )
 })

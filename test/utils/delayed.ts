@@ -1,6 +1,7 @@
 // A reply that must wait its delay on TestClock: nothing is written a millisecond before it.
 import { assert, expect } from "@effect/vitest"
-import { Effect, Fiber, TestClock } from "effect"
+import { Effect, Fiber } from "effect"
+import { TestClock } from "effect/testing"
 import type * as Reply from "../../src/protocol/Reply.js"
 import type { TestClient } from "../../src/testing/TestTransport.js"
 
@@ -9,10 +10,10 @@ export const delayedReply = (client: TestClient, line: string, delayMs = 1000): 
   Effect.gen(function* () {
     const before = yield* client.output
     yield* client.send(`${line}\r\n`)
-    const reply = yield* Effect.fork(client.reply)
+    const reply = yield* Effect.forkChild(client.reply)
     yield* TestClock.adjust(`${delayMs - 1} millis`)
     expect(yield* client.output).toBe(before)
-    assert((yield* Fiber.poll(reply))._tag === "None", `${line} answered before its delay`)
+    assert(reply.pollUnsafe() === undefined, `${line} answered before its delay`)
     yield* TestClock.adjust("1 millis")
     return yield* Fiber.join(reply)
   })

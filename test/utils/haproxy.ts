@@ -12,12 +12,12 @@ import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import * as Tools from "./tools.js"
 
 /** HAProxy could not be started. */
 export class HaproxyStartError extends Data.TaggedError("HaproxyStartError")<{ readonly message: string }> {}
 
-const installHint =
-  "the PROXY protocol interop tests need HAProxy: apt-get install -y --no-install-recommends haproxy (with a policy-rc.d that exits 101, so no daemon starts)"
+const installHint = `the PROXY protocol interop tests need HAProxy: ${Tools.installHint("haproxy")}`
 
 export interface Frontend {
   readonly host: string
@@ -43,12 +43,12 @@ export interface HaproxyOptions {
 }
 
 // Debian installs it in /usr/sbin, which is not on a normal user's PATH
-const command = Fs.existsSync("/usr/sbin/haproxy") ? "/usr/sbin/haproxy" : "haproxy"
+const command = Tools.which("haproxy") ?? "haproxy"
 
 // a port nobody listens on now on `host` (bound to port 0 and released): a later listener may
 // take it, rarely
 const freePort = (host: string): Effect.Effect<number, HaproxyStartError> =>
-  Effect.async((resume) => {
+  Effect.callback((resume) => {
     const server = Net.createServer()
     server.once("error", (error) =>
       resume(Effect.fail(new HaproxyStartError({ message: `no free port on ${host}: ${error.message}` })))
@@ -102,7 +102,7 @@ const listening = (port: number, family: 4 | 6): boolean | undefined => {
 
 // where the kernel's tables are missing: a connection that HAProxy accepts
 const accepts = (host: string, port: number): Effect.Effect<boolean> =>
-  Effect.async((resume) => {
+  Effect.callback((resume) => {
     const socket = Net.connect({ host, port })
     socket.once("connect", () => {
       socket.destroy()
@@ -126,7 +126,7 @@ export const haproxy = (options: HaproxyOptions): Effect.Effect<Haproxy, Haproxy
 
     let stderr = ""
     const child = yield* Effect.acquireRelease(
-      Effect.async<ChildProcess.ChildProcess, HaproxyStartError>((resume) => {
+      Effect.callback<ChildProcess.ChildProcess, HaproxyStartError>((resume) => {
         const child = ChildProcess.spawn(command, ["-f", configPath, "-db"], { stdio: ["ignore", "pipe", "pipe"] })
         child.stdout.on("data", (chunk: Buffer) => {
           stderr += chunk.toString("utf8")
@@ -149,7 +149,7 @@ export const haproxy = (options: HaproxyOptions): Effect.Effect<Haproxy, Haproxy
         )
       }),
       (child) =>
-        Effect.async<void>((resume) => {
+        Effect.callback<void>((resume) => {
           if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
           child.once("exit", () => resume(Effect.void))
           child.kill("SIGKILL")
@@ -171,11 +171,11 @@ export const haproxy = (options: HaproxyOptions): Effect.Effect<Haproxy, Haproxy
     })
     yield* ready.pipe(
       Effect.retry({ schedule: Schedule.spaced("10 millis"), while: (error) => error === undefined }),
-      Effect.timeoutFail({
+      Effect.timeoutOrElse({
         duration: Duration.seconds(10),
-        onTimeout: () => undefined
+        orElse: () => Effect.fail(undefined)
       }),
-      Effect.catchAll((error) =>
+      Effect.catch((error) =>
         Effect.fail(
           error ??
             new HaproxyStartError({

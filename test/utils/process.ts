@@ -6,6 +6,7 @@ import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import * as Tools from "./tools.js"
 
 /** A child process could not run to its end: not installed, killed by the deadline, … */
 export class ProcessError extends Data.TaggedError("ProcessError")<{ readonly message: string }> {}
@@ -23,18 +24,16 @@ export interface ProcessOptions {
   /** Extra environment variables. */
   readonly env?: Readonly<Record<string, string>> | undefined
   /** Killed with SIGKILL after this long, and the effect fails (default 20 seconds). */
-  readonly timeout?: Duration.DurationInput | undefined
+  readonly timeout?: Duration.Input | undefined
 }
 
-const installHint: Readonly<Record<string, string>> = {
-  swaks: "apt-get install -y swaks",
-  curl: "apt-get install -y curl",
-  python3: "apt-get install -y python3"
-}
+const installHint = (command: string) =>
+  Tools.isTool(command) ? Tools.installHint(command) : `install ${command}, or run \`npm run test:tools\``
 
 /**
  * Runs `command args`, collecting stdout and stderr. A missing program fails with a message that
- * says how to install it: interop tests must fail, not skip, when their client is absent.
+ * says how to install it (tests that need one are skipped without it, see tools.ts, unless tools
+ * are required: then they fail here).
  * Interrupting the effect kills the child.
  */
 export const runProcess = (
@@ -42,8 +41,8 @@ export const runProcess = (
   args: ReadonlyArray<string>,
   options: ProcessOptions = {}
 ): Effect.Effect<ProcessResult, ProcessError> =>
-  Effect.async<ProcessResult, ProcessError>((resume) => {
-    const timeout = Duration.toMillis(Duration.decode(options.timeout ?? "20 seconds"))
+  Effect.callback<ProcessResult, ProcessError>((resume) => {
+    const timeout = Duration.toMillis(Duration.fromInputUnsafe(options.timeout ?? "20 seconds"))
     const child = ChildProcess.spawn(command, [...args], {
       env: { ...process.env, ...options.env },
       stdio: ["pipe", "pipe", "pipe"]
@@ -73,7 +72,7 @@ export const runProcess = (
     child.on("error", (error: NodeJS.ErrnoException) => {
       const message =
         error.code === "ENOENT"
-          ? `${command} is not installed (spawn ENOENT); these interop tests need it: ${installHint[command] ?? `install ${command}`}`
+          ? `${command} is not installed (spawn ENOENT); these interop tests need it: ${installHint(command)}`
           : `${command} could not run: ${error.message}`
       finish(Effect.fail(new ProcessError({ message })))
     })

@@ -20,7 +20,7 @@ export interface RawClient {
 /** Connects to host:port; the socket is destroyed when the scope closes. */
 export const connect = (host: string, port: number): Effect.Effect<RawClient, Error, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.async<Net.Socket, Error>((resume) => {
+    Effect.callback<Net.Socket, Error>((resume) => {
       const socket = Net.connect({ host, port }, () => resume(Effect.succeed(socket)))
       socket.once("error", (error) => resume(Effect.fail(error)))
     }),
@@ -40,7 +40,7 @@ export const connect = (host: string, port: number): Effect.Effect<RawClient, Er
         wake()
       })
       socket.on("error", () => {})
-      const reply = Effect.async<ReadonlyArray<string>, Error>((resume) => {
+      const reply = Effect.callback<ReadonlyArray<string>, Error>((resume) => {
         const check = () => {
           const match = /^(?:\d{3}-[^\n]*\n)*\d{3} [^\n]*\n/.exec(buffer)
           if (match !== null) {
@@ -50,12 +50,14 @@ export const connect = (host: string, port: number): Effect.Effect<RawClient, Er
           else waiters.push(check)
         }
         check()
-      }).pipe(Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error("no reply within 10 s") }))
+      }).pipe(
+        Effect.timeoutOrElse({ duration: "10 seconds", orElse: () => Effect.fail(new Error("no reply within 10 s")) })
+      )
       return {
         write: (data: string) => Effect.sync(() => void socket.write(data, "latin1")),
         reply,
         status: Effect.map(reply, (lines) => lines.at(-1)!),
-        closed: Effect.async<void>((resume) => {
+        closed: Effect.callback<void>((resume) => {
           if (closed) return resume(Effect.void)
           socket.once("close", () => resume(Effect.void))
         }),

@@ -1,7 +1,7 @@
 // Helpers for the relay and router tests: a server whose handler needs the SMTP client, an
 // upstream of our own with a refusal policy, handlers that record what their route saw, an
 // smtplib client that reports every reply, and SMTP conversations for scripted fake upstreams.
-import { Chunk, Clock, Context, Duration, Effect, Layer, Ref, Stream } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Ref, Stream } from "effect"
 import type { Scope } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
@@ -84,7 +84,7 @@ export interface RecorderOptions {
   /** Refuse RCPT with this error. */
   readonly rcpt?: ((address: string) => SmtpError.SmtpError | undefined) | undefined
   /** How the body is read: all of it (default), all with a pause after each chunk, or not at all. */
-  readonly body?: "read" | "ignore" | { readonly pause: Duration.DurationInput } | undefined
+  readonly body?: "read" | "ignore" | { readonly pause: Duration.Input } | undefined
   /** Fail `data` with this error after the body was read as `body` says. */
   readonly fail?: SmtpError.SmtpError | undefined
 }
@@ -112,14 +112,14 @@ export const recorder = (options: RecorderOptions = {}): Effect.Effect<Recorder>
       return message.body.pipe(
         Stream.tap(() => Effect.sleep(body.pause)),
         Stream.runCollect,
-        Effect.map((chunks) => Framer.concat(Chunk.toReadonlyArray(chunks)))
+        Effect.map((chunks) => Framer.concat(chunks))
       )
     }
     const refuse = (error: SmtpError.SmtpError | undefined) => (error === undefined ? Effect.void : Effect.fail(error))
     const handler = MessageHandler.make({
-      mail: (_session, from) => Effect.zipRight(event(`mail ${from}`), refuse(options.mail?.(from))),
+      mail: (_session, from) => Effect.andThen(event(`mail ${from}`), refuse(options.mail?.(from))),
       rcpt: (_session, recipient) =>
-        Effect.zipRight(event(`rcpt ${recipient.address}`), refuse(options.rcpt?.(recipient.address))),
+        Effect.andThen(event(`rcpt ${recipient.address}`), refuse(options.rcpt?.(recipient.address))),
       data: (session: SessionInfo, message) =>
         Effect.gen(function* () {
           yield* event("data")
@@ -215,7 +215,7 @@ export const smtplib = <A = unknown>(server: Listening, script: string, input?: 
       input,
       env: { SMTP_HOST: server.host, SMTP_PORT: String(server.port) }
     })
-    if (result.exitCode !== 0) return yield* Effect.dieMessage(`python3 failed:\n${result.stderr}`)
+    if (result.exitCode !== 0) return yield* Effect.die(new Error(`python3 failed:\n${result.stderr}`))
     return JSON.parse(result.stdout.trim().split("\n").at(-1) ?? "null") as A
   })
 
@@ -300,7 +300,7 @@ export const behave = (peer: FakePeer, bodies: Array<string>): Effect.Effect<voi
     while (true) {
       const line = yield* peer.line
       const verb = line.slice(0, 4).toUpperCase()
-      if (verb === "QUIT") return yield* Effect.zipRight(peer.send("221 2.0.0 Bye\r\n"), peer.end)
+      if (verb === "QUIT") return yield* Effect.andThen(peer.send("221 2.0.0 Bye\r\n"), peer.end)
       if (verb === "DATA") {
         yield* peer.send("354 go ahead\r\n")
         bodies.push(yield* peer.until("\r\n.\r\n"))
@@ -315,10 +315,10 @@ export const behave = (peer: FakePeer, bodies: Array<string>): Effect.Effect<voi
 export const eventually = <A>(
   effect: Effect.Effect<A>,
   ok: (a: A) => boolean,
-  timeout: Duration.DurationInput = "3 seconds"
+  timeout: Duration.Input = "3 seconds"
 ): Effect.Effect<A> =>
   Effect.gen(function* () {
-    const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(Duration.decode(timeout))
+    const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(Duration.fromInputUnsafe(timeout))
     while (true) {
       const value = yield* effect
       if (ok(value) || (yield* Clock.currentTimeMillis) > deadline) return value
@@ -345,7 +345,7 @@ export const spawnScoped = (
   options: { readonly env?: Readonly<Record<string, string>> } = {}
 ): Effect.Effect<Child, Error, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.async<{ readonly process: ChildProcess.ChildProcess; readonly readyLine: string }, Error>((resume) => {
+    Effect.callback<{ readonly process: ChildProcess.ChildProcess; readonly readyLine: string }, Error>((resume) => {
       const child = ChildProcess.spawn(command, [...args], {
         stdio: ["ignore", "pipe", "pipe"],
         env: { ...process.env, ...options.env }
@@ -385,7 +385,7 @@ export const spawnScoped = (
       })
     }),
     ({ process: child }) =>
-      Effect.async<void>((resume) => {
+      Effect.callback<void>((resume) => {
         if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
         child.once("exit", () => resume(Effect.void))
         child.kill("SIGKILL")
@@ -403,7 +403,7 @@ const root = Path.resolve(import.meta.dirname, "../..")
 /**
  * `source` (TypeScript that may import `effect` and `/abs/path/src/...ts`) bundled with esbuild
  * (vite's) into one ESM file for plain `node`: what runs is the library as a user's build would
- * run it, without vite-node's own 100+ MB.
+ * run it, without a test runner's own 100+ MB.
  */
 export const bundle = (source: string): Effect.Effect<string, Error, Scope.Scope> =>
   Effect.gen(function* () {

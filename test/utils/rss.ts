@@ -1,7 +1,7 @@
 // A server in a child process of its own (bundled with esbuild, run by plain node, as in
 // test/handlers/Relay.test.ts), and what it holds in memory: its resident set size now and at
 // its peak, from /proc (Linux). Measured there, not in the test worker, whose own 100+ MB of
-// vite-node and test state would drown the figures.
+// the test runner and test state would drown the figures.
 import { Effect } from "effect"
 import type { Scope } from "effect"
 import * as Fs from "node:fs"

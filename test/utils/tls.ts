@@ -155,6 +155,6 @@ export const make: Effect.Effect<TestCertificates, OpensslError | ProcessError, 
 })
 
 /** The certificates as a service, for `layer(...)` in a test file: made once for all its tests. */
-export class Certificates extends Context.Tag("test/Certificates")<Certificates, TestCertificates>() {}
+export class Certificates extends Context.Service<Certificates, TestCertificates>()("test/Certificates") {}
 
-export const layer: Layer.Layer<Certificates, OpensslError | ProcessError> = Layer.scoped(Certificates, make)
+export const layer: Layer.Layer<Certificates, OpensslError | ProcessError> = Layer.effect(Certificates, make)

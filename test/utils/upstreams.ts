@@ -15,6 +15,7 @@ import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { runProcess } from "./process.js"
+import * as Tools from "./tools.js"
 
 /** An upstream could not be started. */
 export class UpstreamStartError extends Data.TaggedError("UpstreamStartError")<{ readonly message: string }> {}
@@ -25,7 +26,7 @@ const tempDir = Effect.acquireRelease(
 )
 
 /** A port nobody listens on now (bound to port 0 and released): a later listener may take it, rarely. */
-export const freePort: Effect.Effect<number> = Effect.async((resume) => {
+export const freePort: Effect.Effect<number> = Effect.callback((resume) => {
   const server = Net.createServer()
   server.listen(0, "127.0.0.1", () => {
     const { port } = server.address() as Net.AddressInfo
@@ -92,10 +93,10 @@ const spawnChild = (
   args: ReadonlyArray<string>,
   ready: ((line: string) => boolean) | undefined,
   hint: string,
-  timeout: Duration.DurationInput = "10 seconds"
+  timeout: Duration.Input = "10 seconds"
 ): Effect.Effect<Child & { readonly readyLine: string }, UpstreamStartError, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.async<Child & { readonly readyLine: string }, UpstreamStartError>((resume) => {
+    Effect.callback<Child & { readonly readyLine: string }, UpstreamStartError>((resume) => {
       const child = ChildProcess.spawn(command, [...args], { stdio: ["ignore", "pipe", "pipe"] })
       const lines: Array<string> = []
       let partial = ""
@@ -112,7 +113,7 @@ const spawnChild = (
         child.kill("SIGKILL")
         finish(Effect.fail(new UpstreamStartError({ message: `${command}: ${message} (${hint})\nstderr: ${err}` })))
       }
-      const timer = setTimeout(() => fail("not ready in time"), Duration.toMillis(Duration.decode(timeout)))
+      const timer = setTimeout(() => fail("not ready in time"), Duration.toMillis(Duration.fromInputUnsafe(timeout)))
       child.stdout.on("data", (chunk: Buffer) => {
         const parts = (partial + chunk.toString("utf8")).split("\n")
         partial = parts.pop()!
@@ -137,7 +138,7 @@ const spawnChild = (
       })
     }),
     (child) =>
-      Effect.async<void>((resume) => {
+      Effect.callback<void>((resume) => {
         if (child.process.exitCode !== null || child.process.signalCode !== null) return resume(Effect.void)
         child.process.once("exit", () => resume(Effect.void))
         child.process.kill("SIGKILL")
@@ -148,15 +149,15 @@ const spawnChild = (
 const eventually = <A>(
   what: () => string,
   attempt: () => A | undefined,
-  timeout: Duration.DurationInput = "3 seconds"
+  timeout: Duration.Input = "3 seconds"
 ): Effect.Effect<A> =>
   Effect.suspend(() => {
     const value = attempt()
     return value === undefined ? Effect.fail(undefined) : Effect.succeed(value)
   }).pipe(
     Effect.retry(Schedule.spaced("10 millis")),
-    Effect.timeoutFail({ duration: timeout, onTimeout: () => undefined }),
-    Effect.orDieWith(() => new Error(what()))
+    Effect.timeoutOrElse({ duration: timeout, orElse: () => Effect.fail(undefined) }),
+    Effect.catch(() => Effect.die(new Error(what())))
   )
 
 // --- aiosmtpd --------------------------------------------------------------------------------
@@ -312,7 +313,7 @@ export const aiosmtpd = (options: AiosmtpdOptions = {}): Effect.Effect<Aiosmtpd,
       "/usr/bin/python3",
       ["-c", aiosmtpdScript, JSON.stringify(config)],
       (line) => line.startsWith("READY "),
-      "needs Debian's aiosmtpd: apt-get install python3-aiosmtpd"
+      `needs Debian's aiosmtpd: ${Tools.installHint("aiosmtpd")}`
     )
     const records = (type: string) =>
       child.lines
@@ -363,7 +364,7 @@ export interface SmtpSink {
 
 /** Waits (up to 3 s) until something accepts connections on 127.0.0.1:`port`. */
 export const waitListening = (port: number): Effect.Effect<void, Error> =>
-  Effect.async<void, string>((resume) => {
+  Effect.callback<void, string>((resume) => {
     const socket = Net.connect({ host: "127.0.0.1", port })
     socket.once("connect", () => {
       socket.destroy()
@@ -391,7 +392,7 @@ export const smtpSink = (args: ReadonlyArray<string> = []): Effect.Effect<SmtpSi
       "/usr/sbin/smtp-sink",
       [...user, "-h", "sink.test", "-D", dumpPath, ...args, `127.0.0.1:${port}`, "16"],
       undefined,
-      "smtp-sink comes with Postfix: apt-get install postfix"
+      `smtp-sink comes with Postfix: ${Tools.installHint("postfix")}`
     )
     // smtp-sink says nothing when it listens: wait until it takes a connection
     yield* waitListening(port).pipe(
@@ -458,14 +459,14 @@ export const fakeUpstream = (
     const sockets = new Set<Net.Socket>()
     const run = yield* FiberSet.makeRuntime<never, void, never>()
     const server = yield* Effect.acquireRelease(
-      Effect.async<Net.Server>((resume) => {
+      Effect.callback<Net.Server>((resume) => {
         const server = Net.createServer((socket) => {
           sockets.add(socket)
           socket.on("close", () => sockets.delete(socket))
           const peer = makePeer(socket, transcripts)
           run(
             script(peer.peer).pipe(
-              Effect.zipRight(peer.afterScript),
+              Effect.andThen(peer.afterScript),
               Effect.catchTag("FakeClosed", () => Effect.void)
             )
           )
@@ -473,7 +474,7 @@ export const fakeUpstream = (
         server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
       }),
       (server) =>
-        Effect.async<void>((resume) => {
+        Effect.callback<void>((resume) => {
           for (const socket of sockets) socket.destroy()
           server.close(() => resume(Effect.void))
         })
@@ -510,7 +511,7 @@ const makePeer = (socket: Net.Socket, transcripts: Array<{ text: string }>) => {
 
   // resumes with what `attempt` takes from the unread input once it can, or fails when the client has gone
   const take = (attempt: () => string | undefined) =>
-    Effect.async<string, FakeClosed>((resume) => {
+    Effect.callback<string, FakeClosed>((resume) => {
       const check = () => {
         const value = attempt()
         if (value === undefined && !ended) return false
@@ -536,7 +537,7 @@ const makePeer = (socket: Net.Socket, transcripts: Array<{ text: string }>) => {
 
   const peer: FakePeer = {
     send: (text) =>
-      Effect.async<void>((resume) => {
+      Effect.callback<void>((resume) => {
         if (socket.destroyed) return resume(Effect.void)
         socket.write(text, "latin1", () => resume(Effect.void))
       }),
@@ -548,7 +549,7 @@ const makePeer = (socket: Net.Socket, transcripts: Array<{ text: string }>) => {
     destroy: Effect.sync(() => socket.destroy())
   }
   const afterScript: Effect.Effect<void, FakeClosed> = Effect.flatMap(line, (command) =>
-    command.toUpperCase() === "QUIT" ? Effect.zipRight(peer.send("221 2.0.0 Bye\r\n"), peer.end) : afterScript
+    command.toUpperCase() === "QUIT" ? Effect.andThen(peer.send("221 2.0.0 Bye\r\n"), peer.end) : afterScript
   )
   return { peer, afterScript }
 }
