@@ -7,6 +7,7 @@
  */
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Command from "../protocol/Command.js"
 import * as Reply from "../protocol/Reply.js"
 import * as ReplyReader from "../protocol/ReplyReader.js"
 import { UpstreamRefused, UpstreamUnavailable } from "./ClientError.js"
@@ -51,7 +52,7 @@ export interface Conversation {
 
 // "MAIL FROM:<a@b>" → "MAIL": what may be said about a command
 const verbOf = (data: string | Uint8Array) =>
-  typeof data === "string" ? (/^[A-Za-z]+/.exec(data)?.[0]?.toUpperCase() ?? "command") : "end of data"
+  typeof data === "string" ? Command.verbOf(data.trimEnd()) || "command" : "end of data"
 
 /**
  * @since 0.1.0

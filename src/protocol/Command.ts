@@ -15,12 +15,13 @@ import * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
 import * as SchemaTransformation from "effect/SchemaTransformation"
 import * as Address from "./Address.js"
+import * as Ascii from "./Ascii.js"
 import * as Parameters from "./Parameters.js"
 import * as Reply from "./Reply.js"
 
 // the annotation on a parse failure that says which reply it calls for
 const FailureReply = "effect-smtpd/Command/FailureReply"
-type FailureKind = "unknown" | "notImplemented" | "syntax" | "sender" | "recipient"
+type FailureKind = "unknown" | "notImplemented" | "syntax" | "sender" | "recipient" | "mechanism"
 
 /** Free text after a verb: printable, no CR/LF, no leading or trailing space. */
 // non-ASCII as UTF-16 code units: no `u` flag, which Arbitrary's regex generator drops
@@ -134,7 +135,8 @@ const fail = (kind: FailureKind, line: string, message: string) =>
   Result.fail(new SchemaIssue.InvalidValue({ message, [FailureReply]: kind }, line))
 
 /**
- * Splits `verb SP arguments`. The verb is case-insensitive (RFC 5321 §2.4).
+ * Splits `verb SP arguments`. The verb is case-insensitive (RFC 5321 §2.4), in ASCII only: "quıt"
+ * (dotless ı) is no QUIT.
  *
  * @since 0.1.0
  * @category parsing
@@ -142,13 +144,22 @@ const fail = (kind: FailureKind, line: string, message: string) =>
 export const splitVerb = (line: string): { readonly verb: string; readonly rest: string } => {
   const space = line.indexOf(" ")
   return space === -1
-    ? { verb: line.toUpperCase(), rest: "" }
-    : { verb: line.slice(0, space).toUpperCase(), rest: line.slice(space + 1) }
+    ? { verb: Ascii.upper(line), rest: "" }
+    : { verb: Ascii.upper(line.slice(0, space)), rest: line.slice(space + 1) }
 }
+
+/**
+ * The verb of a command line, as `splitVerb` reads it: the server's reader, its pipelining
+ * check and the client's wording of a refusal all read verbs with this one function.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const verbOf = (line: string): string => splitVerb(line).verb
 
 // `FROM:<path> params` → path and params; honours quoted local parts containing `>`
 const splitPath = (rest: string, prefix: string) => {
-  if (rest.slice(0, prefix.length).toUpperCase() !== prefix) return undefined
+  if (Ascii.upper(rest.slice(0, prefix.length)) !== prefix) return undefined
   const text = rest.slice(prefix.length).replace(/^ /, "") // tolerate one space after the colon
   if (!text.startsWith("<")) return undefined
   let quoted = false
@@ -219,8 +230,8 @@ const parseLine = (line: string): Result.Result<typeof Command.Encoded, SchemaIs
       if (mechanism === "" || extra.length > 0) return fail("syntax", line, "Syntax: AUTH mechanism [initial-response]")
       return Result.succeed(
         initialResponse === undefined
-          ? { _tag: "Auth" as const, mechanism: mechanism.toUpperCase() }
-          : { _tag: "Auth" as const, mechanism: mechanism.toUpperCase(), initialResponse }
+          ? { _tag: "Auth" as const, mechanism: Ascii.upper(mechanism) }
+          : { _tag: "Auth" as const, mechanism: Ascii.upper(mechanism), initialResponse }
       )
     }
     default:
@@ -299,6 +310,8 @@ const kindOf = (issue: SchemaIssue.Issue): FailureKind | undefined => {
       const key = issue.path[0]
       if (key === "from") return "sender"
       if (key === "to") return "recipient"
+      // no mechanism name, so none the server offers (RFC 4954 §4)
+      if (key === "mechanism") return "mechanism"
       return kindOf(issue.issue)
     }
     case "Filter":
@@ -346,6 +359,8 @@ const replyFor = (issue: SchemaIssue.Issue): Reply.Reply => {
       return Reply.badSender(message)
     case "recipient":
       return Reply.badRecipient(message)
+    case "mechanism":
+      return Reply.unknownMechanism
   }
 }
 

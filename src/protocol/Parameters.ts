@@ -6,6 +6,7 @@
  */
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import * as Ascii from "./Ascii.js"
 import * as Reply from "./Reply.js"
 
 /**
@@ -74,7 +75,7 @@ export const parse = (text: string): ReadonlyArray<{ keyword: string; value?: st
   for (const token of text.split(" ")) {
     if (token === "") continue
     const eq = token.indexOf("=")
-    const keyword = (eq === -1 ? token : token.slice(0, eq)).toUpperCase()
+    const keyword = Ascii.upper(eq === -1 ? token : token.slice(0, eq))
     if (!/^[A-Z0-9][A-Z0-9-]*$/.test(keyword)) return undefined
     out.push(eq === -1 ? { keyword } : { keyword, value: token.slice(eq + 1) })
   }
@@ -157,7 +158,7 @@ export const checkMail = (parameters: Parameters, offered: Offered): Result.Resu
       }
       case "BODY": {
         if (!offered.eightBitMime) return Result.fail(Reply.parameterNotRecognized(keyword))
-        const upper = value?.toUpperCase()
+        const upper = value === undefined ? undefined : Ascii.upper(value)
         if (upper !== "7BIT" && upper !== "8BITMIME") {
           return Result.fail(Reply.syntaxError("BODY must be 7BIT or 8BITMIME"))
         }

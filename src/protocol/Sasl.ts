@@ -8,6 +8,7 @@
  */
 import * as Result from "effect/Result"
 import { Base64 } from "effect/encoding"
+import * as Ascii from "./Ascii.js"
 import * as Reply from "./Reply.js"
 
 /**
@@ -54,9 +55,6 @@ export type Step =
  */
 export const mechanisms: ReadonlyArray<Mechanism> = ["PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2"]
 
-// ASCII only: `toUpperCase` would turn "plaın" (dotless ı) or "ſ" into a mechanism name
-const asciiUpper = (text: string) => text.replace(/[a-z]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 32))
-
 /**
  * The mechanism an AUTH command names, matched case-insensitively (RFC 4954 §4: SASL
  * mechanism names are case-insensitive); `undefined` for one this module does not speak.
@@ -65,7 +63,7 @@ const asciiUpper = (text: string) => text.replace(/[a-z]/g, (c) => String.fromCh
  * @category parsing
  */
 export const parseMechanism = (text: string): Mechanism | undefined => {
-  const upper = asciiUpper(text)
+  const upper = Ascii.upper(text)
   return mechanisms.find((mechanism) => mechanism === upper)
 }
 

@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import * as Command from "../protocol/Command.js"
 import type * as Framer from "../protocol/Framer.js"
 import * as Session from "../protocol/Session.js"
 
@@ -14,15 +15,8 @@ const lastInGroup = new Set(["EHLO", "HELO", "DATA", "VRFY", "EXPN", "NOOP"])
 // answers (RFC 4954 §4); after QUIT nothing is read
 const exempt = new Set(["STARTTLS", "AUTH", "QUIT"])
 
-const verbOf = (bytes: Uint8Array) => {
-  let verb = ""
-  for (let i = 0; i < bytes.length && i < 8; i++) {
-    const c = bytes[i]!
-    if (c === 0x20) break
-    verb += String.fromCharCode(c >= 0x61 && c <= 0x7a ? c - 32 : c)
-  }
-  return verb
-}
+// the verbs that matter here are ASCII and at most 8 bytes: the start of the line, byte for byte
+const verbOf = (bytes: Uint8Array) => Command.verbOf(String.fromCharCode(...bytes.subarray(0, 9)))
 
 /**
  * Is this command, with more input already behind it, sent out of turn?

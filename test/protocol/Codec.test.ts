@@ -91,6 +91,21 @@ describe("Command codec", () => {
   })
 })
 
+describe("verbs and keywords are ASCII", () => {
+  // String#toUpperCase maps "ı" (dotless i) to I and "ſ" (long s) to S: a command never sent
+  it("reads no verb, mechanism or keyword through Unicode case mapping", () => {
+    expect(Command.verbOf("quıt")).toBe("QUıT")
+    expect(Command.verbOf("mail FROM:<a@b.example>")).toBe("MAIL")
+    expect(refusal("quıt")).toBe("500 5.5.2")
+    expect(refusal("maıl FROM:<a@b.example>")).toBe("500 5.5.2")
+    expect(refusal("AUTH plaın")).toBe("504 5.5.4")
+    expect(refusal("AUTH PLAIN\u017f")).toBe("504 5.5.4")
+    expect(decoded("auth plain")).toEqual({ _tag: "Auth", mechanism: "PLAIN" })
+    // "ſize" would be SIZE through Unicode: here it is no keyword at all
+    expect(refusal("MAIL FROM:<a@b.example> \u017fize=10")).toBe("501 5.5.4")
+  })
+})
+
 describe("Address", () => {
   it("accepts RFC 5321 mailboxes", () => {
     for (const mailbox of [

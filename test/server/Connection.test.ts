@@ -1,6 +1,7 @@
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
+import * as Authenticator from "../../src/auth/Authenticator.js"
 import * as Message from "../../src/handler/Message.js"
 import * as MessageHandler from "../../src/handler/MessageHandler.js"
 import * as Recording from "../../src/handlers/Recording.js"
@@ -53,6 +54,19 @@ describe("Connection", () => {
       expect(codes(yield* client.replies(5))).toEqual(["250 2.1.0", "250 2.1.5", "501 5.1.3", "500 5.5.2", "250 2.0.0"])
       expect((yield* client.writes) - before).toBe(1)
     }).pipe(Effect.provide(Recording.layer))
+  )
+
+  it.effect("reads verbs and mechanisms in ASCII: a dotless ı makes no QUIT and no PLAIN", () =>
+    Effect.gen(function* () {
+      const server = yield* SmtpTest.server({ authInsecure: true })
+      const client = yield* server.connect
+      yield* client.reply
+      yield* SmtpTest.command(client, "EHLO c")
+      expect(codes([yield* SmtpTest.command(client, "quıt")])).toEqual(["500 5.5.2"])
+      expect(codes([yield* SmtpTest.command(client, "AUTH plaın")])).toEqual(["504 5.5.4"])
+      expect(yield* client.isClosed).toBe(false)
+      expect(codes([yield* SmtpTest.command(client, "quit")])).toEqual(["221 2.0.0"])
+    }).pipe(Effect.provide(Authenticator.fromUsers({ alice: "secret" })), Effect.provide(Recording.layer))
   )
 
   it.effect("sends no enhanced codes to a HELO client", () =>
