@@ -175,8 +175,8 @@ const runFramer = (
           body += latin1(frame.bytes)
           break
         case "Abort":
-          // (a second Abort can follow the first one: see "the first reason to refuse a message
-          // is the one answered" in test/server/Trust.test.ts; the first one counts here)
+          // (a second Abort can follow the first one: see "the verdict on a refused message" in
+          // test/server/Limits.test.ts; the first one counts here)
           aborted ??= frame.reason
           if (frame.reason === "MessageTooBig") {
             expect(options.maxMessageSize).toBeGreaterThan(0)

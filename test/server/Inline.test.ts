@@ -1,22 +1,19 @@
 // Commands answered inline (in the transport's callback, without waking the session's fiber): whole
 // sessions with the Sink handler, DATA drained inline (split bodies, limits, the minimum data rate,
-// shutdown), hooks and slow errors that hand over to the fiber, and backpressure on real sockets.
+// shutdown), and hooks and slow errors that hand over to the fiber. Over real sockets:
+// test/node/NodeTransport.test.ts.
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Metric, Scope, Stream } from "effect"
+import { Effect, Exit, Fiber, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
-import * as Net from "node:net"
 import * as MessageHandler from "../../src/handler/MessageHandler.js"
 import * as Sink from "../../src/handlers/Sink.js"
-import * as NodeSmtpServer from "../../src/node/NodeSmtpServer.js"
 import type * as Reply from "../../src/protocol/Reply.js"
-import * as Metrics from "../../src/server/Metrics.js"
 import * as SmtpError from "../../src/server/SmtpError.js"
-import { SmtpServer } from "../../src/server/SmtpServer.js"
 import { SmtpTest } from "../../src/testing/index.js"
 import type { TestClient } from "../../src/testing/TestTransport.js"
 import { now } from "../utils/clock.js"
 import { delayedReply } from "../utils/delayed.js"
-import { connect } from "../utils/rawClient.js"
+import { counts, delta } from "../utils/messageMetrics.js"
 
 const code = (reply: Reply.Reply) => `${reply.code}${reply.enhanced === undefined ? "" : ` ${reply.enhanced}`}`
 const codes = (replies: ReadonlyArray<Reply.Reply>) => replies.map(code)
@@ -40,15 +37,6 @@ const openData = (client: TestClient) =>
     yield* client.send("MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
     expect(codes(yield* now(client.replies(3)))).toEqual(["250 2.1.0", "250 2.1.5", "354"])
   })
-
-// process-global metrics, compared as deltas: messages accepted and rejected, bytes accepted
-const counts = Effect.all({
-  accepted: Effect.map(Metric.value(Metrics.messagesAccepted), (s) => s.count),
-  rejected: Effect.map(Metric.value(Metrics.messagesRejected), (s) => s.count),
-  bytes: Effect.map(Metric.value(Metrics.messageSize), (s) => s.sum)
-})
-const delta = <A extends Record<string, number>>(before: A, after: A) =>
-  Object.fromEntries(Object.keys(before).map((k) => [k, after[k]! - before[k]!]))
 
 describe("inline sessions (Sink)", () => {
   it.effect("a whole session: EHLO, two transactions, QUIT, close", () =>
@@ -231,106 +219,5 @@ describe("shutdown", () => {
       expect(yield* server.active).toBe(0)
       expect(delta(before, yield* counts)).toEqual({ accepted: 1, rejected: 0, bytes: 12 + 13 })
     })
-  )
-})
-
-// real sockets: a server on a free loopback port with the Sink handler
-const nodeServer = (options: NodeSmtpServer.Options = {}) =>
-  NodeSmtpServer.layer({ listen: "127.0.0.1:0", hostname: "mx.test", shutdownGrace: "1 second", ...options }).pipe(
-    Layer.provide(Sink.layer)
-  )
-const port = Effect.map(SmtpServer, (server) => server.addresses[0]!.port)
-
-// waits (live) until `ok` holds, checking every 20 ms
-const until = (ok: () => boolean, timeoutMs: number, what: string) =>
-  Effect.gen(function* () {
-    const deadline = Date.now() + timeoutMs
-    while (!ok()) {
-      if (Date.now() > deadline) return yield* Effect.die(new Error(`timed out waiting for ${what}`))
-      yield* Effect.sleep("20 millis")
-    }
-  })
-
-describe("over real sockets", () => {
-  it.live("backpressure: a client that does not read its replies stops the server reading its commands", () =>
-    Effect.gen(function* () {
-      const socket = yield* Effect.acquireRelease(
-        Effect.flatMap(port, (p) =>
-          Effect.callback<Net.Socket, Error>((resume) => {
-            const s = Net.connect({ host: "127.0.0.1", port: p }, () => resume(Effect.succeed(s)))
-            s.once("error", (error) => resume(Effect.fail(error)))
-          })
-        ),
-        (s) => Effect.sync(() => s.destroy())
-      )
-      // whole lines: the RSET replies are counted, any other line kept
-      const ok = "250 2.0.0 Ok"
-      let oks = 0
-      let partial = ""
-      let closed = false
-      const others: Array<string> = []
-      socket.on("data", (chunk: Buffer) => {
-        const lines = (partial + chunk.toString("latin1")).split("\r\n")
-        partial = lines.pop()!
-        for (const line of lines) {
-          if (line === ok) oks++
-          else others.push(line)
-        }
-      })
-      socket.on("close", () => (closed = true))
-      socket.on("error", () => {})
-      yield* until(() => others.length > 0, 5000, "the greeting")
-      socket.write("EHLO client.test\r\n")
-      yield* until(() => others.some((l) => l.startsWith("250 ")), 5000, "the EHLO reply")
-      socket.pause()
-
-      // 12 MB in 60 kB writes: writableLength counts a write until all of it is taken, so many
-      // small ones show how much the server's side has taken
-      const count = 2_000_000
-      const batch = "RSET\r\n".repeat(10_000)
-      for (let i = 0; i < count / 10_000; i++) socket.write(batch)
-      yield* Effect.sleep("1500 millis")
-      const unwritten = socket.writableLength
-      yield* Effect.sleep("1000 millis")
-      // stalled: nothing more was taken in a second, and most of it is left
-      expect(socket.writableLength).toBe(unwritten)
-      expect(unwritten).toBeGreaterThan(2_000_000)
-      expect(closed).toBe(false)
-
-      socket.resume()
-      yield* until(() => oks >= count || closed, 30_000, "all the RSET replies")
-      expect(oks).toBe(count)
-      socket.write("QUIT\r\n")
-      yield* until(() => closed, 5000, "the close")
-      expect(others.at(-1)).toMatch(/^221 2\.0\.0 /)
-      expect(oks).toBe(count)
-    }).pipe(Effect.provide(nodeServer({ maxJunkCommands: 10_000_000 })))
-  )
-
-  it.live("a 1 MiB body in many writes gets 250, and so does the next message", () =>
-    Effect.gen(function* () {
-      const before = yield* counts
-      const client = yield* connect("127.0.0.1", yield* port)
-      expect((yield* client.status).slice(0, 4)).toBe("220 ")
-      yield* client.write("EHLO client.test\r\n")
-      yield* client.reply
-      const line = "y".repeat(1022) + "\r\n"
-      for (let message = 0; message < 2; message++) {
-        yield* client.write("MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
-        expect(yield* client.status).toMatch(/^250 2\.1\.0/)
-        expect(yield* client.status).toMatch(/^250 2\.1\.5/)
-        expect(yield* client.status).toMatch(/^354 /)
-        for (let i = 0; i < 1024; i++) {
-          yield* client.write(line)
-          if (i % 64 === 0) yield* Effect.sleep("1 millis")
-        }
-        yield* client.write(".\r\n")
-        expect(yield* client.status).toMatch(/^250 2\.0\.0/)
-      }
-      yield* client.write("QUIT\r\n")
-      expect(yield* client.status).toMatch(/^221 2\.0\.0/)
-      yield* client.closed
-      expect(delta(before, yield* counts)).toEqual({ accepted: 2, rejected: 0, bytes: 2 * 1024 * 1024 })
-    }).pipe(Effect.provide(nodeServer()))
   )
 })
