@@ -67,7 +67,12 @@ export * as Sessions from "./server/Sessions.js"
 /**
  * @since 0.1.0
  */
-export * as SmtpError from "./server/SmtpError.js"
+export * as SmtpError from "./protocol/SmtpError.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Endpoint from "./protocol/Endpoint.js"
 
 /**
  * @since 0.1.0

@@ -29,7 +29,7 @@ import type * as Message from "../../src/handler/Message.js"
 import * as MessageHandler from "../../src/handler/MessageHandler.js"
 import * as Router from "../../src/handlers/Router.js"
 import * as Reply from "../../src/protocol/Reply.js"
-import * as SmtpError from "../../src/server/SmtpError.js"
+import * as SmtpError from "../../src/protocol/SmtpError.js"
 import * as Lists from "./Lists.js"
 
 /**

@@ -151,7 +151,7 @@ export const fromUsers = (users: Readonly<Record<string, string>>): Layer.Layer<
 
 /**
  * A users file could not be read or has a bad line. The message names the file and the line,
- * never the line's text: it may hold a password.
+ * never the line's text: it may hold a password. A start-up error, no reply.
  *
  * @since 0.1.0
  * @category errors

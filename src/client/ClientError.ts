@@ -7,11 +7,12 @@
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Reply from "../protocol/Reply.js"
-import * as SmtpError from "../server/SmtpError.js"
+import * as SmtpError from "../protocol/SmtpError.js"
 
 /**
  * The upstream could not be reached, timed out, closed, spoke no SMTP, failed TLS or refused
- * our credentials: nothing was delivered, and the sender should try again later.
+ * our credentials: nothing was delivered, and the sender should try again later (`toSmtpError`:
+ * `451 4.4.1`).
  *
  * @since 0.1.0
  * @category errors
@@ -23,7 +24,8 @@ export class UpstreamUnavailable extends Schema.TaggedError<UpstreamUnavailable>
 }) {}
 
 /**
- * The upstream answered a command with 4xx or 5xx.
+ * The upstream answered a command with 4xx or 5xx (`toSmtpError`: that reply as it was, but a
+ * 421 becomes `451 4.4.1`: the upstream closing is no reason to close on our client).
  *
  * @since 0.1.0
  * @category errors
@@ -34,7 +36,8 @@ export class UpstreamRefused extends Schema.TaggedError<UpstreamRefused>()("Upst
 }) {}
 
 /**
- * The message needs an extension the upstream does not offer: sending it anyway would corrupt it.
+ * The message needs an extension the upstream does not offer: sending it anyway would corrupt it
+ * (`toSmtpError`: `554 5.6.3` for 8BITMIME, `553 5.6.7` for SMTPUTF8).
  *
  * @since 0.1.0
  * @category errors

@@ -19,7 +19,7 @@ import * as Command from "../protocol/Command.js"
 import * as DataEncoder from "../protocol/DataEncoder.js"
 import type * as Parameters from "../protocol/Parameters.js"
 import * as Reply from "../protocol/Reply.js"
-import * as SmtpError from "../server/SmtpError.js"
+import * as SmtpError from "../protocol/SmtpError.js"
 import * as Authentication from "./Authentication.js"
 import {
   type ClientError,

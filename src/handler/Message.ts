@@ -10,11 +10,12 @@ import * as Stream from "effect/Stream"
 import * as Framer from "../protocol/Framer.js"
 import * as Parameters from "../protocol/Parameters.js"
 import type * as Session from "../protocol/Session.js"
-import type * as SmtpError from "../server/SmtpError.js"
+import type * as SmtpError from "../protocol/SmtpError.js"
 
 /**
  * The client went away (or went silent past the idle timeout) in the middle of DATA. Nothing
- * of the message may be kept.
+ * of the message may be kept. A hook failing with it gets `451 4.3.0`, which only a client still
+ * there would read.
  *
  * @since 0.1.0
  * @category errors

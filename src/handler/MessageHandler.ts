@@ -11,7 +11,7 @@ import * as Layer from "effect/Layer"
 import type * as Parameters from "../protocol/Parameters.js"
 import type * as Reply from "../protocol/Reply.js"
 import type * as Session from "../protocol/Session.js"
-import type * as SmtpError from "../server/SmtpError.js"
+import type * as SmtpError from "../protocol/SmtpError.js"
 import type * as Message from "./Message.js"
 import type { SessionInfo } from "./SessionInfo.js"
 

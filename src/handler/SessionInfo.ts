@@ -5,18 +5,9 @@
  * @since 0.1.0
  */
 import type * as Session from "../protocol/Session.js"
-import type { TlsInfo } from "../server/Transport.js"
+import type { Endpoint, TlsInfo } from "../protocol/Endpoint.js"
 
-/**
- * One end of a connection.
- *
- * @since 0.1.0
- * @category models
- */
-export interface Endpoint {
-  readonly address: string
-  readonly port: number
-}
+export { type Endpoint, formatEndpoint } from "../protocol/Endpoint.js"
 
 /**
  * @since 0.1.0
@@ -42,12 +33,3 @@ export interface SessionInfo {
   /** The identity the client authenticated as (AUTH), if it did. */
   readonly auth?: string | undefined
 }
-
-/**
- * `host:port`, with brackets around IPv6 hosts.
- *
- * @since 0.1.0
- * @category utils
- */
-export const formatEndpoint = (endpoint: Endpoint): string =>
-  endpoint.address.includes(":") ? `[${endpoint.address}]:${endpoint.port}` : `${endpoint.address}:${endpoint.port}`

@@ -36,7 +36,7 @@ import * as Stream from "effect/Stream"
 import * as Message from "../handler/Message.js"
 import * as MessageHandler from "../handler/MessageHandler.js"
 import type { SessionInfo } from "../handler/SessionInfo.js"
-import * as SmtpError from "../server/SmtpError.js"
+import * as SmtpError from "../protocol/SmtpError.js"
 
 /**
  * @since 0.1.0

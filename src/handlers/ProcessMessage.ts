@@ -11,7 +11,7 @@ import * as Message from "../handler/Message.js"
 import * as MessageHandler from "../handler/MessageHandler.js"
 import { formatEndpoint, type Endpoint } from "../handler/SessionInfo.js"
 import type * as Reply from "../protocol/Reply.js"
-import type * as SmtpError from "../server/SmtpError.js"
+import type * as SmtpError from "../protocol/SmtpError.js"
 
 /**
  * What smtpd passed to `process_message`.

@@ -25,7 +25,7 @@ import type { SessionInfo } from "../handler/SessionInfo.js"
 import type * as Parameters from "../protocol/Parameters.js"
 import * as Networks from "../server/Networks.js"
 import { ConfigError } from "../server/ServerConfig.js"
-import * as SmtpError from "../server/SmtpError.js"
+import * as SmtpError from "../protocol/SmtpError.js"
 import * as Refusals from "./Refusals.js"
 
 /**

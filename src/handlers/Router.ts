@@ -23,7 +23,7 @@ import type { SessionInfo } from "../handler/SessionInfo.js"
 import type * as Parameters from "../protocol/Parameters.js"
 import * as Reply from "../protocol/Reply.js"
 import type * as Session from "../protocol/Session.js"
-import * as SmtpError from "../server/SmtpError.js"
+import * as SmtpError from "../protocol/SmtpError.js"
 import { fanOut } from "./FanOut.js"
 import * as Refusals from "./Refusals.js"
 

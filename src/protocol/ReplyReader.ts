@@ -10,7 +10,8 @@ import * as Reply from "./Reply.js"
 
 /**
  * A line that is not `ddd`, `ddd text` or `ddd-text`, a code that changes within a reply, or a
- * reply too long to hold.
+ * reply too long to hold: the client's side of a conversation with a broken server, which the
+ * relay answers `451 4.4.1` (`ClientError.toSmtpError` of the unavailable upstream).
  *
  * @since 0.1.0
  * @category errors

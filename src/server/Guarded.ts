@@ -10,7 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Message from "../handler/Message.js"
 import * as Reply from "../protocol/Reply.js"
-import * as SmtpError from "./SmtpError.js"
+import * as SmtpError from "../protocol/SmtpError.js"
 
 /**
  * The hook's result, or the reply its failure calls for; interruption passes through.

@@ -14,6 +14,9 @@ import * as ProxyHeader from "../protocol/ProxyHeader.js"
 import type * as Transport from "./Transport.js"
 
 /**
+ * A trusted proxy's connection without a valid PROXY header: closed with no reply (the bytes
+ * came from the proxy, not from an SMTP client).
+ *
  * @since 0.1.0
  * @category errors
  */

@@ -14,11 +14,12 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as Message from "../handler/Message.js"
 import type * as Framer from "../protocol/Framer.js"
-import * as SmtpError from "./SmtpError.js"
+import * as SmtpError from "../protocol/SmtpError.js"
 import * as Transport from "./Transport.js"
 
 /**
- * Why a connection can no longer be read.
+ * Why a connection can no longer be read. The client gets `421 4.4.2` for a timeout (idle, or a
+ * DATA slower than `minDataRate`) and nothing when it is gone.
  *
  * @since 0.1.0
  * @category errors

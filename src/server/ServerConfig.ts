@@ -13,7 +13,7 @@ import type * as Framer from "../protocol/Framer.js"
 import * as Protocol from "../protocol/Protocol.js"
 import type * as Reply from "../protocol/Reply.js"
 import * as Networks from "./Networks.js"
-import type * as SmtpError from "./SmtpError.js"
+import type * as SmtpError from "../protocol/SmtpError.js"
 
 /**
  * A command of your own (smtpd's `smtp_<VERB>` methods): it gets the text after the verb and
@@ -121,6 +121,8 @@ export interface ServerConfig {
 }
 
 /**
+ * Options that do not fit together or a value out of range: a start-up error, no reply.
+ *
  * @since 0.1.0
  * @category errors
  */

@@ -17,23 +17,11 @@ import * as Reply from "../protocol/Reply.js"
 import type * as Sasl from "../protocol/Sasl.js"
 import * as Session from "../protocol/Session.js"
 import * as Authentication from "./Authentication.js"
-import type { Live } from "./Connection.js"
+import type { Live } from "./Live.js"
 import { accepted, guarded } from "./Guarded.js"
 import type * as Reader from "./Reader.js"
 import * as Trace from "./Trace.js"
 import type * as Transport from "./Transport.js"
-
-/**
- * Writes replies on the transport (traced when the server traces).
- *
- * @since 0.1.0
- */
-export const write = (
-  transport: Transport.Transport,
-  out: string,
-  trace: boolean
-): Effect.Effect<void, Transport.TransportError> =>
-  trace ? Effect.andThen(Effect.logDebug(`>>> ${out.trimEnd()}`), transport.write(out)) : transport.write(out)
 
 // a message as its handler gets it: the body stream is built when the handler asks for it. (A
 // getter on the prototype: an object literal's getter would give each message a hidden class.)

@@ -49,7 +49,8 @@ export class SmtpServer extends Context.Service<
 
 /**
  * A certificate, key or CA file that cannot be read or used, or TLS options that do not fit
- * together. The message names the file, never its content.
+ * together. The message names the file, never its content. A start-up (or `reloadTls`) error:
+ * no client sees it.
  *
  * @since 0.1.0
  * @category errors
@@ -61,7 +62,8 @@ export class TlsConfigError extends Schema.TaggedError<TlsConfigError>()("TlsCon
 }) {}
 
 /**
- * An address could not be listened on (in use, not available, malformed).
+ * An address could not be listened on (in use, not available, malformed): a start-up error, no
+ * reply.
  *
  * @since 0.1.0
  * @category errors

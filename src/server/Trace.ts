@@ -5,7 +5,9 @@
  *
  * @since 0.1.0
  */
+import * as Effect from "effect/Effect"
 import type * as Framer from "../protocol/Framer.js"
+import type * as Transport from "./Transport.js"
 
 /**
  * A string with its control characters as `\xHH`.
@@ -29,3 +31,15 @@ export const commandLine = (frame: Extract<Framer.Frame, { _tag: "Line" | "LineT
   const auth = /^(AUTH[ \t]+\S+)[ \t]+\S/i.exec(text)
   return escape(auth === null ? text : `${auth[1]} ****`)
 }
+
+/**
+ * Writes replies on the transport (traced when the server traces).
+ *
+ * @since 0.1.0
+ */
+export const write = (
+  transport: Transport.Transport,
+  out: string,
+  trace: boolean
+): Effect.Effect<void, Transport.TransportError> =>
+  trace ? Effect.andThen(Effect.logDebug(`>>> ${out.trimEnd()}`), transport.write(out)) : transport.write(out)

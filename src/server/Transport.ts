@@ -9,16 +9,20 @@
 import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
-import type { Endpoint } from "../handler/SessionInfo.js"
+import type { Endpoint, TlsInfo } from "../protocol/Endpoint.js"
+
+export type { TlsInfo } from "../protocol/Endpoint.js"
 
 /**
+ * The connection failed (reset, broken pipe): no reply can reach the client, the session ends.
+ *
  * @since 0.1.0
  * @category errors
  */
 export class TransportError extends Data.TaggedError("TransportError")<{ readonly cause: unknown }> {}
 
 /**
- * Nothing arrived within the idle timeout.
+ * Nothing arrived within the idle timeout: the session answers `421 4.4.2` and closes.
  *
  * @since 0.1.0
  * @category errors
@@ -106,28 +110,3 @@ export interface Parking {
  * @since 0.1.0
  */
 export const takenInline: Uint8Array = new Uint8Array(0)
-
-/**
- * What handlers may know of a TLS session.
- *
- * @since 0.1.0
- * @category models
- */
-export interface TlsInfo {
-  /** `TLSv1.3`, `TLSv1.2`, … */
-  readonly protocol: string
-  /** The cipher suite's standard name. */
-  readonly cipher: string
-  /** The name the client asked for (SNI), if any. */
-  readonly servername?: string | undefined
-  /** The client's certificate, when one was requested and given. */
-  readonly clientCertificate?:
-    | {
-        readonly subject: string
-        readonly issuer: string
-        readonly fingerprint256: string
-        /** Did it verify against the configured CA? */
-        readonly authorized: boolean
-      }
-    | undefined
-}

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { toSmtpError, UpstreamRefused, UpstreamUnavailable, UpstreamUnsupported } from "../../src/client/ClientError.js"
 import * as Reply from "../../src/protocol/Reply.js"
-import * as SmtpError from "../../src/server/SmtpError.js"
+import * as SmtpError from "../../src/protocol/SmtpError.js"
 
 describe("toSmtpError", () => {
   it("a 421 becomes 451 with its lines kept (it is not our session that closes)", () => {

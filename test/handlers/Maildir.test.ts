@@ -10,7 +10,7 @@ import * as Maildir from "../../src/handlers/Maildir.js"
 import { pythonOk } from "../utils/process.js"
 import * as NodeSmtpServer from "../../src/node/NodeSmtpServer.js"
 import * as Reply from "../../src/protocol/Reply.js"
-import * as SmtpError from "../../src/server/SmtpError.js"
+import * as SmtpError from "../../src/protocol/SmtpError.js"
 import { SmtpServer } from "../../src/server/SmtpServer.js"
 import { skipWithout } from "../utils/tools.js"
 

@@ -5,7 +5,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
 import * as Relay from "../../src/handlers/Relay.js"
 import * as Router from "../../src/handlers/Router.js"
-import * as SmtpError from "../../src/server/SmtpError.js"
+import * as SmtpError from "../../src/protocol/SmtpError.js"
 import {
   bytes,
   collectRefusals,

@@ -7,7 +7,7 @@ import * as MessageHandler from "../../src/handler/MessageHandler.js"
 import * as Recording from "../../src/handlers/Recording.js"
 import * as Reply from "../../src/protocol/Reply.js"
 import * as ServerConfig from "../../src/server/ServerConfig.js"
-import * as SmtpError from "../../src/server/SmtpError.js"
+import * as SmtpError from "../../src/protocol/SmtpError.js"
 import { SmtpTest, type TestTransport } from "../../src/testing/index.js"
 
 const codes = (replies: ReadonlyArray<Reply.Reply>) =>

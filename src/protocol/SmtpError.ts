@@ -8,18 +8,33 @@
 import * as Effect from "effect/Effect"
 import * as Match from "effect/Match"
 import * as Schema from "effect/Schema"
-import * as Reply from "../protocol/Reply.js"
+import * as Reply from "./Reply.js"
 
 const text = { text: Schema.optional(Schema.String) }
 
-/** @since 0.1.0 @category errors */
+/**
+ * A sender the handler refuses: `501 5.1.7` ("Bad sender address", or `text`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class BadSender extends Schema.TaggedError<BadSender>()("BadSender", text) {}
-/** @since 0.1.0 @category errors */
+/**
+ * A recipient address the handler refuses: `501 5.1.3` ("Bad recipient address", or `text`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class BadRecipient extends Schema.TaggedError<BadRecipient>()("BadRecipient", text) {}
-/** @since 0.1.0 @category errors */
+/**
+ * No such mailbox here: `550 5.1.1`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class MailboxNotFound extends Schema.TaggedError<MailboxNotFound>()("MailboxNotFound", text) {}
 /**
- * A mailbox that cannot take mail now (`transient`: 450 4.2.1) or at all (550 5.2.1).
+ * A mailbox that cannot take mail now (`transient`: `450 4.2.1`) or at all (`550 5.2.1`).
  *
  * @since 0.1.0
  * @category errors
@@ -28,29 +43,55 @@ export class MailboxUnavailable extends Schema.TaggedError<MailboxUnavailable>()
   ...text,
   transient: Schema.Boolean.pipe(Schema.withConstructorDefault(Effect.succeed(false)))
 }) {}
-/** @since 0.1.0 @category errors */
+/**
+ * A recipient this server will not relay to: `550 5.7.1`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class RelayDenied extends Schema.TaggedError<RelayDenied>()("RelayDenied", text) {}
-/** @since 0.1.0 @category errors */
+/**
+ * One recipient too many for this message: `452 4.5.3` (the client may send the rest in another).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class TooManyRecipients extends Schema.TaggedError<TooManyRecipients>()("TooManyRecipients", text) {}
-/** @since 0.1.0 @category errors */
+/**
+ * The message is over the size limit: `552 5.3.4`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class MessageTooBig extends Schema.TaggedError<MessageTooBig>()("MessageTooBig", text) {}
 /**
- * The message had a bare CR or LF and the server's policy is `reject`.
+ * The message had a bare CR or LF and the server's policy is `reject`: `550 5.6.11`.
  *
  * @since 0.1.0
  * @category errors
  */
 export class BareLineEnding extends Schema.TaggedError<BareLineEnding>()("BareLineEnding", text) {}
-/** @since 0.1.0 @category errors */
+/**
+ * The message could not be stored (a full disk, a failed write): `452 4.3.1`; `cause` is logged, never sent.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class StorageError extends Schema.TaggedError<StorageError>()("StorageError", {
   ...text,
   cause: Schema.optional(Schema.Defect())
 }) {}
-/** @since 0.1.0 @category errors */
+/**
+ * Too busy to serve now: `421 4.3.2`, and the connection closes.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class ServerBusy extends Schema.TaggedError<ServerBusy>()("ServerBusy", text) {}
 
 /**
- * Any other reply, checked: a 4xx or 5xx code, and an enhanced code of the same class.
+ * Any other reply, checked: a 4xx or 5xx code, and an enhanced code of the same class; the
+ * reply is `code enhanced text` as given.
  *
  * @since 0.1.0
  * @category errors
@@ -76,7 +117,8 @@ export class Custom extends Schema.TaggedError<Custom>()(
  * @category models
  */
 /**
- * A reply another server gave, passed on as it was (the relay's upstream refusing a recipient).
+ * A reply another server gave, passed on as it was (the relay's upstream refusing a recipient):
+ * `code enhanced lines`.
  *
  * @since 0.1.0
  * @category errors

@@ -1,0 +1,300 @@
+/**
+ * One SMTP session over one transport: its state, and the steps of the fold through
+ * `Protocol.step` that need no effect. Those are answered inline, in the transport's callback,
+ * while the session is parked (it has no fiber) or while its fiber waits for a command. The
+ * first step that needs an effect (a hook, STARTTLS, AUTH, …) wakes the session: its fiber
+ * (`SessionLoop`, which `Connection.start` hands it) serves the rest. Replies are batched until
+ * the next read that may wait.
+ *
+ * @since 0.1.0
+ */
+import type * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
+import type * as Fiber from "effect/Fiber"
+import * as MessageHandler from "../handler/MessageHandler.js"
+import * as Framer from "../protocol/Framer.js"
+import * as Protocol from "../protocol/Protocol.js"
+import * as Reply from "../protocol/Reply.js"
+import * as Session from "../protocol/Session.js"
+import type * as Authenticator from "../auth/Authenticator.js"
+import { accepted } from "./Guarded.js"
+import * as Pipelining from "./Pipelining.js"
+import * as Metrics from "./Metrics.js"
+import * as Reader from "./Reader.js"
+import type { ServerConfig } from "./ServerConfig.js"
+import * as Trace from "./Trace.js"
+import type * as Transport from "./Transport.js"
+
+/**
+ * The session's fiber, given the session (`SessionLoop.run`): with `serveCommands` false it
+ * only writes what is pending and ends.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Loop = (live: Live, serveCommands: boolean) => Effect.Effect<void>
+
+/**
+ * What a connection needs from its server.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Environment {
+  readonly id: string
+  readonly config: ServerConfig
+  readonly handler: MessageHandler.Handler
+  /** Has the server begun to shut down? Checked before waiting for each command. */
+  readonly isShuttingDown: () => boolean
+  /** The 220 greeting, made once per server. */
+  readonly greeting?: Reply.Reply | undefined
+  /** Checks AUTH credentials; AUTH is offered only with one (and mechanisms in the config). */
+  readonly authenticator?: Authenticator.Service | undefined
+  /** Runs last, once the session has ended and its transport is closed. */
+  readonly onEnd?: (() => void) | undefined
+  /** Forks the session's fiber, when it needs one (effects to run, or a transport that cannot park). */
+  readonly fork: (session: Effect.Effect<void>) => Fiber.Fiber<void>
+  /** The server's clock (TestClock in tests): the DATA rate is measured with it. */
+  readonly clock: Clock.Clock
+  /** The server's services and references: metrics are counted in its registry. */
+  readonly context: Context.Context<never>
+}
+
+/**
+ * A session that has started.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Handle {
+  /**
+   * The session's fiber, forked now if the session was parked; `undefined` once it ended while
+   * parked (its connection is closing).
+   */
+  readonly fiber: () => Fiber.Fiber<void> | undefined
+  /** Is it waiting for the client's next command (with nothing to act on)? */
+  readonly isIdle: () => boolean
+}
+
+/**
+ * A session's state, shared by its inline steps (here) and its fiber (`SessionLoop`): one object
+ * per connection with its steps as methods, so that a parked session holds little more than
+ * its fields.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Live implements Handle {
+  /** STARTTLS replaces the transport (and the reader on it) in the middle of the session. */
+  transport: Transport.Transport
+  reader: Reader.Reader
+  state: Session.SessionState
+  /** Replies not yet written. */
+  pending = ""
+  authFailures = 0
+  /** A DATA whose body nobody reads (the handler accepts all): drained as it comes. */
+  draining: ReturnType<Reader.Reader["startData"]> | undefined = undefined
+  ended = false
+  private forked: Fiber.Fiber<void> | undefined = undefined
+  readonly framer: Framer.Framer
+
+  constructor(
+    transport: Transport.Transport,
+    readonly env: Environment,
+    private readonly loop: Loop
+  ) {
+    const config = env.config
+    this.framer = Framer.make({
+      maxLineLength: config.maxLineLength,
+      maxMessageSize: config.protocol.maxMessageSize,
+      bareLineEndings: config.bareLineEndings
+    })
+    this.transport = transport
+    this.state = transport.secure ? Session.secured() : Session.initial
+    this.reader = this.readerOn(transport)
+  }
+
+  send(reply: Reply.Reply): void {
+    this.pending += Reply.encode(reply, Session.isEsmtp(this.state))
+  }
+
+  /** Writes the pending replies; `undefined` when there are none. */
+  takeFlush(): Effect.Effect<void, Transport.TransportError> | undefined {
+    if (this.pending === "") return undefined
+    const out = this.pending
+    this.pending = ""
+    return Trace.write(this.transport, out, this.env.config.trace)
+  }
+
+  /** Writes the pending replies at once, if the transport can take them without waiting. */
+  writeNow(): boolean {
+    if (this.pending === "") return true
+    if (this.transport.writeNow?.(this.pending) !== true) return false
+    this.pending = ""
+    return true
+  }
+
+  readerOn(on: Transport.Transport): Reader.Reader {
+    const { config, handler, clock } = this.env
+    return Reader.make(
+      on,
+      this.framer,
+      new ReaderOptions(
+        config.idleTimeout,
+        () => this.takeFlush(),
+        config.minDataRate,
+        config.dataRateGrace,
+        () => clock.currentTimeMillisUnsafe(),
+        // traces are logged (an effect); a handler's reset hook is an effect after each transaction
+        config.trace || handler.reset !== undefined || on.writeNow === undefined ? undefined : () => this.inline()
+      )
+    )
+  }
+
+  /** A refused AUTH: what the client sent behind it would be its answers (credentials), sent out
+   * of turn; they are dropped unread rather than taken, and traced, as commands. */
+  dropAnswersOfRefusedAuth(frame: Reader.CommandFrame): void {
+    if (this.framer.buffered > 0 && Pipelining.isAuth(frame)) this.framer.reset()
+  }
+
+  /**
+   * The steps of the fold that need no effect, answered here, whether in the session's loop or
+   * inline. Anything else is returned, its state not yet taken, for the loop's effects.
+   */
+  quick(frame: Reader.CommandFrame): Protocol.Decision | "violation" | undefined {
+    const { config, handler } = this.env
+    if (config.forbidUnauthPipelining && this.framer.buffered > 0 && Pipelining.isViolation(this.state, frame)) {
+      return "violation"
+    }
+    const decision = Protocol.step(config.protocol, this.state, frame)
+    switch (decision._tag) {
+      case "Reply":
+        if (decision.slow === true) return decision
+        this.state = decision.state
+        this.dropAnswersOfRefusedAuth(frame)
+        this.send(decision.reply)
+        return undefined
+      case "Mail":
+        if (handler.mail !== MessageHandler.acceptAll) return decision
+        this.state = decision.accepted
+        this.send(Reply.senderOk)
+        return undefined
+      case "Rcpt":
+        if (handler.rcpt !== MessageHandler.acceptAll) return decision
+        this.state = decision.accepted
+        this.send(Reply.recipientOk)
+        return undefined
+      case "Data":
+        if (handler.data !== MessageHandler.acceptAll) return decision
+        this.state = decision.state
+        // the 354 goes out before the next read of the body (the reader flushes)
+        this.send(Reply.startData)
+        this.draining = this.reader.startData()
+        return undefined
+      default:
+        return decision
+    }
+  }
+
+  /** The end of a DATA section: the transaction is over, and the reply says how. */
+  received(end: Reader.DataEnd, outcome: Result.Result<void | Reply.Reply, Reply.Reply>): void {
+    const context = this.env.context
+    this.state = Session.reset(this.state)
+    if (end.aborted !== undefined) {
+      Metrics.messagesRejected.updateUnsafe(1, context)
+      return this.send(end.aborted === "MessageTooBig" ? Reply.messageTooBig : Reply.bareLineEnding)
+    }
+    if (Result.isFailure(outcome)) {
+      Metrics.messagesRejected.updateUnsafe(1, context)
+      return this.send(outcome.failure)
+    }
+    Metrics.messagesAccepted.updateUnsafe(1, context)
+    Metrics.messageSize.updateUnsafe(end.size, context)
+    // a handler written in plain JS may return anything: only a Reply replaces the 250
+    this.send(outcome.success instanceof Reply.Reply ? outcome.success : Reply.accepted)
+  }
+
+  /**
+   * The fold in the transport's callback, while the session is parked or its fiber waits for a
+   * command: true when all input was answered (replies written); false leaves the rest to the
+   * session's fiber.
+   */
+  inline(): boolean {
+    // a read left waiting when the session ended (reads need no canceler): nothing more is done
+    if (this.ended) return false
+    while (true) {
+      if (this.draining !== undefined) {
+        const end = this.draining.drain()
+        if (end === undefined) return this.writeNow()
+        this.draining = undefined
+        this.received(end, accepted)
+      }
+      if (this.env.isShuttingDown()) return false
+      const frame = this.reader.bufferedCommand()
+      if (frame === undefined) return this.writeNow()
+      const decision = this.quick(frame)
+      if (decision === undefined) continue
+      if (
+        this.forked === undefined &&
+        decision !== "violation" &&
+        decision._tag === "Close" &&
+        this.quit(decision.reply)
+      ) {
+        return true
+      }
+      this.reader.unread(frame)
+      return false
+    }
+  }
+
+  /** QUIT to a parked session: the 221 and the lingering close, with no fiber. */
+  private quit(reply: Reply.Reply): boolean {
+    const park = this.transport.park
+    if (park === undefined) return false
+    const before = this.pending
+    this.send(reply)
+    if (!this.writeNow()) {
+      this.pending = before
+      return false
+    }
+    this.ended = true
+    park.end(() => this.env.onEnd?.())
+    return true
+  }
+
+  /** Forks the session's fiber, unless it has one. */
+  wake(): void {
+    this.forked ??= this.env.fork(this.loop(this, true))
+  }
+
+  fiber(): Fiber.Fiber<void> | undefined {
+    if (this.forked === undefined && !this.ended) {
+      this.transport.park?.stop()
+      this.wake()
+    }
+    return this.forked
+  }
+
+  isIdle(): boolean {
+    return !this.ended && this.reader.waitingForCommand()
+  }
+
+  /** Ends the session at once, in its fiber, with what is pending (an early talker's refusal). */
+  hangUp(): void {
+    this.forked = this.env.fork(this.loop(this, false))
+  }
+}
+
+// a class, not an object literal: see NodeTransport's note on a connection's objects
+class ReaderOptions implements Reader.Options {
+  constructor(
+    readonly idleTimeout: Reader.Options["idleTimeout"],
+    readonly flush: Reader.Options["flush"],
+    readonly minDataRate: number,
+    readonly dataRateGrace: Reader.Options["dataRateGrace"],
+    readonly now: () => number,
+    readonly inline: (() => boolean) | undefined
+  ) {}
+}
