@@ -42,27 +42,12 @@ export * as Session from "./protocol/Session.js"
 /**
  * @since 0.1.0
  */
-export * as Connection from "./server/Connection.js"
-
-/**
- * @since 0.1.0
- */
 export * as Metrics from "./server/Metrics.js"
 
 /**
  * @since 0.1.0
  */
-export * as Reader from "./server/Reader.js"
-
-/**
- * @since 0.1.0
- */
 export * as ServerConfig from "./server/ServerConfig.js"
-
-/**
- * @since 0.1.0
- */
-export * as Sessions from "./server/Sessions.js"
 
 /**
  * @since 0.1.0
@@ -78,11 +63,6 @@ export * as Endpoint from "./protocol/Endpoint.js"
  * @since 0.1.0
  */
 export * as SmtpServer from "./server/SmtpServer.js"
-
-/**
- * @since 0.1.0
- */
-export * as Transport from "./server/Transport.js"
 
 /**
  * @since 0.1.0
@@ -128,16 +108,6 @@ export * as Sink from "./handlers/Sink.js"
  * @since 0.1.0
  */
 export * as NodeSmtpServer from "./node/NodeSmtpServer.js"
-
-/**
- * @since 0.1.0
- */
-export * as NodeTransport from "./node/NodeTransport.js"
-
-/**
- * @since 0.1.0
- */
-export * as ReadBuffers from "./node/ReadBuffers.js"
 
 /**
  * @since 0.1.0

@@ -7,7 +7,7 @@
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
-import type * as Transport from "../server/Transport.js"
+import type * as Transport from "../internal/Transport.js"
 
 /**
  * Certificate checks for a TLS connection to a server.

@@ -9,7 +9,7 @@ import * as Layer from "effect/Layer"
 import * as Net from "node:net"
 import * as Tls from "node:tls"
 import * as Dialer from "../client/Dialer.js"
-import * as Transport from "../server/Transport.js"
+import * as Transport from "../internal/Transport.js"
 import * as NodeTransport from "./NodeTransport.js"
 
 const tlsOptions = (host: string, options: Dialer.TlsOptions): Tls.ConnectionOptions => ({

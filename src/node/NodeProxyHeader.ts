@@ -13,7 +13,7 @@ import type * as Net from "node:net"
 import type { Endpoint } from "../handler/SessionInfo.js"
 import { concat } from "../protocol/Framer.js"
 import * as ProxyHeader from "../protocol/ProxyHeader.js"
-import { ProxyHeaderError } from "../server/ProxiedTransport.js"
+import { ProxyHeaderError } from "../internal/ProxiedTransport.js"
 
 /**
  * The connection's endpoints as the header gives them: the client's and the one it connected

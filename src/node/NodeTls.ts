@@ -12,7 +12,7 @@ import * as Fs from "node:fs/promises"
 import type * as Net from "node:net"
 import * as Tls from "node:tls"
 import { TlsConfigError } from "../server/SmtpServer.js"
-import * as Transport from "../server/Transport.js"
+import * as Transport from "../internal/Transport.js"
 
 /**
  * @since 0.1.0

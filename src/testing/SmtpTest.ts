@@ -8,7 +8,7 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { MessageHandler } from "../handler/MessageHandler.js"
 import * as ServerConfig from "../server/ServerConfig.js"
-import * as Sessions from "../server/Sessions.js"
+import * as Sessions from "../internal/Sessions.js"
 import * as TestTransport from "./TestTransport.js"
 
 /**

@@ -11,8 +11,8 @@ import * as Queue from "effect/Queue"
 import * as Duration from "effect/Duration"
 import * as Reply from "../protocol/Reply.js"
 import type { Endpoint } from "../handler/SessionInfo.js"
-import { ParkedSession } from "../server/ParkedSession.js"
-import * as Transport from "../server/Transport.js"
+import { ParkedSession } from "../internal/ParkedSession.js"
+import * as Transport from "../internal/Transport.js"
 
 /**
  * The client's side of an in-memory connection.

@@ -10,7 +10,7 @@ import * as Effect from "effect/Effect"
 import { test } from "vitest"
 import * as MessageHandler from "../handler/MessageHandler.js"
 import * as Connection from "./Connection.js"
-import * as ServerConfig from "./ServerConfig.js"
+import * as ServerConfig from "../server/ServerConfig.js"
 import * as Transport from "./Transport.js"
 
 const encoder = new TextEncoder()
