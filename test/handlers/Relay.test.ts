@@ -5,7 +5,7 @@ import { Clock, Effect, Layer } from "effect"
 import * as Relay from "../../src/handlers/Relay.js"
 import * as NodeSmtpClient from "../../src/node/NodeSmtpClient.js"
 import { runProcess } from "../utils/process.js"
-import { skipWithout } from "../utils/tools.js"
+import { python3, skipWithout } from "../utils/tools.js"
 import {
   behave,
   bundle,
@@ -481,7 +481,7 @@ replies.append(reply())
 print("\\n".join(replies))
 `
 
-describe.skipIf(skipWithout("python3"))("Relay memory", () => {
+describe.skipIf(skipWithout("python3", "postfix"))("Relay memory", () => {
   it.live(
     "forwards 100 MiB with a peak RSS under 150 MB",
     () =>
@@ -493,7 +493,7 @@ describe.skipIf(skipWithout("python3"))("Relay memory", () => {
         const script = yield* bundle(relayProcess)
         const relay = yield* spawnScoped("node", [script, String(sinkPort)], (line) => line.startsWith("PORT "))
         const before = yield* peakRss(relay.pid)
-        const client = yield* runProcess("/usr/bin/python3", ["-c", streamingClient, relay.readyLine.slice(5)], {
+        const client = yield* runProcess(python3, ["-c", streamingClient, relay.readyLine.slice(5)], {
           timeout: "25 seconds"
         })
         expect(client.stderr).toBe("")

@@ -22,6 +22,7 @@ import * as SmtpError from "../../src/protocol/SmtpError.js"
 import { type ListenError, SmtpServer } from "../../src/server/SmtpServer.js"
 import { runProcess } from "./process.js"
 import { smtplibPrelude } from "./server.js"
+import { python3 } from "./tools.js"
 import type { FakeClosed, FakePeer } from "./upstreams.js"
 
 /** Short client timeouts, so that a dead upstream costs a test a fraction of a second. */
@@ -210,8 +211,7 @@ const prelude = `${smtplibPrelude}def transaction(s, sender, recipients, body=No
 /** Runs an smtplib script against `server` with `input` on stdin; its last line, parsed. */
 export const smtplib = <A = unknown>(server: Listening, script: string, input?: Uint8Array | string) =>
   Effect.gen(function* () {
-    // the system Python: it starts in a tenth of the time pyenv's shim takes
-    const result = yield* runProcess("/usr/bin/python3", ["-c", prelude + script.trim() + "\n"], {
+    const result = yield* runProcess(python3, ["-c", prelude + script.trim() + "\n"], {
       input,
       env: { SMTP_HOST: server.host, SMTP_PORT: String(server.port) }
     })

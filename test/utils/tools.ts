@@ -40,6 +40,19 @@ export const which = (name: string): string | undefined =>
       }
     })
 
+/**
+ * The Python to run: the system's when there is one (it starts in a tenth of the time pyenv's shim
+ * takes), else the first python3 on PATH, which `have("python3")` checked.
+ */
+export const python3 = (() => {
+  try {
+    Fs.accessSync("/usr/bin/python3", Fs.constants.X_OK)
+    return "/usr/bin/python3"
+  } catch {
+    return "python3"
+  }
+})()
+
 const installed =
   (...names: ReadonlyArray<string>) =>
   () =>
