@@ -24,8 +24,9 @@ const data = encoder.encode("DATA\r\n")
 let inline: Transport.Inline | undefined
 let written = ""
 const transport: Transport.Transport = {
+  read: () => Effect.never,
   // the session's fiber waits here for good: every chunk after the greeting is taken inline
-  read: (_, take) =>
+  readInline: (_, take) =>
     Effect.callback(() => {
       inline = take
     }),
@@ -58,7 +59,7 @@ Connection.start(transport, {
 // the session has greeted and is waiting for a command
 // hands a chunk to the session and checks the code of the last reply it wrote
 const push = (chunk: Uint8Array, code: string) => {
-  if (inline === undefined || inline(chunk) === undefined) throw new Error("the session left inline handling")
+  if (inline === undefined || inline.take(chunk) === "NeedsFiber") throw new Error("the session left inline handling")
   const before = written.lastIndexOf("\r\n", written.length - 3)
   const last = before < 0 ? written : written.slice(before + 2)
   if (!last.startsWith(`${code} `)) throw new Error(`expected ${code}, got ${JSON.stringify(written)}`)

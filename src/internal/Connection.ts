@@ -1,5 +1,6 @@
 /**
- * Starting a session on a transport (`Live` is the session, `SessionLoop` its fiber).
+ * Starting a session on a transport (`Live` is the session, `SessionLoop` its fiber). The
+ * session's states (parked, inline, forked, ended) and who holds what: docs/sessions.md.
  *
  * @since 0.1.0
  */
@@ -29,6 +30,6 @@ export const start = (transport: Transport.Transport, env: Environment): Handle 
   }
   live.send(env.greeting ?? Reply.greeting(env.config.protocol.hostname))
   // (a traced greeting is logged by the fiber's flush)
-  if (env.config.trace || !live.writeNow() || !live.reader.park(() => live.wake())) live.wake()
+  if (env.config.trace || !live.writeNow() || !live.reader.park()) live.wake()
   return live
 }

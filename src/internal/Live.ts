@@ -4,7 +4,8 @@
  * while the session is parked (it has no fiber) or while its fiber waits for a command. The
  * first step that needs an effect (a hook, STARTTLS, AUTH, …) wakes the session: its fiber
  * (`SessionLoop`, which `Connection.start` hands it) serves the rest. Replies are batched until
- * the next read that may wait.
+ * the next read that may wait. The states (parked, inline, forked, ended) and who holds what:
+ * docs/sessions.md.
  *
  * @since 0.1.0
  */
@@ -13,14 +14,14 @@ import type * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import type * as Fiber from "effect/Fiber"
+import type * as Authenticator from "../auth/Authenticator.js"
 import * as MessageHandler from "../handler/MessageHandler.js"
 import * as Framer from "../protocol/Framer.js"
 import * as Protocol from "../protocol/Protocol.js"
 import * as Reply from "../protocol/Reply.js"
 import * as Session from "../protocol/Session.js"
-import type * as Authenticator from "../auth/Authenticator.js"
 import { accepted } from "./Guarded.js"
-import * as Pipelining from "./Pipelining.js"
+import * as Pipelining from "../protocol/Pipelining.js"
 import * as Metrics from "../server/Metrics.js"
 import * as Reader from "./Reader.js"
 import type { ServerConfig } from "../server/ServerConfig.js"
@@ -79,14 +80,58 @@ export interface Handle {
 }
 
 /**
- * A session's state, shared by its inline steps (here) and its fiber (`SessionLoop`): one object
- * per connection with its steps as methods, so that a parked session holds little more than
- * its fields.
+ * A command answered without effects: its reply is pending, its state taken.
  *
  * @since 0.1.0
  * @category models
  */
-export class Live implements Handle {
+export interface Answered {
+  readonly _tag: "Answered"
+}
+
+/**
+ * A command sent ahead where the client had to wait for a reply (`forbidUnauthPipelining`,
+ * see `Pipelining`): the session ends with `554 5.5.0`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface OutOfTurn {
+  readonly _tag: "OutOfTurn"
+}
+
+/**
+ * What `Live.quick` made of a command: answered, out of turn, or a decision of `Protocol.step`
+ * whose effects the session's fiber carries out (its state not yet taken).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type QuickStep = Answered | OutOfTurn | Protocol.Decision
+
+/**
+ * The one `Answered` (a step answered inline allocates nothing).
+ *
+ * @since 0.1.0
+ */
+export const answered: Answered = { _tag: "Answered" }
+
+/**
+ * The one `OutOfTurn`.
+ *
+ * @since 0.1.0
+ */
+export const outOfTurn: OutOfTurn = { _tag: "OutOfTurn" }
+
+/**
+ * A session's state, shared by its inline steps (here) and its fiber (`SessionLoop`): one object
+ * per connection with its steps as methods, so that a parked session holds little more than
+ * its fields. The fiber changes it through the methods below.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Live implements Handle, Reader.Session {
   /** STARTTLS replaces the transport (and the reader on it) in the middle of the session. */
   transport: Transport.Transport
   reader: Reader.Reader
@@ -95,7 +140,7 @@ export class Live implements Handle {
   pending = ""
   authFailures = 0
   /** A DATA whose body nobody reads (the handler accepts all): drained as it comes. */
-  draining: ReturnType<Reader.Reader["startData"]> | undefined = undefined
+  draining: Reader.DataSection | undefined = undefined
   ended = false
   private forked: Fiber.Fiber<void> | undefined = undefined
   readonly framer: Framer.Framer
@@ -137,20 +182,33 @@ export class Live implements Handle {
   }
 
   readerOn(on: Transport.Transport): Reader.Reader {
-    const { config, handler, clock } = this.env
-    return Reader.make(
-      on,
-      this.framer,
-      new ReaderOptions(
-        config.idleTimeout,
-        () => this.takeFlush(),
-        config.minDataRate,
-        config.dataRateGrace,
-        () => clock.currentTimeMillisUnsafe(),
-        // traces are logged (an effect); a handler's reset hook is an effect after each transaction
-        config.trace || handler.reset !== undefined || on.writeNow === undefined ? undefined : () => this.inline()
-      )
-    )
+    const { config, handler } = this.env
+    // traces are logged (an effect); a handler's reset hook is an effect after each transaction
+    const actsInline = !config.trace && handler.reset === undefined && on.writeNow !== undefined
+    return new Reader.Reader(this, on, config, actsInline)
+  }
+
+  /** The time on the server's clock, in milliseconds (the DATA rate is measured with it). */
+  now(): number {
+    return this.env.clock.currentTimeMillisUnsafe()
+  }
+
+  /** STARTTLS succeeded: the session goes on over the encrypted transport. */
+  secured(transport: Transport.Transport): void {
+    this.transport = transport
+    this.reader = this.readerOn(transport)
+    this.state = Session.secured(this.state)
+  }
+
+  /** A hook's verdict on MAIL or RCPT: accepted (the decision's state is taken), or its reply. */
+  hookAnswered(
+    state: Session.SessionState,
+    ok: Reply.Reply,
+    outcome: Result.Result<void | Reply.Reply, Reply.Reply>
+  ): void {
+    if (Result.isFailure(outcome)) return this.send(outcome.failure)
+    this.state = state
+    this.send(ok)
   }
 
   /** A refused AUTH: what the client sent behind it would be its answers (credentials), sent out
@@ -163,10 +221,10 @@ export class Live implements Handle {
    * The steps of the fold that need no effect, answered here, whether in the session's loop or
    * inline. Anything else is returned, its state not yet taken, for the loop's effects.
    */
-  quick(frame: Reader.CommandFrame): Protocol.Decision | "violation" | undefined {
+  quick(frame: Reader.CommandFrame): QuickStep {
     const { config, handler } = this.env
     if (config.forbidUnauthPipelining && this.framer.buffered > 0 && Pipelining.isViolation(this.state, frame)) {
-      return "violation"
+      return outOfTurn
     }
     const decision = Protocol.step(config.protocol, this.state, frame)
     switch (decision._tag) {
@@ -175,24 +233,24 @@ export class Live implements Handle {
         this.state = decision.state
         this.dropAnswersOfRefusedAuth(frame)
         this.send(decision.reply)
-        return undefined
+        return answered
       case "Mail":
         if (handler.mail !== MessageHandler.acceptAll) return decision
         this.state = decision.accepted
         this.send(Reply.senderOk)
-        return undefined
+        return answered
       case "Rcpt":
         if (handler.rcpt !== MessageHandler.acceptAll) return decision
         this.state = decision.accepted
         this.send(Reply.recipientOk)
-        return undefined
+        return answered
       case "Data":
         if (handler.data !== MessageHandler.acceptAll) return decision
         this.state = decision.state
         // the 354 goes out before the next read of the body (the reader flushes)
         this.send(Reply.startData)
         this.draining = this.reader.startData()
-        return undefined
+        return answered
       default:
         return decision
     }
@@ -234,16 +292,9 @@ export class Live implements Handle {
       if (this.env.isShuttingDown()) return false
       const frame = this.reader.bufferedCommand()
       if (frame === undefined) return this.writeNow()
-      const decision = this.quick(frame)
-      if (decision === undefined) continue
-      if (
-        this.forked === undefined &&
-        decision !== "violation" &&
-        decision._tag === "Close" &&
-        this.quit(decision.reply)
-      ) {
-        return true
-      }
+      const step = this.quick(frame)
+      if (step === answered) continue
+      if (this.forked === undefined && step._tag === "Close" && this.quit(step.reply)) return true
       this.reader.unread(frame)
       return false
     }
@@ -285,16 +336,4 @@ export class Live implements Handle {
   hangUp(): void {
     this.forked = this.env.fork(this.loop(this, false))
   }
-}
-
-// a class, not an object literal: see NodeTransport's note on a connection's objects
-class ReaderOptions implements Reader.Options {
-  constructor(
-    readonly idleTimeout: Reader.Options["idleTimeout"],
-    readonly flush: Reader.Options["flush"],
-    readonly minDataRate: number,
-    readonly dataRateGrace: Reader.Options["dataRateGrace"],
-    readonly now: () => number,
-    readonly inline: (() => boolean) | undefined
-  ) {}
 }

@@ -24,7 +24,7 @@ export class ProxyHeaderError extends Data.TaggedError("ProxyHeaderError")<{ rea
 
 // The transport, with the client's endpoints and, first of all, the bytes read past the header.
 // A class rather than a spread literal: behind a load balancer every connection is one of these
-// (see NodeTransport's note on a connection's objects).
+// (pretenuring: docs/performance/gc.md).
 class Reframed implements Transport.Transport {
   private pending: Uint8Array | undefined
   readonly write: Transport.Transport["write"]
@@ -55,9 +55,16 @@ class Reframed implements Transport.Transport {
         : () => Effect.map(acceptTls(), (secured) => new Reframed(secured, remote, local, new Uint8Array(0)))
   }
 
-  read: Transport.Transport["read"] = (timeout, inline) => {
+  read: Transport.Transport["read"] = (timeout) => {
     const chunk = this.pending
-    if (chunk === undefined) return this.inner.read(timeout, inline)
+    if (chunk === undefined) return this.inner.read(timeout)
+    this.pending = undefined
+    return Effect.succeed(chunk)
+  }
+
+  readInline: Transport.Transport["readInline"] = (timeout, inline) => {
+    const chunk = this.pending
+    if (chunk === undefined) return this.inner.readInline?.(timeout, inline) ?? this.inner.read(timeout)
     this.pending = undefined
     return Effect.succeed(chunk)
   }
@@ -76,8 +83,8 @@ class PendingFirst implements Transport.Parking {
     private readonly inner: Transport.Parking
   ) {}
 
-  start: Transport.Parking["start"] = (inline, idleMs, wake) =>
-    !this.transport.isPending() && this.inner.start(inline, idleMs, wake)
+  start: Transport.Parking["start"] = (session, idleMs) =>
+    !this.transport.isPending() && this.inner.start(session, idleMs)
   stop = (): void => this.inner.stop()
   end = (done: () => void): void => this.inner.end(done)
 }

@@ -2,7 +2,9 @@
  * The read side of a connection: pushes transport chunks into the framer as frames are
  * pulled, flushing pending replies before any read that may wait (RFC 2920 §3.2), with the
  * idle timeout on every read. It also hands DATA to the handler as a stream pulled straight
- * from the socket, and drains what the handler leaves.
+ * from the socket, and drains what the handler leaves. While the session waits for a command
+ * it takes the chunks inline (`Transport.Inline`), parked or in its fiber's read: the states
+ * and who holds what are in docs/sessions.md.
  *
  * @since 0.1.0
  */
@@ -41,273 +43,344 @@ export type CommandFrame = Extract<Framer.Frame, { _tag: "Line" | "LineTooLong" 
  * @since 0.1.0
  * @category models
  */
-export interface DataEnd {
-  readonly size: number
-  readonly aborted: Framer.AbortReason | undefined
+export class DataEnd {
+  constructor(
+    readonly size: number,
+    readonly aborted: Framer.AbortReason | undefined
+  ) {}
 }
 
 /**
+ * What a reader needs from its session (`Live`).
+ *
  * @since 0.1.0
  * @category models
  */
-export interface Reader {
-  /** The next command frame already buffered, if any (no I/O). */
-  readonly bufferedCommand: () => CommandFrame | undefined
-  /** Puts a frame back: the next `bufferedCommand` returns it (one that inline handling left). */
-  readonly unread: (frame: CommandFrame) => void
-  /** Flushes pending replies, then waits for more input (acted on inline, if the session can). */
-  readonly fillCommand: () => Effect.Effect<void, ReadFailure>
-  /** `fillCommand` for a line that is not a command (a SASL answer): never acted on inline. */
-  readonly fillAnswer: () => Effect.Effect<void, ReadFailure>
-  /** Switches the framer to DATA; the body stream may be read once, `finish` drains to the end. */
-  readonly startData: () => {
-    /** Built on demand: a handler that does not read the body does not pay for a stream. */
-    readonly body: () => Stream.Stream<Uint8Array, Message.BodyError>
-    readonly finish: Effect.Effect<DataEnd, ReadFailure>
-    /** `finish` without I/O: the end, if the input read so far reaches it. */
-    readonly drain: () => DataEnd | undefined
-  }
+export interface Session {
+  readonly framer: Framer.Framer
+  /** Writes the replies pending, if any (`undefined` when there are none). */
+  readonly takeFlush: () => Effect.Effect<void, Transport.TransportError> | undefined
   /**
-   * Waits for the next command with no fiber (`Transport.Parking`), the input acted on inline;
-   * `wake` runs when the session needs its fiber. False: it cannot (no inline handling, no
-   * parking, or input already queued), the session reads in its fiber.
+   * Acts on the input buffered so far without effects, while a command read waits (see
+   * `Transport.Inline`): true when it handled all of it and wrote its replies.
    */
-  readonly park: (wake: () => void) => boolean
-  /** Is the session waiting for the client's next command (and has no input to act on)? */
-  readonly waitingForCommand: () => boolean
+  readonly inline: () => boolean
+  /** The time in milliseconds (the session's Clock, so that TestClock moves it). */
+  readonly now: () => number
+  /** Forks the session's fiber: its park ended. */
+  readonly wake: () => void
 }
 
 /**
- * What a reader needs from its session.
+ * The reader's limits (the server's config has them).
  *
  * @since 0.1.0
  * @category models
  */
 export interface Options {
   readonly idleTimeout: Duration.Input
-  /** Writes the replies pending, if any (`undefined` when there are none). */
-  readonly flush: () => Effect.Effect<void, Transport.TransportError> | undefined
   /** Slowest DATA in bytes per second once `dataRateGrace` has passed; 0 = none. */
   readonly minDataRate?: number | undefined
   readonly dataRateGrace?: Duration.Input | undefined
-  /** The time in milliseconds (the session's Clock, so that TestClock moves it). */
-  readonly now?: (() => number) | undefined
-  /**
-   * Acts on the input buffered so far without effects, while a command read waits (see
-   * `Transport.Inline`): true when it handled all of it and wrote its replies.
-   */
-  readonly inline?: (() => boolean) | undefined
+}
+
+type Mode = "command" | "answer" | "data"
+type Read = Effect.Effect<
+  Uint8Array | Transport.TakenInline | undefined,
+  Transport.TransportError | Transport.ReadTimeout
+>
+
+// The fiber's reads: built together on its first read (a parked session never needs them), then
+// reused for every read, so that a read costs no new effect
+class Fills {
+  constructor(
+    readonly command: Effect.Effect<void, ReadFailure>,
+    readonly answer: Effect.Effect<void, ReadFailure>,
+    readonly data: Effect.Effect<void, ReadFailure>
+  ) {}
 }
 
 /**
  * @since 0.1.0
- * @category constructors
+ * @category models
  */
-export const make = (transport: Transport.Transport, framer: Framer.Framer, options: Options): Reader => {
-  let failure: ReadFailure | undefined
-  let waiting = false
-  let mode: "command" | "answer" | "data" = "command"
-  // once broken, every later read fails the same way at once
-  const broken = (error: ReadFailure) => {
-    failure = error
-    return Effect.fail(error)
-  }
-  const idle = Duration.fromInputUnsafe(options.idleTimeout)
-  const idleMs = Duration.toMillis(idle)
-  // the reads and fills a session may never need are built on first use: an idle session holds
-  // only what its next command read needs
-  let plainRead: Effect.Effect<Uint8Array | undefined, Transport.TransportError | Transport.ReadTimeout> | undefined
-  const read = () => (plainRead ??= transport.read(idle))
+export class Reader implements Transport.Parked {
+  /** Once set, every later read fails the same way at once. */
+  private failure: ReadFailure | undefined = undefined
+  /** Is a command read (or a park) waiting for the client? */
+  private waiting = false
+  /** What the next read is for: a command, a SASL answer, or a body (read at DATA's minimum rate). */
+  private mode: Mode = "command"
+  /** A frame the session put back: the next `bufferedCommand` returns it. */
+  private putBack: CommandFrame | undefined = undefined
+  private readonly framer: Framer.Framer
+  private readonly idle: Duration.Duration
+  private readonly idleMs: number
   // DATA's minimum rate (Postfix's smtpd_min_data_rate): after the grace period the client must
-  // have sent `minDataRate` bytes for every second; each read may wait only until it falls behind
-  const minRate = options.minDataRate ?? 0
-  const graceMs = Duration.toMillis(Duration.fromInputUnsafe(options.dataRateGrace ?? "30 seconds"))
-  let dataStart = 0
-  let dataBytes = 0
-  let dataDeadline = false
-  const now = options.now ?? (() => Date.now())
-  // how long the next read of a body may wait; 0: the client has already fallen behind
-  const dataWaitMs = () => {
-    if (minRate <= 0) return idleMs
-    const time = now()
-    if (dataStart < 0) dataStart = time
-    const behind = dataStart + graceMs + (dataBytes / minRate) * 1000 - time
-    dataDeadline = behind < idleMs
-    if (behind <= 0) return 0
-    // whole seconds: the socket's timer is re-armed only when the deadline moves by one
-    return dataDeadline ? Math.ceil(behind / 1000) * 1000 : idleMs
-  }
-  const readData = () => {
-    const ms = dataWaitMs()
-    if (ms === 0) return Effect.fail(new Transport.ReadTimeout())
-    return dataDeadline ? transport.read(Duration.millis(ms)) : read()
-  }
-  // a chunk that came while a command read waits, acted on in the transport's callback
-  const inline = options.inline
-  const take: Transport.Inline = (chunk) => {
-    if (framer.currentMode === "data") dataBytes += chunk.length
-    framer.push(chunk)
-    if (inline === undefined || !inline()) return undefined
-    // all handled: waiting again, for a command or for the body of a DATA begun inline
-    if (framer.currentMode === "command") return idleMs
-    // behind the minimum rate: the session's loop ends it
-    const ms = dataWaitMs()
-    return ms === 0 ? undefined : ms
-  }
-  let inlineRead: typeof plainRead
-  const readInline = () => (inline === undefined ? read() : (inlineRead ??= transport.read(idle, take)))
-  const afterRead = (chunk: Uint8Array | undefined) => {
-    waiting = false
-    if (chunk === undefined) return broken(new ReadFailure({ reason: "closed" }))
-    if (mode === "data") dataBytes += chunk.length
-    framer.push(chunk)
-    return Effect.void
-  }
-  // runs once per socket read: kept to a few plain steps (each step is runtime work). Built on
-  // the first read in the session's fiber: a parked session never needs it
-  let readStep: Effect.Effect<void, ReadFailure> | undefined
-  const makeReadStep = (): Effect.Effect<void, ReadFailure> =>
-    Effect.matchEffect(
-      Effect.suspend(() => {
-        waiting = mode === "command"
-        return mode === "data" ? readData() : mode === "command" ? readInline() : read()
-      }),
-      {
-        onFailure: (error) => {
-          waiting = false
-          if (error._tag !== "ReadTimeout") return broken(new ReadFailure({ reason: "error" }))
-          const slow = framer.currentMode === "data" && dataDeadline
-          return broken(new ReadFailure({ reason: slow ? "slow" : "timeout" }))
-        },
-        onSuccess: afterRead
-      }
-    )
-  const afterWrite = () => ({
-    onFailure: () => broken(new ReadFailure({ reason: "error" })),
-    onSuccess: () => (readStep ??= makeReadStep())
-  })
-  let writeThenRead: ReturnType<typeof afterWrite> | undefined
-  const fill = (nextMode: typeof mode): Effect.Effect<void, ReadFailure> =>
-    Effect.suspend(() => {
-      if (failure !== undefined) return Effect.fail(failure)
-      mode = nextMode
-      const written = options.flush()
-      return written === undefined
-        ? (readStep ??= makeReadStep())
-        : Effect.matchEffect(written, (writeThenRead ??= afterWrite()))
-    })
+  // have sent `minRate` bytes for every second; each read may wait only until it falls behind
+  private readonly minRate: number
+  private readonly graceMs: number
+  /** When the body's first read began (-1: not yet), and its bytes so far. */
+  private dataStart = 0
+  private dataBytes = 0
+  /** Does the next body read wait only until the client falls behind? */
+  private dataDeadline = false
+  /** After `take` handled a chunk: how long to wait for the next. */
+  private nextWaitMs = 0
+  private fills: Fills | undefined = undefined
+  /** The transport's reads at the idle timeout, made on first use: a session may need only one. */
+  private plainRead: Read | undefined = undefined
+  private inlineRead: Read | undefined = undefined
 
-  // the connection only asks for commands while the framer is in command mode
-  let putBack: CommandFrame | undefined
-  const bufferedCommand = () => {
-    const frame = putBack
-    if (frame === undefined) return framer.pull() as CommandFrame | undefined
-    putBack = undefined
+  /** `actsInline`: the session takes chunks inline, parked or while its fiber waits for a command. */
+  constructor(
+    private readonly session: Session,
+    private readonly transport: Transport.Transport,
+    options: Options,
+    private readonly actsInline: boolean
+  ) {
+    this.framer = session.framer
+    this.idle = Duration.fromInputUnsafe(options.idleTimeout)
+    this.idleMs = Duration.toMillis(this.idle)
+    this.minRate = options.minDataRate ?? 0
+    this.graceMs = Duration.toMillis(Duration.fromInputUnsafe(options.dataRateGrace ?? "30 seconds"))
+  }
+
+  /** The next command frame already buffered, if any (no I/O). */
+  bufferedCommand(): CommandFrame | undefined {
+    const frame = this.putBack
+    // the session only asks for commands while the framer is in command mode
+    if (frame === undefined) return this.framer.pull() as CommandFrame | undefined
+    this.putBack = undefined
     return frame
   }
-  const unread = (frame: CommandFrame) => {
-    putBack = frame
-  }
-  let commandFill: Effect.Effect<void, ReadFailure> | undefined
-  let answerFill: Effect.Effect<void, ReadFailure> | undefined
-  let dataFill: Effect.Effect<void, ReadFailure> | undefined
-  const fillData = () => (dataFill ??= fill("data"))
 
-  const startData = () => {
-    framer.startData()
-    dataBytes = 0
-    dataStart = -1 // the rate's clock starts at the first read of the body
-    let aborted: Framer.AbortReason | undefined
-    let end: DataEnd | undefined
-    // one step: a body slice, or None at the end; Abort is remembered and reported by `finish`
+  /** Puts a frame back: the next `bufferedCommand` returns it (one that inline handling left). */
+  unread(frame: CommandFrame): void {
+    this.putBack = frame
+  }
+
+  /** Flushes pending replies, then waits for more input (acted on inline, if the session can). */
+  fillCommand(): Effect.Effect<void, ReadFailure> {
+    return this.fillsOf().command
+  }
+
+  /** `fillCommand` for a line that is not a command (a SASL answer): never acted on inline. */
+  fillAnswer(): Effect.Effect<void, ReadFailure> {
+    return this.fillsOf().answer
+  }
+
+  /** Switches the framer to DATA: the section's body may be read once, `finish` drains to its end. */
+  startData(): DataSection {
+    this.framer.startData()
+    this.dataBytes = 0
+    this.dataStart = -1 // the rate's clock starts at the first read of the body
+    return new DataSection(this.framer, this)
+  }
+
+  /** `fillCommand` for the body of a DATA. */
+  fillData(): Effect.Effect<void, ReadFailure> {
+    return this.fillsOf().data
+  }
+
+  /**
+   * Waits for the next command with no fiber (`Transport.Parking`), the input acted on inline;
+   * the session's `wake` runs when it needs its fiber. False: it cannot (no inline handling,
+   * no parking, or input already queued), the session reads in its fiber.
+   */
+  park(): boolean {
+    const parking = this.transport.park
+    if (!this.actsInline || parking === undefined || this.failure !== undefined) return false
+    this.mode = "command"
+    this.waiting = parking.start(this, this.idleMs)
+    return this.waiting
+  }
+
+  /** Is the session waiting for the client's next command (and has no input to act on)? */
+  waitingForCommand(): boolean {
+    // a DATA begun inline waits in a command read: it is not idle
+    return this.waiting && this.failure === undefined && this.framer.currentMode === "command"
+  }
+
+  /** A chunk that came while a command read (or the park) waits, acted on in the transport's callback. */
+  take(chunk: Uint8Array): Transport.Taken {
+    if (this.framer.currentMode === "data") this.dataBytes += chunk.length
+    this.framer.push(chunk)
+    if (!this.session.inline()) return "NeedsFiber"
+    // all handled: waiting again, for a command or for the body of a DATA begun inline
+    if (this.framer.currentMode === "command") {
+      this.nextWaitMs = this.idleMs
+      return "Handled"
+    }
+    // behind the minimum rate: the session's fiber ends it
+    const ms = this.dataWaitMs()
+    if (ms === 0) return "NeedsFiber"
+    this.nextWaitMs = ms
+    return "Handled"
+  }
+
+  waitMs(): number {
+    return this.nextWaitMs
+  }
+
+  /** The park ended. */
+  wake(): void {
+    this.waiting = false
+    this.session.wake()
+  }
+
+  /** How long the next read of a body may wait; 0: the client has already fallen behind. */
+  private dataWaitMs(): number {
+    if (this.minRate <= 0) return this.idleMs
+    const time = this.session.now()
+    if (this.dataStart < 0) this.dataStart = time
+    const behind = this.dataStart + this.graceMs + (this.dataBytes / this.minRate) * 1000 - time
+    this.dataDeadline = behind < this.idleMs
+    if (behind <= 0) return 0
+    // whole seconds: the socket's timer is re-armed only when the deadline moves by one
+    return this.dataDeadline ? Math.ceil(behind / 1000) * 1000 : this.idleMs
+  }
+
+  private broken(error: ReadFailure): Effect.Effect<never, ReadFailure> {
+    this.failure = error
+    return Effect.fail(error)
+  }
+
+  private fillsOf(): Fills {
+    if (this.fills !== undefined) return this.fills
+    // runs once per socket read: kept to a few plain steps (each step is runtime work)
+    const readStep = Effect.matchEffect(
+      Effect.suspend(() => this.nextRead()),
+      { onFailure: (error) => this.readFailed(error), onSuccess: (chunk) => this.afterRead(chunk) }
+    )
+    const writeThenRead = {
+      onFailure: () => this.broken(new ReadFailure({ reason: "error" })),
+      onSuccess: () => readStep
+    }
+    const fill = (mode: Mode): Effect.Effect<void, ReadFailure> =>
+      Effect.suspend(() => {
+        if (this.failure !== undefined) return Effect.fail(this.failure)
+        this.mode = mode
+        const written = this.session.takeFlush()
+        return written === undefined ? readStep : Effect.matchEffect(written, writeThenRead)
+      })
+    this.fills = new Fills(fill("command"), fill("answer"), fill("data"))
+    return this.fills
+  }
+
+  private nextRead(): Read {
+    this.waiting = this.mode === "command"
+    if (this.mode === "data") return this.readData()
+    if (this.mode === "answer" || !this.actsInline || this.transport.readInline === undefined) return this.read()
+    return (this.inlineRead ??= this.transport.readInline(this.idle, this))
+  }
+
+  private read(): Read {
+    return (this.plainRead ??= this.transport.read(this.idle))
+  }
+
+  private readData(): Read {
+    const ms = this.dataWaitMs()
+    if (ms === 0) return Effect.fail(new Transport.ReadTimeout())
+    return this.dataDeadline ? this.transport.read(Duration.millis(ms)) : this.read()
+  }
+
+  private readFailed(error: Transport.TransportError | Transport.ReadTimeout): Effect.Effect<never, ReadFailure> {
+    this.waiting = false
+    if (error._tag !== "ReadTimeout") return this.broken(new ReadFailure({ reason: "error" }))
+    const slow = this.framer.currentMode === "data" && this.dataDeadline
+    return this.broken(new ReadFailure({ reason: slow ? "slow" : "timeout" }))
+  }
+
+  private afterRead(chunk: Uint8Array | Transport.TakenInline | undefined): Effect.Effect<void, ReadFailure> {
+    this.waiting = false
+    if (chunk === undefined) return this.broken(new ReadFailure({ reason: "closed" }))
+    // the chunk went to `take`: it is in the framer already
+    if (chunk instanceof Transport.TakenInline) return Effect.void
+    if (this.mode === "data") this.dataBytes += chunk.length
+    this.framer.push(chunk)
+    return Effect.void
+  }
+}
+
+/**
+ * One DATA section, from the 354 to its end: the body a handler may read (once), or the drain
+ * of what it leaves.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class DataSection {
+  /** The first reason the body was cut short stands (a bare line ending after the size limit does not replace it). */
+  private aborted: Framer.AbortReason | undefined = undefined
+  private end: DataEnd | undefined = undefined
+
+  constructor(
+    private readonly framer: Framer.Framer,
+    private readonly reader: Reader
+  ) {}
+
+  /** The end without I/O, if the input read so far reaches it: what the handler left is dropped frame by frame. */
+  drain(): DataEnd | undefined {
+    while (this.end === undefined) {
+      const frame = this.framer.pull()
+      if (frame === undefined) return undefined
+      if (frame._tag === "Abort") this.aborted ??= frame.reason
+      else if (frame._tag === "EndOfData") this.end = new DataEnd(frame.size, this.aborted)
+    }
+    return this.end
+  }
+
+  /** Drains to the end, reading as needed. */
+  finish(): Effect.Effect<DataEnd, ReadFailure> {
+    const loop = (): Effect.Effect<DataEnd, ReadFailure> => {
+      const done = this.drain()
+      return done === undefined ? Effect.flatMap(this.reader.fillData(), loop) : Effect.succeed(done)
+    }
+    return Effect.suspend(loop)
+  }
+
+  /** The body as a stream, built when a handler asks for it: one that does not read it pays nothing. */
+  body(): Stream.Stream<Uint8Array, Message.BodyError> {
+    const pull = this.pull()
+    // the stream ends where the effect fails with Done
+    return Stream.fromEffectRepeat(
+      Effect.suspend((): Effect.Effect<Uint8Array, Message.BodyError | Cause.Done> => {
+        if (this.aborted !== undefined) return Effect.fail(abortError(this.aborted))
+        return pull.pipe(
+          Effect.mapError(
+            (error) => new Message.ClientDisconnected({ reason: error.reason === "slow" ? "timeout" : error.reason })
+          ),
+          Effect.flatMap((slice): Effect.Effect<Uint8Array, Message.BodyError | Cause.Done> => {
+            if (this.aborted !== undefined) return Effect.fail(abortError(this.aborted))
+            return Option.isSome(slice) ? Effect.succeed(slice.value) : Cause.done()
+          })
+        )
+      })
+    )
+  }
+
+  // one step: a body slice, or None at the end; Abort is remembered and reported by `finish`
+  private pull(): Effect.Effect<Option.Option<Uint8Array>, ReadFailure> {
     const pull: Effect.Effect<Option.Option<Uint8Array>, ReadFailure> = Effect.suspend(() => {
-      if (end !== undefined) return Effect.succeed(Option.none())
-      const frame = framer.pull()
-      if (frame === undefined) return Effect.andThen(fillData(), pull)
+      if (this.end !== undefined) return Effect.succeed(Option.none())
+      const frame = this.framer.pull()
+      if (frame === undefined) return Effect.andThen(this.reader.fillData(), pull)
       switch (frame._tag) {
         case "Body":
-          return aborted === undefined ? Effect.succeed(Option.some(frame.bytes)) : pull
+          return this.aborted === undefined ? Effect.succeed(Option.some(frame.bytes)) : pull
         case "Abort":
-          // the first reason stands: a bare line ending after the size limit does not replace it
-          aborted ??= frame.reason
+          this.aborted ??= frame.reason
           return pull
         case "EndOfData":
-          end = { size: frame.size, aborted }
+          this.end = new DataEnd(frame.size, this.aborted)
           return Effect.succeed(Option.none())
         default:
           return pull
       }
     })
-    const body = (): Stream.Stream<Uint8Array, Message.BodyError> =>
-      // the stream ends where the effect fails with Done
-      Stream.fromEffectRepeat(
-        Effect.suspend((): Effect.Effect<Uint8Array, Message.BodyError | Cause.Done> => {
-          if (aborted !== undefined) return Effect.fail(abortError(aborted))
-          return pull.pipe(
-            Effect.mapError(
-              (error) => new Message.ClientDisconnected({ reason: error.reason === "slow" ? "timeout" : error.reason })
-            ),
-            Effect.flatMap((slice): Effect.Effect<Uint8Array, Message.BodyError | Cause.Done> => {
-              if (aborted !== undefined) return Effect.fail(abortError(aborted))
-              return Option.isSome(slice) ? Effect.succeed(slice.value) : Cause.done()
-            })
-          )
-        })
-      )
-    // drains what the handler left, frame by frame without an effect per frame
-    const drain = () => {
-      while (end === undefined) {
-        const frame = framer.pull()
-        if (frame === undefined) return undefined
-        if (frame._tag === "Abort") aborted ??= frame.reason
-        else if (frame._tag === "EndOfData") end = { size: frame.size, aborted }
-      }
-      return end
-    }
-    const finish: Effect.Effect<DataEnd, ReadFailure> = Effect.suspend(function loop(): Effect.Effect<
-      DataEnd,
-      ReadFailure
-    > {
-      const done = drain()
-      return done === undefined ? Effect.flatMap(fillData(), loop) : Effect.succeed(done)
-    })
-    return { body, finish, drain }
+    return pull
   }
-
-  const park = (wake: () => void) => {
-    if (inline === undefined || transport.park === undefined || failure !== undefined) return false
-    mode = "command"
-    waiting = transport.park.start(take, idleMs, () => {
-      waiting = false
-      wake()
-    })
-    return waiting
-  }
-
-  return new Handle(
-    park,
-    bufferedCommand,
-    unread,
-    () => (commandFill ??= fill("command")),
-    () => (answerFill ??= fill("answer")),
-    startData,
-    // a DATA begun inline waits in a command read: it is not idle
-    () => waiting && failure === undefined && framer.currentMode === "command"
-  )
-}
-
-// a class, not an object literal: see NodeTransport's note on a connection's objects. (And no
-// getters: a literal's getter lives in its hidden class, one hidden class per session.)
-class Handle implements Reader {
-  constructor(
-    readonly park: Reader["park"],
-    readonly bufferedCommand: Reader["bufferedCommand"],
-    readonly unread: Reader["unread"],
-    readonly fillCommand: Reader["fillCommand"],
-    readonly fillAnswer: Reader["fillAnswer"],
-    readonly startData: Reader["startData"],
-    readonly waitingForCommand: Reader["waitingForCommand"]
-  ) {}
 }
 
 const abortError = (reason: Framer.AbortReason): Message.BodyError =>

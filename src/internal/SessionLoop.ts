@@ -1,17 +1,20 @@
 /**
  * A session's fiber: the steps of the fold that need effects (the handler's hooks, STARTTLS,
  * AUTH, slow errors, the body a handler reads), the reads that wait, and the end of the session.
- * It is forked when a session first needs it (see `Connection`), on the session's state.
+ * It is forked when a session first needs it (see `Connection`), on the session's state. The
+ * session's states and who holds what: docs/sessions.md.
  *
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Exit from "effect/Exit"
 import type * as Stream from "effect/Stream"
 import type * as Message from "../handler/Message.js"
 import type { SessionInfo } from "../handler/SessionInfo.js"
+import type * as Parameters from "../protocol/Parameters.js"
 import * as Protocol from "../protocol/Protocol.js"
 import * as Reply from "../protocol/Reply.js"
 import type * as Sasl from "../protocol/Sasl.js"
@@ -24,15 +27,15 @@ import * as Trace from "./Trace.js"
 import type * as Transport from "./Transport.js"
 
 // a message as its handler gets it: the body stream is built when the handler asks for it. (A
-// getter on the prototype: an object literal's getter would give each message a hidden class.)
+// getter on the prototype, never in an object literal: docs/performance/gc.md.)
 class Received implements Message.Message {
   constructor(
     readonly envelope: Session.Envelope,
-    private readonly stream: () => Stream.Stream<Uint8Array, Message.BodyError>,
+    private readonly data: Reader.DataSection,
     readonly decodeData: boolean
   ) {}
-  get body() {
-    return this.stream()
+  get body(): Stream.Stream<Uint8Array, Message.BodyError> {
+    return this.data.body()
   }
 }
 
@@ -43,64 +46,179 @@ class Received implements Message.Message {
  * @since 0.1.0
  * @category constructors
  */
-export const run = (live: Live, serveCommands = true): Effect.Effect<void> => {
-  const { env } = live
-  const { config, handler } = env
-  const protocol = config.protocol
-  const flush = Effect.suspend(() => live.takeFlush() ?? Effect.void)
-  const info = (): SessionInfo => ({
-    id: env.id,
-    peer: live.transport.remote,
-    local: live.transport.local,
-    hostname: protocol.hostname,
-    greeting: live.state.greeting,
-    envelope: live.state.envelope,
-    secure: live.transport.secure,
-    tls: live.transport.tls,
-    auth: live.state.auth
-  })
+export const run = (live: Live, serveCommands = true): Effect.Effect<void> => new SessionFiber(live).run(serveCommands)
+
+// What the fiber needs besides the session's state, built once when it is forked: the step of
+// each command that needs effects is a method here.
+class SessionFiber {
+  /** Writes the pending replies (one effect for the fiber's whole life). */
+  private readonly flush: Effect.Effect<void, Transport.TransportError>
+
+  constructor(private readonly live: Live) {
+    this.flush = Effect.suspend(() => live.takeFlush() ?? Effect.void)
+  }
+
+  run(serveCommands: boolean): Effect.Effect<void> {
+    // one handler and one finalizer for every way out: each wrapper is a frame that an idle
+    // session holds for as long as it is open
+    return (serveCommands ? this.serve() : Effect.void).pipe(
+      Effect.matchEffect({ onFailure: (error) => this.failed(error), onSuccess: () => this.lastFlush() }),
+      Effect.onExit((exit) => this.finalize(exit))
+    )
+  }
+
+  // The fold: one command at a time, its step carried out here when `Live.quick` could not
+  // answer it inline. The cases stay in this one generator: a step of its own would cost an
+  // effect per command.
+  private serve(): Effect.Effect<void, Reader.ReadFailure | Transport.TransportError> {
+    const self = this
+    const live = this.live
+    const { env } = live
+    const { config, handler } = env
+    return Effect.gen(function* () {
+      while (true) {
+        if (live.draining !== undefined) {
+          yield* self.drained(live.draining)
+          continue
+        }
+        if (env.isShuttingDown()) return live.send(Reply.shuttingDown)
+        const frame = live.reader.bufferedCommand()
+        if (frame === undefined) {
+          yield* live.reader.fillCommand()
+          continue
+        }
+        if (config.trace) yield* Effect.logDebug(`<<< ${Trace.commandLine(frame)}`)
+        const open = live.state.envelope !== undefined
+        const step = live.quick(frame)
+        if (step._tag === "OutOfTurn") return live.send(Reply.protocolViolation)
+        if (step._tag !== "Answered") live.state = step.state
+        switch (step._tag) {
+          case "Reply":
+            live.dropAnswersOfRefusedAuth(frame)
+            // past the soft error limit every error waits (Postfix's smtpd_error_sleep_time)
+            if (step.slow === true) yield* self.pause(config.errorDelay)
+            live.send(step.reply)
+            break
+          case "StartTls":
+            if (!(yield* self.startTls(step.reply))) return
+            break
+          case "Auth":
+            if ((yield* self.authenticate(step.mechanism as Sasl.Mechanism, step.initialResponse)) === "close") return
+            break
+          case "Close":
+            return live.send(step.reply)
+          case "Mail":
+            live.hookAnswered(step.accepted, Reply.senderOk, yield* self.mailHook(step.from, step.parameters))
+            break
+          case "Rcpt":
+            live.hookAnswered(step.accepted, Reply.recipientOk, yield* self.rcptHook(step.recipient))
+            break
+          case "Data":
+            yield* self.receive(step.envelope)
+            break
+          case "User":
+            live.send(Result.merge(yield* self.userCommand(step.verb, step.argument)))
+            break
+        }
+        if (open && live.state.envelope === undefined && handler.reset !== undefined) {
+          // the client has its reply before the handler tidies up (a relay says QUIT upstream)
+          yield* self.flush
+          yield* self.endTransaction()
+        }
+      }
+    })
+  }
+
+  // the end of a DATA begun inline, whose body nobody reads
+  private drained(data: Reader.DataSection): Effect.Effect<void, Reader.ReadFailure | Transport.TransportError> {
+    const live = this.live
+    live.draining = undefined
+    return Effect.flatMap(data.finish(), (end) => {
+      live.received(end, accepted)
+      return live.env.handler.reset === undefined ? Effect.void : Effect.andThen(this.flush, this.endTransaction())
+    })
+  }
+
+  private mailHook(from: string, parameters: Parameters.Parameters) {
+    return guarded(this.live.env.handler.mail(this.info(), from, parameters))
+  }
+
+  private rcptHook(recipient: Session.Recipient) {
+    return guarded(this.live.env.handler.rcpt(this.info(), recipient))
+  }
+
+  // the replies go out, then the session waits
+  private pause(duration: Duration.Duration): Effect.Effect<void, Transport.TransportError> {
+    return Effect.andThen(this.flush, Effect.sleep(duration))
+  }
+
+  private info(): SessionInfo {
+    const live = this.live
+    return {
+      id: live.env.id,
+      peer: live.transport.remote,
+      local: live.transport.local,
+      hostname: live.env.config.protocol.hostname,
+      greeting: live.state.greeting,
+      envelope: live.state.envelope,
+      secure: live.transport.secure,
+      tls: live.transport.tls,
+      auth: live.state.auth
+    }
+  }
 
   // the next line as the client sent it, not a command (SASL answers): never traced
-  const nextLine = (): Effect.Effect<string | undefined, Reader.ReadFailure> =>
-    Effect.suspend(function loop(): Effect.Effect<string | undefined, Reader.ReadFailure> {
-      const frame = live.reader.bufferedCommand()
-      if (frame === undefined) return Effect.flatMap(live.reader.fillAnswer(), loop)
+  private nextLine(): Effect.Effect<string | undefined, Reader.ReadFailure> {
+    const reader = this.live.reader
+    return Effect.suspend(function loop(): Effect.Effect<string | undefined, Reader.ReadFailure> {
+      const frame = reader.bufferedCommand()
+      if (frame === undefined) return Effect.flatMap(reader.fillAnswer(), loop)
       // a line that is not text cannot be base64: the mechanism refuses it
       return Effect.succeed(frame._tag === "Line" ? (Protocol.lineText(frame.bytes) ?? "\u0000") : undefined)
     })
+  }
 
   // RFC 3207: the 220 goes out, plaintext the client pipelined after STARTTLS is dropped, and
-  // the session starts over on the encrypted connection; a failed handshake ends it
-  const startTls = (accept: () => Effect.Effect<Transport.Transport, Transport.TransportError>) =>
-    Effect.gen(function* () {
-      yield* flush
+  // the session starts over on the encrypted connection; a failed handshake ends it (false)
+  private startTls(ready: Reply.Reply): Effect.Effect<boolean, Transport.TransportError> {
+    const self = this
+    const live = this.live
+    return Effect.gen(function* () {
+      const transport = live.transport
+      if (transport.acceptTls === undefined) {
+        live.send(Reply.notImplemented)
+        return true
+      }
+      live.send(ready)
+      yield* self.flush
       live.framer.reset()
-      const secured = yield* Effect.result(accept())
+      const secured = yield* Effect.result(transport.acceptTls())
       if (Result.isFailure(secured)) {
         const cause = secured.failure.cause
         yield* Effect.logInfo(`TLS handshake failed: ${cause instanceof Error ? cause.message : String(cause)}`)
         return false
       }
-      live.transport = secured.success
-      live.reader = live.readerOn(live.transport)
-      live.state = Session.secured(live.state)
+      live.secured(secured.success)
       return true
     })
+  }
 
-  const authenticate = (mechanism: Sasl.Mechanism, initialResponse: string | undefined) =>
-    Effect.gen(function* () {
-      const authenticator = env.authenticator
+  private authenticate(mechanism: Sasl.Mechanism, initialResponse: string | undefined) {
+    const self = this
+    const live = this.live
+    const { config, authenticator } = live.env
+    return Effect.gen(function* () {
       if (authenticator === undefined) return live.send(Reply.notImplemented)
       const outcome = yield* Authentication.exchange({
         mechanism,
         initialResponse,
-        hostname: protocol.hostname,
+        hostname: config.protocol.hostname,
         authenticator,
-        session: info(),
+        session: self.info(),
         challenge: (text) =>
           Effect.suspend(() => {
             live.send(Reply.make(334, undefined, text))
-            return nextLine()
+            return self.nextLine()
           })
       })
       switch (outcome._tag) {
@@ -112,8 +230,7 @@ export const run = (live: Live, serveCommands = true): Effect.Effect<void> => {
         case "Refused": {
           live.authFailures++
           // a pause before each verdict slows guessing down; then the door closes
-          yield* flush
-          yield* Effect.sleep(config.authFailureDelay)
+          yield* self.pause(config.authFailureDelay)
           if (live.authFailures >= config.maxAuthFailures) {
             live.send(Reply.tooManyAuthFailures)
             return "close" as const
@@ -122,139 +239,69 @@ export const run = (live: Live, serveCommands = true): Effect.Effect<void> => {
         }
       }
     })
+  }
 
-  const receive = (envelope: Session.Envelope) =>
-    Effect.suspend(() => {
+  private receive(envelope: Session.Envelope): Effect.Effect<void, Reader.ReadFailure | Transport.TransportError> {
+    const self = this
+    const live = this.live
+    const { config, handler } = live.env
+    return Effect.suspend(() => {
       live.send(Reply.startData)
       const data = live.reader.startData()
       // the client waits for 354 before it sends the body, whatever the handler does first
       return Effect.gen(function* () {
-        yield* flush
-        const message = new Received(envelope, data.body, config.decodeData)
-        const outcome = yield* guarded(handler.data(info(), message))
-        live.received(yield* data.finish, outcome)
+        yield* self.flush
+        const message = new Received(envelope, data, config.decodeData)
+        const outcome = yield* guarded(handler.data(self.info(), message))
+        live.received(yield* data.finish(), outcome)
       })
     })
+  }
+
+  private userCommand(verb: string, argument: string): Effect.Effect<Result.Result<Reply.Reply, Reply.Reply>> {
+    const command = this.live.env.config.commands[verb]
+    return command === undefined
+      ? Effect.succeed(Result.fail(Reply.unknownCommand))
+      : guarded(command(this.info(), argument))
+  }
 
   // the handler's per-transaction resources go when the transaction does
-  const endTransaction = () =>
-    handler.reset === undefined ? Effect.void : guarded(handler.reset(info())).pipe(Effect.asVoid)
+  private endTransaction(): Effect.Effect<void> {
+    const reset = this.live.env.handler.reset
+    return reset === undefined ? Effect.void : guarded(reset(this.info())).pipe(Effect.asVoid)
+  }
 
-  const loop = Effect.gen(function* () {
-    while (true) {
-      if (live.draining !== undefined) {
-        const data = live.draining
-        live.draining = undefined
-        live.received(yield* data.finish, accepted)
-        if (handler.reset !== undefined) {
-          yield* flush
-          yield* endTransaction()
-        }
-        continue
-      }
-      if (env.isShuttingDown()) return live.send(Reply.shuttingDown)
-      const frame = live.reader.bufferedCommand()
-      if (frame === undefined) {
-        yield* live.reader.fillCommand()
-        continue
-      }
-      if (config.trace) yield* Effect.logDebug(`<<< ${Trace.commandLine(frame)}`)
-      const open = live.state.envelope !== undefined
-      const decision = live.quick(frame)
-      if (decision === "violation") return live.send(Reply.protocolViolation)
-      if (decision !== undefined) live.state = decision.state
-      switch (decision?._tag) {
-        case undefined:
-          break
-        case "Reply":
-          live.dropAnswersOfRefusedAuth(frame)
-          if (decision.slow === true) {
-            // past the soft error limit every error waits (Postfix's smtpd_error_sleep_time)
-            yield* flush
-            yield* Effect.sleep(config.errorDelay)
-          }
-          live.send(decision.reply)
-          break
-        case "StartTls": {
-          const accept = live.transport.acceptTls
-          if (accept === undefined) {
-            live.send(Reply.notImplemented)
-            break
-          }
-          live.send(decision.reply)
-          if (!(yield* startTls(accept))) return
-          break
-        }
-        case "Auth":
-          if ((yield* authenticate(decision.mechanism as Sasl.Mechanism, decision.initialResponse)) === "close") return
-          break
-        case "Close":
-          return live.send(decision.reply)
-        case "Mail": {
-          const outcome = yield* guarded(handler.mail(info(), decision.from, decision.parameters))
-          if (Result.isSuccess(outcome)) live.state = decision.accepted
-          live.send(Result.isSuccess(outcome) ? Reply.senderOk : outcome.failure)
-          break
-        }
-        case "Rcpt": {
-          const outcome = yield* guarded(handler.rcpt(info(), decision.recipient))
-          if (Result.isSuccess(outcome)) live.state = decision.accepted
-          live.send(Result.isSuccess(outcome) ? Reply.recipientOk : outcome.failure)
-          break
-        }
-        case "Data":
-          yield* receive(decision.envelope)
-          break
-        case "User": {
-          const command = config.commands[decision.verb]
-          const outcome =
-            command === undefined
-              ? Result.fail(Reply.unknownCommand)
-              : yield* guarded(command(info(), decision.argument))
-          live.send(Result.merge(outcome))
-          break
-        }
-      }
-      if (open && live.state.envelope === undefined && handler.reset !== undefined) {
-        // the client has its reply before the handler tidies up (a relay says QUIT upstream)
-        yield* flush
-        yield* endTransaction()
-      }
-    }
-  })
+  private failed(error: Reader.ReadFailure | Transport.TransportError): Effect.Effect<void> {
+    if (error._tag !== "ReadFailure") return Effect.logDebug("write failed", error)
+    if (error.reason === "timeout") this.live.send(Reply.idleTimeout)
+    // never read the rest of a slow DATA as commands: say why and close
+    if (error.reason === "slow") this.live.send(Reply.dataTimeout)
+    return this.lastFlush()
+  }
 
-  const lastFlush = () => Effect.catch(flush, (error) => Effect.logDebug("write failed", error))
+  private lastFlush(): Effect.Effect<void> {
+    return Effect.catch(this.flush, (error) => Effect.logDebug("write failed", error))
+  }
+
   // shutdown past the grace period: tell the client, briefly, then close
-  const shutdownNotice = () =>
-    Effect.suspend(() => {
-      live.send(Reply.shuttingDown)
-      return flush
+  private shutdownNotice(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.live.send(Reply.shuttingDown)
+      return this.flush
     }).pipe(Effect.interruptible, Effect.timeout("1 second"), Effect.ignore)
-  const finalize = (exit: Exit.Exit<void>) =>
-    Effect.suspend(() => {
+  }
+
+  private finalize(exit: Exit.Exit<void>): Effect.Effect<void> {
+    const live = this.live
+    return Effect.suspend(() => {
       live.ended = true
       const interrupted = Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
-      return (interrupted ? shutdownNotice() : Effect.void).pipe(
-        Effect.andThen(Effect.suspend(() => (live.state.envelope === undefined ? Effect.void : endTransaction()))),
+      return (interrupted ? this.shutdownNotice() : Effect.void).pipe(
+        Effect.andThen(Effect.suspend(() => (live.state.envelope === undefined ? Effect.void : this.endTransaction()))),
         // the transport of the moment: after STARTTLS it is the encrypted one
         Effect.ensuring(Effect.suspend(() => live.transport.close)),
-        Effect.ensuring(Effect.sync(() => env.onEnd?.()))
+        Effect.ensuring(Effect.sync(() => live.env.onEnd?.()))
       )
     })
-
-  // one handler and one finalizer for every way out: each wrapper is a frame that an idle
-  // session holds for as long as it is open
-  return (serveCommands ? loop : Effect.void).pipe(
-    Effect.matchEffect({
-      onFailure: (error) => {
-        if (error._tag !== "ReadFailure") return Effect.logDebug("write failed", error)
-        if (error.reason === "timeout") live.send(Reply.idleTimeout)
-        // never read the rest of a slow DATA as commands: say why and close
-        if (error.reason === "slow") live.send(Reply.dataTimeout)
-        return lastFlush()
-      },
-      onSuccess: lastFlush
-    }),
-    Effect.onExit(finalize)
-  )
+  }
 }

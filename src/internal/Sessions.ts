@@ -3,7 +3,8 @@
  * when full), counts them, and shuts them down gracefully when its scope closes — idle sessions
  * get 421 4.3.2 at once, a message in progress may finish within the grace period, then
  * whatever is left is interrupted. A session's fiber, when it needs one, is a root fiber of the
- * runtime the sessions were made in, with the session's log annotations.
+ * runtime the sessions were made in, with the session's log annotations. A session's states
+ * (parked, inline, forked, ended) and who holds what: docs/sessions.md.
  *
  * @since 0.1.0
  */
@@ -14,7 +15,7 @@ import * as Option from "effect/Option"
 import * as Fiber from "effect/Fiber"
 import * as References from "effect/References"
 import type * as Scope from "effect/Scope"
-import { formatEndpoint } from "../handler/SessionInfo.js"
+import { type Endpoint, formatEndpoint } from "../handler/SessionInfo.js"
 import type * as MessageHandler from "../handler/MessageHandler.js"
 import * as SmtpError from "../protocol/SmtpError.js"
 import * as Authenticator from "../auth/Authenticator.js"
@@ -48,41 +49,28 @@ export interface Sessions {
   readonly active: Effect.Effect<number>
 }
 
-// a running session, linked into the list of them. This and SessionEnvironment are classes, not
-// object literals: see NodeTransport's note on a connection's objects.
+// A running session, linked into the list of them, with what its end must release. This and
+// SessionEnvironment are classes, not object literals (pretenuring: docs/performance/gc.md).
 class Running {
   /** Set once the session has started; cleared when it leaves the list. */
   handle: Connection.Handle | undefined = undefined
   prev: Running | undefined = undefined
-  constructor(public next: Running | undefined) {}
-}
-
-class SessionEnvironment implements Connection.Environment {
   constructor(
-    readonly id: string,
-    readonly config: ServerConfig,
-    readonly handler: MessageHandler.Handler,
-    readonly isShuttingDown: () => boolean,
-    readonly greeting: Reply.Reply,
-    readonly authenticator: Authenticator.Service | undefined,
-    readonly onEnd: () => void,
-    readonly fork: Connection.Environment["fork"],
-    readonly clock: Clock.Clock,
-    readonly context: Context.Context<never>
+    public next: Running | undefined,
+    /** The client's key for the per-client limit. */
+    readonly client: string,
+    readonly onEnd: (() => void) | undefined
   ) {}
 }
 
-// The sessions running now, as a list through their entries rather than a Map or a Set. Measured
-// under connection churn after a spell of many open sessions: with a Map (or a Set) about 2 MB of
-// closed sessions' objects were promoted per scavenge (pauses of 15 ms and more), with this list
-// 0.4 MB (2-3 ms). A hash table that connections keep filling and emptying is rebuilt again and
-// again, and the copies left in the old generation seem to keep what they held alive until the
-// next full GC; an entry taken out of this list points nowhere.
+// The sessions running now, as a list through their entries rather than a Map or a Set, which
+// kept closed sessions alive across scavenges (docs/performance/gc.md): an entry taken out of
+// this list points nowhere.
 class RunningList {
   size = 0
   private head: Running | undefined = undefined
-  add(): Running {
-    const entry = new Running(this.head)
+  add(client: string, onEnd: (() => void) | undefined): Running {
+    const entry = new Running(this.head, client, onEnd)
     if (this.head !== undefined) this.head.prev = entry
     this.head = entry
     this.size++
@@ -105,6 +93,191 @@ class RunningList {
   }
 }
 
+// what an address means for the limits, remembered: a busy client connects again and again
+class Client {
+  constructor(
+    readonly key: string,
+    readonly limited: boolean
+  ) {}
+}
+
+// What one session needs from its server (`Connection.Environment`).
+class SessionEnvironment implements Connection.Environment {
+  readonly config: ServerConfig
+  readonly handler: MessageHandler.Handler
+  readonly greeting: Reply.Reply
+  readonly authenticator: Authenticator.Service | undefined
+  readonly clock: Clock.Clock
+  readonly context: Context.Context<never>
+
+  constructor(
+    private readonly server: Server,
+    readonly id: string,
+    private readonly peer: Endpoint,
+    private readonly entry: Running
+  ) {
+    this.config = server.config
+    this.handler = server.handler
+    this.greeting = server.greeting
+    this.authenticator = server.authenticator
+    this.clock = server.clock
+    this.context = server.context
+  }
+
+  isShuttingDown(): boolean {
+    return this.server.shuttingDown
+  }
+
+  fork(session: Effect.Effect<void>): Fiber.Fiber<void> {
+    return this.server.fork(session, this.id, formatEndpoint(this.peer))
+  }
+
+  onEnd(): void {
+    this.server.release(this.entry)
+  }
+}
+
+// The sessions of one server, and what they all share. Its bookkeeping is plain code around
+// each session: it runs for every connection.
+class Server implements Sessions {
+  shuttingDown = false
+  readonly greeting: Reply.Reply
+  readonly clock: Clock.Clock
+  private readonly annotations: Record<string, unknown>
+  private readonly runFork: <A, E>(effect: Effect.Effect<A, E>) => Fiber.Fiber<A, E>
+  private readonly running = new RunningList()
+  /** Connections per client (an IPv4 address, an IPv6 /64). */
+  private readonly perClient = new Map<string, number>()
+  private readonly clients = new Map<string, Client>()
+  private next = 0
+  private readonly prefix = Math.random().toString(36).slice(2, 8)
+
+  constructor(
+    readonly config: ServerConfig,
+    readonly handler: MessageHandler.Handler,
+    readonly authenticator: Authenticator.Service | undefined,
+    readonly context: Context.Context<never>
+  ) {
+    this.greeting = Reply.greeting(config.protocol.hostname)
+    this.clock = Context.get(context, Clock.Clock)
+    this.annotations = Context.get(context, References.CurrentLogAnnotations)
+    this.runFork = Effect.runForkWith(context)
+  }
+
+  readonly accept = (connection: Transport.Transport, onEnd?: () => void): void => {
+    if (this.isFull()) return this.refuse(connection, onEnd)
+    // a trusted proxy's connections start with the real client's address
+    if (!fromProxy(this.config, connection.remote.address)) return this.admit(connection, onEnd)
+    this.runFork(
+      Effect.matchEffect(ProxiedTransport.accept(connection, this.config.proxyTimeout), {
+        onFailure: (error) =>
+          Effect.andThen(
+            Effect.logInfo(`PROXY header refused: ${error.reason}`).pipe(
+              Effect.annotateLogs({ peer: formatEndpoint(connection.remote) })
+            ),
+            connection.close
+          ).pipe(Effect.ensuring(Effect.sync(() => onEnd?.()))),
+        onSuccess: (transport) => Effect.sync(() => this.admit(transport, onEnd))
+      })
+    )
+  }
+
+  readonly acceptProxied = (connection: Transport.Transport, onEnd?: () => void): void =>
+    this.isFull() ? this.refuse(connection, onEnd) : this.admit(connection, onEnd)
+
+  readonly serve = (transport: Transport.Transport): Effect.Effect<void> =>
+    Effect.callback<void>((resume) => this.accept(transport, () => resume(Effect.void)))
+
+  readonly active: Effect.Effect<number> = Effect.sync(() => this.running.size)
+
+  // the log annotations are the fiber's own from its start (Effect.annotateLogs would hold
+  // a frame for as long as the session is open); made only when the session forks its fiber
+  fork(session: Effect.Effect<void>, id: string, peer: string): Fiber.Fiber<void> {
+    const annotations = { ...this.annotations, session: id, peer }
+    return Effect.runForkWith(Context.add(this.context, References.CurrentLogAnnotations, annotations))(session)
+  }
+
+  /** The session has ended and its transport is closed. */
+  release(entry: Running): void {
+    this.running.remove(entry)
+    Metrics.connectionsActive.modifyUnsafe(-1, this.context)
+    const left = (this.perClient.get(entry.client) ?? 1) - 1
+    if (left === 0) this.perClient.delete(entry.client)
+    else this.perClient.set(entry.client, left)
+    entry.onEnd?.()
+  }
+
+  /** Shutdown: idle sessions go at once, busy ones get the grace period, then are interrupted. */
+  shutdown(): Effect.Effect<void> {
+    const running = this.running
+    this.shuttingDown = true
+    const grace = this.config.shutdownGrace
+    return Effect.gen(function* () {
+      const idle = fibers(running.entries().filter((entry) => entry.handle?.isIdle() === true))
+      yield* Effect.forEach(idle, Fiber.interrupt, { discard: true, concurrency: "unbounded" })
+      const busy = fibers(running.entries())
+      if (busy.length === 0) return
+      yield* Effect.logInfo(`waiting for ${busy.length} session(s) to finish`)
+      yield* Fiber.joinAll(busy).pipe(Effect.interruptible, Effect.timeout(grace), Effect.ignore)
+      yield* Effect.forEach(fibers(running.entries()), Fiber.interrupt, { discard: true, concurrency: "unbounded" })
+    })
+  }
+
+  private isFull(): boolean {
+    const max = this.config.maxConnections
+    return this.shuttingDown || (max > 0 && this.running.size >= max)
+  }
+
+  private refuse(transport: Transport.Transport, onEnd: (() => void) | undefined): void {
+    this.runFork(
+      transport
+        .write(Reply.encode(SmtpError.reply(new SmtpError.ServerBusy()), false))
+        .pipe(Effect.ignore, Effect.andThen(transport.close), Effect.ensuring(Effect.sync(() => onEnd?.())))
+    )
+  }
+
+  private admit(transport: Transport.Transport, onEnd: (() => void) | undefined): void {
+    const { key: client, limited } = this.clientOf(transport.remote.address)
+    const count = this.perClient.get(client) ?? 0
+    if (limited && count >= this.config.maxConnectionsPerClient) return this.refuse(transport, onEnd)
+    this.perClient.set(client, count + 1)
+    const id = `${this.prefix}-${this.next++}`
+    const entry = this.running.add(client, onEnd)
+    Metrics.connectionsTotal.updateUnsafe(1, this.context)
+    Metrics.connectionsActive.modifyUnsafe(1, this.context)
+    // plain code in the platform's callback: a defect must end this session, not the process
+    try {
+      entry.handle = Connection.start(transport, new SessionEnvironment(this, id, transport.remote, entry))
+    } catch (defect) {
+      this.runFork(
+        Effect.logError("session failed to start", defect).pipe(
+          Effect.andThen(transport.close),
+          Effect.ensuring(Effect.sync(() => this.release(entry)))
+        )
+      )
+    }
+  }
+
+  private clientOf(address: string): Client {
+    let client = this.clients.get(address)
+    if (client === undefined) {
+      if (this.clients.size >= 10_000) this.clients.clear()
+      const limited =
+        this.config.maxConnectionsPerClient > 0 && !Networks.contains(this.config.trustedNetworks, address)
+      client = new Client(Networks.clientKey(address), limited)
+      this.clients.set(address, client)
+    }
+    return client
+  }
+}
+
+// each session's fiber (a parked one is woken for it); none for one that ended while parked
+const fibers = (entries: ReadonlyArray<Running>) =>
+  entries.flatMap((entry) => {
+    const fiber = entry.handle?.fiber()
+    return fiber === undefined ? [] : [fiber]
+  })
+
 /**
  * @since 0.1.0
  * @category constructors
@@ -115,149 +288,13 @@ export const make = (
 ): Effect.Effect<Sessions, never, Scope.Scope> =>
   Effect.gen(function* () {
     const context = yield* Effect.context<never>()
-    const runFork = Effect.runForkWith(context)
-    const clock = Context.get(context, Clock.Clock)
-    const annotations = Context.get(context, References.CurrentLogAnnotations)
-    const running = new RunningList()
-    // connections per client (an IPv4 address, an IPv6 /64)
-    const perClient = new Map<string, number>()
-    let shuttingDown = false
-    let next = 0
-    const prefix = Math.random().toString(36).slice(2, 8)
-    const greeting = Reply.greeting(config.protocol.hostname)
     // with an Authenticator the server offers AUTH, with the mechanisms it can check
     const authenticator = Option.getOrUndefined(yield* Effect.serviceOption(Authenticator.Authenticator))
     const sessionConfig: ServerConfig =
       authenticator === undefined
         ? config
         : { ...config, protocol: { ...config.protocol, authMechanisms: authenticator.mechanisms } }
-
-    const refuse = (transport: Transport.Transport, onEnd: (() => void) | undefined) =>
-      void runFork(
-        transport
-          .write(Reply.encode(SmtpError.reply(new SmtpError.ServerBusy()), false))
-          .pipe(Effect.ignore, Effect.andThen(transport.close), Effect.ensuring(Effect.sync(() => onEnd?.())))
-      )
-
-    const isFull = () => shuttingDown || (config.maxConnections > 0 && running.size >= config.maxConnections)
-    const acceptProxied = (connection: Transport.Transport, onEnd?: () => void): void =>
-      isFull() ? refuse(connection, onEnd) : admit(connection, onEnd)
-    const accept = (connection: Transport.Transport, onEnd?: () => void): void => {
-      if (isFull()) return refuse(connection, onEnd)
-      // a trusted proxy's connections start with the real client's address
-      if (!fromProxy(config, connection.remote.address)) return admit(connection, onEnd)
-      runFork(
-        Effect.matchEffect(ProxiedTransport.accept(connection, config.proxyTimeout), {
-          onFailure: (error) =>
-            Effect.andThen(
-              Effect.logInfo(`PROXY header refused: ${error.reason}`).pipe(
-                Effect.annotateLogs({ peer: formatEndpoint(connection.remote) })
-              ),
-              connection.close
-            ).pipe(Effect.ensuring(Effect.sync(() => onEnd?.()))),
-          onSuccess: (transport) => Effect.sync(() => admit(transport, onEnd))
-        })
-      )
-    }
-
-    // what an address means for the limits, remembered: a busy client connects again and again
-    const clients = new Map<string, { readonly key: string; readonly limited: boolean }>()
-    const clientOf = (address: string) => {
-      let client = clients.get(address)
-      if (client === undefined) {
-        if (clients.size >= 10_000) clients.clear()
-        client = {
-          key: Networks.clientKey(address),
-          limited: config.maxConnectionsPerClient > 0 && !Networks.contains(config.trustedNetworks, address)
-        }
-        clients.set(address, client)
-      }
-      return client
-    }
-
-    const isShuttingDown = () => shuttingDown
-
-    // the bookkeeping of a session is plain code around it: it runs for every connection
-    const admit = (transport: Transport.Transport, onEnd: (() => void) | undefined): void => {
-      const { key: client, limited } = clientOf(transport.remote.address)
-      const count = perClient.get(client) ?? 0
-      if (limited && count >= config.maxConnectionsPerClient) return refuse(transport, onEnd)
-      perClient.set(client, count + 1)
-      const key = next++
-      const id = `${prefix}-${key}`
-      const entry = running.add()
-      Metrics.connectionsTotal.updateUnsafe(1, context)
-      Metrics.connectionsActive.modifyUnsafe(1, context)
-      const release = () => {
-        running.remove(entry)
-        Metrics.connectionsActive.modifyUnsafe(-1, context)
-        const left = (perClient.get(client) ?? 1) - 1
-        if (left === 0) perClient.delete(client)
-        else perClient.set(client, left)
-        onEnd?.()
-      }
-      // plain code in the platform's callback: a defect must end this session, not the process
-      try {
-        entry.handle = start(transport, id, release)
-      } catch (defect) {
-        runFork(
-          Effect.logError("session failed to start", defect).pipe(
-            Effect.andThen(transport.close),
-            Effect.ensuring(Effect.sync(release))
-          )
-        )
-      }
-    }
-
-    // the log annotations are the fiber's own from its start (Effect.annotateLogs would hold
-    // a frame for as long as the session is open); made only when the session forks its fiber
-    const forkAnnotated = (session: Effect.Effect<void>, id: string, peer: string) =>
-      Effect.runForkWith(Context.add(context, References.CurrentLogAnnotations, { ...annotations, session: id, peer }))(
-        session
-      )
-
-    const start = (transport: Transport.Transport, id: string, release: () => void) =>
-      Connection.start(
-        transport,
-        new SessionEnvironment(
-          id,
-          sessionConfig,
-          handler,
-          isShuttingDown,
-          greeting,
-          authenticator,
-          release,
-          (session) => forkAnnotated(session, id, formatEndpoint(transport.remote)),
-          clock,
-          context
-        )
-      )
-
-    const serve = (transport: Transport.Transport): Effect.Effect<void> =>
-      Effect.callback<void>((resume) => accept(transport, () => resume(Effect.void)))
-
-    // each session's fiber (a parked one is woken for it); none for one that ended while parked
-    const fibers = (entries: ReadonlyArray<Running>) =>
-      entries.flatMap((entry) => {
-        const fiber = entry.handle?.fiber()
-        return fiber === undefined ? [] : [fiber]
-      })
-
-    yield* Effect.addFinalizer(() =>
-      Effect.gen(function* () {
-        shuttingDown = true
-        const idle = fibers(running.entries().filter((entry) => entry.handle?.isIdle() === true))
-        yield* Effect.forEach(idle, Fiber.interrupt, { discard: true, concurrency: "unbounded" })
-        const busy = fibers(running.entries())
-        if (busy.length === 0) return
-        yield* Effect.logInfo(`waiting for ${busy.length} session(s) to finish`)
-        yield* Fiber.joinAll(busy).pipe(Effect.interruptible, Effect.timeout(config.shutdownGrace), Effect.ignore)
-        yield* Effect.forEach(fibers(running.entries()), Fiber.interrupt, {
-          discard: true,
-          concurrency: "unbounded"
-        })
-      })
-    )
-
-    return { accept, acceptProxied, serve, active: Effect.sync(() => running.size) }
+    const server = new Server(sessionConfig, handler, authenticator, context)
+    yield* Effect.addFinalizer(() => Effect.suspend(() => server.shutdown()))
+    return server
   })

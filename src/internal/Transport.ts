@@ -2,7 +2,8 @@
  * A connection's byte pipe, as the session sees it: pull one chunk at a time (so the socket is
  * read only as fast as the session consumes), write and wait until the bytes are handed to
  * the kernel, close gracefully. `NodeTransport` implements it over `net.Socket`;
- * `TestTransport` (effect-smtpd/testing) in memory.
+ * `TestTransport` (effect-smtpd/testing) in memory. The inline and parking protocol below, and
+ * the session states it serves: docs/sessions.md.
  *
  * @since 0.1.0
  */
@@ -39,10 +40,20 @@ export interface Transport {
    * nothing arrives within `idleTimeout`. (The timeout belongs to the transport so that a
    * socket read costs one timer, not a race of two fibers: it runs on every read.)
    */
-  readonly read: (
-    idleTimeout: Duration.Duration,
-    inline?: Inline | undefined
-  ) => Effect.Effect<Uint8Array | undefined, TransportError | ReadTimeout>
+  readonly read: (idleTimeout: Duration.Duration) => Effect.Effect<Uint8Array | undefined, TransportError | ReadTimeout>
+  /**
+   * `read` for a session that acts on input in the transport's callback: while it waits, each
+   * chunk that arrives goes to `inline` (see `Inline`), and the read completes only when
+   * `inline` needs the session's fiber (with `takenInline`: the chunk is taken), at the end of
+   * input, on a failure or a timeout. A chunk that came before the read is returned as it is.
+   * Absent: the session reads with `read`. Part of the protocol in docs/sessions.md.
+   */
+  readonly readInline?:
+    | ((
+        idleTimeout: Duration.Duration,
+        inline: Inline
+      ) => Effect.Effect<Uint8Array | TakenInline | undefined, TransportError | ReadTimeout>)
+    | undefined
   readonly write: (data: string | Uint8Array) => Effect.Effect<void, TransportError>
   /**
    * Writes at once, if the connection can take the bytes without waiting; false: nothing was
@@ -51,9 +62,7 @@ export interface Transport {
   readonly writeNow?: ((data: string) => boolean) | undefined
   /** Flushes, sends FIN, drains the peer's last bytes briefly, then releases the connection. */
   readonly close: Effect.Effect<void>
-  /**
-   * Parks a session that has no fiber (see `Parking`). Absent: the session always runs in a fiber.
-   */
+  /** Parks a session that has no fiber (see `Parking`). Absent: the session always runs in a fiber. */
   readonly park?: Parking | undefined
   readonly remote: Endpoint
   readonly local: Endpoint
@@ -71,33 +80,61 @@ export interface Transport {
 }
 
 /**
- * A session's way to act on input without a fiber step per chunk: while a `read` waits, each chunk
- * that arrives is handed to `inline` at once, in the transport's own callback. It takes the chunk
- * in any case; it answers with the timeout for the next chunk in milliseconds to keep the read
- * waiting (it handled everything), or `undefined` to complete the read (with an empty chunk: the
- * bytes are already taken) because the session has work to do that needs effects.
+ * What a session did with a chunk handed to it inline (`Inline.take`): `Handled`, all of it was
+ * acted on and its replies written, so the transport keeps waiting (`Inline.waitMs` for the
+ * next chunk); `NeedsFiber`, the chunk is taken but the session has work that needs effects, so
+ * the waiting read completes (with `takenInline`) or the park ends (`Parked.wake`).
  *
  * @since 0.1.0
  * @category models
  */
-export type Inline = (chunk: Uint8Array) => number | undefined
+export type Taken = "Handled" | "NeedsFiber"
 
 /**
- * A session with no fiber: its input goes to `inline` as it arrives, in the transport's callback, so
- * that a session that needs no effect (the Sink's, every command and QUIT) never forks one.
+ * A session's way to act on input without a fiber step per chunk: each chunk that arrives
+ * while it waits is handed to `take` at once, in the transport's own callback. The session's
+ * states and who calls what: docs/sessions.md.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Inline {
+  /** Takes a chunk (in any case) and says whether the transport may keep waiting. */
+  readonly take: (chunk: Uint8Array) => Taken
+  /** After `Handled`: how long to wait for the next chunk, in milliseconds. */
+  readonly waitMs: () => number
+}
+
+/**
+ * A session with no fiber, parked on its transport (`Parking.start`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Parked extends Inline {
+  /**
+   * The park ended: `take` answered `NeedsFiber`, or the connection ended, failed or timed out.
+   * Called once; the session forks its fiber, whose next read reports the end, the failure or
+   * the timeout.
+   */
+  readonly wake: () => void
+}
+
+/**
+ * A transport's side of a session with no fiber: its input goes to the session's `take` as it
+ * arrives, in the transport's callback, so that a session that needs no effect (the Sink's,
+ * every command and QUIT) never forks one.
  *
  * @since 0.1.0
  * @category models
  */
 export interface Parking {
   /**
-   * Hands each chunk to `inline`, with `idleMs` as the first idle timeout (then what `inline`
-   * answers). When `inline` answers `undefined` (the chunk is taken), or the connection ends,
-   * fails or times out, the park ends and `wake` is called once: the session forks its fiber,
-   * whose next read reports the end, the failure or the timeout. False: not parked (input is
-   * already queued, or the connection is gone), the session reads in a fiber.
+   * Hands each chunk to `session.take`, with `idleMs` as the first idle timeout (then what
+   * `session.waitMs` answers), until the park ends and `session.wake` is called. False: not
+   * parked (input is already queued, or the connection is gone), the session reads in a fiber.
    */
-  readonly start: (inline: Inline, idleMs: number, wake: () => void) => boolean
+  readonly start: (session: Parked, idleMs: number) => boolean
   /** Ends the park without calling `wake` (the session woke on its own). */
   readonly stop: () => void
   /** `close` without an effect, for a session ending while parked; `done` runs once it is released. */
@@ -105,8 +142,19 @@ export interface Parking {
 }
 
 /**
- * What a read that ended inline returns: the chunk was already handed to `Inline`.
+ * What `readInline` gives when `Inline.take` answered `NeedsFiber`: no bytes, the chunk is
+ * with the session already.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class TakenInline {
+  readonly _tag = "TakenInline"
+}
+
+/**
+ * The one `TakenInline`.
  *
  * @since 0.1.0
  */
-export const takenInline: Uint8Array = new Uint8Array(0)
+export const takenInline: TakenInline = new TakenInline()

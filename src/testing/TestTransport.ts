@@ -46,150 +46,184 @@ const closedMark = ""
 const simulatedTls: Transport.TlsInfo = { protocol: "TLSv1.3", cipher: "TLS_AES_256_GCM_SHA384 (simulated)" }
 
 /**
+ * What the transport of `make` is like.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  readonly remote?: Endpoint
+  readonly local?: Endpoint
+  /** Offer STARTTLS: the handshake is simulated (the session becomes secure, bytes stay plain). */
+  readonly startTls?: boolean
+  /** Encrypted from the start (implicit TLS). */
+  readonly secure?: boolean
+}
+
+/**
  * A connected pair: the server's transport and the client that drives it.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const make = (
-  options: {
-    readonly remote?: Endpoint
-    readonly local?: Endpoint
-    /** Offer STARTTLS: the handshake is simulated (the session becomes secure, bytes stay plain). */
-    readonly startTls?: boolean
-    /** Encrypted from the start (implicit TLS). */
-    readonly secure?: boolean
-  } = {}
+  options: Options = {}
 ): Effect.Effect<{ readonly transport: Transport.Transport; readonly client: TestClient }> =>
   Effect.gen(function* () {
-    const inbound = yield* Queue.unbounded<Uint8Array | undefined>()
-    const outbound = yield* Queue.unbounded<string>()
-    let output = ""
-    let writes = 0
-    const closed = yield* Latch.make(false)
-    let isClosed = false
-    let eof = false
-    let unread = ""
+    const wire = new Wire(
+      yield* Queue.unbounded<Uint8Array | undefined>(),
+      yield* Queue.unbounded<string>(),
+      yield* Latch.make(false),
+      Effect.runForkWith(yield* Effect.context<never>())
+    )
+    return { transport: wire.transport(options), client: wire.client() }
+  })
 
-    // a parked session (Transport.Parking): chunks go to its inline handling as the client sends
-    // them, and a timer fiber on the test's clock stands for the socket's idle timer
-    const runFork = Effect.runForkWith(yield* Effect.context<never>())
-    let timer: Fiber.Fiber<void> | undefined
-    const disarm = () => {
-      if (timer !== undefined) Effect.runFork(Fiber.interrupt(timer))
-      timer = undefined
-    }
-    const parked = new ParkedSession(disarm)
-    const arm = (ms: number) => {
-      disarm()
-      timer = runFork(
-        Effect.sleep(Duration.millis(ms)).pipe(
-          Effect.andThen(
-            Effect.sync(() => {
-              timer = undefined
-              parked.timeout()
-            })
-          )
-        )
-      )
-    }
-    const deliver = (chunk: Uint8Array | undefined) => {
-      if (!parked.isParked() || chunk === undefined) {
-        Queue.offerUnsafe(inbound, chunk)
-        return parked.wake()
-      }
-      const next = parked.hand(chunk)
-      if (next !== undefined) arm(next)
-    }
-    const park: Transport.Parking = {
-      start: (inline, idleMs, wake) => {
-        if (eof || isClosed || Queue.sizeUnsafe(inbound) > 0) return false
-        parked.start(inline, wake)
-        arm(idleMs)
-        return true
-      },
-      stop: () => parked.stop(),
-      end: (done) => {
-        parked.stop()
-        Effect.runFork(close).addObserver(done)
-      }
-    }
+// The connection in between: the client's chunks on their way in (handed to a parked session's
+// inline handling as they come, as over a socket: docs/sessions.md), the server's replies on
+// their way out. A timer fiber on the test's clock stands for the socket's idle timer.
+class Wire {
+  private output = ""
+  private writes = 0
+  private isClosed = false
+  private eof = false
+  private unread = ""
+  private timer: Fiber.Fiber<void> | undefined = undefined
+  private readonly parked = new ParkedSession(() => this.disarm())
 
-    const take = (idleTimeout: Duration.Input) =>
-      Effect.suspend(() => {
-        return parked.firstRead() ?? (eof ? Effect.succeed(undefined) : Queue.take(inbound))
-      }).pipe(
-        Effect.tap((chunk) => Effect.sync(() => (eof = chunk === undefined))),
-        // Effect's clock here, so that tests can move time with TestClock
-        Effect.timeoutOrElse({ duration: idleTimeout, orElse: () => Effect.fail(new Transport.ReadTimeout()) })
-      )
-    // as over a socket: each chunk goes to the session's inline handling, until it has work for its fiber
-    const readInline = (
-      idleTimeout: Duration.Input,
-      inline: Transport.Inline
-    ): Effect.Effect<Uint8Array | undefined, Transport.ReadTimeout> =>
-      Effect.flatMap(take(idleTimeout), (chunk) => {
-        if (chunk === undefined) return Effect.succeed(undefined)
-        const next = inline(chunk)
-        return next === undefined ? Effect.succeed(Transport.takenInline) : readInline(Duration.millis(next), inline)
-      })
-    const record = (data: string | Uint8Array) => {
-      const text = typeof data === "string" ? data : decoder.decode(data)
-      output += text
-      writes++
-      Queue.offerUnsafe(outbound, text)
-    }
+  constructor(
+    private readonly inbound: Queue.Queue<Uint8Array | undefined>,
+    private readonly outbound: Queue.Queue<string>,
+    private readonly closed: Latch.Latch,
+    private readonly runFork: <A, E>(effect: Effect.Effect<A, E>) => Fiber.Fiber<A, E>
+  ) {}
 
-    const close = Effect.suspend(() => {
-      isClosed = true
-      // wakes a client waiting for a reply that will never come
-      return Effect.andThen(Queue.offer(outbound, closedMark), closed.open)
-    })
+  transport(options: Options): Transport.Transport {
     const plain: Transport.Transport = {
-      read: (idleTimeout, inline) => (inline === undefined ? take(idleTimeout) : readInline(idleTimeout, inline)),
-      write: (data) => Effect.sync(() => record(data)),
+      read: (idleTimeout) => this.take(idleTimeout),
+      readInline: (idleTimeout, inline) => this.readInline(idleTimeout, inline),
+      write: (data) => Effect.sync(() => this.record(data)),
       writeNow: (data) => {
-        record(data)
+        this.record(data)
         return true
       },
-      close,
-      park,
+      close: this.close,
+      park: this.park,
       remote: options.remote ?? { address: "192.0.2.1", port: 40000 },
       local: options.local ?? { address: "192.0.2.25", port: 25 },
       secure: options.secure === true,
       tls: options.secure === true ? simulatedTls : undefined,
-      hasInput: () => Queue.sizeUnsafe(inbound) > 0
+      hasInput: () => Queue.sizeUnsafe(this.inbound) > 0
     }
-    const transport: Transport.Transport =
-      options.startTls === true && options.secure !== true
-        ? { ...plain, acceptTls: () => Effect.succeed({ ...plain, secure: true, tls: simulatedTls }) }
-        : plain
+    return options.startTls === true && options.secure !== true
+      ? { ...plain, acceptTls: () => Effect.succeed({ ...plain, secure: true, tls: simulatedTls }) }
+      : plain
+  }
 
-    // a reply is complete at the line whose code is followed by a space
-    const reply: Effect.Effect<Reply.Reply> = Effect.suspend(function next(): Effect.Effect<Reply.Reply> {
-      const match = /^(?:\d{3}-[^\r\n]*\r\n)*\d{3}(?: [^\r\n]*)?\r\n/.exec(unread)
-      if (match !== null) {
-        unread = unread.slice(match[0].length)
-        return Effect.succeed(Reply.decode(match[0]))
-      }
-      return Effect.flatMap(Queue.take(outbound), (text) => {
-        if (text === closedMark) {
-          return Effect.die(new Error(`the server closed the connection; unread: ${JSON.stringify(unread)}`))
-        }
-        unread += text
-        return next()
-      })
-    })
-
-    const client: TestClient = {
-      send: (data) => Effect.sync(() => deliver(typeof data === "string" ? encoder.encode(data) : data)),
-      end: Effect.sync(() => deliver(undefined)),
-      reply,
-      replies: (n) => Effect.replicateEffect(reply, n),
-      isClosed: Effect.sync(() => isClosed),
-      awaitClose: closed.await,
-      output: Effect.sync(() => output),
-      writes: Effect.sync(() => writes)
+  client(): TestClient {
+    return {
+      send: (data) => Effect.sync(() => this.deliver(typeof data === "string" ? encoder.encode(data) : data)),
+      end: Effect.sync(() => this.deliver(undefined)),
+      reply: this.reply,
+      replies: (n) => Effect.replicateEffect(this.reply, n),
+      isClosed: Effect.sync(() => this.isClosed),
+      awaitClose: this.closed.await,
+      output: Effect.sync(() => this.output),
+      writes: Effect.sync(() => this.writes)
     }
-    return { transport, client }
+  }
+
+  private readonly park: Transport.Parking = {
+    start: (session, idleMs) => {
+      if (this.eof || this.isClosed || Queue.sizeUnsafe(this.inbound) > 0) return false
+      this.parked.start(session, session)
+      this.arm(idleMs)
+      return true
+    },
+    stop: () => this.parked.stop(),
+    end: (done) => {
+      this.parked.stop()
+      Effect.runFork(this.close).addObserver(done)
+    }
+  }
+
+  private readonly close: Effect.Effect<void> = Effect.suspend(() => {
+    this.isClosed = true
+    // wakes a client waiting for a reply that will never come
+    return Effect.andThen(Queue.offer(this.outbound, closedMark), this.closed.open)
   })
+
+  // a reply is complete at the line whose code is followed by a space
+  private readonly reply: Effect.Effect<Reply.Reply> = Effect.suspend(() => this.nextReply())
+
+  private nextReply(): Effect.Effect<Reply.Reply> {
+    const match = /^(?:\d{3}-[^\r\n]*\r\n)*\d{3}(?: [^\r\n]*)?\r\n/.exec(this.unread)
+    if (match !== null) {
+      this.unread = this.unread.slice(match[0].length)
+      return Effect.succeed(Reply.decode(match[0]))
+    }
+    return Effect.flatMap(Queue.take(this.outbound), (text) => {
+      if (text === closedMark) {
+        return Effect.die(new Error(`the server closed the connection; unread: ${JSON.stringify(this.unread)}`))
+      }
+      this.unread += text
+      return this.nextReply()
+    })
+  }
+
+  private deliver(chunk: Uint8Array | undefined): void {
+    if (!this.parked.isParked() || chunk === undefined) {
+      Queue.offerUnsafe(this.inbound, chunk)
+      return this.parked.wake()
+    }
+    if (this.parked.hand(chunk)) this.arm(this.parked.waitMs())
+  }
+
+  private take(idleTimeout: Duration.Input): Effect.Effect<Uint8Array | undefined, Transport.ReadTimeout> {
+    return Effect.suspend(
+      () => this.parked.firstRead() ?? (this.eof ? Effect.succeed(undefined) : Queue.take(this.inbound))
+    ).pipe(
+      Effect.tap((chunk) => Effect.sync(() => (this.eof = chunk === undefined))),
+      // Effect's clock here, so that tests can move time with TestClock
+      Effect.timeoutOrElse({ duration: idleTimeout, orElse: () => Effect.fail(new Transport.ReadTimeout()) })
+    )
+  }
+
+  // as over a socket: each chunk goes to the session's inline handling, until it has work for its fiber
+  private readInline(
+    idleTimeout: Duration.Input,
+    inline: Transport.Inline
+  ): Effect.Effect<Uint8Array | Transport.TakenInline | undefined, Transport.ReadTimeout> {
+    return Effect.flatMap(this.take(idleTimeout), (chunk) => {
+      if (chunk === undefined) return Effect.succeed(undefined)
+      if (inline.take(chunk) === "NeedsFiber") return Effect.succeed(Transport.takenInline)
+      return this.readInline(Duration.millis(inline.waitMs()), inline)
+    })
+  }
+
+  private record(data: string | Uint8Array): void {
+    const text = typeof data === "string" ? data : decoder.decode(data)
+    this.output += text
+    this.writes++
+    Queue.offerUnsafe(this.outbound, text)
+  }
+
+  private arm(ms: number): void {
+    this.disarm()
+    this.timer = this.runFork(
+      Effect.sleep(Duration.millis(ms)).pipe(
+        Effect.andThen(
+          Effect.sync(() => {
+            this.timer = undefined
+            this.parked.timeout()
+          })
+        )
+      )
+    )
+  }
+
+  private disarm(): void {
+    if (this.timer !== undefined) Effect.runFork(Fiber.interrupt(this.timer))
+    this.timer = undefined
+  }
+}

@@ -158,7 +158,15 @@ const wakeSignal = () => {
   }
 }
 
-const text = (bytes: Uint8Array | undefined) => (bytes === undefined ? "(end)" : Buffer.from(bytes).toString())
+const text = (bytes: Uint8Array | Transport.TakenInline | undefined) =>
+  bytes === undefined ? "(end)" : bytes instanceof Transport.TakenInline ? "(taken)" : Buffer.from(bytes).toString()
+
+// a session's inline side: `take` says whether it handled the chunk; it then waits a minute
+const session = (take: Transport.Inline["take"], wake: () => void = () => {}): Transport.Parked => ({
+  take,
+  waitMs: () => 60_000,
+  wake
+})
 
 describe("NodeTransport parking", () => {
   it.live("chunks go to inline while it keeps the park; the one it leaves wakes the session once", () =>
@@ -168,12 +176,11 @@ describe("NodeTransport parking", () => {
       const taken: Array<string> = []
       const signal = wakeSignal()
       const parked = transport.park.start(
-        (chunk) => {
+        session((chunk) => {
           taken.push(text(chunk))
-          return text(chunk).startsWith("AUTH") ? undefined : 60_000
-        },
-        60_000,
-        signal.wake
+          return text(chunk).startsWith("AUTH") ? "NeedsFiber" : "Handled"
+        }, signal.wake),
+        60_000
       )
       expect(parked).toBe(true)
       client.write("NOOP\r\n")
@@ -194,7 +201,12 @@ describe("NodeTransport parking", () => {
     Effect.gen(function* () {
       const { transport } = yield* socketPair
       const signal = wakeSignal()
-      expect(transport.park!.start(() => 60_000, 100, signal.wake)).toBe(true)
+      expect(
+        transport.park!.start(
+          session(() => "Handled", signal.wake),
+          100
+        )
+      ).toBe(true)
       yield* signal.called
       const read = yield* Effect.result(transport.read(Duration.seconds(2)))
       assert(Result.isFailure(read))
@@ -206,7 +218,12 @@ describe("NodeTransport parking", () => {
     Effect.gen(function* () {
       const { client, transport } = yield* socketPair
       const signal = wakeSignal()
-      expect(transport.park!.start(() => 60_000, 60_000, signal.wake)).toBe(true)
+      expect(
+        transport.park!.start(
+          session(() => "Handled", signal.wake),
+          60_000
+        )
+      ).toBe(true)
       client.end()
       yield* signal.called
       expect(text(yield* transport.read(Duration.seconds(2)))).toBe("(end)")
@@ -218,11 +235,10 @@ describe("NodeTransport parking", () => {
       const { client, transport } = yield* socketPair
       const signal = wakeSignal()
       const parked = transport.park!.start(
-        () => {
+        session(() => {
           throw new Error("boom")
-        },
-        60_000,
-        signal.wake
+        }, signal.wake),
+        60_000
       )
       expect(parked).toBe(true)
       client.write("x")
@@ -240,11 +256,14 @@ describe("NodeTransport parking", () => {
       const taken: Array<string> = []
       const read = yield* Effect.forkChild(
         Effect.exit(
-          transport.read(Duration.seconds(2), (chunk) => {
-            taken.push(text(chunk))
-            if (text(chunk).startsWith("boom")) throw new Error("boom")
-            return 60_000
-          })
+          transport.readInline!(
+            Duration.seconds(2),
+            session((chunk) => {
+              taken.push(text(chunk))
+              if (text(chunk).startsWith("boom")) throw new Error("boom")
+              return "Handled"
+            })
+          )
         )
       )
       yield* Effect.sleep("50 millis")
@@ -265,9 +284,8 @@ describe("NodeTransport parking", () => {
       yield* Effect.sleep("100 millis")
       expect(
         transport.park!.start(
-          () => 60_000,
-          60_000,
-          () => {}
+          session(() => "Handled"),
+          60_000
         )
       ).toBe(false)
       expect(text(yield* transport.read(Duration.seconds(2)))).toBe("early\r\n")

@@ -6,9 +6,9 @@
  *
  * @since 0.1.0
  */
-import * as Command from "../protocol/Command.js"
-import type * as Framer from "../protocol/Framer.js"
-import * as Session from "../protocol/Session.js"
+import * as Command from "./Command.js"
+import type * as Framer from "./Framer.js"
+import * as Session from "./Session.js"
 
 const lastInGroup = new Set(["EHLO", "HELO", "DATA", "VRFY", "EXPN", "NOOP"])
 // STARTTLS: what follows it is dropped, not refused (RFC 3207); AUTH may carry pipelined
