@@ -208,3 +208,8 @@ export * as Passwords from "./auth/Passwords.js"
  * @since 0.1.0
  */
 export * as NodeTls from "./node/NodeTls.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as SmtpSession from "./session/SmtpSession.js"

@@ -18,7 +18,8 @@ import {
   Sink,
   SmtpClient,
   SmtpError,
-  SmtpServer
+  SmtpServer,
+  SmtpSession
 } from "../src/index.js"
 import { SmtpTest } from "../src/testing/index.js"
 import { withServer } from "./utils/server.js"
@@ -137,5 +138,18 @@ it.effect("the relay, the router and the client: the README's shapes, end to end
     const [relayed] = yield* upstream.deliveries
     expect(relayed?.rcptTos).toEqual(["you@example.net"])
     expect(new TextDecoder().decode(relayed?.data)).toBe("X-Peer: 127.0.0.1\r\nSubject: hi\r\n\r\nHello\r\n")
+  })
+)
+
+it.effect("a session over any byte stream: SmtpSession.run", () =>
+  Effect.gen(function* () {
+    // one chunk a command: EHLO ends a group (RFC 2920), a QUIT in the same chunk would be out of turn
+    const input = Stream.make("EHLO me\r\n", "QUIT\r\n").pipe(Stream.map((line) => new TextEncoder().encode(line)))
+    const replies = SmtpSession.run(input, { hostname: "mx.example" })
+    const chunks = yield* Stream.runCollect(replies).pipe(Effect.provide(Sink.layer))
+    const text = chunks.map((chunk) => new TextDecoder().decode(chunk)).join("")
+    expect(text).toMatch(
+      /^220 mx\.example ESMTP[^\r]*\r\n250-mx\.example\r\n(?:250-[^\r]*\r\n)*250 [^\r]*\r\n221 2\.0\.0 [^\r]*\r\n$/
+    )
   })
 )

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * The `effect-smtpd` executable. Exit status: 0 after a clean shutdown, 2 for a wrong flag or
- * value (as Python's smtpd), 130 for Ctrl-C at the password prompt, 1 for anything else.
+ * The `effect-smtpd` executable. Exit status: 0 after a clean shutdown (or the end of a `--stdio`
+ * session: QUIT, or the end of its input), 2 for a wrong flag or value (as Python's smtpd), 130
+ * for Ctrl-C at the password prompt, 1 for anything else.
  *
  * @since 0.1.0
  */
@@ -17,12 +18,8 @@ import * as V8 from "node:v8"
 import * as ReadBuffers from "../node/ReadBuffers.js"
 import * as Cli from "./Cli.js"
 
-// V8's allocation-site pretenuring: once many long sessions were open at once, V8 allocates the
-// objects of the sites they used in the old generation, for every later connection too, and
-// each such object keeps the young objects it points to through every scavenge until the next
-// full GC. Under connection churn that was 1.4 MB promoted per scavenge and pauses of 15-20 ms
-// (bench/README.md); without it 0.4 MB and 2-4 ms. This process is the server: the setting is
-// ours to choose. (An application that embeds the server can pass the same flag to node.)
+// V8's allocation-site pretenuring off: under connection churn it made every later connection's
+// objects old, and scavenges slow (docs/performance/gc.md). This process is the server.
 V8.setFlagsFromString("--no-allocation-site-pretenuring")
 // Dead socket read buffers are collected once 8 MiB have been read since the last young
 // collection, rather than once 32 MiB of them wait (ReadBuffers.ts): a large message then adds

@@ -1,24 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { spawn, spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { skipWithout } from "../utils/tools.js"
+import { builtCommand } from "../utils/command.js"
 
-// The command as users run it: a separate process, its stdout, stderr and exit status. It is
-// src/cli/main.ts bundled by scripts/bundle.mjs (as `npm run build` ships it): Node cannot run
-// the sources directly (their imports name .js files), and vitest 5 has no vite-node.
-const buildDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-smtpd-cli-build-"))
-const main = Path.join(buildDir, "effect-smtpd.js")
+// The command as users run it: a separate process, its stdout, stderr and exit status.
+const main = builtCommand()
 const node = process.execPath
-
-beforeAll(() => {
-  const bundle = Path.resolve(import.meta.dirname, "../../scripts/bundle.mjs")
-  const result = spawnSync(node, [bundle, main], { encoding: "utf8", timeout: 60_000 })
-  if (result.status !== 0) throw new Error(`scripts/bundle.mjs exited ${result.status}: ${result.stderr}`)
-}, 60_000)
-
-afterAll(() => Fs.rmSync(buildDir, { recursive: true, force: true }))
 
 const runOnce = (args: ReadonlyArray<string>) => spawnSync(node, [main, ...args], { encoding: "utf8", timeout: 30_000 })
 

@@ -1,0 +1,116 @@
+/**
+ * The message handler that `--class` names, built from the flags that go with it.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as SmtpClient from "../client/SmtpClient.js"
+import type { MessageHandler } from "../handler/MessageHandler.js"
+import * as Debugging from "../handlers/Debugging.js"
+import * as Maildir from "../handlers/Maildir.js"
+import * as Relay from "../handlers/Relay.js"
+import * as Router from "../handlers/Router.js"
+import * as Sink from "../handlers/Sink.js"
+import * as NodeSmtpClient from "../node/NodeSmtpClient.js"
+import type { ConfigError } from "../server/ServerConfig.js"
+import { parseAddress } from "../server/SmtpServer.js"
+import { type Parsed, UsageError } from "./Options.js"
+import * as RoutesFile from "./RoutesFile.js"
+
+const upstreamOf = (parsed: Parsed, hostPort: string) =>
+  Effect.gen(function* () {
+    const { host, port } = parseAddress(hostPort)!
+    const fs = yield* FileSystem.FileSystem
+    const ca = Option.isSome(parsed.upstreamCa)
+      ? yield* fs
+          .readFileString(parsed.upstreamCa.value)
+          .pipe(Effect.mapError((e) => new UsageError({ message: `--upstream-ca: ${e.message}` })))
+      : undefined
+    const user = Option.getOrUndefined(parsed.upstreamUser)
+    const password = Option.getOrUndefined(parsed.upstreamPassword)
+    if ((user === undefined) !== (password === undefined)) {
+      return yield* new UsageError({
+        message:
+          "--upstream-user needs a password (--upstream-password or EFFECT_SMTPD_UPSTREAM_PASSWORD), and the other way round"
+      })
+    }
+    const options: SmtpClient.Options = {
+      host,
+      port,
+      startTls: parsed.upstreamTls === "implicit" ? "off" : parsed.upstreamTls,
+      implicitTls: parsed.upstreamTls === "implicit",
+      tls: { ca },
+      auth: user === undefined || password === undefined ? undefined : { user, password }
+    }
+    return options
+  })
+
+const relayLayer = (parsed: Parsed, hostPort: string, mode: "forward" | "spool") =>
+  Effect.map(upstreamOf(parsed, hostPort), (upstream) =>
+    Relay.layer({ upstream, mode, relayNetworks: parsed.relayNetworks.split(",").filter((n) => n.trim() !== "") }).pipe(
+      Layer.provide(NodeSmtpClient.layer)
+    )
+  )
+
+const deliverLayer = (parsed: Parsed, deliver: RoutesFile.Deliver) => {
+  if (deliver === "sink") return Effect.succeed(Sink.layer)
+  if (deliver === "debug") return Effect.succeed(Debugging.layer({ format: parsed.format }))
+  if ("maildir" in deliver) return Effect.succeed(Maildir.layerNode({ root: deliver.maildir }))
+  return relayLayer(parsed, deliver.relay, deliver.mode ?? parsed.relayMode)
+}
+
+const routerLayer = (parsed: Parsed, file: string) =>
+  Effect.gen(function* () {
+    const config = yield* RoutesFile.load(file).pipe(Effect.mapError((message) => new UsageError({ message })))
+    const routes = yield* Effect.forEach(config.routes, (route) =>
+      Effect.map(deliverLayer(parsed, route.deliver), (handler) =>
+        "address" in route
+          ? Router.address(route.address, handler)
+          : "localPart" in route
+            ? Router.localPart(
+                new RegExp(route.localPart),
+                handler,
+                route.domain === undefined ? {} : { domain: route.domain }
+              )
+            : Router.domain(route.domain, handler)
+      )
+    )
+    const fallback = config.fallback === undefined ? undefined : yield* deliverLayer(parsed, config.fallback)
+    return Router.layer({ routes, fallback })
+  })
+
+/**
+ * The message handler `--class` names, with what its flags give it.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const handlerLayer = (
+  parsed: Parsed
+): Effect.Effect<Layer.Layer<MessageHandler, ConfigError>, UsageError, FileSystem.FileSystem> => {
+  switch (parsed.handlerClass) {
+    case "DebuggingServer":
+      return Effect.succeed(Debugging.layer({ format: parsed.format }))
+    case "Sink":
+      return Effect.succeed(Sink.layer)
+    case "Maildir":
+      return Option.match(parsed.maildir, {
+        onNone: () => Effect.fail(new UsageError({ message: "--class Maildir needs --maildir DIR" })),
+        onSome: (root) => Effect.succeed(Maildir.layerNode({ root }))
+      })
+    case "PureProxy":
+      return relayLayer(
+        parsed,
+        Option.getOrElse(parsed.remoteaddr, () => "localhost:25"),
+        parsed.relayMode
+      )
+    case "Router":
+      return Option.match(parsed.routes, {
+        onNone: () => Effect.fail(new UsageError({ message: "--class Router needs --routes FILE" })),
+        onSome: (file) => routerLayer(parsed, file)
+      })
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * The server command's flags and arguments: Python's `python -m smtpd` with the same flags, plus
+ * `--maildir`, `--format`, repeatable `--listen`, `--stdio` and the trust flags.
+ *
+ * @since 0.1.0
+ */
+import { Argument, type Command, Flag } from "effect/cli"
+import * as Config from "effect/Config"
+import * as Data from "effect/Data"
+import * as Networks from "../server/Networks.js"
+import { parseAddress } from "../server/SmtpServer.js"
+import * as TrustFlags from "./TrustFlags.js"
+
+/**
+ * @since 0.1.0
+ * @category constants
+ */
+export const version = "0.1.0"
+
+/**
+ * The handler classes the command can run.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const classes = ["DebuggingServer", "Sink", "Maildir", "PureProxy", "Router"] as const
+
+/**
+ * A wrong flag or value: the message is printed, the exit status is 2.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
+
+const address = (name: string, description: string) =>
+  Argument.String(name).pipe(
+    Argument.withDescription(description),
+    Argument.filter(
+      (text) => parseAddress(text) !== undefined,
+      () => "host:port"
+    ),
+    Argument.optional
+  )
+
+/**
+ * The flags and arguments of the server command (with TrustFlags.options).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const options = {
+  nosetuid: Flag.Boolean("nosetuid").pipe(
+    Flag.withDefault(false),
+    Flag.withAlias("n"),
+    Flag.withDescription("Accepted for smtpd compatibility; the server never switches user.")
+  ),
+  handlerClass: Flag.Literals("class", classes).pipe(
+    Flag.withAlias("c"),
+    Flag.withDefault("DebuggingServer" as const),
+    Flag.withDescription(
+      "What to do with mail: print it (DebuggingServer), drop it (Sink), store it (Maildir), relay it to remoteaddr (PureProxy), or route it by recipient (Router, with --routes). Default DebuggingServer."
+    )
+  ),
+  size: Flag.Int("size").pipe(
+    Flag.withAlias("s"),
+    Flag.withDefault(33554432),
+    Flag.withDescription("Largest message accepted, in bytes; 0 means no limit (default 33554432).")
+  ),
+  smtputf8: Flag.Boolean("smtputf8").pipe(
+    Flag.withDefault(false),
+    Flag.withAlias("u"),
+    Flag.withDescription("Offer SMTPUTF8 (RFC 6531).")
+  ),
+  debug: Flag.Boolean("debug").pipe(
+    Flag.withDefault(false),
+    Flag.withAlias("d"),
+    Flag.withDescription("Trace the protocol (commands and replies) on stderr.")
+  ),
+  maildir: Flag.Directory("maildir").pipe(Flag.optional, Flag.withDescription("The Maildir for --class Maildir.")),
+  format: Flag.Literals("format", ["text", "json"]).pipe(
+    Flag.withDefault("text" as const),
+    Flag.withDescription("DebuggingServer output: smtpd's text (the default), or one JSON line per message.")
+  ),
+  routes: Flag.File("routes", { mustExist: true }).pipe(
+    Flag.optional,
+    Flag.withDescription("The routes for --class Router: a JSON file (see the README).")
+  ),
+  relayNetworks: Flag.String("relay-networks").pipe(
+    Flag.withDefault(Networks.loopback.join(",")),
+    Flag.withDescription("Clients allowed to relay, comma-separated CIDR networks (default loopback only).")
+  ),
+  relayMode: Flag.Literals("relay-mode", ["forward", "spool"]).pipe(
+    Flag.withDefault("forward" as const),
+    Flag.withDescription(
+      "forward (the default): each RCPT gets the upstream's verdict live; spool: one upstream transaction at DATA."
+    )
+  ),
+  upstreamTls: Flag.Literals("upstream-tls", ["opportunistic", "required", "off", "implicit"]).pipe(
+    Flag.withDefault("opportunistic" as const),
+    Flag.withDescription(
+      "TLS to the upstream: STARTTLS when offered (the default), STARTTLS or fail, none, or TLS from the start (port 465)."
+    )
+  ),
+  upstreamCa: Flag.File("upstream-ca", { mustExist: true }).pipe(
+    Flag.optional,
+    Flag.withDescription("CA certificates (PEM) to verify the upstream with, instead of the system's.")
+  ),
+  upstreamUser: Flag.String("upstream-user").pipe(
+    Flag.optional,
+    Flag.withDescription("AUTH to the upstream as this user (over TLS only).")
+  ),
+  upstreamPassword: Flag.Redacted("upstream-password").pipe(
+    Flag.withFallbackConfig(Config.Redacted("EFFECT_SMTPD_UPSTREAM_PASSWORD")),
+    Flag.optional,
+    Flag.withDescription("The upstream password; better given in EFFECT_SMTPD_UPSTREAM_PASSWORD.")
+  ),
+  workers: Flag.String("workers").pipe(
+    Flag.withDefault("1"),
+    Flag.withDescription("Worker processes sharing the listeners (node:cluster); auto = one per core (default 1).")
+  ),
+  metrics: Flag.String("metrics").pipe(
+    Flag.optional,
+    Flag.withDescription(
+      "Serve GET /metrics (Prometheus text format) on host:port; with --workers, the sum of the workers' metrics."
+    )
+  ),
+  stdio: Flag.Boolean("stdio").pipe(
+    Flag.withDefault(false),
+    Flag.withDescription(
+      "Hold one SMTP session on standard input and output, then exit (inetd, systemd sockets with Accept=yes, sendmail -bs); logs go to stderr. Not with --class DebuggingServer."
+    )
+  ),
+  listen: Flag.String("listen").pipe(
+    Flag.atLeast(0),
+    Flag.withDescription("An address to listen on (host:port, [ipv6]:port); repeatable. Overrides localaddr.")
+  ),
+  localaddr: address("localaddr", "host:port to listen on (default localhost:8025: 127.0.0.1 and ::1)."),
+  remoteaddr: address("remoteaddr", "host:port to relay to with --class PureProxy (default localhost:25).")
+}
+
+/**
+ * The command line as parsed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Parsed = Command.Command.Config.Infer<typeof options & typeof TrustFlags.options>

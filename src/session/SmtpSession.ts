@@ -1,0 +1,269 @@
+/**
+ * A whole SMTP conversation over any byte stream, held as the server holds it over a socket:
+ * `run(input, options)` is the stream of reply bytes. It is what `effect-smtpd --stdio` runs,
+ * what a transport a user holds as a stream (a WebSocket, a test) can serve, and the reference
+ * the server's fast engine is checked against (docs/sessions.md).
+ *
+ * ```
+ * input bytes ─▶ Framer (its mode follows the state) ─▶ command frames
+ *   ─▶ Protocol.step (Schema-decoded command, typed state) ─▶ Decision
+ *   ─▶ carried out: the MessageHandler's hooks, AUTH, DATA (the body as a stream) ─▶ replies
+ *   ─▶ batched until the next read (RFC 2920 §3.2) ─▶ output bytes
+ * ```
+ *
+ * STARTTLS needs a socket to upgrade: over a byte stream it is not offered, as on a server
+ * without a certificate. A client that talks before the greeting cannot be told from one that
+ * does not (a stream cannot be asked whether input is waiting); pipelining out of turn can.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import * as Queue from "effect/Queue"
+import * as Result from "effect/Result"
+import * as Stream from "effect/Stream"
+import type * as MessageHandler from "../handler/MessageHandler.js"
+import type { SessionInfo } from "../handler/SessionInfo.js"
+import * as Authentication from "../internal/Authentication.js"
+import { guarded } from "../internal/Guarded.js"
+import * as Pipelining from "../protocol/Pipelining.js"
+import * as Trace from "../internal/Trace.js"
+import { formatEndpoint } from "../protocol/Endpoint.js"
+import * as Protocol from "../protocol/Protocol.js"
+import * as Reply from "../protocol/Reply.js"
+import type * as Sasl from "../protocol/Sasl.js"
+import * as Session from "../protocol/Session.js"
+import * as Metrics from "../server/Metrics.js"
+import type * as ServerConfig from "../server/ServerConfig.js"
+import * as DataSection from "./DataSection.js"
+import * as Environment from "./Environment.js"
+import * as Wire from "./Wire.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Options = Environment.Options
+
+/**
+ * Serves one SMTP session on `input`, with the `MessageHandler` (and the `Authenticator`, if
+ * there is one) from the context: the greeting, then a reply for every command, until QUIT,
+ * the end of the input, a limit or the idle timeout. Replies are written once the input
+ * buffered so far has been answered. The stream fails with the input's error after the
+ * session's last replies, and with `ConfigError` for options that do not fit together.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const run = <E = never, R = never>(
+  input: Stream.Stream<Uint8Array, E, R>,
+  options: Options = {}
+): Stream.Stream<Uint8Array, E | ServerConfig.ConfigError, R | MessageHandler.MessageHandler> =>
+  Stream.callback<Uint8Array, E | ServerConfig.ConfigError, R | MessageHandler.MessageHandler>(
+    (out) =>
+      Effect.gen(function* () {
+        const env = yield* Environment.make(options)
+        const write = (bytes: Uint8Array) => Effect.asVoid(Queue.offer(out, bytes))
+        const wire = new Wire.Wire(yield* Stream.toPull(input), write, env.config)
+        yield* Metric.update(Metrics.connectionsTotal, 1)
+        yield* Effect.acquireUseRelease(
+          Metric.modify(Metrics.connectionsActive, 1),
+          () => new Conversation(env, wire).run(),
+          () => Metric.modify(Metrics.connectionsActive, -1)
+        )
+        if (wire.inputError !== undefined) return yield* Effect.fail(wire.inputError.error)
+        yield* Queue.end(out)
+      }),
+    // replies wait for a slow reader, as they would for a full socket
+    { bufferSize: 16 }
+  )
+
+// One session: the fold's state, each command frame folded into it through `Protocol.step` and
+// its decision carried out, until a decision (or the input) ends the session.
+class Conversation<E> {
+  private state: Session.SessionState
+  private authFailures = 0
+
+  constructor(
+    private readonly env: Environment.Environment,
+    private readonly wire: Wire.Wire<E>
+  ) {
+    this.state = env.secure ? Session.secured() : Session.initial
+  }
+
+  run(): Effect.Effect<void> {
+    const { config } = this.env
+    return Effect.gen({ self: this }, function* () {
+      this.send(Reply.greeting(config.protocol.hostname))
+      let goOn = true
+      while (goOn) goOn = yield* this.serve(yield* this.wire.command)
+    }).pipe(
+      Effect.catchTag("ReadFailure", (failure) =>
+        Effect.sync(() => {
+          if (failure.reason === "timeout") this.send(Reply.idleTimeout)
+          // never read the rest of a slow DATA as commands: say why and close
+          if (failure.reason === "slow") this.send(Reply.dataTimeout)
+        })
+      ),
+      Effect.andThen(this.wire.flush),
+      // however the session ends, even interrupted
+      Effect.ensuring(Effect.suspend(() => (this.state.envelope === undefined ? Effect.void : this.tidy()))),
+      Effect.annotateLogs({ session: this.env.id, peer: formatEndpoint(this.env.peer) })
+    )
+  }
+
+  // one command: false when it ends the session
+  private serve(frame: Wire.CommandFrame): Effect.Effect<boolean, Wire.ReadFailure> {
+    const { config, handler } = this.env
+    return Effect.gen({ self: this }, function* () {
+      if (config.trace) yield* Effect.logDebug(`<<< ${Trace.commandLine(frame)}`)
+      // commands sent ahead out of turn (RFC 2920 §3.1; Postfix's smtpd_forbid_unauth_pipelining)
+      if (config.forbidUnauthPipelining && this.wire.hasMore() && Pipelining.isViolation(this.state, frame)) {
+        this.send(Reply.protocolViolation)
+        return false
+      }
+      const open = this.state.envelope !== undefined
+      const decision = Protocol.step(config.protocol, this.state, frame)
+      this.state = decision.state
+      if (!(yield* this.carryOut(decision, frame))) return false
+      if (open && this.state.envelope === undefined && handler.reset !== undefined) {
+        // the client has its reply before the handler tidies up (a relay says QUIT upstream)
+        yield* this.wire.flush
+        yield* this.tidy()
+      }
+      return true
+    })
+  }
+
+  private carryOut(decision: Protocol.Decision, frame: Wire.CommandFrame): Effect.Effect<boolean, Wire.ReadFailure> {
+    const { config, handler } = this.env
+    return Effect.gen({ self: this }, function* () {
+      switch (decision._tag) {
+        case "Reply":
+          // a refused AUTH: what the client sent behind it would be its answers, sent out of turn
+          if (this.wire.hasMore() && Pipelining.isAuth(frame)) this.wire.discard()
+          if (decision.slow === true) {
+            // past the soft error limit every error waits (Postfix's smtpd_error_sleep_time)
+            yield* this.wire.flush
+            yield* Effect.sleep(config.errorDelay)
+          }
+          this.send(decision.reply)
+          return true
+        case "Close":
+          this.send(decision.reply)
+          return false
+        case "StartTls": // not offered, so not decided: as a server without a certificate
+          this.send(Reply.notImplemented)
+          return true
+        case "Auth":
+          return yield* this.authenticate(decision.mechanism as Sasl.Mechanism, decision.initialResponse)
+        case "Mail": {
+          const outcome = yield* guarded(handler.mail(this.info(), decision.from, decision.parameters))
+          if (Result.isSuccess(outcome)) this.state = decision.accepted
+          this.send(Result.isSuccess(outcome) ? Reply.senderOk : outcome.failure)
+          return true
+        }
+        case "Rcpt": {
+          const outcome = yield* guarded(handler.rcpt(this.info(), decision.recipient))
+          if (Result.isSuccess(outcome)) this.state = decision.accepted
+          this.send(Result.isSuccess(outcome) ? Reply.recipientOk : outcome.failure)
+          return true
+        }
+        case "Data":
+          yield* this.receive(decision.envelope)
+          return true
+        case "User": {
+          const command = config.commands[decision.verb]
+          const outcome =
+            command === undefined
+              ? Result.fail(Reply.unknownCommand)
+              : yield* guarded(command(this.info(), decision.argument))
+          this.send(Result.merge(outcome))
+          return true
+        }
+      }
+    })
+  }
+
+  // the SASL exchange (RFC 4954): false when too many failures end the session
+  private authenticate(mechanism: Sasl.Mechanism, initialResponse: string | undefined) {
+    const { authenticator, config } = this.env
+    return Effect.gen({ self: this }, function* () {
+      // (AUTH is offered only with an Authenticator: Protocol.step refuses it without one)
+      if (authenticator === undefined) {
+        this.send(Reply.notImplemented)
+        return true
+      }
+      const outcome = yield* Authentication.exchange({
+        mechanism,
+        initialResponse,
+        hostname: config.protocol.hostname,
+        authenticator,
+        session: this.info(),
+        challenge: (text) =>
+          Effect.suspend(() => {
+            this.send(Reply.make(334, undefined, text))
+            return this.wire.answer
+          })
+      })
+      switch (outcome._tag) {
+        case "Authenticated":
+          this.state = Session.authenticated(this.state, outcome.identity)
+          this.send(Reply.authSucceeded)
+          return true
+        case "Reply":
+          this.send(outcome.reply)
+          return true
+        case "Refused":
+          this.authFailures++
+          // a pause before each verdict slows guessing down; then the door closes
+          yield* this.wire.flush
+          yield* Effect.sleep(config.authFailureDelay)
+          this.send(this.authFailures >= config.maxAuthFailures ? Reply.tooManyAuthFailures : Reply.authFailed)
+          return this.authFailures < config.maxAuthFailures
+      }
+    })
+  }
+
+  // DATA: 354, the body to the handler as a stream, the rest drained, the verdict
+  private receive(envelope: Session.Envelope) {
+    const { config, handler } = this.env
+    return Effect.gen({ self: this }, function* () {
+      this.send(Reply.startData)
+      const data = this.wire.startData()
+      // the client waits for 354 before it sends the body, whatever the handler does first
+      yield* this.wire.flush
+      const message = { envelope, body: data.body, decodeData: config.decodeData }
+      const outcome = yield* guarded(handler.data(this.info(), message))
+      const end = yield* data.finish
+      this.state = Session.reset(this.state)
+      this.send(yield* DataSection.verdict(end, outcome))
+    })
+  }
+
+  // enhanced status codes only once the client said EHLO (RFC 2034)
+  private send(reply: Reply.Reply): void {
+    this.wire.send(reply, Session.isEsmtp(this.state))
+  }
+
+  // the handler's per-transaction resources go when the transaction does
+  private tidy(): Effect.Effect<void> {
+    const reset = this.env.handler.reset
+    return reset === undefined ? Effect.void : Effect.asVoid(guarded(reset(this.info())))
+  }
+
+  private info(): SessionInfo {
+    const { env, state } = this
+    return {
+      id: env.id,
+      peer: env.peer,
+      local: env.local,
+      hostname: env.config.protocol.hostname,
+      greeting: state.greeting,
+      envelope: state.envelope,
+      secure: env.secure,
+      tls: env.tls,
+      auth: state.auth
+    }
+  }
+}

@@ -1,0 +1,22 @@
+// The command as users run it, for the CLI tests: src/cli/main.ts bundled by scripts/bundle.mjs
+// (as `npm run build` ships it) into a temporary directory before the file's tests, removed
+// after. Node cannot run the sources directly (their imports name .js files), and vitest 5 has
+// no vite-node.
+import { afterAll, beforeAll } from "@effect/vitest"
+import { spawnSync } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+
+/** The path of the built command, there once the file's `beforeAll` has run. */
+export const builtCommand = (): string => {
+  const buildDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-smtpd-build-"))
+  const main = Path.join(buildDir, "effect-smtpd.js")
+  beforeAll(() => {
+    const bundle = Path.resolve(import.meta.dirname, "../../scripts/bundle.mjs")
+    const result = spawnSync(process.execPath, [bundle, main], { encoding: "utf8", timeout: 60_000 })
+    if (result.status !== 0) throw new Error(`scripts/bundle.mjs exited ${result.status}: ${result.stderr}`)
+  }, 60_000)
+  afterAll(() => Fs.rmSync(buildDir, { recursive: true, force: true }))
+  return main
+}
