@@ -153,3 +153,35 @@ it.effect("a session over any byte stream: SmtpSession.run", () =>
     )
   })
 )
+
+it.effect("a handler with a session of its own: a finalizer per session, a helo hook", () => {
+  const logged: Array<string> = []
+  const Handler = MessageHandler.layer({
+    session: (info) =>
+      Effect.gen(function* () {
+        let messages = 0
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => void logged.push(`${info.peer.address}: ${messages} message(s)`))
+        )
+        return {
+          helo: (_session, greeting) =>
+            greeting.name === "localhost"
+              ? Effect.fail(new SmtpError.RelayDenied({ text: "Who are you?" }))
+              : Effect.void,
+          data: () => Effect.sync(() => void messages++)
+        }
+      })
+  })
+  return Effect.gen(function* () {
+    const client = yield* (yield* SmtpTest.server()).connect
+    yield* client.reply
+    expect((yield* SmtpTest.command(client, "EHLO localhost")).code).toBe(550)
+    expect((yield* SmtpTest.command(client, "EHLO me.example")).code).toBe(250)
+    yield* client.send("MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
+    yield* client.replies(3)
+    yield* client.send("hi\r\n.\r\nQUIT\r\n")
+    expect((yield* client.replies(2)).map((r) => r.code)).toEqual([250, 221])
+    yield* client.awaitClose
+    expect(logged).toEqual(["192.0.2.1: 1 message(s)"])
+  }).pipe(Effect.provide(Handler))
+})

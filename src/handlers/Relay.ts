@@ -61,88 +61,97 @@ const encoder = new TextEncoder()
 export const withPeer = (session: SessionInfo, message: Message.Message) =>
   Stream.concat(Stream.succeed(encoder.encode(`X-Peer: ${session.peer.address}\r\n`)), message.body)
 
-/**
- * @since 0.1.0
- * @category constructors
- */
-export const make = (options: Options) =>
-  Effect.gen(function* () {
-    const client = yield* SmtpClient.SmtpClient
-    const networks = yield* Effect.fromResult(
-      Result.mapError(
-        Networks.parseAll(options.relayNetworks ?? Networks.loopback),
-        (message) => new ConfigError({ message: `relayNetworks: ${message}` })
-      )
-    )
-    const onRefused = options.onRefused ?? Refusals.logAndCount
-    // a client in relayNetworks, or one that authenticated (AUTH), may relay
-    const mayRelay = (session: SessionInfo) =>
-      session.auth !== undefined || Networks.contains(networks, session.peer.address)
-    const content = (session: SessionInfo, message: Message.Message) =>
-      options.xPeer === false ? message.body : withPeer(session, message)
-    const upstreams = new Map<string, Upstream>()
-    // we greet the upstream with our own name unless told otherwise
-    const upstreamFor = (session: SessionInfo): SmtpClient.Options => ({
-      ...options.upstream,
-      heloName: options.upstream.heloName ?? session.hostname
+// what every session of one relay shares
+interface Relaying {
+  readonly client: SmtpClient.SmtpClient["Service"]
+  /** A client in relayNetworks, or one that authenticated (AUTH), may relay. */
+  readonly mayRelay: (session: SessionInfo) => boolean
+  readonly content: (session: SessionInfo, message: Message.Message) => Message.Message["body"]
+  readonly upstreamFor: (session: SessionInfo) => SmtpClient.Options
+}
+
+// forward: each session holds its own upstream transaction, opened when its client sends MAIL;
+// the session's end closes what a transaction left open
+const forwardSession = (relaying: Relaying): Effect.Effect<MessageHandler.Hooks, never, Scope.Scope> =>
+  Effect.suspend(() => {
+    const { client, content, mayRelay, upstreamFor } = relaying
+    let upstream: Upstream | undefined = undefined
+    const close = Effect.suspend(() => {
+      const open = upstream
+      upstream = undefined
+      // QUIT and close in the background: the client's next command need not wait for them
+      return open === undefined ? Effect.void : Effect.asVoid(Effect.forkDetach(Scope.close(open.scope, Exit.void)))
     })
-
-    const close = (session: SessionInfo) =>
-      Effect.suspend(() => {
-        const upstream = upstreams.get(session.id)
-        upstreams.delete(session.id)
-        // QUIT and close in the background: the client's next command need not wait for them
-        return upstream === undefined
-          ? Effect.void
-          : Effect.asVoid(Effect.forkDetach(Scope.close(upstream.scope, Exit.void)))
-      })
-
-    // forward: the upstream sees MAIL when our client sends it
+    // the upstream sees MAIL when our client sends it
     const open = (session: SessionInfo, from: string, parameters: Parameters.Parameters) =>
       Effect.gen(function* () {
-        yield* close(session)
+        yield* close
         const scope = yield* Scope.make()
         const connection = yield* client.connect(upstreamFor(session)).pipe(
           Scope.provide(scope),
           Effect.tap((connection) => connection.mail(from, parameters)),
           Effect.tapError(() => Scope.close(scope, Exit.void))
         )
-        upstreams.set(session.id, { scope, connection })
+        upstream = { scope, connection }
       })
-
-    const forward = MessageHandler.make({
+    const hooks: MessageHandler.Hooks = {
       mail: (session, from, parameters) =>
         mayRelay(session) ? asSmtpError(open(session, from, parameters)) : Effect.void,
       rcpt: (session, recipient) => {
-        const upstream = upstreams.get(session.id)
         if (!mayRelay(session) || upstream === undefined) return Effect.fail(new SmtpError.RelayDenied({}))
         return upstream.connection.rcpt(recipient.address, recipient.parameters).pipe(asSmtpError, Effect.asVoid)
       },
       data: (session, message) => {
-        const upstream = upstreams.get(session.id)
         if (upstream === undefined) return Effect.fail(new SmtpError.RelayDenied({}))
         return upstream.connection.data(content(session, message)).pipe(asSmtpError)
       },
-      reset: close
-    })
+      reset: () => close
+    }
+    return Effect.as(
+      Effect.addFinalizer(() => close),
+      hooks
+    )
+  })
 
-    // spool: one pipelined upstream transaction per message, opened when the body comes
-    const spool = MessageHandler.make({
-      rcpt: (session) => (mayRelay(session) ? Effect.void : Effect.fail(new SmtpError.RelayDenied({}))),
-      data: (session, message) =>
-        Effect.scoped(
-          Effect.gen(function* () {
-            const connection = yield* client.connect(upstreamFor(session))
-            const result = yield* connection.send(message.envelope, content(session, message))
-            if (result.refused.length > 0) {
-              yield* onRefused({ session, mailFrom: message.envelope.mailFrom, recipients: result.refused })
-            }
-            return result.reply
-          })
-        ).pipe(asSmtpError)
-    })
+// spool: one pipelined upstream transaction per message, opened when the body comes
+const spool = (relaying: Relaying, onRefused: Refusals.OnRefused) =>
+  MessageHandler.make({
+    rcpt: (session) => (relaying.mayRelay(session) ? Effect.void : Effect.fail(new SmtpError.RelayDenied({}))),
+    data: (session, message) =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const connection = yield* relaying.client.connect(relaying.upstreamFor(session))
+          const result = yield* connection.send(message.envelope, relaying.content(session, message))
+          if (result.refused.length > 0) {
+            yield* onRefused({ session, mailFrom: message.envelope.mailFrom, recipients: result.refused })
+          }
+          return result.reply
+        })
+      ).pipe(asSmtpError)
+  })
 
-    return (options.mode ?? "forward") === "forward" ? forward : spool
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options) =>
+  Effect.gen(function* () {
+    const networks = yield* Effect.fromResult(
+      Result.mapError(
+        Networks.parseAll(options.relayNetworks ?? Networks.loopback),
+        (message) => new ConfigError({ message: `relayNetworks: ${message}` })
+      )
+    )
+    const relaying: Relaying = {
+      client: yield* SmtpClient.SmtpClient,
+      mayRelay: (session) => session.auth !== undefined || Networks.contains(networks, session.peer.address),
+      content: (session, message) => (options.xPeer === false ? message.body : withPeer(session, message)),
+      // we greet the upstream with our own name unless told otherwise
+      upstreamFor: (session) => ({ ...options.upstream, heloName: options.upstream.heloName ?? session.hostname })
+    }
+    return (options.mode ?? "forward") === "forward"
+      ? MessageHandler.make({ session: () => forwardSession(relaying) })
+      : spool(relaying, options.onRefused ?? Refusals.logAndCount)
   })
 
 /**

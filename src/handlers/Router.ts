@@ -17,6 +17,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
 import type * as Message from "../handler/Message.js"
 import * as MessageHandler from "../handler/MessageHandler.js"
 import type { SessionInfo } from "../handler/SessionInfo.js"
@@ -116,9 +117,9 @@ const split = (mailbox: string) => {
 
 const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase()
 
-// one route's part of the transaction in progress
+// one route's part of the transaction in progress, with that route's hooks for the session
 interface Leg {
-  readonly handler: MessageHandler.Handler
+  readonly hooks: MessageHandler.Hooks
   readonly recipients: Array<Session.Recipient>
 }
 
@@ -128,12 +129,130 @@ interface Transaction {
   readonly legs: Map<number, Leg>
 }
 
+// what every session of one router shares
+interface Routing {
+  readonly handlers: ReadonlyArray<MessageHandler.Handler>
+  readonly fallback: MessageHandler.Handler | undefined
+  /** The index of the first matching route; -1 for the fallback. */
+  readonly routeOf: (recipient: string, session: SessionInfo) => Effect.Effect<number | undefined>
+  readonly onRefused: Refusals.OnRefused
+}
+
 const replyOf = (cause: Cause.Cause<unknown>): Reply.Reply => {
   const failure = Cause.findErrorOption(cause)
   return Option.isSome(failure) && SmtpError.isSmtpError(failure.value)
     ? SmtpError.reply(failure.value)
     : Reply.localError
 }
+
+// what a route's handler sees: the transaction with its own recipients only
+const view = (session: SessionInfo, leg: Leg): SessionInfo =>
+  session.envelope === undefined
+    ? session
+    : { ...session, envelope: { ...session.envelope, recipients: leg.recipients } }
+
+const messageFor = (message: Message.Message, leg: Leg, body: Message.Message["body"]): Message.Message => ({
+  envelope: { ...message.envelope, recipients: leg.recipients },
+  body,
+  decodeData: message.decodeData
+})
+
+// One session of the router: its transaction, and the hooks of each route it used in it (a
+// route's own per-session form is made in the router's session scope, when first needed; its
+// connect and helo hooks are not called: the router answers those).
+const routerSession = (routing: Routing): Effect.Effect<MessageHandler.Hooks, never, Scope.Scope> =>
+  Effect.map(Effect.scope, (scope) => {
+    let transaction: Transaction | undefined = undefined
+    const opened = new Map<number, MessageHandler.Hooks>()
+    const hooksOf = (index: number, session: SessionInfo) =>
+      Effect.suspend(() => {
+        const known = opened.get(index)
+        if (known !== undefined) return Effect.succeed(known)
+        const handler = index === -1 ? routing.fallback! : routing.handlers[index]!
+        const made =
+          handler.session === undefined
+            ? Effect.succeed(handler as MessageHandler.Hooks)
+            : Scope.provide(handler.session(session), scope)
+        return Effect.map(made, (hooks) => {
+          const resolved = MessageHandler.hooksOf(hooks)
+          opened.set(index, resolved)
+          return resolved
+        })
+      })
+    const reset = (session: SessionInfo) =>
+      Effect.suspend(() => {
+        const ending = transaction
+        transaction = undefined
+        if (ending === undefined) return Effect.void
+        return Effect.forEach(ending.legs.values(), (leg) => leg.hooks.reset?.(session) ?? Effect.void, {
+          discard: true
+        })
+      })
+    const hooks: MessageHandler.Hooks = {
+      mail: (session, from, parameters) =>
+        Effect.andThen(
+          reset(session),
+          Effect.sync(() => void (transaction = { from, parameters, legs: new Map() }))
+        ),
+      rcpt: (session, recipient) =>
+        Effect.gen(function* () {
+          const open = transaction
+          const index = yield* routing.routeOf(recipient.address, session)
+          if (open === undefined || index === undefined) return yield* new SmtpError.MailboxNotFound({})
+          let leg = open.legs.get(index)
+          if (leg === undefined) {
+            // a route's handler sees MAIL when its first recipient comes; its refusal is this RCPT's
+            const route = yield* hooksOf(index, session)
+            yield* route.mail?.(session, open.from, open.parameters) ?? Effect.void
+            leg = { hooks: route, recipients: [] }
+            open.legs.set(index, leg)
+          }
+          yield* leg.hooks.rcpt?.(view(session, leg), recipient) ?? Effect.void
+          leg.recipients.push(recipient)
+        }),
+      data: (session, message) => deliver(routing, session, message, [...(transaction?.legs.values() ?? [])]),
+      reset
+    }
+    return hooks
+  })
+
+// DATA: the body to every route with recipients, at once; one reply for all
+const deliver = (routing: Routing, session: SessionInfo, message: Message.Message, all: ReadonlyArray<Leg>) =>
+  Effect.gen(function* () {
+    const legs = all.filter((leg) => leg.recipients.length > 0)
+    const dataOf = (leg: Leg) => leg.hooks.data ?? MessageHandler.acceptAll
+    if (legs.length === 1) {
+      const leg = legs[0]!
+      return yield* dataOf(leg)(view(session, leg), messageFor(message, leg, message.body))
+    }
+    const exits = yield* fanOut(
+      message.body,
+      legs.map(
+        (leg) => (body: Message.Message["body"]) => dataOf(leg)(view(session, leg), messageFor(message, leg, body))
+      )
+    )
+    // the body itself was bad (too big, bare line endings, client gone): that is the reply
+    for (const exit of exits) {
+      const failure = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : Option.none()
+      if (Option.isSome(failure) && !SmtpError.isSmtpError(failure.value)) return yield* Effect.fail(failure.value)
+    }
+    const failed = legs.flatMap((leg, i) => {
+      const exit = exits[i]!
+      return Exit.isFailure(exit) ? [{ leg, reply: replyOf(exit.cause) }] : []
+    })
+    if (failed.length === legs.length) {
+      const { reply } = failed.find((f) => f.reply.isTransient) ?? failed[0]!
+      return yield* new SmtpError.Upstream({ code: reply.code, enhanced: reply.enhanced, lines: reply.lines })
+    }
+    if (failed.length > 0) {
+      yield* routing.onRefused({
+        session,
+        mailFrom: message.envelope.mailFrom,
+        recipients: failed.flatMap(({ leg, reply }) => leg.recipients.map((r) => ({ address: r.address, reply })))
+      })
+    }
+    return Reply.accepted
+  })
 
 /**
  * @since 0.1.0
@@ -154,7 +273,6 @@ export const make = <E, R>(options: Options<E, R>) =>
     const fallback = options.fallback === undefined ? undefined : yield* handlerOf(options.fallback)
     const context = yield* Effect.context<R>()
     const onRefused = options.onRefused ?? Refusals.logAndCount
-    const transactions = new Map<string, Transaction>()
 
     const matches = (matcher: Matcher<R>, recipient: string, session: SessionInfo): Effect.Effect<boolean> => {
       const { domain, local } = split(recipient)
@@ -181,91 +299,8 @@ export const make = <E, R>(options: Options<E, R>) =>
         return fallback === undefined ? undefined : -1
       })
 
-    // what a route's handler sees: the transaction with its own recipients only
-    const view = (session: SessionInfo, leg: Leg): SessionInfo =>
-      session.envelope === undefined
-        ? session
-        : { ...session, envelope: { ...session.envelope, recipients: leg.recipients } }
-
-    const messageFor = (message: Message.Message, leg: Leg, body: Message.Message["body"]): Message.Message => ({
-      envelope: { ...message.envelope, recipients: leg.recipients },
-      body,
-      decodeData: message.decodeData
-    })
-
-    const reset = (session: SessionInfo) =>
-      Effect.suspend(() => {
-        const transaction = transactions.get(session.id)
-        transactions.delete(session.id)
-        if (transaction === undefined) return Effect.void
-        return Effect.forEach(transaction.legs.values(), (leg) => leg.handler.reset?.(session) ?? Effect.void, {
-          discard: true
-        })
-      })
-
-    return MessageHandler.make({
-      mail: (session, from, parameters) =>
-        Effect.andThen(
-          reset(session),
-          Effect.sync(() => void transactions.set(session.id, { from, parameters, legs: new Map() }))
-        ),
-      rcpt: (session, recipient) =>
-        Effect.gen(function* () {
-          const transaction = transactions.get(session.id)
-          const index = yield* routeOf(recipient.address, session)
-          if (transaction === undefined || index === undefined) return yield* new SmtpError.MailboxNotFound({})
-          let leg = transaction.legs.get(index)
-          if (leg === undefined) {
-            // a route's handler sees MAIL when its first recipient comes; its refusal is this RCPT's
-            const handler = index === -1 ? fallback! : handlers[index]!
-            yield* handler.mail(session, transaction.from, transaction.parameters)
-            leg = { handler, recipients: [] }
-            transaction.legs.set(index, leg)
-          }
-          yield* leg.handler.rcpt(view(session, leg), recipient)
-          leg.recipients.push(recipient)
-        }),
-      data: (session, message) =>
-        Effect.gen(function* () {
-          const legs = [...(transactions.get(session.id)?.legs.values() ?? [])].filter(
-            (leg) => leg.recipients.length > 0
-          )
-          if (legs.length === 1) {
-            const leg = legs[0]!
-            return yield* leg.handler.data(view(session, leg), messageFor(message, leg, message.body))
-          }
-          const exits = yield* fanOut(
-            message.body,
-            legs.map(
-              (leg) => (body: Message.Message["body"]) =>
-                leg.handler.data(view(session, leg), messageFor(message, leg, body))
-            )
-          )
-          // the body itself was bad (too big, bare line endings, client gone): that is the reply
-          for (const exit of exits) {
-            const failure = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : Option.none()
-            if (Option.isSome(failure) && !SmtpError.isSmtpError(failure.value))
-              return yield* Effect.fail(failure.value)
-          }
-          const failed = legs.flatMap((leg, i) => {
-            const exit = exits[i]!
-            return Exit.isFailure(exit) ? [{ leg, reply: replyOf(exit.cause) }] : []
-          })
-          if (failed.length === legs.length) {
-            const { reply } = failed.find((f) => f.reply.isTransient) ?? failed[0]!
-            return yield* new SmtpError.Upstream({ code: reply.code, enhanced: reply.enhanced, lines: reply.lines })
-          }
-          if (failed.length > 0) {
-            yield* onRefused({
-              session,
-              mailFrom: message.envelope.mailFrom,
-              recipients: failed.flatMap(({ leg, reply }) => leg.recipients.map((r) => ({ address: r.address, reply })))
-            })
-          }
-          return Reply.accepted
-        }),
-      reset
-    })
+    const routing: Routing = { handlers, fallback, routeOf, onRefused }
+    return MessageHandler.make({ session: () => routerSession(routing) })
   })
 
 /**

@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import * as Reply from "../protocol/Reply.js"
+import * as Hooks from "./Hooks.js"
 import { type Environment, type Handle, Live } from "./Live.js"
 import * as SessionLoop from "./SessionLoop.js"
 import type * as Transport from "./Transport.js"
@@ -26,6 +27,11 @@ export const start = (transport: Transport.Transport, env: Environment): Handle 
   if (env.config.forbidUnauthPipelining && transport.hasInput?.() === true) {
     live.send(Reply.protocolViolation)
     live.hangUp()
+    return live
+  }
+  // a handler's `session` or `connect` hook runs before the greeting, in the fiber
+  if (Hooks.opens(env.handler)) {
+    live.wake()
     return live
   }
   live.send(env.greeting ?? Reply.greeting(env.config.protocol.hostname))

@@ -21,6 +21,7 @@ import * as Protocol from "../protocol/Protocol.js"
 import * as Reply from "../protocol/Reply.js"
 import * as Session from "../protocol/Session.js"
 import { accepted } from "./Guarded.js"
+import * as Hooks from "./Hooks.js"
 import * as Pipelining from "../protocol/Pipelining.js"
 import * as Metrics from "../server/Metrics.js"
 import * as Reader from "./Reader.js"
@@ -142,6 +143,8 @@ export class Live implements Handle, Reader.Session {
   /** A DATA whose body nobody reads (the handler accepts all): drained as it comes. */
   draining: Reader.DataSection | undefined = undefined
   ended = false
+  /** The handler's hooks for this session (`acceptAll` taken for absent); `opened` sets a session's own. */
+  hooks: MessageHandler.Hooks
   private forked: Fiber.Fiber<void> | undefined = undefined
   readonly framer: Framer.Framer
 
@@ -158,6 +161,7 @@ export class Live implements Handle, Reader.Session {
     })
     this.transport = transport
     this.state = transport.secure ? Session.secured() : Session.initial
+    this.hooks = MessageHandler.hooksOf(env.handler)
     this.reader = this.readerOn(transport)
   }
 
@@ -182,10 +186,16 @@ export class Live implements Handle, Reader.Session {
   }
 
   readerOn(on: Transport.Transport): Reader.Reader {
-    const { config, handler } = this.env
+    const config = this.env.config
     // traces are logged (an effect); a handler's reset hook is an effect after each transaction
-    const actsInline = !config.trace && handler.reset === undefined && on.writeNow !== undefined
+    const actsInline = !config.trace && this.hooks.reset === undefined && on.writeNow !== undefined
     return new Reader.Reader(this, on, config, actsInline)
+  }
+
+  /** The session's own hooks (its handler's `session` made them): served from now on, before any read. */
+  opened(hooks: MessageHandler.Hooks): void {
+    this.hooks = hooks
+    this.reader = this.readerOn(this.transport)
   }
 
   /** The time on the server's clock, in milliseconds (the DATA rate is measured with it). */
@@ -222,7 +232,8 @@ export class Live implements Handle, Reader.Session {
    * inline. Anything else is returned, its state not yet taken, for the loop's effects.
    */
   quick(frame: Reader.CommandFrame): QuickStep {
-    const { config, handler } = this.env
+    const { config } = this.env
+    const hooks = this.hooks
     if (config.forbidUnauthPipelining && this.framer.buffered > 0 && Pipelining.isViolation(this.state, frame)) {
       return outOfTurn
     }
@@ -230,22 +241,23 @@ export class Live implements Handle, Reader.Session {
     switch (decision._tag) {
       case "Reply":
         if (decision.slow === true) return decision
+        if (hooks.helo !== undefined && Hooks.greeting(this.state, decision) !== undefined) return decision
         this.state = decision.state
         this.dropAnswersOfRefusedAuth(frame)
         this.send(decision.reply)
         return answered
       case "Mail":
-        if (handler.mail !== MessageHandler.acceptAll) return decision
+        if (hooks.mail !== undefined) return decision
         this.state = decision.accepted
         this.send(Reply.senderOk)
         return answered
       case "Rcpt":
-        if (handler.rcpt !== MessageHandler.acceptAll) return decision
+        if (hooks.rcpt !== undefined) return decision
         this.state = decision.accepted
         this.send(Reply.recipientOk)
         return answered
       case "Data":
-        if (handler.data !== MessageHandler.acceptAll) return decision
+        if (hooks.data !== undefined) return decision
         this.state = decision.state
         // the 354 goes out before the next read of the body (the reader flushes)
         this.send(Reply.startData)

@@ -11,8 +11,10 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type * as Message from "../handler/Message.js"
+import * as MessageHandler from "../handler/MessageHandler.js"
 import type { SessionInfo } from "../handler/SessionInfo.js"
 import type * as Parameters from "../protocol/Parameters.js"
 import * as Protocol from "../protocol/Protocol.js"
@@ -22,6 +24,7 @@ import * as Session from "../protocol/Session.js"
 import * as Authentication from "./Authentication.js"
 import type { Live } from "./Live.js"
 import { accepted, guarded } from "./Guarded.js"
+import * as Hooks from "./Hooks.js"
 import type * as Reader from "./Reader.js"
 import * as Trace from "./Trace.js"
 import type * as Transport from "./Transport.js"
@@ -53,6 +56,8 @@ export const run = (live: Live, serveCommands = true): Effect.Effect<void> => ne
 class SessionFiber {
   /** Writes the pending replies (one effect for the fiber's whole life). */
   private readonly flush: Effect.Effect<void, Transport.TransportError>
+  /** The scope of the handler's per-session hooks (`session`), closed when the session ends. */
+  private scope: Scope.Closeable | undefined = undefined
 
   constructor(private readonly live: Live) {
     this.flush = Effect.suspend(() => live.takeFlush() ?? Effect.void)
@@ -61,10 +66,26 @@ class SessionFiber {
   run(serveCommands: boolean): Effect.Effect<void> {
     // one handler and one finalizer for every way out: each wrapper is a frame that an idle
     // session holds for as long as it is open
-    return (serveCommands ? this.serve() : Effect.void).pipe(
+    const serve = Hooks.opens(this.live.env.handler) ? this.open() : this.serve()
+    return (serveCommands ? serve : Effect.void).pipe(
       Effect.matchEffect({ onFailure: (error) => this.failed(error), onSuccess: () => this.lastFlush() }),
       Effect.onExit((exit) => this.finalize(exit))
     )
+  }
+
+  // the handler's `session` and `connect` hook, before the greeting: a refusal is the reply
+  // instead of the greeting, and the session ends
+  private open(): Effect.Effect<void, Reader.ReadFailure | Transport.TransportError> {
+    const live = this.live
+    return Effect.suspend(() => {
+      this.scope = Scope.makeUnsafe()
+      return Effect.flatMap(Hooks.open(live.env.handler, this.info(), this.scope), (opened) => {
+        if (Result.isFailure(opened)) return Effect.sync(() => live.send(opened.failure))
+        live.opened(opened.success)
+        live.send(live.env.greeting ?? Reply.greeting(live.env.config.protocol.hostname))
+        return this.serve()
+      })
+    })
   }
 
   // The fold: one command at a time, its step carried out here when `Live.quick` could not
@@ -74,8 +95,9 @@ class SessionFiber {
     const self = this
     const live = this.live
     const { env } = live
-    const { config, handler } = env
+    const config = env.config
     return Effect.gen(function* () {
+      let greeting: Session.Greeting | undefined
       while (true) {
         if (live.draining !== undefined) {
           yield* self.drained(live.draining)
@@ -88,7 +110,8 @@ class SessionFiber {
           continue
         }
         if (config.trace) yield* Effect.logDebug(`<<< ${Trace.commandLine(frame)}`)
-        const open = live.state.envelope !== undefined
+        const before = live.state
+        const open = before.envelope !== undefined
         const step = live.quick(frame)
         if (step._tag === "OutOfTurn") return live.send(Reply.protocolViolation)
         if (step._tag !== "Answered") live.state = step.state
@@ -97,7 +120,10 @@ class SessionFiber {
             live.dropAnswersOfRefusedAuth(frame)
             // past the soft error limit every error waits (Postfix's smtpd_error_sleep_time)
             if (step.slow === true) yield* self.pause(config.errorDelay)
-            live.send(step.reply)
+            // HELO/EHLO to a helo hook; any other reply costs no effect
+            greeting = live.hooks.helo === undefined ? undefined : Hooks.greeting(before, step)
+            if (greeting === undefined) live.send(step.reply)
+            else yield* self.greet(greeting, step.reply)
             break
           case "StartTls":
             if (!(yield* self.startTls(step.reply))) return
@@ -120,7 +146,7 @@ class SessionFiber {
             live.send(Result.merge(yield* self.userCommand(step.verb, step.argument)))
             break
         }
-        if (open && live.state.envelope === undefined && handler.reset !== undefined) {
+        if (open && live.state.envelope === undefined && live.hooks.reset !== undefined) {
           // the client has its reply before the handler tidies up (a relay says QUIT upstream)
           yield* self.flush
           yield* self.endTransaction()
@@ -135,16 +161,28 @@ class SessionFiber {
     live.draining = undefined
     return Effect.flatMap(data.finish(), (end) => {
       live.received(end, accepted)
-      return live.env.handler.reset === undefined ? Effect.void : Effect.andThen(this.flush, this.endTransaction())
+      return live.hooks.reset === undefined ? Effect.void : Effect.andThen(this.flush, this.endTransaction())
+    })
+  }
+
+  // HELO/EHLO to the `helo` hook: its refusal leaves the session without a greeting
+  private greet(greeting: Session.Greeting, reply: Reply.Reply): Effect.Effect<void> {
+    const live = this.live
+    return Effect.map(guarded(live.hooks.helo!(this.info(), greeting)), (outcome) => {
+      if (Result.isSuccess(outcome)) return live.send(reply)
+      live.state = Hooks.refusedGreeting(live.state)
+      live.send(outcome.failure)
     })
   }
 
   private mailHook(from: string, parameters: Parameters.Parameters) {
-    return guarded(this.live.env.handler.mail(this.info(), from, parameters))
+    const mail = this.live.hooks.mail
+    return mail === undefined ? Effect.succeed(accepted) : guarded(mail(this.info(), from, parameters))
   }
 
   private rcptHook(recipient: Session.Recipient) {
-    return guarded(this.live.env.handler.rcpt(this.info(), recipient))
+    const rcpt = this.live.hooks.rcpt
+    return rcpt === undefined ? Effect.succeed(accepted) : guarded(rcpt(this.info(), recipient))
   }
 
   // the replies go out, then the session waits
@@ -244,7 +282,8 @@ class SessionFiber {
   private receive(envelope: Session.Envelope): Effect.Effect<void, Reader.ReadFailure | Transport.TransportError> {
     const self = this
     const live = this.live
-    const { config, handler } = live.env
+    const config = live.env.config
+    const handle = live.hooks.data ?? MessageHandler.acceptAll
     return Effect.suspend(() => {
       live.send(Reply.startData)
       const data = live.reader.startData()
@@ -252,7 +291,7 @@ class SessionFiber {
       return Effect.gen(function* () {
         yield* self.flush
         const message = new Received(envelope, data, config.decodeData)
-        const outcome = yield* guarded(handler.data(self.info(), message))
+        const outcome = yield* guarded(handle(self.info(), message))
         live.received(yield* data.finish(), outcome)
       })
     })
@@ -267,7 +306,7 @@ class SessionFiber {
 
   // the handler's per-transaction resources go when the transaction does
   private endTransaction(): Effect.Effect<void> {
-    const reset = this.live.env.handler.reset
+    const reset = this.live.hooks.reset
     return reset === undefined ? Effect.void : guarded(reset(this.info())).pipe(Effect.asVoid)
   }
 
@@ -298,6 +337,8 @@ class SessionFiber {
       const interrupted = Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
       return (interrupted ? this.shutdownNotice() : Effect.void).pipe(
         Effect.andThen(Effect.suspend(() => (live.state.envelope === undefined ? Effect.void : this.endTransaction()))),
+        // the per-session hooks' resources go before the connection does
+        Effect.ensuring(Effect.suspend(() => (this.scope === undefined ? Effect.void : Scope.close(this.scope, exit)))),
         // the transport of the moment: after STARTTLS it is the encrypted one
         Effect.ensuring(Effect.suspend(() => live.transport.close)),
         Effect.ensuring(Effect.sync(() => live.env.onEnd?.()))

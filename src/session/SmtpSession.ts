@@ -21,11 +21,13 @@ import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as Queue from "effect/Queue"
 import * as Result from "effect/Result"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type * as MessageHandler from "../handler/MessageHandler.js"
+import * as MessageHandler from "../handler/MessageHandler.js"
 import type { SessionInfo } from "../handler/SessionInfo.js"
 import * as Authentication from "../internal/Authentication.js"
-import { guarded } from "../internal/Guarded.js"
+import { accepted, guarded } from "../internal/Guarded.js"
+import * as Hooks from "../internal/Hooks.js"
 import * as Pipelining from "../protocol/Pipelining.js"
 import * as Trace from "../internal/Trace.js"
 import { formatEndpoint } from "../protocol/Endpoint.js"
@@ -83,17 +85,22 @@ export const run = <E = never, R = never>(
 class Conversation<E> {
   private state: Session.SessionState
   private authFailures = 0
+  /** The handler's hooks for this session; its `session` makes them, in `scope`. */
+  private hooks: MessageHandler.Hooks
+  private readonly scope = Scope.makeUnsafe()
 
   constructor(
     private readonly env: Environment.Environment,
     private readonly wire: Wire.Wire<E>
   ) {
     this.state = env.secure ? Session.secured() : Session.initial
+    this.hooks = MessageHandler.hooksOf(env.handler)
   }
 
   run(): Effect.Effect<void> {
     const { config } = this.env
     return Effect.gen({ self: this }, function* () {
+      if (!(yield* this.open())) return
       this.send(Reply.greeting(config.protocol.hostname))
       let goOn = true
       while (goOn) goOn = yield* this.serve(yield* this.wire.command)
@@ -108,13 +115,25 @@ class Conversation<E> {
       Effect.andThen(this.wire.flush),
       // however the session ends, even interrupted
       Effect.ensuring(Effect.suspend(() => (this.state.envelope === undefined ? Effect.void : this.tidy()))),
+      // the per-session hooks' resources go with the session
+      Effect.onExit((exit) => Scope.close(this.scope, exit)),
       Effect.annotateLogs({ session: this.env.id, peer: formatEndpoint(this.env.peer) })
     )
   }
 
+  // the handler's `session` and `connect` hook, before the greeting: false when they refuse
+  private open(): Effect.Effect<boolean> {
+    if (!Hooks.opens(this.env.handler)) return Effect.succeed(true)
+    return Effect.map(Hooks.open(this.env.handler, this.info(), this.scope), (opened) => {
+      if (Result.isFailure(opened)) this.send(opened.failure)
+      else this.hooks = opened.success
+      return Result.isSuccess(opened)
+    })
+  }
+
   // one command: false when it ends the session
   private serve(frame: Wire.CommandFrame): Effect.Effect<boolean, Wire.ReadFailure> {
-    const { config, handler } = this.env
+    const config = this.env.config
     return Effect.gen({ self: this }, function* () {
       if (config.trace) yield* Effect.logDebug(`<<< ${Trace.commandLine(frame)}`)
       // commands sent ahead out of turn (RFC 2920 §3.1; Postfix's smtpd_forbid_unauth_pipelining)
@@ -122,11 +141,11 @@ class Conversation<E> {
         this.send(Reply.protocolViolation)
         return false
       }
-      const open = this.state.envelope !== undefined
-      const decision = Protocol.step(config.protocol, this.state, frame)
+      const before = this.state
+      const decision = Protocol.step(config.protocol, before, frame)
       this.state = decision.state
-      if (!(yield* this.carryOut(decision, frame))) return false
-      if (open && this.state.envelope === undefined && handler.reset !== undefined) {
+      if (!(yield* this.carryOut(decision, frame, Hooks.greeting(before, decision)))) return false
+      if (before.envelope !== undefined && this.state.envelope === undefined && this.hooks.reset !== undefined) {
         // the client has its reply before the handler tidies up (a relay says QUIT upstream)
         yield* this.wire.flush
         yield* this.tidy()
@@ -135,8 +154,13 @@ class Conversation<E> {
     })
   }
 
-  private carryOut(decision: Protocol.Decision, frame: Wire.CommandFrame): Effect.Effect<boolean, Wire.ReadFailure> {
-    const { config, handler } = this.env
+  private carryOut(
+    decision: Protocol.Decision,
+    frame: Wire.CommandFrame,
+    greeting: Session.Greeting | undefined
+  ): Effect.Effect<boolean, Wire.ReadFailure> {
+    const { config } = this.env
+    const { mail, rcpt } = this.hooks
     return Effect.gen({ self: this }, function* () {
       switch (decision._tag) {
         case "Reply":
@@ -147,7 +171,7 @@ class Conversation<E> {
             yield* this.wire.flush
             yield* Effect.sleep(config.errorDelay)
           }
-          this.send(decision.reply)
+          yield* this.greet(greeting, decision.reply)
           return true
         case "Close":
           this.send(decision.reply)
@@ -158,13 +182,14 @@ class Conversation<E> {
         case "Auth":
           return yield* this.authenticate(decision.mechanism as Sasl.Mechanism, decision.initialResponse)
         case "Mail": {
-          const outcome = yield* guarded(handler.mail(this.info(), decision.from, decision.parameters))
+          const outcome =
+            mail === undefined ? accepted : yield* guarded(mail(this.info(), decision.from, decision.parameters))
           if (Result.isSuccess(outcome)) this.state = decision.accepted
           this.send(Result.isSuccess(outcome) ? Reply.senderOk : outcome.failure)
           return true
         }
         case "Rcpt": {
-          const outcome = yield* guarded(handler.rcpt(this.info(), decision.recipient))
+          const outcome = rcpt === undefined ? accepted : yield* guarded(rcpt(this.info(), decision.recipient))
           if (Result.isSuccess(outcome)) this.state = decision.accepted
           this.send(Result.isSuccess(outcome) ? Reply.recipientOk : outcome.failure)
           return true
@@ -182,6 +207,17 @@ class Conversation<E> {
           return true
         }
       }
+    })
+  }
+
+  // HELO/EHLO to the `helo` hook, whose refusal leaves the session without a greeting
+  private greet(greeting: Session.Greeting | undefined, reply: Reply.Reply): Effect.Effect<void> {
+    const helo = this.hooks.helo
+    if (greeting === undefined || helo === undefined) return Effect.sync(() => this.send(reply))
+    return Effect.map(guarded(helo(this.info(), greeting)), (outcome) => {
+      if (Result.isSuccess(outcome)) return this.send(reply)
+      this.state = Hooks.refusedGreeting(this.state)
+      this.send(outcome.failure)
     })
   }
 
@@ -227,14 +263,15 @@ class Conversation<E> {
 
   // DATA: 354, the body to the handler as a stream, the rest drained, the verdict
   private receive(envelope: Session.Envelope) {
-    const { config, handler } = this.env
+    const config = this.env.config
+    const handle = this.hooks.data ?? MessageHandler.acceptAll
     return Effect.gen({ self: this }, function* () {
       this.send(Reply.startData)
       const data = this.wire.startData()
       // the client waits for 354 before it sends the body, whatever the handler does first
       yield* this.wire.flush
       const message = { envelope, body: data.body, decodeData: config.decodeData }
-      const outcome = yield* guarded(handler.data(this.info(), message))
+      const outcome = yield* guarded(handle(this.info(), message))
       const end = yield* data.finish
       this.state = Session.reset(this.state)
       this.send(yield* DataSection.verdict(end, outcome))
@@ -248,7 +285,7 @@ class Conversation<E> {
 
   // the handler's per-transaction resources go when the transaction does
   private tidy(): Effect.Effect<void> {
-    const reset = this.env.handler.reset
+    const reset = this.hooks.reset
     return reset === undefined ? Effect.void : Effect.asVoid(guarded(reset(this.info())))
   }
 

@@ -2,8 +2,9 @@
 // refinement of SmtpSession.run: for any session a client may hold (pipelining, dots and bare
 // line endings in DATA, AUTH, errors, input cut at any byte, a disconnect anywhere) both write
 // the same bytes and make the same calls to the handler, the authenticator and user commands.
-// (A session's answer to a handler that is `acceptAll` runs inline, without a fiber, in the fast
-// engine: `Sessions.setup` draws which hooks are real, so both paths are covered.)
+// (A session's answer to a hook that is absent runs inline, without a fiber, in the fast engine;
+// connect and helo hooks and the per-session form need it: `Sessions.setup` draws which hooks
+// are real and how they come, so every path is covered.)
 import { describe, expect } from "@effect/vitest"
 import { Effect, References } from "effect"
 import { SmtpTest } from "../../src/testing/index.js"

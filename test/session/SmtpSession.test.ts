@@ -316,4 +316,30 @@ describe("SmtpSession.run", () => {
       expect(events).toEqual(["reset false"])
     }).pipe(Effect.provide(layer))
   })
+
+  it.effect("a connect hook refuses with its reply instead of 220, and the session ends", () =>
+    Effect.gen(function* () {
+      const out = yield* transcript(["EHLO c\r\n"])
+      expect(codes(out)).toEqual(["421"])
+    }).pipe(Effect.provide(MessageHandler.layer({ connect: () => Effect.fail(new SmtpError.ServerBusy()) })))
+  )
+
+  it.effect("the per-session form: its helo hook refuses HELO/EHLO, its scope closes at the end", () => {
+    const events: Array<string> = []
+    const layer = MessageHandler.layer({
+      session: () =>
+        Effect.as(
+          Effect.addFinalizer(() => Effect.sync(() => void events.push("closed"))),
+          {
+            helo: (_: SessionInfo, greeting: { readonly name: string }) =>
+              greeting.name === "bad" ? Effect.fail(new SmtpError.RelayDenied()) : Effect.void
+          }
+        )
+    })
+    return Effect.gen(function* () {
+      const out = yield* transcript(["EHLO bad\r\n", "MAIL FROM:<a@x.test>\r\n", "EHLO good\r\n", "QUIT\r\n"])
+      expect(codes(out)).toEqual(["220", "550", "503", "250", "221 2.0.0"])
+      expect(events).toEqual(["closed"])
+    }).pipe(Effect.provide(layer))
+  })
 })

@@ -167,8 +167,14 @@ export const options = fc.record({
   smtpUtf8: fc.boolean()
 })
 
-/** Which hooks the handler has (the others are `acceptAll`, which the fast engine skips), and AUTH. */
+/**
+ * Which hooks the handler has (the others are absent or `acceptAll`, which the fast engine
+ * skips), whether they come from its per-session form, and AUTH.
+ */
 export const setup = fc.record({
+  connect: fc.constantFrom("none" as const, "none" as const, "none" as const, "accept" as const, "refuse" as const),
+  helo: fc.boolean(),
+  perSession: fc.boolean(),
   mail: fc.boolean(),
   rcpt: fc.boolean(),
   data: fc.boolean(),
@@ -239,7 +245,22 @@ const data = (session: SessionInfo, message: Message.Message) =>
 /** The handler (and authenticator) for a run, and the calls they recorded. */
 export const handler = (hooks: Setup) => {
   calls = []
-  const handler = MessageHandler.make({
+  const written: MessageHandler.Hooks = {
+    ...(hooks.connect !== "none" && {
+      connect: (session) =>
+        Effect.andThen(
+          record("connect", session, null),
+          hooks.connect === "refuse" ? Effect.fail(new SmtpError.ServerBusy()) : Effect.void
+        )
+    }),
+    // "ehlo lower.test" is refused
+    ...(hooks.helo && {
+      helo: (session, greeting) =>
+        Effect.andThen(
+          record("helo", session, greeting),
+          greeting.name === "lower.test" ? Effect.fail(new SmtpError.RelayDenied()) : Effect.void
+        )
+    }),
     ...(hooks.mail && {
       mail: (session, from, parameters) =>
         Effect.andThen(record("mail", session, [from, parameters.map(Parameters.format)]), verdict(from))
@@ -253,7 +274,19 @@ export const handler = (hooks: Setup) => {
     }),
     ...(hooks.data && { data }),
     ...(hooks.reset && { reset: (session) => record("reset", session, null) })
-  })
+  }
+  // the per-session form: the same hooks, made for each session, whose scope closes at its end
+  const handler = MessageHandler.make(
+    hooks.perSession
+      ? {
+          session: (session) =>
+            record("session", session, null).pipe(
+              Effect.andThen(Effect.addFinalizer(() => record("session end", session, null))),
+              Effect.as({ ...written, mail: written.mail ?? MessageHandler.acceptAll })
+            )
+        }
+      : written
+  )
   const authenticator = Authenticator.Authenticator.of(
     Authenticator.make({
       verifyPassword: (user, password, session) =>
