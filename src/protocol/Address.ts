@@ -98,6 +98,39 @@ export const unbracket = (path: string): Result.Result<string, string> => {
   return Result.succeed(inner.slice(colon + 1))
 }
 
+// octets of `text` in UTF-8, without encoding it: RFC 5321's limits count octets, and an
+// SMTPUTF8 address's characters may take up to four each
+const utf8Length = (text: string): number => {
+  let octets = 0
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i)
+    if (unit < 0x80) octets += 1
+    else if (unit < 0x800) octets += 2
+    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      octets += 4 // a surrogate pair: one character beyond the BMP
+      i++
+    } else octets += 3
+  }
+  return octets
+}
+
+/**
+ * What is too long in a mailbox by RFC 5321 §4.5.3.1 (a local part over 64 octets, a domain over
+ * 255, a path, with its angle brackets, over 256), or `undefined` when nothing is. The null path
+ * and Postmaster are short by nature.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const tooLong = (mailbox: string): string | undefined => {
+  const at = mailbox.lastIndexOf("@")
+  if (at === -1) return undefined
+  if (utf8Length(mailbox) + 2 > 256) return "Path too long (RFC 5321: 256 octets)"
+  if (utf8Length(mailbox.slice(0, at)) > 64) return "Local part too long (RFC 5321: 64 octets)"
+  if (utf8Length(mailbox.slice(at + 1)) > 255) return "Domain too long (RFC 5321: 255 octets)"
+  return undefined
+}
+
 /**
  * `Reverse-path` content: a mailbox, or `""` for the null path `<>` (bounces).
  *

@@ -51,6 +51,11 @@ export interface Config {
   readonly slowErrorsAfter: number
   /** NOOP, RSET, VRFY, EXPN, HELP allowed before each one counts as an error. */
   readonly maxJunkCommands: number
+  /**
+   * Refuse paths over RFC 5321's lengths (local part 64, domain 255, path 256 octets): `false`
+   * only for legacy senders that exceed them.
+   */
+  readonly addressLimits: boolean
 }
 
 /**
@@ -72,7 +77,8 @@ export const makeConfig = (options: { readonly [K in keyof Config]?: Config[K] |
   authInsecure: options.authInsecure ?? false,
   requireAuth: options.requireAuth ?? false,
   slowErrorsAfter: options.slowErrorsAfter ?? 10,
-  maxJunkCommands: options.maxJunkCommands ?? 100
+  maxJunkCommands: options.maxJunkCommands ?? 100,
+  addressLimits: options.addressLimits ?? true
 })
 
 /**
@@ -234,6 +240,8 @@ export const stepCommand = (config: Config, state: Session.SessionState, command
       const checked = Parameters.checkMail(command.parameters, offered)
       if (Result.isFailure(checked)) return error(config, state, checked.failure)
       if (!checked.success.smtpUtf8 && !Address.isAscii(command.from)) return error(config, state, Reply.utf8Required)
+      const long = config.addressLimits ? Address.tooLong(command.from) : undefined
+      if (long !== undefined) return error(config, state, Reply.badSender(long))
       return {
         _tag: "Mail",
         state,
@@ -250,6 +258,8 @@ export const stepCommand = (config: Config, state: Session.SessionState, command
       if (!envelope.mailOptions.smtpUtf8 && !Address.isAscii(command.to)) {
         return error(config, state, Reply.utf8Required)
       }
+      const long = config.addressLimits ? Address.tooLong(command.to) : undefined
+      if (long !== undefined) return error(config, state, Reply.badRecipient(long))
       if (envelope.recipients.length >= config.maxRecipients) return error(config, state, Reply.tooManyRecipients)
       const recipient = { address: command.to, parameters: command.parameters }
       return { _tag: "Rcpt", state, accepted: Session.addRecipient(state, recipient), recipient }

@@ -44,6 +44,11 @@ export interface Options {
   readonly errorDelay?: Duration.Input | undefined
   /** NOOP, RSET, VRFY, EXPN, HELP before each counts as an error (default 100). */
   readonly maxJunkCommands?: number | undefined
+  /**
+   * Refuse MAIL and RCPT paths over RFC 5321's lengths: a local part over 64 octets, a domain
+   * over 255, a path over 256 (501 5.1.7 / 501 5.1.3). Default true; false for legacy senders.
+   */
+  readonly addressLimits?: boolean | undefined
   /** Offer STARTTLS: set by the platform when it has a certificate. */
   readonly startTls?: boolean | undefined
   /** Before TLS only EHLO, HELO, NOOP, STARTTLS, QUIT and RSET; others get 530 5.7.0 (default false). */
@@ -198,7 +203,8 @@ export const make = (options: Options = {}): Effect.Effect<ServerConfig, ConfigE
         authInsecure: options.authInsecure,
         requireAuth: options.requireAuth,
         slowErrorsAfter: options.slowErrorsAfter,
-        maxJunkCommands: options.maxJunkCommands
+        maxJunkCommands: options.maxJunkCommands,
+        addressLimits: options.addressLimits
       }),
       maxLineLength: options.maxLineLength ?? 2048,
       decodeData,

@@ -185,6 +185,26 @@ describe("Protocol.step", () => {
     ).toBe("RCPT?")
   })
 
+  it("refuses paths over RFC 5321's lengths, in octets, unless addressLimits is off (§4.5.3.1)", () => {
+    const local64 = "a".repeat(64)
+    const mailbox = (local: string, domainLength: number) =>
+      `${local}@${"d".repeat(domainLength - ".example".length)}.example`
+    const mail = (address: string, options: Partial<Protocol.Config> = {}) =>
+      converse(["EHLO c", `MAIL FROM:<${address}> SMTPUTF8`], { smtpUtf8: true, ...options }).replies[1]
+    const rcpt = (address: string) => converse(["EHLO c", "MAIL FROM:<a@b.example>", `RCPT TO:<${address}>`]).replies[2]
+    expect(mail(`${local64}@b.example`)).toBe("MAIL?")
+    expect(mail(`${local64}a@b.example`)).toBe("501 5.1.7")
+    expect(rcpt(`${local64}a@b.example`)).toBe("501 5.1.3")
+    // a path of 256 octets with its brackets is the most
+    expect(rcpt(mailbox(local64, 254 - 65))).toBe("RCPT?")
+    expect(rcpt(mailbox(local64, 255 - 65))).toBe("501 5.1.3")
+    // 33 characters of two octets each: 66 octets
+    expect(mail(`${"\u00fc".repeat(32)}@b.example`)).toBe("MAIL?")
+    expect(mail(`${"\u00fc".repeat(33)}@b.example`)).toBe("501 5.1.7")
+    expect(mail(`${local64}a@b.example`, { addressLimits: false })).toBe("MAIL?")
+    expect(rcpt("Postmaster")).toBe("RCPT?")
+  })
+
   it("limits recipients per transaction", () => {
     const lines = [
       "EHLO c",

@@ -48,6 +48,21 @@ describe("error and junk limits", () => {
   )
 })
 
+describe("address lengths (RFC 5321 §4.5.3.1)", () => {
+  it.effect("a 65-octet local part is refused at MAIL and RCPT; with addressLimits off it passes", () =>
+    Effect.gen(function* () {
+      const long = `${"a".repeat(65)}@x.example`
+      const client = yield* greeted(yield* SmtpTest.server())
+      expect(code(yield* command(client, `MAIL FROM:<${long}>`))).toBe("501 5.1.7")
+      expect(code(yield* command(client, "MAIL FROM:<a@x.example>"))).toBe("250 2.1.0")
+      expect(code(yield* command(client, `RCPT TO:<${long}>`))).toBe("501 5.1.3")
+      const legacy = yield* greeted(yield* SmtpTest.server({ addressLimits: false }))
+      expect(code(yield* command(legacy, `MAIL FROM:<${long}>`))).toBe("250 2.1.0")
+      expect(code(yield* command(legacy, `RCPT TO:<${long}>`))).toBe("250 2.1.5")
+    }).pipe(Effect.provide(Recording.layer))
+  )
+})
+
 describe("the verdict on a refused message", () => {
   // Fails today: after the first Abort (MessageTooBig) the framer emits another one for every
   // bare line ending that follows, and Reader keeps the last reason: the handler's stream fails
