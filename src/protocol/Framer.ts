@@ -1,8 +1,9 @@
 /**
  * The byte framer: turns socket chunks into SMTP frames, in the mode the session is in.
  *
- * In command mode it yields one frame per line (CRLF, or a lone LF, ends a line) and never
- * buffers more than the line limit. After `startData()` it scans whole chunks for the end of
+ * In command mode it yields one frame per line (CRLF, or a lone LF, ends a line; under `reject`
+ * only CRLF does, and a line holding a lone LF or CR is marked) and never buffers more than the
+ * line limit. After `startData()` it scans whole chunks for the end of
  * the DATA section, removes the leading dot of dot-stuffed lines and yields the body as slices
  * of the input (no copy unless a line ending is rewritten), counts its size and applies the
  * bare line ending policy. It performs no I/O: the connection pushes bytes and pulls frames.
@@ -11,11 +12,14 @@
  */
 
 /**
- * What a lone LF or a lone CR inside DATA becomes.
+ * What a lone LF or a lone CR inside DATA, or in a command line, becomes.
  *
- * - `normalize`: rewritten to CRLF (Postfix ≥ 3.9 does the same)
- * - `reject`: the rest of the message is drained and the transaction answered 550 5.6.11
- * - `pass`: kept as sent
+ * - `normalize`: rewritten to CRLF in DATA, and a lone LF ends a command line (Postfix ≥ 3.9 does
+ *   the same)
+ * - `reject`: the rest of the message is drained and the transaction answered 550 5.6.11; a
+ *   command line ends only at CRLF, and one that holds a lone LF or CR is answered 500 5.5.2
+ *   with nothing of it run (Postfix's `smtpd_forbid_bare_newline = yes`)
+ * - `pass`: kept as sent in DATA; in commands as `normalize`
  *
  * @since 0.1.0
  * @category models
@@ -48,8 +52,11 @@ export type AbortReason = "MessageTooBig" | "BareLineEnding"
  * @category models
  */
 export type Frame =
-  /** A command line, without its line ending. A view into the input: copy it to keep it. */
-  | { readonly _tag: "Line"; readonly bytes: Uint8Array }
+  /**
+   * A command line, without its line ending. A view into the input: copy it to keep it.
+   * `bareLineEnding`: it holds a lone LF or CR (only under `reject`, where it is refused whole).
+   */
+  | { readonly _tag: "Line"; readonly bytes: Uint8Array; readonly bareLineEnding?: true }
   /** A command line over the limit was dropped, up to and including its LF. */
   | { readonly _tag: "LineTooLong" }
   /** Message content, unstuffed. A view into the input: copy it to keep it past the next pull. */
@@ -171,10 +178,18 @@ export class Framer {
     return this.crAt
   }
 
+  // under `reject` a line ends at CRLF only: the LF found may be a lone one inside it
+  private lineEnd(): number {
+    let lf = this.nextLf(this.pos)
+    if (this.bareLineEndings !== "reject") return lf
+    while (lf < this.buf.length && (lf === this.pos || this.buf[lf - 1] !== CR)) lf = this.nextLf(lf + 1)
+    return lf
+  }
+
   private pullCommand(): Frame | undefined {
     const buf = this.buf
     const end = buf.length
-    const lf = this.nextLf(this.pos)
+    const lf = this.lineEnd()
     if (lf === end) {
       // no line end yet: never hold more than one line's worth
       if (this.skippingLongLine || end - this.pos >= this.maxLineLength) {
@@ -192,7 +207,11 @@ export class Framer {
     const contentEnd = lf > start && buf[lf - 1] === CR ? lf - 1 : lf
     // the limit counts the line with a CRLF ending (RFC 5321 §4.5.3.1.4)
     if (contentEnd - start + 2 > this.maxLineLength) return lineTooLong
-    return { _tag: "Line", bytes: buf.subarray(start, contentEnd) }
+    const bytes = buf.subarray(start, contentEnd)
+    if (this.bareLineEndings === "reject" && (bytes.includes(LF) || bytes.includes(CR))) {
+      return { _tag: "Line", bytes, bareLineEnding: true }
+    }
+    return { _tag: "Line", bytes }
   }
 
   private pullData(): Frame | undefined {

@@ -200,6 +200,8 @@ export const step = (
   frame: Extract<Framer.Frame, { _tag: "Line" | "LineTooLong" }>
 ): Decision => {
   if (frame._tag === "LineTooLong") return error(config, state, Reply.lineTooLong)
+  // nothing of a line with a lone LF or CR runs: it could be two commands (Framer's `reject`)
+  if (frame.bareLineEnding === true) return error(config, state, Reply.bareLineEndingInCommand)
   const line = lineText(frame.bytes)
   if (line === undefined) return error(config, state, Reply.syntaxError("Command is not valid UTF-8"))
   if (config.userVerbs.size > 0) {

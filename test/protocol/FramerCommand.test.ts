@@ -18,7 +18,7 @@ const frames = (input: Uint8Array, cuts: ReadonlyArray<number>, options?: Framer
       switch (frame._tag) {
         case "Line": {
           const text = decoder.decode(frame.bytes)
-          out.push(`line ${text}`)
+          out.push(frame.bareLineEnding === true ? `bare ${JSON.stringify(text)}` : `line ${text}`)
           if (text === "DATA") framer.startData()
           break
         }
@@ -40,6 +40,36 @@ const frames = (input: Uint8Array, cuts: ReadonlyArray<number>, options?: Framer
 describe("Framer command mode", () => {
   it("splits lines on CRLF and on a lone LF", () => {
     expect(frames(encoder.encode("EHLO a\r\nNOOP\nQUIT\r\n"), [])).toEqual(["line EHLO a", "line NOOP", "line QUIT"])
+  })
+
+  it("under reject, ends a command line at CRLF only and marks one that holds a lone LF or CR, in any chunking", () => {
+    const input = encoder.encode("RCPT TO:<a@x.example>\nRCPT TO:<b@y.example>\r\nHELO x\ry\r\n\nNOOP\r\nQUIT\r\n")
+    const expected = [
+      'bare "RCPT TO:<a@x.example>\\nRCPT TO:<b@y.example>"',
+      'bare "HELO x\\ry"',
+      'bare "\\nNOOP"',
+      "line QUIT"
+    ]
+    expect(frames(input, [], { bareLineEndings: "reject" })).toEqual(expected)
+    FastCheck.assert(
+      FastCheck.property(FastCheck.array(FastCheck.nat(input.length), { maxLength: 8 }), (cuts) => {
+        expect(frames(input, cuts, { bareLineEndings: "reject" })).toEqual(expected)
+      }),
+      { numRuns: 500 }
+    )
+    // the other policies keep a lone LF as a line end
+    expect(frames(encoder.encode("NOOP\nQUIT\r\n"), [], { bareLineEndings: "pass" })).toEqual([
+      "line NOOP",
+      "line QUIT"
+    ])
+  })
+
+  it("under reject, an over-long line with lone LFs in it is still one LineTooLong", () => {
+    const long = `${"X\n".repeat(600)}\r\nNOOP\r\n`
+    expect(frames(encoder.encode(long), [], { bareLineEndings: "reject", maxLineLength: 512 })).toEqual([
+      "LineTooLong",
+      "line NOOP"
+    ])
   })
 
   it("drops an over-long line to its LF with one LineTooLong frame, holding no more than the limit", () => {

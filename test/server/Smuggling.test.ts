@@ -68,3 +68,28 @@ describe("SMTP smuggling", () => {
     }).pipe(Effect.provide(Recording.layer))
   )
 })
+
+describe("bare line endings in commands", () => {
+  const twoInOne = "RCPT TO:<a@x.example>\nRCPT TO:<b@y.example>\r\n"
+
+  it.effect("under reject, a command line with a lone LF gets 500 5.5.2 and runs nothing of it", () =>
+    Effect.gen(function* () {
+      const client = yield* greeted(yield* SmtpTest.server({ bareLineEndings: "reject" }))
+      expect(code(yield* command(client, "MAIL FROM:<s@example.com>"))).toBe("250 2.1.0")
+      yield* client.send(twoInOne)
+      expect(code(yield* now(client.reply))).toBe("500 5.5.2")
+      // neither recipient was taken
+      expect(code(yield* command(client, "DATA"))).toBe("554 5.5.1")
+      expect(code(yield* command(client, "HELP x\rNOOP"))).toBe("500 5.5.2")
+    }).pipe(Effect.provide(Recording.layer))
+  )
+
+  it.effect("by default (normalize) a lone LF ends a command, as in Postfix", () =>
+    Effect.gen(function* () {
+      const client = yield* greeted(yield* SmtpTest.server())
+      expect(code(yield* command(client, "MAIL FROM:<s@example.com>"))).toBe("250 2.1.0")
+      yield* client.send(twoInOne)
+      expect((yield* client.replies(2)).map(code)).toEqual(["250 2.1.5", "250 2.1.5"])
+    }).pipe(Effect.provide(Recording.layer))
+  )
+})
