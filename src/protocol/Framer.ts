@@ -97,6 +97,8 @@ export class Framer {
   private crAt = -1
   private mode: "command" | "data" = "command"
   private skippingLongLine = false
+  // under `reject`: the last byte skipped of a long line was a CR (its LF may start the next chunk)
+  private skippedCr = false
   // data state
   private sol = true
   private solAfterCrlf = true
@@ -182,7 +184,9 @@ export class Framer {
   private lineEnd(): number {
     let lf = this.nextLf(this.pos)
     if (this.bareLineEndings !== "reject") return lf
-    while (lf < this.buf.length && (lf === this.pos || this.buf[lf - 1] !== CR)) lf = this.nextLf(lf + 1)
+    const crBefore = (at: number) =>
+      at === this.pos ? this.skippingLongLine && this.skippedCr : this.buf[at - 1] === CR
+    while (lf < this.buf.length && !crBefore(lf)) lf = this.nextLf(lf + 1)
     return lf
   }
 
@@ -193,6 +197,7 @@ export class Framer {
     if (lf === end) {
       // no line end yet: never hold more than one line's worth
       if (this.skippingLongLine || end - this.pos >= this.maxLineLength) {
+        if (end > this.pos) this.skippedCr = buf[end - 1] === CR
         this.skippingLongLine = true
         this.pos = end
       }

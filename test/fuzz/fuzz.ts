@@ -7,6 +7,7 @@
 //   FUZZ_SEED=123 npm run fuzz       replay a failing seed
 import { assert, describe, expect } from "@effect/vitest"
 import { Effect, Exit, Fiber, Option, Result, Stream } from "effect"
+import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
 import * as Authenticator from "../../src/auth/Authenticator.js"
 import * as MessageHandler from "../../src/handler/MessageHandler.js"
@@ -153,7 +154,9 @@ const runFramer = (
       switch (frame._tag) {
         case "Line": {
           const line = latin1(frame.bytes)
-          expect(line.includes("\n"), "a line holds no LF").toBe(false)
+          // a line holds no LF, but one under `reject` marked for its lone LF or CR (refused whole)
+          if (line.includes("\n")) expect(frame.bareLineEnding, "a line with an LF is marked").toBe(true)
+          if (frame.bareLineEnding === true) expect(/[\r\n]/.test(line), "a marked line has a lone CR or LF").toBe(true)
           expect(frame.bytes.length + 2, "a line fits the limit with its CRLF").toBeLessThanOrEqual(
             options.maxLineLength
           )
@@ -477,5 +480,58 @@ describe("sessions", () => {
         }
       }).pipe(Effect.scoped),
     { timeout: 600_000, ...params(3) }
+  )
+})
+
+// --- trickled input ---------------------------------------------------------------------------
+
+// command lines (no DATA: a body has its minimum rate, not the deadline), sent in pieces with
+// whole seconds between them, on TestClock
+const trickledLines = fc.array(
+  fc.constantFrom("NOOP", "RSET", "EHLO client.test", "MAIL FROM:<a@example.com>", "RCPT TO:<b@example.com>", "HELP x"),
+  { minLength: 1, maxLength: 6 }
+)
+const trickleDeadline = 30
+
+describe("trickled input", () => {
+  itLiveProp(
+    "no session outlives its command deadline, and none is cut before it",
+    [trickledLines, cuts, fc.array(fc.integer({ min: 0, max: 20 }), { maxLength: 60 })],
+    ([lines, points, gaps]) =>
+      Effect.gen(function* () {
+        const config = yield* ServerConfig.make({
+          hostname: "fuzz.test",
+          commandDeadline: `${trickleDeadline} seconds`
+        })
+        const sessions = yield* Sessions.make(config, handlers.acceptAll)
+        const { client, transport } = yield* TestTransport.make()
+        const fiber = yield* Effect.forkChild(sessions.serve(transport))
+        yield* client.reply
+        const input = new TextEncoder().encode(lines.map((line) => `${line}\r\n`).join(""))
+        const pieces = chunked(input, points)
+        // the client's view: when the line it has begun (bytes since its last LF) began
+        let time = 0
+        let openSince: number | undefined
+        for (const [i, piece] of pieces.entries()) {
+          if (yield* client.isClosed) break
+          yield* client.send(piece)
+          const lf = piece.lastIndexOf(10)
+          if (lf === -1) openSince ??= time
+          else openSince = lf === piece.length - 1 ? undefined : time
+          const gap = gaps[i % Math.max(1, gaps.length)] ?? 0
+          yield* TestClock.adjust(`${gap} seconds`)
+          time += gap
+          const closed = yield* client.isClosed
+          const cut = /Command deadline exceeded[^\r\n]*\r\n$/.test(yield* client.output)
+          const overdue = openSince !== undefined && time - openSince >= trickleDeadline
+          assert(!overdue || closed, `a line open for ${time - (openSince ?? 0)} s still held at ${time} s`)
+          assert(!cut || overdue, `cut at ${time} s, its line open since ${openSince} s`)
+        }
+        yield* client.end
+        yield* TestClock.adjust("1 second")
+        const exit = yield* Fiber.await(fiber).pipe(Effect.timeout("5 seconds"), Effect.option)
+        assert(Option.isSome(exit) && Exit.isSuccess(exit.value), "the session ended cleanly")
+      }).pipe(Effect.scoped, Effect.provide(TestClock.layer())),
+    { timeout: 600_000, ...params(0.5) }
   )
 })

@@ -64,6 +64,11 @@ describe("Framer command mode", () => {
     ])
   })
 
+  it("under reject, an over-long line's CRLF split between two chunks still ends it", () => {
+    const long = encoder.encode(`${"X".repeat(600)}\r\nNOOP\r\n`)
+    expect(frames(long, [601], { bareLineEndings: "reject", maxLineLength: 512 })).toEqual(["LineTooLong", "line NOOP"])
+  })
+
   it("under reject, an over-long line with lone LFs in it is still one LineTooLong", () => {
     const long = `${"X\n".repeat(600)}\r\nNOOP\r\n`
     expect(frames(encoder.encode(long), [], { bareLineEndings: "reject", maxLineLength: 512 })).toEqual([
