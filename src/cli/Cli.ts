@@ -6,6 +6,7 @@
  */
 import { CliOutput, Command } from "effect/cli"
 import * as Console from "effect/Console"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
@@ -29,6 +30,16 @@ import * as TrustFlags from "./TrustFlags.js"
 
 export { classes, UsageError, version } from "./Options.js"
 
+// --command-deadline SECONDS, as the server's option
+const commandDeadline = (parsed: Parsed): Effect.Effect<Duration.Duration | undefined, UsageError> =>
+  Option.match(parsed.commandDeadline, {
+    onNone: () => Effect.succeed(undefined),
+    onSome: (seconds) =>
+      seconds >= 1
+        ? Effect.succeed(Duration.seconds(seconds))
+        : Effect.fail(new UsageError({ message: `--command-deadline must be at least 1, got ${seconds}` }))
+  })
+
 // GET /metrics on `address`
 const serveMetrics = (address: string, collect: () => Promise<ReadonlyArray<MetricsText.Sample>>) =>
   Effect.gen(function* () {
@@ -47,7 +58,8 @@ const serveMetrics = (address: string, collect: () => Promise<ReadonlyArray<Metr
 export const serve = (parsed: Parsed) =>
   Effect.gen(function* () {
     if (parsed.size < 0) return yield* new UsageError({ message: `--size must be 0 or more, got ${parsed.size}` })
-    if (parsed.stdio) return yield* serveStdio(parsed)
+    const deadline = yield* commandDeadline(parsed)
+    if (parsed.stdio) return yield* serveStdio(parsed, deadline)
     const handler = yield* handlerLayer(parsed)
     const listen =
       parsed.listen.length > 0 ? parsed.listen : [Option.getOrElse(parsed.localaddr, () => "localhost:8025")]
@@ -75,7 +87,8 @@ export const serve = (parsed: Parsed) =>
         parsed.listen.length === 0 && Option.isNone(parsed.localaddr) && parsed.tlsListen.length > 0 ? [] : listen,
       maxMessageSize: parsed.size,
       smtpUtf8: parsed.smtputf8,
-      trace: parsed.debug
+      trace: parsed.debug,
+      commandDeadline: deadline
     }).pipe(Layer.provide(handler), Layer.provide(trust.authenticator ?? Layer.empty))
     const logLevel = parsed.debug ? "Debug" : "Info"
     yield* Effect.gen(function* () {
@@ -130,7 +143,7 @@ const stdioEndpoints = () => {
 
 // One session on standard input and output. The replies own stdout: the DebuggingServer, which
 // prints there, cannot run; flags for listeners or TLS would have nothing to act on.
-const serveStdio = (parsed: Parsed) =>
+const serveStdio = (parsed: Parsed, commandDeadline: Duration.Duration | undefined) =>
   Effect.gen(function* () {
     if (parsed.handlerClass === "DebuggingServer") {
       return yield* new UsageError({
@@ -158,7 +171,8 @@ const serveStdio = (parsed: Parsed) =>
       hostname: Os.hostname(),
       maxMessageSize: parsed.size,
       smtpUtf8: parsed.smtputf8,
-      trace: parsed.debug
+      trace: parsed.debug,
+      commandDeadline
     })
     yield* Stream.run(session, stdio.stdout()).pipe(
       // a client may keep its end open after QUIT: the process does not wait for it

@@ -125,6 +125,12 @@ export const options = {
       "Serve GET /metrics (Prometheus text format) on host:port; with --workers, the sum of the workers' metrics."
     )
   ),
+  commandDeadline: Flag.Int("command-deadline").pipe(
+    Flag.optional,
+    Flag.withDescription(
+      "Seconds a command line, an AUTH answer or a STARTTLS handshake may take from its first byte, however slowly it comes (default 60; Postfix's smtpd_per_request_deadline)."
+    )
+  ),
   stdio: Flag.Boolean("stdio").pipe(
     Flag.withDefault(false),
     Flag.withDescription(

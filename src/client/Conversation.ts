@@ -1,11 +1,13 @@
 /**
- * The client's side of the wire: commands out, replies in, each within its timeout, with every
+ * The client's side of the wire: commands out, replies in, each within its timeout (a whole reply,
+ * however slowly its bytes come: a server cannot hold us by trickling), with every
  * transport failure turned into `UpstreamUnavailable`. Command arguments never reach an error
  * or a log (AUTH carries credentials): only the verb does.
  *
  * @since 0.1.0
  */
-import type * as Duration from "effect/Duration"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Command from "../protocol/Command.js"
 import * as Reply from "../protocol/Reply.js"
@@ -20,7 +22,7 @@ import type * as Dialer from "./Dialer.js"
 export interface Conversation {
   readonly secure: boolean
   readonly write: (data: string | Uint8Array, timeout: Duration.Duration) => Effect.Effect<void, UpstreamUnavailable>
-  /** The next whole reply. */
+  /** The next whole reply, within `timeout` however its bytes come. */
   readonly read: (timeout: Duration.Duration) => Effect.Effect<Reply.Reply, UpstreamUnavailable>
   /** Writes a line and reads its reply, whatever its code. */
   readonly command: (line: string, timeout: Duration.Duration) => Effect.Effect<Reply.Reply, UpstreamUnavailable>
@@ -84,23 +86,36 @@ export const make = (initial: Dialer.ClientTransport): Conversation => {
       })
     )
 
+  // each read of the transport waits only for what is left of the reply's time (`until`)
+  const readUntil = (until: number): Effect.Effect<Reply.Reply, UpstreamUnavailable> =>
+    Effect.suspend(() => {
+      const next = reader.next()
+      if (next instanceof Reply.Reply) return Effect.succeed(next)
+      if (next !== undefined) return Effect.fail(unavailable("protocol", `malformed reply: ${next.line}`))
+      return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        now >= until
+          ? Effect.fail(unavailable("timeout", "no reply in time"))
+          : transport.read(Duration.millis(until - now)).pipe(
+              abandonOnInterrupt,
+              Effect.catchTags({
+                ReadTimeout: () => Effect.fail(unavailable("timeout", "no reply in time")),
+                TransportError: (error) => Effect.fail(unavailable("closed", String(error.cause)))
+              }),
+              Effect.flatMap((chunk) => {
+                if (chunk === undefined) return Effect.fail(unavailable("closed", "connection closed"))
+                reader.push(chunk)
+                return readUntil(until)
+              })
+            )
+      )
+    })
+
   const read = (timeout: Duration.Duration): Effect.Effect<Reply.Reply, UpstreamUnavailable> =>
     Effect.suspend(() => {
       const next = reader.next()
       if (next instanceof Reply.Reply) return Effect.succeed(next)
       if (next !== undefined) return Effect.fail(unavailable("protocol", `malformed reply: ${next.line}`))
-      return transport.read(timeout).pipe(
-        abandonOnInterrupt,
-        Effect.catchTags({
-          ReadTimeout: () => Effect.fail(unavailable("timeout", "no reply in time")),
-          TransportError: (error) => Effect.fail(unavailable("closed", String(error.cause)))
-        }),
-        Effect.flatMap((chunk) => {
-          if (chunk === undefined) return Effect.fail(unavailable("closed", "connection closed"))
-          reader.push(chunk)
-          return read(timeout)
-        })
-      )
+      return Effect.flatMap(Clock.currentTimeMillis, (now) => readUntil(now + Duration.toMillis(timeout)))
     })
 
   const command = (line: string | Uint8Array, timeout: Duration.Duration) =>

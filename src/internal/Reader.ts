@@ -17,18 +17,20 @@ import * as Stream from "effect/Stream"
 import * as Message from "../handler/Message.js"
 import type * as Framer from "../protocol/Framer.js"
 import * as SmtpError from "../protocol/SmtpError.js"
+import { CommandDeadline } from "./CommandDeadline.js"
 import * as Transport from "./Transport.js"
 
 /**
- * Why a connection can no longer be read. The client gets `421 4.4.2` for a timeout (idle, or a
- * DATA slower than `minDataRate`) and nothing when it is gone.
+ * Why a connection can no longer be read. The client gets `421 4.4.2` for a timeout (idle, a
+ * line not complete within `commandDeadline`, or a DATA slower than `minDataRate`) and nothing
+ * when it is gone.
  *
  * @since 0.1.0
  * @category errors
  */
 export class ReadFailure extends Data.TaggedError("ReadFailure")<{
-  /** `slow`: DATA came in under the minimum rate. */
-  readonly reason: "closed" | "timeout" | "slow" | "error"
+  /** `slow`: DATA came in under the minimum rate; `deadline`: a line took longer than `commandDeadline`. */
+  readonly reason: "closed" | "timeout" | "deadline" | "slow" | "error"
 }> {}
 
 /**
@@ -79,6 +81,8 @@ export interface Session {
  */
 export interface Options {
   readonly idleTimeout: Duration.Input
+  /** Longest a command line or SASL answer may take from its first byte (default 60 seconds). */
+  readonly commandDeadline?: Duration.Input | undefined
   /** Slowest DATA in bytes per second once `dataRateGrace` has passed; 0 = none. */
   readonly minDataRate?: number | undefined
   readonly dataRateGrace?: Duration.Input | undefined
@@ -125,6 +129,8 @@ export class Reader implements Transport.Parked {
   private dataBytes = 0
   /** Does the next body read wait only until the client falls behind? */
   private dataDeadline = false
+  /** The deadline of the command line or SASL answer being read. */
+  private readonly deadline: CommandDeadline
   /** After `take` handled a chunk: how long to wait for the next. */
   private nextWaitMs = 0
   private fills: Fills | undefined = undefined
@@ -144,15 +150,21 @@ export class Reader implements Transport.Parked {
     this.idleMs = Duration.toMillis(this.idle)
     this.minRate = options.minDataRate ?? 0
     this.graceMs = Duration.toMillis(Duration.fromInputUnsafe(options.dataRateGrace ?? "30 seconds"))
+    const deadline = Duration.fromInputUnsafe(options.commandDeadline ?? "60 seconds")
+    this.deadline = new CommandDeadline(Duration.toMillis(deadline), this.idleMs)
   }
 
   /** The next command frame already buffered, if any (no I/O). */
   bufferedCommand(): CommandFrame | undefined {
     const frame = this.putBack
+    if (frame !== undefined) {
+      this.putBack = undefined
+      return frame
+    }
     // the session only asks for commands while the framer is in command mode
-    if (frame === undefined) return this.framer.pull() as CommandFrame | undefined
-    this.putBack = undefined
-    return frame
+    const pulled = this.framer.pull() as CommandFrame | undefined
+    if (pulled !== undefined) this.deadline.lineTaken()
+    return pulled
   }
 
   /** Puts a frame back: the next `bufferedCommand` returns it (one that inline handling left). */
@@ -173,6 +185,7 @@ export class Reader implements Transport.Parked {
   /** Switches the framer to DATA: the section's body may be read once, `finish` drains to its end. */
   startData(): DataSection {
     this.framer.startData()
+    this.deadline.lineTaken()
     this.dataBytes = 0
     this.dataStart = -1 // the rate's clock starts at the first read of the body
     return new DataSection(this.framer, this)
@@ -204,12 +217,26 @@ export class Reader implements Transport.Parked {
 
   /** A chunk that came while a command read (or the park) waits, acted on in the transport's callback. */
   take(chunk: Uint8Array): Transport.Taken {
-    if (this.framer.currentMode === "data") this.dataBytes += chunk.length
+    const command = this.framer.currentMode === "command"
+    if (command) {
+      this.deadline.pushed()
+    } else {
+      this.dataBytes += chunk.length
+      // what follows the end of the DATA, if it is in this chunk, came now
+      this.deadline.arrived()
+    }
     this.framer.push(chunk)
-    if (!this.session.inline()) return "NeedsFiber"
-    // all handled: waiting again, for a command or for the body of a DATA begun inline
+    if (!this.session.inline()) {
+      // the fiber goes on later: the chunk's time is now
+      this.deadline.settle(this.session)
+      return "NeedsFiber"
+    }
+    // all handled: waiting again, for a command (its deadline, if a line is open) or for the
+    // body of a DATA begun inline
     if (this.framer.currentMode === "command") {
-      this.nextWaitMs = this.idleMs
+      const ms = this.deadline.waitMs(this.framer.buffered, this.session)
+      if (ms === 0) return "NeedsFiber"
+      this.nextWaitMs = ms
       return "Handled"
     }
     // behind the minimum rate: the session's fiber ends it
@@ -271,6 +298,13 @@ export class Reader implements Transport.Parked {
   private nextRead(): Read {
     this.waiting = this.mode === "command"
     if (this.mode === "data") return this.readData()
+    // (a DATA begun inline waits in a command read: its rate is taken care of inline)
+    if (this.framer.currentMode === "command") {
+      const ms = this.deadline.waitMs(this.framer.buffered, this.session)
+      if (ms === 0) return Effect.fail(new Transport.ReadTimeout())
+      // an open line: a read of its own, to its deadline (its chunk comes back to the fiber)
+      if (this.deadline.bound) return this.transport.read(Duration.millis(ms))
+    }
     if (this.mode === "answer" || !this.actsInline || this.transport.readInline === undefined) return this.read()
     return (this.inlineRead ??= this.transport.readInline(this.idle, this))
   }
@@ -288,8 +322,9 @@ export class Reader implements Transport.Parked {
   private readFailed(error: Transport.TransportError | Transport.ReadTimeout): Effect.Effect<never, ReadFailure> {
     this.waiting = false
     if (error._tag !== "ReadTimeout") return this.broken(new ReadFailure({ reason: "error" }))
-    const slow = this.framer.currentMode === "data" && this.dataDeadline
-    return this.broken(new ReadFailure({ reason: slow ? "slow" : "timeout" }))
+    if (this.framer.currentMode === "data")
+      return this.broken(new ReadFailure({ reason: this.dataDeadline ? "slow" : "timeout" }))
+    return this.broken(new ReadFailure({ reason: this.deadline.bound ? "deadline" : "timeout" }))
   }
 
   private afterRead(chunk: Uint8Array | Transport.TakenInline | undefined): Effect.Effect<void, ReadFailure> {
@@ -298,6 +333,8 @@ export class Reader implements Transport.Parked {
     // the chunk went to `take`: it is in the framer already
     if (chunk instanceof Transport.TakenInline) return Effect.void
     if (this.mode === "data") this.dataBytes += chunk.length
+    if (this.framer.currentMode === "command") this.deadline.pushed(this.session.now())
+    else this.deadline.arrived(this.session.now())
     this.framer.push(chunk)
     return Effect.void
   }
@@ -349,7 +386,10 @@ export class DataSection {
         if (this.aborted !== undefined) return Effect.fail(abortError(this.aborted))
         return pull.pipe(
           Effect.mapError(
-            (error) => new Message.ClientDisconnected({ reason: error.reason === "slow" ? "timeout" : error.reason })
+            (error) =>
+              new Message.ClientDisconnected({
+                reason: error.reason === "slow" || error.reason === "deadline" ? "timeout" : error.reason
+              })
           ),
           Effect.flatMap((slice): Effect.Effect<Uint8Array, Message.BodyError | Cause.Done> => {
             if (this.aborted !== undefined) return Effect.fail(abortError(this.aborted))

@@ -22,12 +22,13 @@ import * as Reply from "../protocol/Reply.js"
 import type * as Sasl from "../protocol/Sasl.js"
 import * as Session from "../protocol/Session.js"
 import * as Authentication from "./Authentication.js"
+import * as CommandDeadline from "./CommandDeadline.js"
 import type { Live } from "./Live.js"
 import { accepted, guarded } from "./Guarded.js"
 import * as Hooks from "./Hooks.js"
 import type * as Reader from "./Reader.js"
 import * as Trace from "./Trace.js"
-import type * as Transport from "./Transport.js"
+import * as Transport from "./Transport.js"
 
 // a message as its handler gets it: the body stream is built when the handler asks for it. (A
 // getter on the prototype, never in an object literal: docs/performance/gc.md.)
@@ -221,6 +222,7 @@ class SessionFiber {
   private startTls(ready: Reply.Reply): Effect.Effect<boolean, Transport.TransportError> {
     const self = this
     const live = this.live
+    const config = live.env.config
     return Effect.gen(function* () {
       const transport = live.transport
       if (transport.acceptTls === undefined) {
@@ -230,7 +232,13 @@ class SessionFiber {
       live.send(ready)
       yield* self.flush
       live.framer.reset()
-      const secured = yield* Effect.result(transport.acceptTls())
+      // the handshake is a request too: it has the command deadline (and the platform's own limit)
+      const secured = yield* Effect.result(
+        Effect.timeoutOrElse(transport.acceptTls(), {
+          duration: config.commandDeadline,
+          orElse: () => Effect.fail(new Transport.TransportError({ cause: new Error("TLS handshake timed out") }))
+        })
+      )
       if (Result.isFailure(secured)) {
         const cause = secured.failure.cause
         yield* Effect.logInfo(`TLS handshake failed: ${cause instanceof Error ? cause.message : String(cause)}`)
@@ -313,6 +321,7 @@ class SessionFiber {
   private failed(error: Reader.ReadFailure | Transport.TransportError): Effect.Effect<void> {
     if (error._tag !== "ReadFailure") return Effect.logDebug("write failed", error)
     if (error.reason === "timeout") this.live.send(Reply.idleTimeout)
+    if (error.reason === "deadline") this.live.send(CommandDeadline.reply)
     // never read the rest of a slow DATA as commands: say why and close
     if (error.reason === "slow") this.live.send(Reply.dataTimeout)
     return this.lastFlush()

@@ -153,6 +153,8 @@ export const messageTooBig: Reply = make(552, "5.3.4", "Message size exceeds fix
 /** @since 0.1.0 @category catalogue */
 export const bareLineEnding: Reply = make(550, "5.6.11", "Bare CR or LF not allowed in message content")
 /** @since 0.1.0 @category catalogue */
+export const commandDeadline: Reply = make(421, "4.4.2", "Command deadline exceeded, closing connection")
+/** @since 0.1.0 @category catalogue */
 export const bareLineEndingInCommand: Reply = make(500, "5.5.2", "Bare CR or LF not allowed in commands")
 /** @since 0.1.0 @category catalogue */
 export const utf8Required: Reply = make(553, "5.6.7", "Non-ASCII address requires SMTPUTF8")

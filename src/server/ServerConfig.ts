@@ -89,6 +89,12 @@ export interface Options {
   readonly bareLineEndings?: Framer.BareLineEndings | undefined
   /** Time a client may stay silent (default 300 seconds, RFC 5321 §4.5.3.2.7). */
   readonly idleTimeout?: Duration.Input | undefined
+  /**
+   * Longest a command line, a SASL answer or a STARTTLS handshake may take from its first byte,
+   * however the bytes trickle in; past it 421 4.4.2 and close (default 60 seconds; Postfix
+   * 3.7+'s `smtpd_per_request_deadline`).
+   */
+  readonly commandDeadline?: Duration.Input | undefined
   /** On shutdown, how long a message in progress may take to finish (default 30 seconds). */
   readonly shutdownGrace?: Duration.Input | undefined
   /** Simultaneous connections; more get 421 4.3.2 (default 10000; 0 = no limit). */
@@ -109,6 +115,7 @@ export interface ServerConfig {
   readonly decodeData: boolean
   readonly bareLineEndings: Framer.BareLineEndings
   readonly idleTimeout: Duration.Duration
+  readonly commandDeadline: Duration.Duration
   readonly shutdownGrace: Duration.Duration
   readonly maxConnections: number
   readonly commands: Readonly<Record<string, UserCommand>>
@@ -178,6 +185,10 @@ export const make = (options: Options = {}): Effect.Effect<ServerConfig, ConfigE
       }
       commands[verb.toUpperCase()] = command
     }
+    const commandDeadline = Duration.fromInputUnsafe(options.commandDeadline ?? "60 seconds")
+    if (!Duration.isGreaterThan(commandDeadline, Duration.zero)) {
+      return yield* new ConfigError({ message: "commandDeadline must be longer than 0" })
+    }
     const decodeData = options.decodeData ?? false
     const networks = (name: string, list: ReadonlyArray<string> | undefined, fallback: ReadonlyArray<string>) =>
       Effect.fromResult(
@@ -210,6 +221,7 @@ export const make = (options: Options = {}): Effect.Effect<ServerConfig, ConfigE
       decodeData,
       bareLineEndings: options.bareLineEndings ?? "normalize",
       idleTimeout: Duration.fromInputUnsafe(options.idleTimeout ?? "300 seconds"),
+      commandDeadline,
       shutdownGrace: Duration.fromInputUnsafe(options.shutdownGrace ?? "30 seconds"),
       maxConnections: options.maxConnections ?? 10000,
       commands,

@@ -51,7 +51,10 @@ export class DataSection {
     Effect.suspend(() =>
       this.slice.pipe(
         Effect.mapError(
-          (error) => new Message.ClientDisconnected({ reason: error.reason === "slow" ? "timeout" : error.reason })
+          (error) =>
+            new Message.ClientDisconnected({
+              reason: error.reason === "slow" || error.reason === "deadline" ? "timeout" : error.reason
+            })
         ),
         Effect.flatMap((bytes): Effect.Effect<Uint8Array, Message.BodyError | Cause.Done> => {
           if (this.aborted !== undefined) return Effect.fail(abortError(this.aborted))

@@ -6,13 +6,13 @@
 import * as Data from "effect/Data"
 
 /**
- * The client gets `421 4.4.2` for a timeout (idle, or a DATA slower than `minDataRate`) and
- * nothing when it is gone.
+ * The client gets `421 4.4.2` for a timeout (idle, a line not complete within
+ * `commandDeadline`, or a DATA slower than `minDataRate`) and nothing when it is gone.
  *
  * @since 0.1.0
  * @category errors
  */
 export class ReadFailure extends Data.TaggedError("ReadFailure")<{
-  /** `slow`: DATA came in under the minimum rate; `error`: the input stream failed. */
-  readonly reason: "closed" | "timeout" | "slow" | "error"
+  /** `slow`: DATA came in under the minimum rate; `deadline`: a line took longer than `commandDeadline`; `error`: the input stream failed. */
+  readonly reason: "closed" | "timeout" | "deadline" | "slow" | "error"
 }> {}

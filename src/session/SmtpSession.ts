@@ -26,6 +26,7 @@ import * as Stream from "effect/Stream"
 import * as MessageHandler from "../handler/MessageHandler.js"
 import type { SessionInfo } from "../handler/SessionInfo.js"
 import * as Authentication from "../internal/Authentication.js"
+import * as CommandDeadline from "../internal/CommandDeadline.js"
 import { accepted, guarded } from "../internal/Guarded.js"
 import * as Hooks from "../internal/Hooks.js"
 import * as Pipelining from "../protocol/Pipelining.js"
@@ -108,6 +109,7 @@ class Conversation<E> {
       Effect.catchTag("ReadFailure", (failure) =>
         Effect.sync(() => {
           if (failure.reason === "timeout") this.send(Reply.idleTimeout)
+          if (failure.reason === "deadline") this.send(CommandDeadline.reply)
           // never read the rest of a slow DATA as commands: say why and close
           if (failure.reason === "slow") this.send(Reply.dataTimeout)
         })

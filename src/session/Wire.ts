@@ -2,8 +2,9 @@
  * The two ends of a session over a byte stream (see `SmtpSession`): frames in, cut by the framer
  * in the mode the session is in (command lines, AUTH answers, DATA content), and replies out,
  * batched until the next read. Every read first writes the replies pending (RFC 2920 §3.2),
- * then takes one chunk of input, waiting at most the idle timeout (in DATA, at most until the
- * client falls below the minimum data rate) on Effect's clock.
+ * then takes one chunk of input, waiting at most the idle timeout (while a line is open, at most
+ * until its command deadline; in DATA, at most until the client falls below the minimum data
+ * rate) on Effect's clock.
  *
  * @since 0.1.0
  */
@@ -16,6 +17,7 @@ import type * as Pull from "effect/Pull"
 import * as Framer from "../protocol/Framer.js"
 import * as Protocol from "../protocol/Protocol.js"
 import * as Reply from "../protocol/Reply.js"
+import { CommandDeadline } from "../internal/CommandDeadline.js"
 import type { ServerConfig } from "../server/ServerConfig.js"
 import { DataSection } from "./DataSection.js"
 import { ReadFailure } from "./ReadFailure.js"
@@ -52,6 +54,10 @@ export class Wire<E> {
   private dataStart = -1
   private dataBytes = 0
   private dataDeadline = false
+  /** The deadline of the line being read (the same arithmetic as the fast engine's). */
+  private readonly deadline: CommandDeadline
+  /** When the chunks of the last pull came. */
+  private arrivedAt = 0
 
   constructor(
     private readonly input: Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, E>,
@@ -64,6 +70,7 @@ export class Wire<E> {
       bareLineEndings: config.bareLineEndings
     })
     this.idleMs = Duration.toMillis(config.idleTimeout)
+    this.deadline = new CommandDeadline(Duration.toMillis(config.commandDeadline), this.idleMs)
   }
 
   /** Queues a reply; enhanced status codes only once the client said EHLO (RFC 2034). */
@@ -83,13 +90,16 @@ export class Wire<E> {
   /** The next command line, read if none is buffered. */
   readonly command: Effect.Effect<CommandFrame, ReadFailure> = Effect.suspend(() => {
     const frame = this.framer.pull() as CommandFrame | undefined
-    return frame === undefined ? Effect.andThen(this.read("command"), this.command) : Effect.succeed(frame)
+    if (frame === undefined) return Effect.andThen(this.read("command"), this.command)
+    this.deadline.lineTaken()
+    return Effect.succeed(frame)
   })
 
   /** The next line as the client sent it, not a command (a SASL answer); `undefined` if too long. */
   readonly answer: Effect.Effect<string | undefined, ReadFailure> = Effect.suspend(() => {
     const frame = this.framer.pull() as CommandFrame | undefined
     if (frame === undefined) return Effect.andThen(this.read("answer"), this.answer)
+    this.deadline.lineTaken()
     // a line that is not text cannot be base64: the mechanism refuses it
     return Effect.succeed(frame._tag === "Line" ? (Protocol.lineText(frame.bytes) ?? "\u0000") : undefined)
   })
@@ -107,6 +117,7 @@ export class Wire<E> {
   /** Switches the framer to DATA: what follows, up to `CRLF.CRLF`, is the message. */
   startData(): DataSection {
     this.framer.startData()
+    this.deadline.lineTaken()
     this.dataStart = -1 // the rate's clock starts at the first read of the body
     this.dataBytes = 0
     return new DataSection(this.framer, this.read("data"))
@@ -124,32 +135,47 @@ export class Wire<E> {
   }
 
   private take(mode: Mode, now: number): Effect.Effect<void, ReadFailure> {
-    const wait = mode === "data" ? this.dataWait(now) : this.idleMs
-    if (wait === 0) return this.broken("slow")
+    const wait = mode === "data" ? this.dataWait(now) : this.lineWait(now)
+    if (wait === 0) return this.broken(mode === "data" ? "slow" : "deadline")
     if (this.taken < this.chunks.length) {
       const chunk = this.chunks[this.taken++]!
       if (mode === "data") this.dataBytes += chunk.length
+      if (this.isData()) this.deadline.arrived(this.arrivedAt)
+      else this.deadline.pushed(this.arrivedAt)
       this.framer.push(chunk)
       return Effect.void
     }
     return this.input.pipe(
       Effect.timeoutOrElse({ duration: Duration.millis(wait), orElse: () => Effect.fail(timedOut) }),
       Effect.matchCauseEffect({
-        onSuccess: (chunks) => {
-          this.chunks = chunks
-          this.taken = 0
-          return this.take(mode, now)
-        },
+        onSuccess: (chunks) =>
+          Effect.flatMap(Clock.currentTimeMillis, (at) => {
+            this.chunks = chunks
+            this.taken = 0
+            this.arrivedAt = at
+            return this.take(mode, now)
+          }),
         onFailure: (cause) => {
           const error = Cause.findErrorOption(cause)
           if (error._tag === "None") return Effect.failCause(cause as Cause.Cause<never>)
-          if (error.value === timedOut) return this.broken(this.isData() && this.dataDeadline ? "slow" : "timeout")
+          if (error.value === timedOut) {
+            if (this.isData()) return this.broken(this.dataDeadline ? "slow" : "timeout")
+            return this.broken(this.deadline.bound ? "deadline" : "timeout")
+          }
           if (Cause.isDone(error.value)) return this.broken("closed")
           this.inputError = { error: error.value as E }
           return this.broken("error")
         }
       })
     )
+  }
+
+  // a command line or SASL answer: the idle timeout, or its deadline once it has begun (a DATA
+  // begun in the same chunk is not read here)
+  private lineWait(now: number): number {
+    if (this.isData()) return this.idleMs
+    const clock = { now: () => now }
+    return this.deadline.waitMs(this.framer.buffered, clock)
   }
 
   private isData(): boolean {

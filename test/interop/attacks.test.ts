@@ -1,5 +1,6 @@
 // Attacks on resources over real sockets: a line without end, a body far over the limit, many
-// idle connections, a flood past maxConnections, and clients that vanish mid-DATA. Memory is
+// idle connections, many slow-drip clients (one byte of a command every few seconds, cut at the
+// command deadline), a flood past maxConnections, and clients that vanish mid-DATA. Memory is
 // measured in a server process of its own (test/utils/rss.ts); the figures are logged.
 // (STARTTLS injection over real TLS is in test/node/Tls.test.ts.)
 import { describe, expect, it } from "@effect/vitest"
@@ -173,6 +174,92 @@ print(json.dumps({"greeted": greeted, "before": before, "held": held, "served": 
         // rest V8's heap slack. A leak per connection (a buffer kept, a listener piling up) would
         // go well past this bound.
         expect(perConnection, `${perConnection.toFixed(1)} KiB per connection`).toBeLessThan(48)
+      }),
+    60_000
+  )
+
+  // the issue's 2,000 clients sending a byte every 5 s against a 30 s deadline, at a sixth of the
+  // time: a byte every second against a 6 s deadline
+  it.live(
+    "2,000 slow-drip clients: each gets 421 within the command deadline of its first byte, and others are served",
+    () =>
+      Effect.gen(function* () {
+        const deadline = 6
+        const server = yield* serverProcess({ commandDeadline: `${deadline} seconds` })
+        const count = 2000
+        const out = yield* pythonOk(
+          `${raw}
+import selectors
+port, count, deadline = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+sockets = [socket.create_connection(("127.0.0.1", port), timeout=20) for _ in range(count)]
+greeted = sum(1 for s in sockets if s.recv(1024).startswith(b"220 "))
+selector = selectors.DefaultSelector()
+for s in sockets:
+    s.setblocking(False)
+    selector.register(s, selectors.EVENT_READ)
+line = b"MAIL FROM:<slow-drip@example.com>\\r\\n"
+first, got, closed = {}, {}, {}
+served = None
+start = time.time()
+sent = 0
+while len(closed) < count and time.time() - start < deadline * 4:
+    if sent < len(line) and time.time() >= start + sent:
+        for s in sockets:
+            if s not in closed:
+                try:
+                    s.send(line[sent:sent + 1])
+                except OSError:
+                    pass
+                first.setdefault(s, time.time())
+        sent += 1
+    if served is None and time.time() - start >= deadline / 2:
+        began = time.time()
+        c = smtplib.SMTP("127.0.0.1", port, timeout=10)
+        c.sendmail("a@example.com", ["fast@example.com"], b"Subject: fast\\r\\n\\r\\nhi\\r\\n")
+        c.quit()
+        served = time.time() - began
+    for key, _ in selector.select(timeout=0.05):
+        s = key.fileobj
+        try:
+            data = s.recv(4096)
+        except OSError:
+            data = b""
+        if data:
+            got[s] = got.get(s, b"") + data
+        else:
+            closed[s] = time.time()
+            selector.unregister(s)
+            s.close()
+held = sorted(closed[s] - first[s] for s in closed)
+replies = sorted(set(got.get(s, b"").decode("latin1") for s in sockets))
+print(json.dumps({"greeted": greeted, "closed": len(closed), "held": [held[0], held[-1]] if held else None,
+                  "replies": replies, "bytes": sent, "served": served}))`,
+          [String(server.port), String(count), String(deadline)],
+          { timeout: "60 seconds" }
+        )
+        const result = lastJson<{
+          greeted: number
+          closed: number
+          held: [number, number] | null
+          replies: Array<string>
+          bytes: number
+          served: number | null
+        }>(out)
+        yield* Effect.log(
+          `${count} slow-drip clients at a ${deadline} s deadline: closed after ${result.held?.[0].toFixed(2)}–` +
+            `${result.held?.[1].toFixed(2)} s from their first byte (${result.bytes} bytes sent); ` +
+            `another client served in ${((result.served ?? 0) * 1000).toFixed(0)} ms`
+        )
+        expect(result.greeted).toBe(count)
+        expect(result.closed).toBe(count)
+        // (no EHLO, so no enhanced status code: RFC 2034)
+        expect(result.replies).toEqual(["421 Command deadline exceeded, closing connection\r\n"])
+        // the deadline, give or take the whole second the socket's timer is armed in, and the
+        // time to write to and read from 2,000 sockets
+        expect(result.held![0]).toBeGreaterThan(deadline - 0.5)
+        expect(result.held![1]).toBeLessThan(deadline + 2)
+        expect(result.served).not.toBeNull()
+        expect(result.served!).toBeLessThan(2)
       }),
     60_000
   )

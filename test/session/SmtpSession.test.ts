@@ -223,6 +223,28 @@ describe("SmtpSession.run", () => {
     }).pipe(Effect.provide(Recording.layer))
   )
 
+  it.effect("command deadline: a line trickled in gets 421 4.4.2 at commandDeadline from its first byte", () =>
+    Effect.gen(function* () {
+      const client = yield* connect({ commandDeadline: "30 seconds" })
+      yield* client.reply
+      yield* client.command("EHLO c")
+      const rest = yield* Effect.forkChild(client.rest)
+      // silence first: the deadline starts with the line's first byte
+      yield* TestClock.adjust("100 seconds")
+      for (const byte of "NOOP ") {
+        yield* client.send(byte)
+        yield* TestClock.adjust("5 seconds")
+      }
+      expect(rest.pollUnsafe()).toBeUndefined()
+      yield* TestClock.adjust("4 seconds")
+      expect(rest.pollUnsafe()).toBeUndefined()
+      yield* TestClock.adjust("1 second")
+      const { exit, text } = yield* Fiber.join(rest)
+      expect(text).toBe("421 4.4.2 Command deadline exceeded, closing connection\r\n")
+      expect(Exit.isSuccess(exit)).toBe(true)
+    }).pipe(Effect.provide(Recording.layer))
+  )
+
   it.effect("idle timeout: 421 4.4.2 after idleTimeout of silence, on Effect's clock", () =>
     Effect.gen(function* () {
       const client = yield* connect({ idleTimeout: "10 seconds" })
