@@ -88,7 +88,8 @@ export const serve = (parsed: Parsed) =>
       maxMessageSize: parsed.size,
       smtpUtf8: parsed.smtputf8,
       trace: parsed.debug,
-      commandDeadline: deadline
+      commandDeadline: deadline,
+      bareLineEndings: parsed.bareLf
     }).pipe(Layer.provide(handler), Layer.provide(trust.authenticator ?? Layer.empty))
     const logLevel = parsed.debug ? "Debug" : "Info"
     yield* Effect.gen(function* () {
@@ -172,7 +173,8 @@ const serveStdio = (parsed: Parsed, commandDeadline: Duration.Duration | undefin
       maxMessageSize: parsed.size,
       smtpUtf8: parsed.smtputf8,
       trace: parsed.debug,
-      commandDeadline
+      commandDeadline,
+      bareLineEndings: parsed.bareLf
     })
     yield* Stream.run(session, stdio.stdout()).pipe(
       // a client may keep its end open after QUIT: the process does not wait for it

@@ -78,6 +78,12 @@ export const options = {
     Flag.withDescription("Trace the protocol (commands and replies) on stderr.")
   ),
   maildir: Flag.Directory("maildir").pipe(Flag.optional, Flag.withDescription("The Maildir for --class Maildir.")),
+  bareLf: Flag.Literals("bare-lf", ["normalize", "reject", "pass"]).pipe(
+    Flag.withDefault("normalize" as const),
+    Flag.withDescription(
+      "A lone LF or CR in DATA or in a command: normalize (the default: CRLF in DATA, a command's end), reject (550 5.6.11 for the message, 500 5.5.2 for the command, nothing of it run), or pass (kept in DATA)."
+    )
+  ),
   format: Flag.Literals("format", ["text", "json"]).pipe(
     Flag.withDefault("text" as const),
     Flag.withDescription("DebuggingServer output: smtpd's text (the default), or one JSON line per message.")

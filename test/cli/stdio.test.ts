@@ -70,6 +70,19 @@ describe("effect-smtpd --stdio", () => {
     }
   })
 
+  it("--bare-lf reject: a command line with a lone LF gets 500 5.5.2, nothing of it run", async () => {
+    const client = session(["--stdio", "-c", "Sink", "--bare-lf", "reject"])
+    await client.reply()
+    await client.command("EHLO client.test")
+    expect(await client.command("MAIL FROM:<a@example.com>")).toMatch(/^250 /)
+    expect(await client.command("RCPT TO:<b@example.com>\nRCPT TO:<c@example.com>")).toBe(
+      "500 5.5.2 Bare CR or LF not allowed in commands\r\n"
+    )
+    expect(await client.command("DATA")).toMatch(/^554 5\.5\.1 /)
+    expect(await client.command("QUIT")).toMatch(/^221 /)
+    expect(await client.exited).toBe(0)
+  })
+
   it("exits 0 at the end of its input, a message taken before it kept", async () => {
     const dir = maildir()
     try {
