@@ -17,6 +17,7 @@ import * as Stream from "effect/Stream"
 import * as Os from "node:os"
 import { formatEndpoint } from "../handler/SessionInfo.js"
 import * as Cluster from "../node/Cluster.js"
+import * as ClusterAuthLimit from "../node/ClusterAuthLimit.js"
 import * as MetricsEndpoint from "../node/MetricsEndpoint.js"
 import * as NodeSmtpServer from "../node/NodeSmtpServer.js"
 import * as Metrics from "../server/Metrics.js"
@@ -77,11 +78,22 @@ export const serve = (parsed: Parsed) =>
       yield* Console.error(`effect-smtpd ${version}: starting ${workers} workers`)
       return yield* Effect.gen(function* () {
         if (metrics !== undefined) yield* serveMetrics(metrics, Cluster.workersMetrics)
+        // the AUTH failures of all workers counted in one place
+        const rate = trust.server.authRateLimit
+        yield* ClusterAuthLimit.primary({
+          attempts: rate?.attempts ?? 10,
+          windowMs: Duration.toMillis(Duration.fromInputUnsafe(rate?.window ?? "60 seconds"))
+        })
         return yield* Cluster.primary(workers)
       }).pipe(Effect.scoped)
     }
     const server = NodeSmtpServer.layer({
       ...trust.server,
+      authRateLimit: {
+        attempts: trust.server.authRateLimit?.attempts ?? 10,
+        window: trust.server.authRateLimit?.window ?? "60 seconds",
+        link: Cluster.isWorker() ? ClusterAuthLimit.workerLink() : undefined
+      },
       // with only --tls-listen, no plain listener unless one is asked for
       listen:
         parsed.listen.length === 0 && Option.isNone(parsed.localaddr) && parsed.tlsListen.length > 0 ? [] : listen,

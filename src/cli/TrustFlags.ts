@@ -50,6 +50,18 @@ export const options = {
     Flag.withDefault(false),
     Flag.withDescription("MAIL only after AUTH (530 5.7.0).")
   ),
+  authRateLimit: Flag.String("auth-rate-limit").pipe(
+    Flag.optional,
+    Flag.withDescription(
+      "Failed AUTH attempts a client (IPv4 address, IPv6 /64) may make across its connections, N/SECONDS (default 10/60; 0/1 = no limit); past them 454 4.7.0 until the window passes."
+    )
+  ),
+  trustedNetworks: Flag.String("trusted-networks").pipe(
+    Flag.optional,
+    Flag.withDescription(
+      "Clients exempt from the per-client limits (connections, AUTH failures), comma-separated CIDR networks (default loopback; an empty value trusts no one)."
+    )
+  ),
   proxyProtocolFrom: Flag.String("proxy-protocol-from").pipe(
     Flag.atLeast(0),
     Flag.withDescription("A proxy (CIDR) whose connections start with a PROXY protocol header; repeatable.")
@@ -120,6 +132,23 @@ export const resolve = (
           n >= minimum ? Effect.succeed(n) : Effect.fail(`--${name} must be at least ${minimum}, got ${n}`)
       })
     const timeout = yield* count("timeout", parsed.timeout, 1)
+    const rate = Option.getOrUndefined(parsed.authRateLimit)
+    const rateMatch = rate === undefined ? undefined : /^(\d{1,6})\/(\d{1,6})$/.exec(rate)
+    if (rate !== undefined && (rateMatch === null || rateMatch === undefined || Number(rateMatch[2]) < 1)) {
+      return yield* Effect.fail(`--auth-rate-limit must be N/SECONDS (e.g. 10/60), got ${rate}`)
+    }
+    const trusted = Option.getOrUndefined(parsed.trustedNetworks)
+    const trustedNetworks =
+      trusted === undefined
+        ? undefined
+        : trusted
+            .split(",")
+            .map((n) => n.trim())
+            .filter((n) => n !== "")
+    for (const network of trustedNetworks ?? []) {
+      const checked = Networks.parse(network)
+      if (Result.isFailure(checked)) return yield* Effect.fail(`--trusted-networks: ${checked.failure}`)
+    }
     return {
       server: {
         tls,
@@ -131,7 +160,12 @@ export const resolve = (
         maxConnections: yield* count("max-connections", parsed.maxConnections, 0),
         maxConnectionsPerClient: yield* count("max-connections-per-client", parsed.maxConnectionsPerClient, 0),
         maxRecipients: yield* count("max-recipients", parsed.maxRecipients, 1),
-        idleTimeout: timeout === undefined ? undefined : `${timeout} seconds`
+        idleTimeout: timeout === undefined ? undefined : `${timeout} seconds`,
+        trustedNetworks,
+        authRateLimit:
+          rateMatch === undefined || rateMatch === null
+            ? undefined
+            : { attempts: Number(rateMatch[1]), window: `${Number(rateMatch[2])} seconds` as const }
       },
       authenticator: users === undefined ? undefined : Authenticator.layerFileNode(users)
     }

@@ -5,12 +5,16 @@
  *
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import type * as Authenticator from "../auth/Authenticator.js"
 import type { SessionInfo } from "../handler/SessionInfo.js"
 import * as Reply from "../protocol/Reply.js"
 import * as Sasl from "../protocol/Sasl.js"
+import type { AuthRateLimit } from "../server/AuthRateLimit.js"
+import * as Metrics from "../server/Metrics.js"
 
 /**
  * @since 0.1.0
@@ -24,6 +28,7 @@ export type Outcome =
   | { readonly _tag: "Reply"; readonly reply: Reply.Reply }
 
 const temporaryFailure = Reply.make(454, "4.7.0", "Temporary authentication failure")
+const rateLimited = Reply.make(454, "4.7.0", "Too many failed authentications from your address, try again later")
 
 // a CRAM-MD5 challenge must not repeat (RFC 2195 §2)
 const nonce = () => {
@@ -46,8 +51,15 @@ export const exchange = <E>(options: {
   readonly authenticator: Authenticator.Service
   readonly session: SessionInfo
   readonly challenge: (text: string) => Effect.Effect<string | undefined, E>
+  /** Failed attempts counted across the client's connections: past the limit, no exchange at all. */
+  readonly rateLimit: AuthRateLimit
 }): Effect.Effect<Outcome, E> =>
   Effect.gen(function* () {
+    const address = options.session.peer.address
+    if (options.rateLimit.isRefused(address, yield* Clock.currentTimeMillis)) {
+      yield* Metric.update(Metrics.authRateLimited, 1)
+      return { _tag: "Reply", reply: rateLimited } as const
+    }
     let step = Sasl.start(options.mechanism, options.initialResponse, { hostname: options.hostname, nonce: nonce() })
     while (step._tag === "Challenge") {
       const line = yield* options.challenge(step.challenge)
@@ -67,6 +79,11 @@ export const exchange = <E>(options: {
       ),
       Effect.catchDefect((defect) =>
         Effect.as(Effect.logError("authenticator failed", defect), { _tag: "Reply", reply: temporaryFailure } as const)
+      ),
+      Effect.tap((outcome) =>
+        outcome._tag === "Refused"
+          ? Effect.map(Clock.currentTimeMillis, (now) => options.rateLimit.failed(address, now))
+          : Effect.void
       )
     )
   })

@@ -260,6 +260,7 @@ class SessionFiber {
         initialResponse,
         hostname: config.protocol.hostname,
         authenticator,
+        rateLimit: config.authRateLimit,
         session: self.info(),
         challenge: (text) =>
           Effect.suspend(() => {

@@ -20,6 +20,14 @@ export const messageSize = Metric.histogram("smtp_message_size_bytes", {
 })
 
 /**
+ * AUTH commands refused for a client's failed attempts across its connections (454 4.7.0).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const authRateLimited = Metric.counter("smtp_auth_rate_limited_total", { incremental: true })
+
+/**
  * Recipients that a relay or router accepted from the client and then could not deliver.
  *
  * @since 0.1.0
@@ -40,7 +48,8 @@ export const register = (context: Context.Context<never> = Context.empty()): voi
     connectionsActive,
     messagesAccepted,
     messagesRejected,
-    recipientsRefusedLate
+    recipientsRefusedLate,
+    authRateLimited
   ]) {
     metric.valueUnsafe(context)
   }

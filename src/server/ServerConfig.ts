@@ -12,6 +12,7 @@ import type { SessionInfo } from "../handler/SessionInfo.js"
 import type * as Framer from "../protocol/Framer.js"
 import * as Protocol from "../protocol/Protocol.js"
 import type * as Reply from "../protocol/Reply.js"
+import { AuthRateLimit, type Link } from "./AuthRateLimit.js"
 import * as Networks from "./Networks.js"
 import type * as SmtpError from "../protocol/SmtpError.js"
 
@@ -73,8 +74,22 @@ export interface Options {
   readonly forbidUnauthPipelining?: boolean | undefined
   /** Simultaneous connections from one client (IPv4 address, IPv6 /64); more get 421 4.3.2 (default 50; 0 = no limit). */
   readonly maxConnectionsPerClient?: number | undefined
-  /** Clients exempt from per-client limits, in CIDR notation (default loopback). */
+  /** Clients exempt from per-client limits, in CIDR notation (default loopback; [] trusts no one). */
   readonly trustedNetworks?: ReadonlyArray<string> | undefined
+  /**
+   * Failed AUTH attempts a client (IPv4 address, IPv6 /64) may make across its connections within
+   * `window` (default 10 in 60 seconds); past them AUTH gets 454 4.7.0, the password unchecked,
+   * until the oldest leaves the window (Postfix's smtpd_client_auth_rate_limit). Trusted networks
+   * are exempt. `attempts: 0`: no limit.
+   */
+  readonly authRateLimit?:
+    | {
+        readonly attempts: number
+        readonly window: Duration.Input
+        /** Shares the count with other processes (the workers of `--workers`). */
+        readonly link?: Link | undefined
+      }
+    | undefined
   /** Peers whose connections start with a PROXY protocol header (v1 or v2), in CIDR notation (default none). */
   readonly proxyProtocolFrom?: ReadonlyArray<string> | undefined
   /** How long to wait for a PROXY header (default 5 seconds). */
@@ -130,6 +145,8 @@ export interface ServerConfig {
   readonly trustedNetworks: ReadonlyArray<Networks.Network>
   readonly proxyProtocolFrom: ReadonlyArray<Networks.Network>
   readonly proxyTimeout: Duration.Duration
+  /** The server's count of failed AUTH attempts per client (one per config: per server). */
+  readonly authRateLimit: AuthRateLimit
 }
 
 /**
@@ -235,9 +252,23 @@ export const make = (options: Options = {}): Effect.Effect<ServerConfig, ConfigE
       maxConnectionsPerClient: options.maxConnectionsPerClient ?? 50,
       trustedNetworks,
       proxyProtocolFrom,
-      proxyTimeout: Duration.fromInputUnsafe(options.proxyTimeout ?? "5 seconds")
+      proxyTimeout: Duration.fromInputUnsafe(options.proxyTimeout ?? "5 seconds"),
+      authRateLimit: authRateLimit(options, trustedNetworks)
     }
   })
+
+// one count per server, linked to the other processes' when there are any
+const authRateLimit = (options: Options, trusted: ReadonlyArray<Networks.Network>): AuthRateLimit => {
+  const link = options.authRateLimit?.link
+  const limit = new AuthRateLimit({
+    attempts: options.authRateLimit?.attempts ?? 10,
+    windowMs: Duration.toMillis(Duration.fromInputUnsafe(options.authRateLimit?.window ?? "60 seconds")),
+    trusted,
+    onFailure: link?.report
+  })
+  link?.subscribe((key, until) => limit.block(key, until))
+  return limit
+}
 
 /**
  * Does a connection from `address` start with a PROXY header (is it one of `proxyProtocolFrom`)?

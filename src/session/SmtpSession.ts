@@ -237,6 +237,7 @@ class Conversation<E> {
         initialResponse,
         hostname: config.protocol.hostname,
         authenticator,
+        rateLimit: config.authRateLimit,
         session: this.info(),
         challenge: (text) =>
           Effect.suspend(() => {

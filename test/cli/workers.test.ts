@@ -3,6 +3,9 @@
 import { expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { python } from "../utils/process.js"
 import { skipWithout } from "../utils/tools.js"
 import { buildCommand } from "../utils/relay.js"
@@ -73,6 +76,59 @@ print("ok")`,
       child.kill("SIGTERM")
       expect(yield* Effect.promise(() => exited)).toBe(0)
       expect(yield* children(child.pid!)).toBe(0)
+    }),
+  60_000
+)
+
+it.live.skipIf(skipWithout("python3"))(
+  "--workers 2 --auth-rate-limit: the failures seen by both workers count together",
+  () =>
+    Effect.gen(function* () {
+      const entry = yield* buildCommand
+      const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-smtpd-auth-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true })))
+      const users = Path.join(dir, "users")
+      Fs.writeFileSync(users, "alice:secret\n")
+      const flags = ["--auth-users", users, "--auth-insecure", "--trusted-networks", "", "--auth-rate-limit", "10/60"]
+      const child = spawn(process.execPath, [entry, "-c", "Sink", "--workers", "2", ...flags, "127.0.0.1:0"], {
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      yield* Effect.addFinalizer(() => Effect.sync(() => child.kill("SIGKILL")))
+      let stderr = ""
+      child.stderr.on("data", (d) => (stderr += d))
+      const port = yield* Effect.promise(
+        () =>
+          new Promise<string>((resolve, reject) => {
+            const timer = setTimeout(() => reject(new Error(`workers did not start: ${stderr}`)), 20_000)
+            child.stderr.on("data", () => {
+              const found = [...stderr.matchAll(/listening on 127\.0\.0\.1:(\d+)/g)].map((m) => m[1]!)
+              if (found.length === 2) {
+                clearTimeout(timer)
+                resolve(found[0]!)
+              }
+            })
+          })
+      )
+      // one AUTH PLAIN per connection: twenty wrong passwords, then the right one
+      const result = yield* python(
+        `
+import smtplib, sys
+codes = []
+for password in ["wrong"] * 20 + ["secret"]:
+    s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]))
+    s.ehlo()
+    s.user, s.password = "alice", password
+    try:
+        codes.append(s.auth("PLAIN", s.auth_plain)[0])
+    except smtplib.SMTPAuthenticationError as e:
+        codes.append(e.smtp_code)
+    s.quit()
+print(" ".join(map(str, codes)))`,
+        [port]
+      )
+      const codes = result.stdout.trim().split(" ").map(Number)
+      expect(codes.slice(0, 10)).toEqual(Array(10).fill(535))
+      expect(codes.slice(10)).toEqual(Array(11).fill(454))
     }),
   60_000
 )
