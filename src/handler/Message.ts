@@ -13,15 +13,16 @@ import type * as Session from "../protocol/Session.js"
 import type * as SmtpError from "../protocol/SmtpError.js"
 
 /**
- * The client went away (or went silent past the idle timeout) in the middle of DATA. Nothing
- * of the message may be kept. A hook failing with it gets `451 4.3.0`, which only a client still
- * there would read.
+ * The client went away (or went silent past the idle timeout) in the middle of DATA, or
+ * abandoned a message sent in BDAT chunks (`abandoned`: RSET, or another command, between
+ * chunks). Nothing of the message may be kept. A hook failing with it gets `451 4.3.0`, which
+ * only a client still there would read (and an abandoned message gets no reply at all).
  *
  * @since 0.1.0
  * @category errors
  */
 export class ClientDisconnected extends Schema.TaggedError<ClientDisconnected>()("ClientDisconnected", {
-  reason: Schema.Literals(["closed", "timeout", "error"])
+  reason: Schema.Literals(["closed", "timeout", "error", "abandoned"])
 }) {}
 
 /**

@@ -15,6 +15,7 @@ import type * as Session from "../protocol/Session.js"
 import type * as SmtpError from "../protocol/SmtpError.js"
 import type * as Message from "./Message.js"
 import type { SessionInfo } from "./SessionInfo.js"
+import type * as Verdicts from "./Verdicts.js"
 
 /**
  * A handler's hooks, each optional: a hook that is absent accepts, and costs nothing (the server
@@ -47,15 +48,17 @@ export interface Hooks {
   readonly rcpt?:
     ((session: SessionInfo, recipient: Session.Recipient) => Effect.Effect<void, SmtpError.SmtpError>) | undefined
   /**
-   * DATA: consume `message.body` and store or pass the message on. Succeed for 250 2.0.0 (or
-   * with a Reply of your own), fail with an SMTP error to refuse it. Absent: the server drains
-   * the body and answers 250.
+   * DATA (or BDAT): consume `message.body` and store or pass the message on. Succeed for 250
+   * 2.0.0 (or with a Reply of your own), fail with an SMTP error to refuse it; succeed with
+   * `Verdicts.perRecipient([...])` to answer each recipient on its own (LMTP replies once per
+   * recipient; SMTP gets them folded into one reply). Absent: the server drains the body and
+   * answers 250.
    */
   readonly data?:
     | ((
         session: SessionInfo,
         message: Message.Message
-      ) => Effect.Effect<void | Reply.Reply, SmtpError.SmtpError | Message.BodyError>)
+      ) => Effect.Effect<void | Reply.Reply | Verdicts.PerRecipient, SmtpError.SmtpError | Message.BodyError>)
     | undefined
   /**
    * The transaction that an accepted MAIL opened is over: after the reply to DATA, or on RSET,

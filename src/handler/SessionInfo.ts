@@ -32,4 +32,6 @@ export interface SessionInfo {
   readonly tls?: TlsInfo | undefined
   /** The identity the client authenticated as (AUTH), if it did. */
   readonly auth?: string | undefined
+  /** `lmtp` on an LMTP server (RFC 2033); `smtp` (or absent) otherwise. */
+  readonly protocol?: "smtp" | "lmtp" | undefined
 }

@@ -13,8 +13,12 @@
  * a message it never said who sent it.
  *
  * The `json` format prints exactly one line per message, for scripts: `peer` (`host:port`),
- * `helo`, `mail_from`, `rcpt_to`, `mail_options`, `rcpt_options`, `size` (body bytes),
- * `received_at` (ISO 8601) and `content_b64` (the exact body bytes in base64).
+ * `helo`, `mail_from`, `rcpt_to`, `mail_options`, `rcpt_options`, `body` (the BODY= type),
+ * the DSN requests (RFC 3461) `ret`, `envid` (decoded) and `rcpt_dsn` (one entry per `rcpt_to`:
+ * `null`, or `notify`, a list, and `orcpt`, `{ type, address }` with the address decoded), `size`
+ * (body bytes), `received_at` (ISO 8601) and `content_b64` (the exact body bytes in base64);
+ * absent values are `null`. The text format shows the DSN parameters as the client wrote them,
+ * in the options lines, as smtpd did.
  *
  * Each message is printed with one `Console.log` call, so the output of concurrent sessions
  * never interleaves. The whole body is read into memory first: this is a debugging server.
@@ -29,6 +33,7 @@ import * as Layer from "effect/Layer"
 import * as Message from "../handler/Message.js"
 import * as MessageHandler from "../handler/MessageHandler.js"
 import { formatEndpoint, type SessionInfo } from "../handler/SessionInfo.js"
+import type * as Session from "../protocol/Session.js"
 
 /**
  * @since 0.1.0
@@ -99,6 +104,16 @@ const formatText = (session: SessionInfo, message: Message.Message, data: Uint8A
   return out.join("\n")
 }
 
+// NOTIFY as a list always (NEVER is ["NEVER"]), so scripts read one shape
+const rcptDsn = ({ dsn }: Session.Recipient) => {
+  if (dsn === undefined) return null
+  const { notify, orcpt } = dsn
+  return {
+    notify: notify === undefined ? null : notify === "NEVER" ? [notify] : notify,
+    orcpt: orcpt === undefined ? null : { type: orcpt.addressType, address: orcpt.address }
+  }
+}
+
 const formatJson = (session: SessionInfo, message: Message.Message, data: Uint8Array, receivedAt: number): string =>
   JSON.stringify({
     peer: formatEndpoint(session.peer),
@@ -107,6 +122,10 @@ const formatJson = (session: SessionInfo, message: Message.Message, data: Uint8A
     rcpt_to: Message.rcptTos(message),
     mail_options: Message.mailOptions(message),
     rcpt_options: Message.rcptOptions(message),
+    body: message.envelope.mailOptions.body ?? null,
+    ret: message.envelope.mailOptions.ret ?? null,
+    envid: message.envelope.mailOptions.envid ?? null,
+    rcpt_dsn: message.envelope.recipients.map(rcptDsn),
     size: data.length,
     received_at: new Date(receivedAt).toISOString(),
     content_b64: Base64.encode(data)

@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import * as Protocol from "../protocol/Protocol.js"
 import * as Reply from "../protocol/Reply.js"
 import * as Hooks from "./Hooks.js"
 import { type Environment, type Handle, Live } from "./Live.js"
@@ -34,7 +35,7 @@ export const start = (transport: Transport.Transport, env: Environment): Handle 
     live.wake()
     return live
   }
-  live.send(env.greeting ?? Reply.greeting(env.config.protocol.hostname))
+  live.send(env.greeting ?? Protocol.greeting(env.config.protocol))
   // (a traced greeting is logged by the fiber's flush)
   if (env.config.trace || !live.writeNow() || !live.reader.park()) live.wake()
   return live

@@ -14,12 +14,14 @@ import type * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import type * as Fiber from "effect/Fiber"
+import type * as Verdicts from "../handler/Verdicts.js"
 import type * as Authenticator from "../auth/Authenticator.js"
 import * as MessageHandler from "../handler/MessageHandler.js"
 import * as Framer from "../protocol/Framer.js"
 import * as Protocol from "../protocol/Protocol.js"
 import * as Reply from "../protocol/Reply.js"
 import * as Session from "../protocol/Session.js"
+import * as DataSection from "./DataSection.js"
 import { accepted } from "./Guarded.js"
 import * as Hooks from "./Hooks.js"
 import * as Pipelining from "../protocol/Pipelining.js"
@@ -132,7 +134,7 @@ export const outOfTurn: OutOfTurn = { _tag: "OutOfTurn" }
  * @since 0.1.0
  * @category models
  */
-export class Live implements Handle, Reader.Session {
+export class Live implements Handle, Reader.Session, DataSection.Host {
   /** STARTTLS replaces the transport (and the reader on it) in the middle of the session. */
   transport: Transport.Transport
   reader: Reader.Reader
@@ -140,8 +142,8 @@ export class Live implements Handle, Reader.Session {
   /** Replies not yet written. */
   pending = ""
   authFailures = 0
-  /** A DATA whose body nobody reads (the handler accepts all): drained as it comes. */
-  draining: Reader.DataSection | undefined = undefined
+  /** A message whose body nobody reads (the handler accepts all): drained as it comes. */
+  draining: DataSection.DataSection | undefined = undefined
   ended = false
   /** The handler's hooks for this session (`acceptAll` taken for absent); `opened` sets a session's own. */
   hooks: MessageHandler.Hooks
@@ -198,6 +200,36 @@ export class Live implements Handle, Reader.Session {
     this.reader = this.readerOn(this.transport)
   }
 
+  protocolConfig(): Protocol.Config {
+    return this.env.config.protocol
+  }
+
+  nextCommand(): Reader.CommandFrame | undefined {
+    return this.reader.bufferedCommand()
+  }
+
+  unread(frame: Reader.CommandFrame): void {
+    this.reader.unread(frame)
+  }
+
+  fillData(): Effect.Effect<void, Reader.ReadFailure> {
+    return this.reader.fillData()
+  }
+
+  fillLine(): Effect.Effect<void, Reader.ReadFailure> {
+    return this.reader.fillAnswer()
+  }
+
+  /** DATA (354 sent) or the first BDAT: the message's content follows. */
+  startMessage(decision: Extract<Protocol.Decision, { _tag: "Data" | "Bdat" }>): DataSection.DataSection {
+    if (decision._tag === "Data") {
+      this.reader.startData()
+      return new DataSection.DataSection(this, decision.envelope, undefined)
+    }
+    this.reader.startChunk(decision.size, decision.first)
+    return new DataSection.DataSection(this, decision.envelope, { last: decision.last, size: decision.size })
+  }
+
   /** The time on the server's clock, in milliseconds (the DATA rate is measured with it). */
   now(): number {
     return this.env.clock.currentTimeMillisUnsafe()
@@ -244,6 +276,7 @@ export class Live implements Handle, Reader.Session {
         if (hooks.helo !== undefined && Hooks.greeting(this.state, decision) !== undefined) return decision
         this.state = decision.state
         this.dropAnswersOfRefusedAuth(frame)
+        if (decision.discard !== undefined) this.framer.discard(decision.discard)
         this.send(decision.reply)
         return answered
       case "Mail":
@@ -257,33 +290,40 @@ export class Live implements Handle, Reader.Session {
         this.send(Reply.recipientOk)
         return answered
       case "Data":
+      case "Bdat":
         if (hooks.data !== undefined) return decision
         this.state = decision.state
         // the 354 goes out before the next read of the body (the reader flushes)
-        this.send(Reply.startData)
-        this.draining = this.reader.startData()
+        if (decision._tag === "Data") this.send(Reply.startData)
+        this.draining = this.startMessage(decision)
         return answered
       default:
         return decision
     }
   }
 
-  /** The end of a DATA section: the transaction is over, and the reply says how. */
-  received(end: Reader.DataEnd, outcome: Result.Result<void | Reply.Reply, Reply.Reply>): void {
+  /**
+   * The end of a message: the transaction is over, and the reply says how (over LMTP, one per
+   * recipient). A message the client abandoned between chunks gets none.
+   */
+  received(
+    section: DataSection.DataSection,
+    end: DataSection.DataEnd,
+    outcome: Result.Result<void | Reply.Reply | Verdicts.PerRecipient, Reply.Reply>
+  ): void {
+    if (end.abandoned) return
     const context = this.env.context
     this.state = Session.reset(this.state)
-    if (end.aborted !== undefined) {
+    const config = this.env.config.protocol
+    const verdict = DataSection.replies(end, outcome, section.envelope.recipients.length, config.lmtp)
+    if (verdict.accepted) {
+      Metrics.messagesAccepted.updateUnsafe(1, context)
+      Metrics.messageSize.updateUnsafe(end.size, context)
+    } else {
       Metrics.messagesRejected.updateUnsafe(1, context)
-      return this.send(end.aborted === "MessageTooBig" ? Reply.messageTooBig : Reply.bareLineEnding)
     }
-    if (Result.isFailure(outcome)) {
-      Metrics.messagesRejected.updateUnsafe(1, context)
-      return this.send(outcome.failure)
-    }
-    Metrics.messagesAccepted.updateUnsafe(1, context)
-    Metrics.messageSize.updateUnsafe(end.size, context)
-    // a handler written in plain JS may return anything: only a Reply replaces the 250
-    this.send(outcome.success instanceof Reply.Reply ? outcome.success : Reply.accepted)
+    if (verdict.replies instanceof Reply.Reply) return this.send(verdict.replies)
+    for (const reply of verdict.replies) this.send(reply)
   }
 
   /**
@@ -296,10 +336,11 @@ export class Live implements Handle, Reader.Session {
     if (this.ended) return false
     while (true) {
       if (this.draining !== undefined) {
-        const end = this.draining.drain()
+        const section = this.draining
+        const end = section.drain()
         if (end === undefined) return this.writeNow()
         this.draining = undefined
-        this.received(end, accepted)
+        this.received(section, end, accepted)
       }
       if (this.env.isShuttingDown()) return false
       const frame = this.reader.bufferedCommand()

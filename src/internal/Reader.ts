@@ -1,56 +1,28 @@
 /**
  * The read side of a connection: pushes transport chunks into the framer as frames are
  * pulled, flushing pending replies before any read that may wait (RFC 2920 §3.2), with the
- * idle timeout on every read. It also hands DATA to the handler as a stream pulled straight
- * from the socket, and drains what the handler leaves. While the session waits for a command
+ * idle timeout on every read (DATA's minimum rate while the content of a message is read).
+ * While the session waits for a command
  * it takes the chunks inline (`Transport.Inline`), parked or in its fiber's read: the states
  * and who holds what are in docs/sessions.md.
  *
  * @since 0.1.0
  */
-import * as Cause from "effect/Cause"
-import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
-import * as Stream from "effect/Stream"
-import * as Message from "../handler/Message.js"
 import type * as Framer from "../protocol/Framer.js"
-import * as SmtpError from "../protocol/SmtpError.js"
 import { CommandDeadline } from "./CommandDeadline.js"
+import { DataRate } from "./DataRate.js"
+import { ReadFailure } from "./ReadFailure.js"
 import * as Transport from "./Transport.js"
 
-/**
- * Why a connection can no longer be read. The client gets `421 4.4.2` for a timeout (idle, a
- * line not complete within `commandDeadline`, or a DATA slower than `minDataRate`) and nothing
- * when it is gone.
- *
- * @since 0.1.0
- * @category errors
- */
-export class ReadFailure extends Data.TaggedError("ReadFailure")<{
-  /** `slow`: DATA came in under the minimum rate; `deadline`: a line took longer than `commandDeadline`. */
-  readonly reason: "closed" | "timeout" | "deadline" | "slow" | "error"
-}> {}
+export { ReadFailure } from "./ReadFailure.js"
 
 /**
  * @since 0.1.0
  * @category models
  */
 export type CommandFrame = Extract<Framer.Frame, { _tag: "Line" | "LineTooLong" }>
-
-/**
- * The outcome of a DATA section once it has been read to its end.
- *
- * @since 0.1.0
- * @category models
- */
-export class DataEnd {
-  constructor(
-    readonly size: number,
-    readonly aborted: Framer.AbortReason | undefined
-  ) {}
-}
 
 /**
  * What a reader needs from its session (`Live`).
@@ -120,15 +92,8 @@ export class Reader implements Transport.Parked {
   private readonly framer: Framer.Framer
   private readonly idle: Duration.Duration
   private readonly idleMs: number
-  // DATA's minimum rate (Postfix's smtpd_min_data_rate): after the grace period the client must
-  // have sent `minRate` bytes for every second; each read may wait only until it falls behind
-  private readonly minRate: number
-  private readonly graceMs: number
-  /** When the body's first read began (-1: not yet), and its bytes so far. */
-  private dataStart = 0
-  private dataBytes = 0
-  /** Does the next body read wait only until the client falls behind? */
-  private dataDeadline = false
+  /** DATA's minimum rate, for the content of a message. */
+  private readonly rate: DataRate
   /** The deadline of the command line or SASL answer being read. */
   private readonly deadline: CommandDeadline
   /** After `take` handled a chunk: how long to wait for the next. */
@@ -148,8 +113,8 @@ export class Reader implements Transport.Parked {
     this.framer = session.framer
     this.idle = Duration.fromInputUnsafe(options.idleTimeout)
     this.idleMs = Duration.toMillis(this.idle)
-    this.minRate = options.minDataRate ?? 0
-    this.graceMs = Duration.toMillis(Duration.fromInputUnsafe(options.dataRateGrace ?? "30 seconds"))
+    const graceMs = Duration.toMillis(Duration.fromInputUnsafe(options.dataRateGrace ?? "30 seconds"))
+    this.rate = new DataRate(options.minDataRate ?? 0, graceMs, this.idleMs)
     const deadline = Duration.fromInputUnsafe(options.commandDeadline ?? "60 seconds")
     this.deadline = new CommandDeadline(Duration.toMillis(deadline), this.idleMs)
   }
@@ -182,13 +147,22 @@ export class Reader implements Transport.Parked {
     return this.fillsOf().answer
   }
 
-  /** Switches the framer to DATA: the section's body may be read once, `finish` drains to its end. */
-  startData(): DataSection {
+  /** Switches the framer to DATA: what follows, up to `CRLF.CRLF`, is the message. */
+  startData(): void {
     this.framer.startData()
+    this.startContent()
+  }
+
+  /** A BDAT chunk of `size` octets follows; `first`: it begins the message. */
+  startChunk(size: number, first: boolean): void {
+    this.framer.startChunk(size, first)
+    if (first) this.startContent()
+    else this.deadline.lineTaken()
+  }
+
+  private startContent(): void {
     this.deadline.lineTaken()
-    this.dataBytes = 0
-    this.dataStart = -1 // the rate's clock starts at the first read of the body
-    return new DataSection(this.framer, this)
+    this.rate.begin()
   }
 
   /** `fillCommand` for the body of a DATA. */
@@ -221,7 +195,7 @@ export class Reader implements Transport.Parked {
     if (command) {
       this.deadline.pushed()
     } else {
-      this.dataBytes += chunk.length
+      this.rate.add(chunk.length)
       // what follows the end of the DATA, if it is in this chunk, came now
       this.deadline.arrived()
     }
@@ -240,7 +214,7 @@ export class Reader implements Transport.Parked {
       return "Handled"
     }
     // behind the minimum rate: the session's fiber ends it
-    const ms = this.dataWaitMs()
+    const ms = this.rate.waitMs(this.session)
     if (ms === 0) return "NeedsFiber"
     this.nextWaitMs = ms
     return "Handled"
@@ -254,18 +228,6 @@ export class Reader implements Transport.Parked {
   wake(): void {
     this.waiting = false
     this.session.wake()
-  }
-
-  /** How long the next read of a body may wait; 0: the client has already fallen behind. */
-  private dataWaitMs(): number {
-    if (this.minRate <= 0) return this.idleMs
-    const time = this.session.now()
-    if (this.dataStart < 0) this.dataStart = time
-    const behind = this.dataStart + this.graceMs + (this.dataBytes / this.minRate) * 1000 - time
-    this.dataDeadline = behind < this.idleMs
-    if (behind <= 0) return 0
-    // whole seconds: the socket's timer is re-armed only when the deadline moves by one
-    return this.dataDeadline ? Math.ceil(behind / 1000) * 1000 : this.idleMs
   }
 
   private broken(error: ReadFailure): Effect.Effect<never, ReadFailure> {
@@ -314,16 +276,16 @@ export class Reader implements Transport.Parked {
   }
 
   private readData(): Read {
-    const ms = this.dataWaitMs()
+    const ms = this.rate.waitMs(this.session)
     if (ms === 0) return Effect.fail(new Transport.ReadTimeout())
-    return this.dataDeadline ? this.transport.read(Duration.millis(ms)) : this.read()
+    return this.rate.bound ? this.transport.read(Duration.millis(ms)) : this.read()
   }
 
   private readFailed(error: Transport.TransportError | Transport.ReadTimeout): Effect.Effect<never, ReadFailure> {
     this.waiting = false
     if (error._tag !== "ReadTimeout") return this.broken(new ReadFailure({ reason: "error" }))
     if (this.framer.currentMode === "data")
-      return this.broken(new ReadFailure({ reason: this.dataDeadline ? "slow" : "timeout" }))
+      return this.broken(new ReadFailure({ reason: this.rate.bound ? "slow" : "timeout" }))
     return this.broken(new ReadFailure({ reason: this.deadline.bound ? "deadline" : "timeout" }))
   }
 
@@ -332,96 +294,10 @@ export class Reader implements Transport.Parked {
     if (chunk === undefined) return this.broken(new ReadFailure({ reason: "closed" }))
     // the chunk went to `take`: it is in the framer already
     if (chunk instanceof Transport.TakenInline) return Effect.void
-    if (this.mode === "data") this.dataBytes += chunk.length
+    if (this.mode === "data") this.rate.add(chunk.length)
     if (this.framer.currentMode === "command") this.deadline.pushed(this.session.now())
     else this.deadline.arrived(this.session.now())
     this.framer.push(chunk)
     return Effect.void
   }
 }
-
-/**
- * One DATA section, from the 354 to its end: the body a handler may read (once), or the drain
- * of what it leaves.
- *
- * @since 0.1.0
- * @category models
- */
-export class DataSection {
-  /** The first reason the body was cut short stands (a bare line ending after the size limit does not replace it). */
-  private aborted: Framer.AbortReason | undefined = undefined
-  private end: DataEnd | undefined = undefined
-
-  constructor(
-    private readonly framer: Framer.Framer,
-    private readonly reader: Reader
-  ) {}
-
-  /** The end without I/O, if the input read so far reaches it: what the handler left is dropped frame by frame. */
-  drain(): DataEnd | undefined {
-    while (this.end === undefined) {
-      const frame = this.framer.pull()
-      if (frame === undefined) return undefined
-      if (frame._tag === "Abort") this.aborted ??= frame.reason
-      else if (frame._tag === "EndOfData") this.end = new DataEnd(frame.size, this.aborted)
-    }
-    return this.end
-  }
-
-  /** Drains to the end, reading as needed. */
-  finish(): Effect.Effect<DataEnd, ReadFailure> {
-    const loop = (): Effect.Effect<DataEnd, ReadFailure> => {
-      const done = this.drain()
-      return done === undefined ? Effect.flatMap(this.reader.fillData(), loop) : Effect.succeed(done)
-    }
-    return Effect.suspend(loop)
-  }
-
-  /** The body as a stream, built when a handler asks for it: one that does not read it pays nothing. */
-  body(): Stream.Stream<Uint8Array, Message.BodyError> {
-    const pull = this.pull()
-    // the stream ends where the effect fails with Done
-    return Stream.fromEffectRepeat(
-      Effect.suspend((): Effect.Effect<Uint8Array, Message.BodyError | Cause.Done> => {
-        if (this.aborted !== undefined) return Effect.fail(abortError(this.aborted))
-        return pull.pipe(
-          Effect.mapError(
-            (error) =>
-              new Message.ClientDisconnected({
-                reason: error.reason === "slow" || error.reason === "deadline" ? "timeout" : error.reason
-              })
-          ),
-          Effect.flatMap((slice): Effect.Effect<Uint8Array, Message.BodyError | Cause.Done> => {
-            if (this.aborted !== undefined) return Effect.fail(abortError(this.aborted))
-            return Option.isSome(slice) ? Effect.succeed(slice.value) : Cause.done()
-          })
-        )
-      })
-    )
-  }
-
-  // one step: a body slice, or None at the end; Abort is remembered and reported by `finish`
-  private pull(): Effect.Effect<Option.Option<Uint8Array>, ReadFailure> {
-    const pull: Effect.Effect<Option.Option<Uint8Array>, ReadFailure> = Effect.suspend(() => {
-      if (this.end !== undefined) return Effect.succeed(Option.none())
-      const frame = this.framer.pull()
-      if (frame === undefined) return Effect.andThen(this.reader.fillData(), pull)
-      switch (frame._tag) {
-        case "Body":
-          return this.aborted === undefined ? Effect.succeed(Option.some(frame.bytes)) : pull
-        case "Abort":
-          this.aborted ??= frame.reason
-          return pull
-        case "EndOfData":
-          this.end = new DataEnd(frame.size, this.aborted)
-          return Effect.succeed(Option.none())
-        default:
-          return pull
-      }
-    })
-    return pull
-  }
-}
-
-const abortError = (reason: Framer.AbortReason): Message.BodyError =>
-  reason === "MessageTooBig" ? new SmtpError.MessageTooBig() : new SmtpError.BareLineEnding()

@@ -23,6 +23,7 @@ import type * as Sasl from "../protocol/Sasl.js"
 import * as Session from "../protocol/Session.js"
 import * as Authentication from "./Authentication.js"
 import * as CommandDeadline from "./CommandDeadline.js"
+import type * as DataSection from "./DataSection.js"
 import type { Live } from "./Live.js"
 import { accepted, guarded } from "./Guarded.js"
 import * as Hooks from "./Hooks.js"
@@ -35,7 +36,7 @@ import * as Transport from "./Transport.js"
 class Received implements Message.Message {
   constructor(
     readonly envelope: Session.Envelope,
-    private readonly data: Reader.DataSection,
+    private readonly data: DataSection.DataSection,
     readonly decodeData: boolean
   ) {}
   get body(): Stream.Stream<Uint8Array, Message.BodyError> {
@@ -83,7 +84,7 @@ class SessionFiber {
       return Effect.flatMap(Hooks.open(live.env.handler, this.info(), this.scope), (opened) => {
         if (Result.isFailure(opened)) return Effect.sync(() => live.send(opened.failure))
         live.opened(opened.success)
-        live.send(live.env.greeting ?? Reply.greeting(live.env.config.protocol.hostname))
+        live.send(live.env.greeting ?? Protocol.greeting(live.env.config.protocol))
         return this.serve()
       })
     })
@@ -119,6 +120,7 @@ class SessionFiber {
         switch (step._tag) {
           case "Reply":
             live.dropAnswersOfRefusedAuth(frame)
+            if (step.discard !== undefined) live.framer.discard(step.discard)
             // past the soft error limit every error waits (Postfix's smtpd_error_sleep_time)
             if (step.slow === true) yield* self.pause(config.errorDelay)
             // HELO/EHLO to a helo hook; any other reply costs no effect
@@ -141,7 +143,8 @@ class SessionFiber {
             live.hookAnswered(step.accepted, Reply.recipientOk, yield* self.rcptHook(step.recipient))
             break
           case "Data":
-            yield* self.receive(step.envelope)
+          case "Bdat":
+            yield* self.receive(step)
             break
           case "User":
             live.send(Result.merge(yield* self.userCommand(step.verb, step.argument)))
@@ -157,11 +160,11 @@ class SessionFiber {
   }
 
   // the end of a DATA begun inline, whose body nobody reads
-  private drained(data: Reader.DataSection): Effect.Effect<void, Reader.ReadFailure | Transport.TransportError> {
+  private drained(data: DataSection.DataSection): Effect.Effect<void, Reader.ReadFailure | Transport.TransportError> {
     const live = this.live
     live.draining = undefined
     return Effect.flatMap(data.finish(), (end) => {
-      live.received(end, accepted)
+      live.received(data, end, accepted)
       return live.hooks.reset === undefined ? Effect.void : Effect.andThen(this.flush, this.endTransaction())
     })
   }
@@ -202,7 +205,8 @@ class SessionFiber {
       envelope: live.state.envelope,
       secure: live.transport.secure,
       tls: live.transport.tls,
-      auth: live.state.auth
+      auth: live.state.auth,
+      protocol: live.env.config.protocol.lmtp ? "lmtp" : "smtp"
     }
   }
 
@@ -288,20 +292,23 @@ class SessionFiber {
     })
   }
 
-  private receive(envelope: Session.Envelope): Effect.Effect<void, Reader.ReadFailure | Transport.TransportError> {
+  // DATA, or the first BDAT: the handler reads the body while it comes; the reply once it ended
+  private receive(
+    decision: Extract<Protocol.Decision, { _tag: "Data" | "Bdat" }>
+  ): Effect.Effect<void, Reader.ReadFailure | Transport.TransportError> {
     const self = this
     const live = this.live
     const config = live.env.config
     const handle = live.hooks.data ?? MessageHandler.acceptAll
     return Effect.suspend(() => {
-      live.send(Reply.startData)
-      const data = live.reader.startData()
+      if (decision._tag === "Data") live.send(Reply.startData)
+      const data = live.startMessage(decision)
       // the client waits for 354 before it sends the body, whatever the handler does first
       return Effect.gen(function* () {
         yield* self.flush
-        const message = new Received(envelope, data, config.decodeData)
+        const message = new Received(decision.envelope, data, config.decodeData)
         const outcome = yield* guarded(handle(self.info(), message))
-        live.received(yield* data.finish(), outcome)
+        live.received(data, yield* data.finish(), outcome)
       })
     })
   }

@@ -23,6 +23,7 @@ import * as Connection from "./Connection.js"
 import * as Networks from "../server/Networks.js"
 import * as ProxiedTransport from "./ProxiedTransport.js"
 import * as Metrics from "../server/Metrics.js"
+import * as Protocol from "../protocol/Protocol.js"
 import * as Reply from "../protocol/Reply.js"
 import { fromProxy, type ServerConfig } from "../server/ServerConfig.js"
 import type * as Transport from "./Transport.js"
@@ -158,7 +159,7 @@ class Server implements Sessions {
     readonly authenticator: Authenticator.Service | undefined,
     readonly context: Context.Context<never>
   ) {
-    this.greeting = Reply.greeting(config.protocol.hostname)
+    this.greeting = Protocol.greeting(config.protocol)
     this.clock = Context.get(context, Clock.Clock)
     this.annotations = Context.get(context, References.CurrentLogAnnotations)
     this.runFork = Effect.runForkWith(context)

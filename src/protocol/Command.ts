@@ -16,12 +16,10 @@ import * as SchemaIssue from "effect/SchemaIssue"
 import * as SchemaTransformation from "effect/SchemaTransformation"
 import * as Address from "./Address.js"
 import * as Ascii from "./Ascii.js"
+import { parseBdat, parsePathCommand } from "./CommandArguments.js"
+import { fail, replyFor } from "./CommandFailure.js"
 import * as Parameters from "./Parameters.js"
 import * as Reply from "./Reply.js"
-
-// the annotation on a parse failure that says which reply it calls for
-const FailureReply = "effect-smtpd/Command/FailureReply"
-type FailureKind = "unknown" | "notImplemented" | "syntax" | "sender" | "recipient" | "mechanism"
 
 /** Free text after a verb: printable, no CR/LF, no leading or trailing space. */
 // non-ASCII as UTF-16 code units: no `u` flag, which Arbitrary's regex generator drops
@@ -81,6 +79,18 @@ export const Help = Schema.TaggedStruct("Help", { topic: Text })
 /** @since 0.1.0 @category models */
 export type Help = typeof Help.Type
 
+/** LMTP's greeting (RFC 2033 §4.1). @since 0.2.0 @category models */
+export const Lhlo = Schema.TaggedStruct("Lhlo", { domain: Argument })
+/** @since 0.2.0 @category models */
+export type Lhlo = typeof Lhlo.Type
+/** A chunk of `size` octets follows the line (RFC 3030); `last` ends the message. @since 0.2.0 @category models */
+export const Bdat = Schema.TaggedStruct("Bdat", {
+  size: Schema.Number.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+  last: Schema.Boolean
+})
+/** @since 0.2.0 @category models */
+export type Bdat = typeof Bdat.Type
+
 /** @since 0.1.0 @category models */
 export const StartTls = Schema.TaggedStruct("StartTls", {})
 /** @since 0.1.0 @category models */
@@ -100,7 +110,23 @@ export type Auth = typeof Auth.Type
  * @since 0.1.0
  * @category schemas
  */
-export const Command = Schema.Union([Helo, Ehlo, Mail, Rcpt, Data, Rset, Noop, Quit, Vrfy, Expn, Help, StartTls, Auth])
+export const Command = Schema.Union([
+  Helo,
+  Ehlo,
+  Lhlo,
+  Mail,
+  Rcpt,
+  Data,
+  Bdat,
+  Rset,
+  Noop,
+  Quit,
+  Vrfy,
+  Expn,
+  Help,
+  StartTls,
+  Auth
+])
 
 /**
  * @since 0.1.0
@@ -131,9 +157,6 @@ export const verbs: ReadonlyArray<string> = [
 // RFC 5321 §4.1.1 lists these; we do not offer them
 const unimplemented = new Set(["SEND", "SOML", "SAML", "TURN", "ETRN", "ATRN"])
 
-const fail = (kind: FailureKind, line: string, message: string) =>
-  Result.fail(new SchemaIssue.InvalidValue({ message, [FailureReply]: kind }, line))
-
 /**
  * Splits `verb SP arguments`. The verb is case-insensitive (RFC 5321 §2.4), in ASCII only: "quıt"
  * (dotless ı) is no QUIT.
@@ -157,39 +180,7 @@ export const splitVerb = (line: string): { readonly verb: string; readonly rest:
  */
 export const verbOf = (line: string): string => splitVerb(line).verb
 
-// `FROM:<path> params` → path and params; honours quoted local parts containing `>`
-const splitPath = (rest: string, prefix: string) => {
-  if (Ascii.upper(rest.slice(0, prefix.length)) !== prefix) return undefined
-  const text = rest.slice(prefix.length).replace(/^ /, "") // tolerate one space after the colon
-  if (!text.startsWith("<")) return undefined
-  let quoted = false
-  for (let i = 1; i < text.length; i++) {
-    const c = text[i]
-    if (quoted && c === "\\") i++
-    else if (c === '"') quoted = !quoted
-    else if (c === ">" && !quoted) {
-      const after = text.slice(i + 1)
-      if (after !== "" && !after.startsWith(" ")) return undefined
-      return { path: text.slice(0, i + 1), params: after }
-    }
-  }
-  return undefined
-}
-
-const parsePathCommand = (tag: "Mail" | "Rcpt", line: string, rest: string) => {
-  const usage = tag === "Mail" ? "Syntax: MAIL FROM:<address> [parameters]" : "Syntax: RCPT TO:<address> [parameters]"
-  const parts = splitPath(rest, tag === "Mail" ? "FROM:" : "TO:")
-  if (parts === undefined) return fail("syntax", line, usage)
-  const parameters = Parameters.parse(parts.params)
-  if (parameters === undefined) return fail("syntax", line, "Malformed parameter")
-  const mailbox = Address.unbracket(parts.path)
-  if (Result.isFailure(mailbox)) return fail(tag === "Mail" ? "sender" : "recipient", line, mailbox.failure)
-  return Result.succeed(
-    tag === "Mail"
-      ? { _tag: "Mail" as const, from: mailbox.success, parameters }
-      : { _tag: "Rcpt" as const, to: mailbox.success, parameters }
-  )
-}
+const greetingTags = { HELO: "Helo", EHLO: "Ehlo", LHLO: "Lhlo" } as const
 
 const parseLine = (line: string): Result.Result<typeof Command.Encoded, SchemaIssue.Issue> => {
   const { rest, verb } = splitVerb(line)
@@ -201,10 +192,10 @@ const parseLine = (line: string): Result.Result<typeof Command.Encoded, SchemaIs
   switch (verb) {
     case "HELO":
     case "EHLO":
-      return (
-        needsArgument("hostname") ??
-        Result.succeed({ _tag: verb === "HELO" ? ("Helo" as const) : ("Ehlo" as const), domain: args })
-      )
+    case "LHLO":
+      return needsArgument("hostname") ?? Result.succeed({ _tag: greetingTags[verb], domain: args })
+    case "BDAT":
+      return parseBdat(line, args)
     case "MAIL":
       return parsePathCommand("Mail", line, rest)
     case "RCPT":
@@ -257,6 +248,10 @@ export const formatLine = (command: typeof Command.Encoded): string => {
       return `HELO ${command.domain}`
     case "Ehlo":
       return `EHLO ${command.domain}`
+    case "Lhlo":
+      return `LHLO ${command.domain}`
+    case "Bdat":
+      return command.last ? `BDAT ${command.size} LAST` : `BDAT ${command.size}`
     case "Mail":
       return `MAIL FROM:${path(command.from)}${withParameters(command.parameters)}`
     case "Rcpt":
@@ -300,70 +295,6 @@ export const CommandFromLine: Schema.Codec<Command, string> = Schema.String.pipe
   )
 )
 
-// which reply a failed decode calls for: a parse failure says so; a path the schema refused is
-// the sender's or the recipient's
-const kindOf = (issue: SchemaIssue.Issue): FailureKind | undefined => {
-  switch (issue._tag) {
-    case "InvalidValue":
-      return issue.annotations?.[FailureReply] as FailureKind | undefined
-    case "Pointer": {
-      const key = issue.path[0]
-      if (key === "from") return "sender"
-      if (key === "to") return "recipient"
-      // no mechanism name, so none the server offers (RFC 4954 §4)
-      if (key === "mechanism") return "mechanism"
-      return kindOf(issue.issue)
-    }
-    case "Filter":
-    case "Encoding":
-      return kindOf(issue.issue)
-    case "Composite":
-    case "AnyOf":
-      for (const inner of issue.issues) {
-        const kind = kindOf(inner)
-        if (kind !== undefined) return kind
-      }
-      return undefined
-    default:
-      return undefined
-  }
-}
-
-const messageOf = (issue: SchemaIssue.Issue): string | undefined => {
-  switch (issue._tag) {
-    case "InvalidValue":
-      return issue.annotations?.message
-    case "Pointer":
-    case "Filter":
-    case "Encoding":
-      return messageOf(issue.issue)
-    case "Composite":
-    case "AnyOf":
-      return issue.issues[0] === undefined ? undefined : messageOf(issue.issues[0])
-    default:
-      return undefined
-  }
-}
-
-const replyFor = (issue: SchemaIssue.Issue): Reply.Reply => {
-  const kind = kindOf(issue) ?? "syntax"
-  const message = messageOf(issue) ?? "Syntax error"
-  switch (kind) {
-    case "unknown":
-      return Reply.unknownCommand
-    case "notImplemented":
-      return Reply.notImplemented
-    case "syntax":
-      return Reply.syntaxError(message.startsWith("Expected") ? "Syntax error" : message)
-    case "sender":
-      return Reply.badSender(message)
-    case "recipient":
-      return Reply.badRecipient(message)
-    case "mechanism":
-      return Reply.unknownMechanism
-  }
-}
-
 const decodeResult = Schema.decodeResult(CommandFromLine)
 const isText = Schema.is(Text)
 const isArgument = Schema.is(Argument)
@@ -401,6 +332,8 @@ const fastDecode = (encoded: typeof Command.Encoded): Command | undefined => {
       return isArgument(encoded.domain) ? encoded : undefined
     case "Ehlo":
       return isArgument(encoded.domain) ? encoded : undefined
+    case "Bdat":
+      return encoded
     case "Noop":
       return isText(encoded.text) ? encoded : undefined
     default:

@@ -6,7 +6,10 @@
  * line limit. After `startData()` it scans whole chunks for the end of
  * the DATA section, removes the leading dot of dot-stuffed lines and yields the body as slices
  * of the input (no copy unless a line ending is rewritten), counts its size and applies the
- * bare line ending policy. It performs no I/O: the connection pushes bytes and pulls frames.
+ * bare line ending policy. After `startChunk(n)` (BDAT, RFC 3030) the next `n` bytes are content
+ * as they are: no dot-unstuffing, no line endings looked at, the size counted across the chunks
+ * of one message. `discard(n)` drops the next `n` bytes (a refused BDAT's chunk) without holding
+ * them. It performs no I/O: the connection pushes bytes and pulls frames.
  *
  * @since 0.1.0
  */
@@ -65,6 +68,8 @@ export type Frame =
   | { readonly _tag: "Abort"; readonly reason: AbortReason }
   /** `CRLF.CRLF` was read; the framer is back in command mode. */
   | { readonly _tag: "EndOfData"; readonly size: number }
+  /** A BDAT chunk was read to its end; `size` counts the message so far. Back in command mode. */
+  | { readonly _tag: "EndOfChunk"; readonly size: number }
 
 /**
  * @since 0.1.0
@@ -95,7 +100,10 @@ export class Framer {
   // next LF / CR at or after pos; -1 = not yet searched, buf.length = none
   private lfAt = -1
   private crAt = -1
-  private mode: "command" | "data" = "command"
+  private mode: "command" | "data" | "chunk" = "command"
+  /** Bytes of the chunk still to come, or still to drop before the next command. */
+  private chunkLeft = 0
+  private discarding = 0
   private skippingLongLine = false
   // under `reject`: the last byte skipped of a long line was a CR (its LF may start the next chunk)
   private skippedCr = false
@@ -112,9 +120,9 @@ export class Framer {
     this.bareLineEndings = options.bareLineEndings ?? "normalize"
   }
 
-  /** `command` or `data`. */
+  /** `command`, or `data` while message content is read (DATA or a BDAT chunk). */
   get currentMode(): "command" | "data" {
-    return this.mode
+    return this.mode === "command" ? "command" : "data"
   }
 
   /** Bytes pushed and not yet framed. */
@@ -149,6 +157,23 @@ export class Framer {
     this.ended = false
   }
 
+  /**
+   * BDAT: the next `size` bytes are content. `first`: the chunk begins a message (its size and
+   * any abort start again); later chunks add to them.
+   */
+  startChunk(size: number, first: boolean): void {
+    this.mode = "chunk"
+    this.chunkLeft = size
+    if (!first) return
+    this.size = 0
+    this.aborted = false
+  }
+
+  /** Drops the next `size` bytes unread: the chunk of a BDAT that was refused. */
+  discard(size: number): void {
+    this.discarding += size
+  }
+
   /** Drops everything buffered (RFC 3207: plaintext sent before the TLS handshake is discarded). */
   reset(): void {
     this.buf = empty
@@ -157,11 +182,41 @@ export class Framer {
     this.crAt = -1
     this.mode = "command"
     this.skippingLongLine = false
+    this.discarding = 0
   }
 
   /** The next frame, or `undefined` when more input is needed. */
   pull(): Frame | undefined {
-    return this.mode === "command" ? this.pullCommand() : this.pullData()
+    if (this.mode === "command") return this.discarding > 0 && !this.skip() ? undefined : this.pullCommand()
+    return this.mode === "data" ? this.pullData() : this.pullChunk()
+  }
+
+  // drops what a refused chunk still has in the buffer: true once all of it is gone
+  private skip(): boolean {
+    const n = Math.min(this.discarding, this.buf.length - this.pos)
+    this.pos += n
+    this.discarding -= n
+    return this.discarding === 0
+  }
+
+  // a BDAT chunk: slices of the input as they are, counted; past the size limit only counted
+  private pullChunk(): Frame | undefined {
+    if (this.chunkLeft === 0) {
+      this.mode = "command"
+      return { _tag: "EndOfChunk", size: this.size }
+    }
+    const n = Math.min(this.chunkLeft, this.buf.length - this.pos)
+    if (n === 0) return undefined
+    const bytes = this.buf.subarray(this.pos, this.pos + n)
+    this.pos += n
+    this.chunkLeft -= n
+    this.size += n
+    if (this.aborted) return this.pullChunk()
+    if (this.maxMessageSize > 0 && this.size > this.maxMessageSize) {
+      this.aborted = true
+      return { _tag: "Abort", reason: "MessageTooBig" }
+    }
+    return { _tag: "Body", bytes }
   }
 
   private nextLf(from: number): number {

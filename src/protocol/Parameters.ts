@@ -1,12 +1,14 @@
 /**
  * ESMTP parameters of MAIL and RCPT (`KEYWORD[=value]`, RFC 5321 §4.1.2) and the checks of the
- * ones this server knows: SIZE (RFC 1870), BODY (RFC 6152), SMTPUTF8 (RFC 6531).
+ * ones this server knows: SIZE (RFC 1870), BODY (RFC 6152, BINARYMIME of RFC 3030), SMTPUTF8
+ * (RFC 6531), AUTH (RFC 4954), and DSN's RET, ENVID, NOTIFY and ORCPT (RFC 3461).
  *
  * @since 0.1.0
  */
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Ascii from "./Ascii.js"
+import * as Dsn from "./Dsn.js"
 import * as Reply from "./Reply.js"
 
 /**
@@ -92,12 +94,12 @@ export const format = (parameter: Parameter): string =>
   parameter.value === undefined ? parameter.keyword : `${parameter.keyword}=${parameter.value}`
 
 /**
- * The body type declared with BODY= (RFC 6152).
+ * The body type declared with BODY= (RFC 6152; BINARYMIME, RFC 3030 §3, only with CHUNKING).
  *
  * @since 0.1.0
  * @category models
  */
-export type BodyType = "7BIT" | "8BITMIME"
+export type BodyType = "7BIT" | "8BITMIME" | "BINARYMIME"
 
 /**
  * What the MAIL parameters declared, once checked.
@@ -109,6 +111,10 @@ export interface MailOptions {
   readonly size: number | undefined
   readonly body: BodyType | undefined
   readonly smtpUtf8: boolean
+  /** `RET=` (RFC 3461 §4.3). */
+  readonly ret: Dsn.Ret | undefined
+  /** `ENVID=`, decoded from xtext (RFC 3461 §4.4). */
+  readonly envid: string | undefined
 }
 
 /**
@@ -121,6 +127,10 @@ export interface Offered {
   readonly eightBitMime: boolean
   readonly smtpUtf8: boolean
   readonly maxMessageSize: number
+  /** CHUNKING is offered: BODY may be BINARYMIME (RFC 3030 §3). */
+  readonly chunking: boolean
+  /** DSN is offered: MAIL may carry RET and ENVID, RCPT NOTIFY and ORCPT (RFC 3461). */
+  readonly dsn: boolean
   /** AUTH is offered: MAIL may carry `AUTH=` (RFC 4954 §5). */
   readonly auth?: boolean | undefined
 }
@@ -132,6 +142,15 @@ const duplicate = (parameters: Parameters): string | undefined => {
     seen.add(keyword)
   }
   return undefined
+}
+
+const checkBody = (value: string | undefined, offered: Offered): Result.Result<BodyType, Reply.Reply> => {
+  const upper = value === undefined ? undefined : Ascii.upper(value)
+  if (upper === "7BIT" || upper === "8BITMIME") return Result.succeed(upper)
+  // RFC 3030 §3: BINARYMIME only where CHUNKING is offered
+  if (!offered.chunking) return Result.fail(Reply.syntaxError("BODY must be 7BIT or 8BITMIME"))
+  if (upper === "BINARYMIME") return Result.succeed(upper)
+  return Result.fail(Reply.syntaxError("BODY must be 7BIT, 8BITMIME or BINARYMIME"))
 }
 
 /**
@@ -158,11 +177,9 @@ export const checkMail = (parameters: Parameters, offered: Offered): Result.Resu
       }
       case "BODY": {
         if (!offered.eightBitMime) return Result.fail(Reply.parameterNotRecognized(keyword))
-        const upper = value === undefined ? undefined : Ascii.upper(value)
-        if (upper !== "7BIT" && upper !== "8BITMIME") {
-          return Result.fail(Reply.syntaxError("BODY must be 7BIT or 8BITMIME"))
-        }
-        body = upper
+        const checked = checkBody(value, offered)
+        if (Result.isFailure(checked)) return Result.fail(checked.failure)
+        body = checked.success
         break
       }
       case "SMTPUTF8": {
@@ -177,20 +194,39 @@ export const checkMail = (parameters: Parameters, offered: Offered): Result.Resu
         if (value === undefined) return Result.fail(Reply.syntaxError("AUTH needs a value"))
         break
       }
+      case "RET":
+      case "ENVID": {
+        if (!offered.dsn) return Result.fail(Reply.parameterNotRecognized(keyword))
+        break
+      }
       default:
         return Result.fail(Reply.parameterNotRecognized(keyword))
     }
   }
-  return Result.succeed({ size, body, smtpUtf8 })
+  // RET and ENVID are checked here, once each is known to be offered and given once
+  const dsn = Dsn.mail(parameters)
+  if (Result.isFailure(dsn)) return Result.fail(dsn.failure)
+  return Result.succeed({ size, body, smtpUtf8, ret: dsn.success.ret, envid: dsn.success.envid })
 }
 
 /**
- * Checks RCPT parameters: none are offered yet, so any one gets 555.
+ * Checks RCPT parameters: NOTIFY and ORCPT where DSN is offered (malformed ones get 501),
+ * any other one 555. The DSN requests, or `undefined` when the client made none.
  *
  * @since 0.1.0
  * @category validation
  */
-export const checkRcpt = (parameters: Parameters): Result.Result<void, Reply.Reply> => {
-  const first = parameters[0]
-  return first === undefined ? Result.void : Result.fail(Reply.parameterNotRecognized(first.keyword))
+export const checkRcpt = (
+  parameters: Parameters,
+  offered: { readonly dsn: boolean }
+): Result.Result<Dsn.RcptDsn | undefined, Reply.Reply> => {
+  const twice = duplicate(parameters)
+  if (twice !== undefined) return Result.fail(Reply.syntaxError(`Duplicate parameter ${twice}`))
+  for (const { keyword } of parameters) {
+    if (!offered.dsn || (keyword !== "NOTIFY" && keyword !== "ORCPT")) {
+      return Result.fail(Reply.parameterNotRecognized(keyword))
+    }
+  }
+  if (parameters.length === 0) return Result.succeed(undefined)
+  return Dsn.rcpt(parameters)
 }

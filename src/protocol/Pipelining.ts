@@ -10,7 +10,7 @@ import * as Command from "./Command.js"
 import type * as Framer from "./Framer.js"
 import * as Session from "./Session.js"
 
-const lastInGroup = new Set(["EHLO", "HELO", "DATA", "VRFY", "EXPN", "NOOP"])
+const lastInGroup = new Set(["EHLO", "HELO", "LHLO", "DATA", "VRFY", "EXPN", "NOOP"])
 // STARTTLS: what follows it is dropped, not refused (RFC 3207); AUTH may carry pipelined
 // answers (RFC 4954 §4); after QUIT nothing is read
 const exempt = new Set(["STARTTLS", "AUTH", "QUIT"])

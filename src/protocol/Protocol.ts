@@ -56,6 +56,12 @@ export interface Config {
    * only for legacy senders that exceed them.
    */
   readonly addressLimits: boolean
+  /** LMTP (RFC 2033): LHLO instead of HELO/EHLO, one reply per recipient after the data. */
+  readonly lmtp: boolean
+  /** Offer CHUNKING (BDAT, RFC 3030) and, with 8BITMIME, BINARYMIME (RFC 3030 §3). */
+  readonly chunking: boolean
+  /** Offer DSN (RFC 3461). */
+  readonly dsn: boolean
 }
 
 /**
@@ -78,7 +84,10 @@ export const makeConfig = (options: { readonly [K in keyof Config]?: Config[K] |
   requireAuth: options.requireAuth ?? false,
   slowErrorsAfter: options.slowErrorsAfter ?? 10,
   maxJunkCommands: options.maxJunkCommands ?? 100,
-  addressLimits: options.addressLimits ?? true
+  addressLimits: options.addressLimits ?? true,
+  lmtp: options.lmtp ?? false,
+  chunking: options.chunking ?? true,
+  dsn: options.dsn ?? true
 })
 
 /**
@@ -95,6 +104,8 @@ export type Decision =
       readonly reply: Reply.Reply
       /** An error past the soft limit: answer it after a pause. */
       readonly slow?: boolean | undefined
+      /** A refused BDAT: its chunk of this many octets follows, to be dropped unread. */
+      readonly discard?: number | undefined
     }
   | { readonly _tag: "Close"; readonly state: Session.SessionState; readonly reply: Reply.Reply }
   | {
@@ -111,6 +122,18 @@ export type Decision =
       readonly recipient: Session.Recipient
     }
   | { readonly _tag: "Data"; readonly state: Session.SessionState; readonly envelope: Session.Envelope }
+  /**
+   * BDAT (RFC 3030): a chunk of `size` octets follows; `first` when it begins the message,
+   * `last` when it ends it. `state` has the transaction marked as chunked.
+   */
+  | {
+      readonly _tag: "Bdat"
+      readonly state: Session.SessionState
+      readonly envelope: Session.Envelope
+      readonly size: number
+      readonly last: boolean
+      readonly first: boolean
+    }
   | { readonly _tag: "User"; readonly state: Session.SessionState; readonly verb: string; readonly argument: string }
   /** Answer 220, then the TLS handshake; the session starts again on the encrypted connection. */
   | { readonly _tag: "StartTls"; readonly state: Session.SessionState; readonly reply: Reply.Reply }
@@ -137,6 +160,44 @@ const junk = (config: Config, state: Session.SessionState, r: Reply.Reply): Deci
   return next.junk > config.maxJunkCommands ? error(config, next, r) : reply(next, r)
 }
 
+// a BDAT refused: its chunk is on its way all the same, and must not be read as commands
+const refuseChunk = (config: Config, state: Session.SessionState, size: number, r: Reply.Reply): Decision => {
+  const decision = error(config, state, r)
+  return decision._tag === "Reply" ? { ...decision, discard: size } : decision
+}
+
+const bdat = (config: Config, state: Session.SessionState, command: Command.Bdat): Decision => {
+  if (!config.chunking || !Session.isEsmtp(state)) return refuseChunk(config, state, command.size, Reply.notImplemented)
+  const envelope = state.envelope
+  if (envelope === undefined) return refuseChunk(config, state, command.size, Reply.badSequence("Need MAIL command"))
+  if (envelope.recipients.length === 0) {
+    return refuseChunk(config, state, command.size, Reply.badSequence("Need RCPT command"))
+  }
+  const next = Session.chunked(state)
+  return {
+    _tag: "Bdat",
+    state: next,
+    envelope: next.envelope!,
+    size: command.size,
+    last: command.last,
+    first: envelope.chunked !== true
+  }
+}
+
+// LMTP has its own greeting: HELO and EHLO are not LMTP (RFC 2033 §4.1)
+const useLhlo = Reply.make(500, "5.5.1", "This is an LMTP server: use LHLO")
+
+const greet = (config: Config, state: Session.SessionState, command: Command.Helo | Command.Ehlo | Command.Lhlo) => {
+  if (config.lmtp !== (command._tag === "Lhlo")) {
+    return error(config, state, config.lmtp ? useLhlo : Reply.unknownCommand)
+  }
+  const esmtp = command._tag !== "Helo"
+  return reply(
+    Session.greet(state, { name: command.domain, esmtp }),
+    esmtp ? Reply.ehlo(config.hostname, ehloKeywords(config, state)) : Reply.helo(config.hostname)
+  )
+}
+
 const offersAuth = (config: Config, state: Session.SessionState) =>
   config.authMechanisms.length > 0 && (state.secure || config.authInsecure)
 
@@ -154,11 +215,23 @@ export const ehloKeywords = (config: Config, state: Session.SessionState = Sessi
   ...(config.maxMessageSize > 0 ? [`SIZE ${config.maxMessageSize}`] : []),
   ...(config.eightBitMime ? ["8BITMIME"] : []),
   ...(config.smtpUtf8 ? ["SMTPUTF8"] : []),
+  ...(config.chunking ? ["CHUNKING"] : []),
+  ...(config.chunking && config.eightBitMime ? ["BINARYMIME"] : []),
+  ...(config.dsn ? ["DSN"] : []),
   ...(config.startTls && !state.secure ? ["STARTTLS"] : []),
   ...(offersAuth(config, state) ? [`AUTH ${config.authMechanisms.join(" ")}`] : []),
   "ENHANCEDSTATUSCODES",
   ...config.extensions
 ]
+
+/**
+ * The 220 a session opens with: an LMTP server says so (RFC 2033 §4.1's example).
+ *
+ * @since 0.2.0
+ * @category getters
+ */
+export const greeting = (config: Config): Reply.Reply =>
+  config.lmtp ? Reply.make(220, undefined, `${config.hostname} LMTP effect-smtpd`) : Reply.greeting(config.hostname)
 
 // ignoreBOM: a byte-order mark is kept, so "\uFEFFDATA" is an unknown verb, never DATA
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
@@ -225,12 +298,9 @@ export const stepCommand = (config: Config, state: Session.SessionState, command
   }
   switch (command._tag) {
     case "Helo":
-      return reply(Session.greet(state, { name: command.domain, esmtp: false }), Reply.helo(config.hostname))
     case "Ehlo":
-      return reply(
-        Session.greet(state, { name: command.domain, esmtp: true }),
-        Reply.ehlo(config.hostname, ehloKeywords(config, state))
-      )
+    case "Lhlo":
+      return greet(config, state, command)
     case "Mail": {
       if (state.greeting === undefined) return error(config, state, Reply.badSequence("Send HELO or EHLO first"))
       if (state.envelope !== undefined) return error(config, state, Reply.badSequence("Sender already specified"))
@@ -238,7 +308,14 @@ export const stepCommand = (config: Config, state: Session.SessionState, command
       // MAIL parameters need EHLO (RFC 5321 §4.1.2)
       const offered: Parameters.Offered = state.greeting.esmtp
         ? { ...config, auth: offersAuth(config, state) }
-        : { eightBitMime: false, smtpUtf8: false, auth: false, maxMessageSize: config.maxMessageSize }
+        : {
+            eightBitMime: false,
+            smtpUtf8: false,
+            auth: false,
+            chunking: false,
+            dsn: false,
+            maxMessageSize: config.maxMessageSize
+          }
       const checked = Parameters.checkMail(command.parameters, offered)
       if (Result.isFailure(checked)) return error(config, state, checked.failure)
       if (!checked.success.smtpUtf8 && !Address.isAscii(command.from)) return error(config, state, Reply.utf8Required)
@@ -255,7 +332,8 @@ export const stepCommand = (config: Config, state: Session.SessionState, command
     case "Rcpt": {
       const envelope = state.envelope
       if (envelope === undefined) return error(config, state, Reply.badSequence("Need MAIL before RCPT"))
-      const checked = Parameters.checkRcpt(command.parameters)
+      if (envelope.chunked === true) return error(config, state, Reply.badSequence("RCPT after BDAT"))
+      const checked = Parameters.checkRcpt(command.parameters, { dsn: config.dsn && Session.isEsmtp(state) })
       if (Result.isFailure(checked)) return error(config, state, checked.failure)
       if (!envelope.mailOptions.smtpUtf8 && !Address.isAscii(command.to)) {
         return error(config, state, Reply.utf8Required)
@@ -263,16 +341,23 @@ export const stepCommand = (config: Config, state: Session.SessionState, command
       const long = config.addressLimits ? Address.tooLong(command.to) : undefined
       if (long !== undefined) return error(config, state, Reply.badRecipient(long))
       if (envelope.recipients.length >= config.maxRecipients) return error(config, state, Reply.tooManyRecipients)
-      const recipient = { address: command.to, parameters: command.parameters }
+      const recipient = { address: command.to, parameters: command.parameters, dsn: checked.success }
       return { _tag: "Rcpt", state, accepted: Session.addRecipient(state, recipient), recipient }
     }
     case "Data": {
       const envelope = state.envelope
       if (envelope === undefined) return error(config, state, Reply.badSequence("Need MAIL command"))
       // RFC 5321 §3.3: no accepted recipient → 503 or 554
+      if (envelope.chunked === true) return error(config, state, Reply.badSequence("DATA after BDAT"))
+      // binary content cannot be dot-stuffed: BDAT only (RFC 3030 §3)
+      if (envelope.mailOptions.body === "BINARYMIME") {
+        return error(config, state, Reply.badSequence("BODY=BINARYMIME needs BDAT"))
+      }
       if (envelope.recipients.length === 0) return error(config, state, Reply.noValidRecipients)
       return { _tag: "Data", state, envelope }
     }
+    case "Bdat":
+      return bdat(config, state, command)
     case "Rset":
       return junk(config, Session.reset(state), Reply.ok)
     case "Noop":
@@ -289,6 +374,8 @@ export const stepCommand = (config: Config, state: Session.SessionState, command
         state,
         Reply.help([
           ...Command.verbs,
+          ...(config.lmtp ? ["LHLO"] : []),
+          ...(config.chunking ? ["BDAT"] : []),
           ...(config.startTls ? ["STARTTLS"] : []),
           ...(config.authMechanisms.length > 0 ? ["AUTH"] : []),
           ...config.userVerbs

@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import type * as Dsn from "./Dsn.js"
 import type * as Parameters from "./Parameters.js"
 
 /**
@@ -16,6 +17,8 @@ import type * as Parameters from "./Parameters.js"
 export interface Recipient {
   readonly address: string
   readonly parameters: Parameters.Parameters
+  /** NOTIFY and ORCPT, when the client gave them (RFC 3461). */
+  readonly dsn?: Dsn.RcptDsn | undefined
 }
 
 /**
@@ -30,6 +33,8 @@ export interface Envelope {
   readonly mailParameters: Parameters.Parameters
   readonly mailOptions: Parameters.MailOptions
   readonly recipients: ReadonlyArray<Recipient>
+  /** The message is coming in BDAT chunks (RFC 3030): DATA, MAIL and RCPT are out of turn. */
+  readonly chunked?: boolean | undefined
 }
 
 /**
@@ -149,6 +154,18 @@ export const addRecipient = (state: SessionState, recipient: Recipient): Session
     },
     state.errors
   )
+}
+
+/**
+ * The first BDAT of a transaction: the rest of the message comes in chunks.
+ *
+ * @since 0.2.0
+ * @category transitions
+ */
+export const chunked = (state: SessionState): SessionState => {
+  const envelope = state.envelope
+  if (envelope === undefined || envelope.chunked === true) return state
+  return make(state, state.greeting, { ...envelope, chunked: true }, state.errors)
 }
 
 /**

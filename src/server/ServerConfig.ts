@@ -96,6 +96,15 @@ export interface Options {
   readonly proxyTimeout?: Duration.Input | undefined
   /** Longest command line, including CRLF (default 2048). */
   readonly maxLineLength?: number | undefined
+  /**
+   * Speak LMTP (RFC 2033) instead of SMTP: LHLO instead of HELO/EHLO, and after the end of
+   * the data one reply per accepted recipient (default false).
+   */
+  readonly lmtp?: boolean | undefined
+  /** Offer CHUNKING (BDAT, RFC 3030) and BINARYMIME (default true). */
+  readonly chunking?: boolean | undefined
+  /** Offer DSN (RFC 3461): MAIL's RET and ENVID, RCPT's NOTIFY and ORCPT (default true). */
+  readonly dsn?: boolean | undefined
   /** Offer SMTPUTF8 (smtpd's `enable_SMTPUTF8`). */
   readonly smtpUtf8?: boolean | undefined
   /** Handlers work with text (smtpd's `decode_data`): 8BITMIME is not offered. */
@@ -232,7 +241,11 @@ export const make = (options: Options = {}): Effect.Effect<ServerConfig, ConfigE
         requireAuth: options.requireAuth,
         slowErrorsAfter: options.slowErrorsAfter,
         maxJunkCommands: options.maxJunkCommands,
-        addressLimits: options.addressLimits
+        addressLimits: options.addressLimits,
+        lmtp: options.lmtp,
+        // BINARYMIME content is 8-bit: not for handlers that work with text
+        chunking: options.chunking ?? !decodeData,
+        dsn: options.dsn
       }),
       maxLineLength: options.maxLineLength ?? 2048,
       decodeData,

@@ -38,7 +38,8 @@ import type * as Sasl from "../protocol/Sasl.js"
 import * as Session from "../protocol/Session.js"
 import * as Metrics from "../server/Metrics.js"
 import type * as ServerConfig from "../server/ServerConfig.js"
-import * as DataSection from "./DataSection.js"
+import * as DataSection from "../internal/DataSection.js"
+import type * as Verdicts from "../handler/Verdicts.js"
 import * as Environment from "./Environment.js"
 import * as Wire from "./Wire.js"
 
@@ -83,8 +84,8 @@ export const run = <E = never, R = never>(
 
 // One session: the fold's state, each command frame folded into it through `Protocol.step` and
 // its decision carried out, until a decision (or the input) ends the session.
-class Conversation<E> {
-  private state: Session.SessionState
+class Conversation<E> implements DataSection.Host {
+  state: Session.SessionState
   private authFailures = 0
   /** The handler's hooks for this session; its `session` makes them, in `scope`. */
   private hooks: MessageHandler.Hooks
@@ -102,7 +103,7 @@ class Conversation<E> {
     const { config } = this.env
     return Effect.gen({ self: this }, function* () {
       if (!(yield* this.open())) return
-      this.send(Reply.greeting(config.protocol.hostname))
+      this.send(Protocol.greeting(config.protocol))
       let goOn = true
       while (goOn) goOn = yield* this.serve(yield* this.wire.command)
     }).pipe(
@@ -168,6 +169,8 @@ class Conversation<E> {
         case "Reply":
           // a refused AUTH: what the client sent behind it would be its answers, sent out of turn
           if (this.wire.hasMore() && Pipelining.isAuth(frame)) this.wire.discard()
+          // a refused BDAT's chunk is dropped unread
+          if (decision.discard !== undefined) this.framer.discard(decision.discard)
           if (decision.slow === true) {
             // past the soft error limit every error waits (Postfix's smtpd_error_sleep_time)
             yield* this.wire.flush
@@ -197,7 +200,8 @@ class Conversation<E> {
           return true
         }
         case "Data":
-          yield* this.receive(decision.envelope)
+        case "Bdat":
+          yield* this.receive(decision)
           return true
         case "User": {
           const command = config.commands[decision.verb]
@@ -264,26 +268,72 @@ class Conversation<E> {
     })
   }
 
-  // DATA: 354, the body to the handler as a stream, the rest drained, the verdict
-  private receive(envelope: Session.Envelope) {
+  // DATA (354) or the first BDAT: the body to the handler as a stream, the rest drained, the verdict
+  private receive(decision: Extract<Protocol.Decision, { _tag: "Data" | "Bdat" }>) {
     const config = this.env.config
     const handle = this.hooks.data ?? MessageHandler.acceptAll
     return Effect.gen({ self: this }, function* () {
-      this.send(Reply.startData)
-      const data = this.wire.startData()
+      let data: DataSection.DataSection
+      if (decision._tag === "Data") {
+        this.send(Reply.startData)
+        this.wire.startData()
+        data = new DataSection.DataSection(this, decision.envelope, undefined)
+      } else {
+        this.wire.startChunk(decision.size, decision.first)
+        data = new DataSection.DataSection(this, decision.envelope, { last: decision.last, size: decision.size })
+      }
       // the client waits for 354 before it sends the body, whatever the handler does first
       yield* this.wire.flush
-      const message = { envelope, body: data.body, decodeData: config.decodeData }
+      const message = { envelope: decision.envelope, body: data.body(), decodeData: config.decodeData }
       const outcome = yield* guarded(handle(this.info(), message))
-      const end = yield* data.finish
-      this.state = Session.reset(this.state)
-      this.send(yield* DataSection.verdict(end, outcome))
+      yield* this.received(data, yield* data.finish(), outcome)
     })
   }
 
-  // enhanced status codes only once the client said EHLO (RFC 2034)
-  private send(reply: Reply.Reply): void {
+  // the end of a message: its reply (over LMTP one per recipient), none if it was abandoned
+  private received(
+    data: DataSection.DataSection,
+    end: DataSection.DataEnd,
+    outcome: Result.Result<void | Reply.Reply | Verdicts.PerRecipient, Reply.Reply>
+  ): Effect.Effect<void> {
+    if (end.abandoned) return Effect.void
+    this.state = Session.reset(this.state)
+    const protocol = this.env.config.protocol
+    const verdict = DataSection.replies(end, outcome, data.envelope.recipients.length, protocol.lmtp)
+    if (verdict.replies instanceof Reply.Reply) this.send(verdict.replies)
+    else for (const reply of verdict.replies) this.send(reply)
+    return verdict.accepted
+      ? Effect.andThen(Metric.update(Metrics.messagesAccepted, 1), Metric.update(Metrics.messageSize, end.size))
+      : Metric.update(Metrics.messagesRejected, 1)
+  }
+
+  // DataSection.Host: what a message's content needs of the session
+  get framer() {
+    return this.wire.framer
+  }
+
+  send(reply: Reply.Reply): void {
     this.wire.send(reply, Session.isEsmtp(this.state))
+  }
+
+  protocolConfig(): Protocol.Config {
+    return this.env.config.protocol
+  }
+
+  nextCommand(): Wire.CommandFrame | undefined {
+    return this.wire.bufferedCommand()
+  }
+
+  unread(frame: Wire.CommandFrame): void {
+    this.wire.unread(frame)
+  }
+
+  fillData() {
+    return this.wire.fillData
+  }
+
+  fillLine() {
+    return this.wire.fillLine
   }
 
   // the handler's per-transaction resources go when the transaction does
@@ -303,7 +353,8 @@ class Conversation<E> {
       envelope: state.envelope,
       secure: env.secure,
       tls: env.tls,
-      auth: state.auth
+      auth: state.auth,
+      protocol: env.config.protocol.lmtp ? "lmtp" : "smtp"
     }
   }
 }

@@ -18,11 +18,11 @@ import * as Framer from "../protocol/Framer.js"
 import * as Protocol from "../protocol/Protocol.js"
 import * as Reply from "../protocol/Reply.js"
 import { CommandDeadline } from "../internal/CommandDeadline.js"
+import { DataRate } from "../internal/DataRate.js"
 import type { ServerConfig } from "../server/ServerConfig.js"
-import { DataSection } from "./DataSection.js"
-import { ReadFailure } from "./ReadFailure.js"
+import { ReadFailure } from "../internal/ReadFailure.js"
 
-export { ReadFailure } from "./ReadFailure.js"
+export { ReadFailure } from "../internal/ReadFailure.js"
 
 /**
  * @since 0.1.0
@@ -39,9 +39,11 @@ const encoder = new TextEncoder()
  * @category models
  */
 export class Wire<E> {
-  private readonly framer: Framer.Framer
+  readonly framer: Framer.Framer
   private readonly idleMs: number
   private pending = ""
+  /** A frame handed back (by a message abandoned between BDAT chunks): the next command. */
+  private putBack: CommandFrame | undefined = undefined
   /** The chunks of the input's last pull, pushed into the framer one read at a time. */
   private chunks: ReadonlyArray<Uint8Array> = []
   private taken = 0
@@ -49,11 +51,8 @@ export class Wire<E> {
   private failure: ReadFailure | undefined = undefined
   /** The input stream's own error, if it failed: the session's output fails with it at the end. */
   inputError: { readonly error: E } | undefined = undefined
-  // DATA's minimum rate: when the body began, what it has read since, and whether the rate
-  // (not the idle timeout) bounds the current read
-  private dataStart = -1
-  private dataBytes = 0
-  private dataDeadline = false
+  /** DATA's minimum rate (the same arithmetic as the fast engine's). */
+  private readonly rate: DataRate
   /** The deadline of the line being read (the same arithmetic as the fast engine's). */
   private readonly deadline: CommandDeadline
   /** When the chunks of the last pull came. */
@@ -71,6 +70,7 @@ export class Wire<E> {
     })
     this.idleMs = Duration.toMillis(config.idleTimeout)
     this.deadline = new CommandDeadline(Duration.toMillis(config.commandDeadline), this.idleMs)
+    this.rate = new DataRate(config.minDataRate, Duration.toMillis(config.dataRateGrace), this.idleMs)
   }
 
   /** Queues a reply; enhanced status codes only once the client said EHLO (RFC 2034). */
@@ -89,11 +89,26 @@ export class Wire<E> {
 
   /** The next command line, read if none is buffered. */
   readonly command: Effect.Effect<CommandFrame, ReadFailure> = Effect.suspend(() => {
-    const frame = this.framer.pull() as CommandFrame | undefined
-    if (frame === undefined) return Effect.andThen(this.read("command"), this.command)
-    this.deadline.lineTaken()
-    return Effect.succeed(frame)
+    const frame = this.bufferedCommand()
+    return frame === undefined ? Effect.andThen(this.read("command"), this.command) : Effect.succeed(frame)
   })
+
+  /** The next command line buffered, if any (no I/O). */
+  bufferedCommand(): CommandFrame | undefined {
+    const back = this.putBack
+    if (back !== undefined) {
+      this.putBack = undefined
+      return back
+    }
+    const frame = this.framer.pull() as CommandFrame | undefined
+    if (frame !== undefined) this.deadline.lineTaken()
+    return frame
+  }
+
+  /** Hands a frame back: the next command. */
+  unread(frame: CommandFrame): void {
+    this.putBack = frame
+  }
 
   /** The next line as the client sent it, not a command (a SASL answer); `undefined` if too long. */
   readonly answer: Effect.Effect<string | undefined, ReadFailure> = Effect.suspend(() => {
@@ -115,13 +130,28 @@ export class Wire<E> {
   }
 
   /** Switches the framer to DATA: what follows, up to `CRLF.CRLF`, is the message. */
-  startData(): DataSection {
+  startData(): void {
     this.framer.startData()
-    this.deadline.lineTaken()
-    this.dataStart = -1 // the rate's clock starts at the first read of the body
-    this.dataBytes = 0
-    return new DataSection(this.framer, this.read("data"))
+    this.startContent()
   }
+
+  /** A BDAT chunk of `size` octets follows; `first`: it begins the message. */
+  startChunk(size: number, first: boolean): void {
+    this.framer.startChunk(size, first)
+    if (first) this.startContent()
+    else this.deadline.lineTaken()
+  }
+
+  private startContent(): void {
+    this.deadline.lineTaken()
+    this.rate.begin()
+  }
+
+  /** Reads more of a message's content (at DATA's minimum rate). */
+  readonly fillData: Effect.Effect<void, ReadFailure> = Effect.suspend(() => this.read("data"))
+
+  /** Reads more while a line is awaited that is not acted on as a command by itself. */
+  readonly fillLine: Effect.Effect<void, ReadFailure> = Effect.suspend(() => this.read("answer"))
 
   private read(mode: Mode): Effect.Effect<void, ReadFailure> {
     return Effect.suspend(() =>
@@ -135,11 +165,11 @@ export class Wire<E> {
   }
 
   private take(mode: Mode, now: number): Effect.Effect<void, ReadFailure> {
-    const wait = mode === "data" ? this.dataWait(now) : this.lineWait(now)
+    const wait = mode === "data" ? this.rate.waitMs({ now: () => now }) : this.lineWait(now)
     if (wait === 0) return this.broken(mode === "data" ? "slow" : "deadline")
     if (this.taken < this.chunks.length) {
       const chunk = this.chunks[this.taken++]!
-      if (mode === "data") this.dataBytes += chunk.length
+      if (mode === "data") this.rate.add(chunk.length)
       if (this.isData()) this.deadline.arrived(this.arrivedAt)
       else this.deadline.pushed(this.arrivedAt)
       this.framer.push(chunk)
@@ -159,7 +189,7 @@ export class Wire<E> {
           const error = Cause.findErrorOption(cause)
           if (error._tag === "None") return Effect.failCause(cause as Cause.Cause<never>)
           if (error.value === timedOut) {
-            if (this.isData()) return this.broken(this.dataDeadline ? "slow" : "timeout")
+            if (this.isData()) return this.broken(this.rate.bound ? "slow" : "timeout")
             return this.broken(this.deadline.bound ? "deadline" : "timeout")
           }
           if (Cause.isDone(error.value)) return this.broken("closed")
@@ -185,19 +215,6 @@ export class Wire<E> {
   private broken(reason: ReadFailure["reason"]): Effect.Effect<never, ReadFailure> {
     this.failure = new ReadFailure({ reason })
     return Effect.fail(this.failure)
-  }
-
-  // Postfix's smtpd_min_data_rate: once the grace period is over the client must have sent
-  // `minDataRate` bytes for every second; a read of the body waits only until it falls behind.
-  // 0: it has. (Whole seconds, as the Node transport re-arms its timer.)
-  private dataWait(now: number): number {
-    const { dataRateGrace, minDataRate } = this.config
-    if (minDataRate <= 0) return this.idleMs
-    if (this.dataStart < 0) this.dataStart = now
-    const behind = this.dataStart + Duration.toMillis(dataRateGrace) + (this.dataBytes / minDataRate) * 1000 - now
-    this.dataDeadline = behind < this.idleMs
-    if (behind <= 0) return 0
-    return this.dataDeadline ? Math.ceil(behind / 1000) * 1000 : this.idleMs
   }
 }
 

@@ -16,12 +16,20 @@ const latin1 = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0))
 const envelope = (
   options: {
     readonly mailParameters?: Parameters.Parameters
+    readonly mailOptions?: Partial<Parameters.MailOptions>
     readonly recipients?: ReadonlyArray<Session.Recipient>
   } = {}
 ): Session.Envelope => ({
   mailFrom: "a@example.com",
   mailParameters: options.mailParameters ?? [],
-  mailOptions: { size: undefined, body: undefined, smtpUtf8: false },
+  mailOptions: {
+    size: undefined,
+    body: undefined,
+    smtpUtf8: false,
+    ret: undefined,
+    envid: undefined,
+    ...options.mailOptions
+  },
   recipients: options.recipients ?? [
     { address: "b@example.com", parameters: [] },
     { address: "c@example.com", parameters: [] }
@@ -167,8 +175,13 @@ describe("Debugging json", () => {
       const body = "Subject: x\r\n\r\n\x00\x80\xff\xc3\xa9\r\n..\r\n"
       const env = envelope({
         mailParameters: [{ keyword: "BODY", value: "8BITMIME" }],
+        mailOptions: { body: "8BITMIME" },
         recipients: [
-          { address: "b@example.com", parameters: [{ keyword: "NOTIFY", value: "NEVER" }] },
+          {
+            address: "b@example.com",
+            parameters: [{ keyword: "NOTIFY", value: "NEVER" }],
+            dsn: { notify: "NEVER", orcpt: undefined }
+          },
           { address: "c@example.com", parameters: [] }
         ]
       })
@@ -186,12 +199,58 @@ describe("Debugging json", () => {
         rcpt_to: ["b@example.com", "c@example.com"],
         mail_options: ["BODY=8BITMIME"],
         rcpt_options: ["NOTIFY=NEVER"],
+        body: "8BITMIME",
+        ret: null,
+        envid: null,
+        rcpt_dsn: [{ notify: ["NEVER"], orcpt: null }, null],
         size: body.length,
         // TestClock starts at the epoch
         received_at: "1970-01-01T00:00:00.000Z",
         content_b64: Buffer.from(latin1(body)).toString("base64")
       })
       expect(Uint8Array.from(Buffer.from(line.content_b64, "base64"))).toEqual(latin1(body))
+    })
+  )
+
+  it.effect("shows the DSN requests decoded, per recipient in RCPT order, and the body type", () =>
+    Effect.gen(function* () {
+      const env = envelope({
+        mailParameters: [
+          { keyword: "BODY", value: "BINARYMIME" },
+          { keyword: "RET", value: "HDRS" },
+          { keyword: "ENVID", value: "Q+2B1" }
+        ],
+        mailOptions: { body: "BINARYMIME", ret: "HDRS", envid: "Q+1" },
+        recipients: [
+          { address: "b@example.com", parameters: [] },
+          {
+            address: "c@example.com",
+            parameters: [
+              { keyword: "NOTIFY", value: "SUCCESS,FAILURE" },
+              { keyword: "ORCPT", value: "rfc822;c+2Bx@example.com" }
+            ],
+            dsn: { notify: ["SUCCESS", "FAILURE"], orcpt: { addressType: "rfc822", address: "c+x@example.com" } }
+          },
+          {
+            address: "d@example.com",
+            parameters: [{ keyword: "ORCPT", value: "utf-8;d@example.com" }],
+            dsn: { notify: undefined, orcpt: { addressType: "utf-8", address: "d@example.com" } }
+          }
+        ]
+      })
+      const { logged } = yield* deliver({ format: "json" }, message(["x\r\n"], env))
+      const line = JSON.parse(logged[0]!)
+      expect([line.body, line.ret, line.envid, line.rcpt_dsn]).toEqual([
+        "BINARYMIME",
+        "HDRS",
+        "Q+1",
+        [
+          null,
+          { notify: ["SUCCESS", "FAILURE"], orcpt: { type: "rfc822", address: "c+x@example.com" } },
+          { notify: null, orcpt: { type: "utf-8", address: "d@example.com" } }
+        ]
+      ])
+      expect(line.mail_options).toEqual(["BODY=BINARYMIME", "RET=HDRS", "ENVID=Q+2B1"])
     })
   )
 

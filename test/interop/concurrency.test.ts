@@ -155,6 +155,9 @@ print(errors)`,
         "250-PIPELINING",
         "250-SIZE 33554432",
         "250-8BITMIME",
+        "250-CHUNKING",
+        "250-BINARYMIME",
+        "250-DSN",
         "250 ENHANCEDSTATUSCODES"
       ])
       // DATA ends the group (RFC 2920 §3.1): the body waits for 354

@@ -35,7 +35,7 @@ const bytes = (...parts: ReadonlyArray<string | Uint8Array>) =>
   Buffer.concat(parts.map((part) => (typeof part === "string" ? Buffer.from(part, "latin1") : part)))
 
 describe.skipIf(skipWithout("python3"))("smtplib", () => {
-  it.live("sees PIPELINING, SIZE, 8BITMIME and ENHANCEDSTATUSCODES in the EHLO reply", () =>
+  it.live("sees PIPELINING, SIZE, 8BITMIME, CHUNKING, BINARYMIME, DSN and ENHANCEDSTATUSCODES in the EHLO reply", () =>
     Effect.gen(function* () {
       const server = yield* withServer()
       const ehlo = yield* smtplib(
@@ -49,14 +49,22 @@ s.quit()`
       expect(ehlo).toEqual({
         code: 250,
         name: "mx.test",
-        features: { pipelining: "", size: "33554432", "8bitmime": "", enhancedstatuscodes: "" }
+        features: {
+          pipelining: "",
+          size: "33554432",
+          "8bitmime": "",
+          chunking: "",
+          binarymime: "",
+          dsn: "",
+          enhancedstatuscodes: ""
+        }
       })
     })
   )
 
   it.live("sees the keywords follow the options: SMTPUTF8 on, no SIZE without a limit", () =>
     Effect.gen(function* () {
-      const server = yield* withServer({ smtpUtf8: true, maxMessageSize: 0 })
+      const server = yield* withServer({ smtpUtf8: true, maxMessageSize: 0, chunking: false, dsn: false })
       const features = yield* smtplib(server, `s = connect(); s.ehlo(); report(s.esmtp_features); s.quit()`)
       expect(features).toEqual({ pipelining: "", "8bitmime": "", smtputf8: "", enhancedstatuscodes: "" })
     })
@@ -80,7 +88,13 @@ report(refused)`,
       const [delivery, ...others] = yield* server.deliveries
       expect(others).toEqual([])
       expect(text(delivery!.data)).toBe(text(message))
-      expect(delivery!.envelope.mailOptions).toEqual({ size: message.length, body: "8BITMIME", smtpUtf8: false })
+      expect(delivery!.envelope.mailOptions).toEqual({
+        size: message.length,
+        body: "8BITMIME",
+        smtpUtf8: false,
+        ret: undefined,
+        envid: undefined
+      })
     })
   )
 

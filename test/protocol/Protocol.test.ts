@@ -143,11 +143,23 @@ describe("Protocol.step", () => {
       "PIPELINING",
       "SIZE 33554432",
       "8BITMIME",
+      "CHUNKING",
+      "BINARYMIME",
+      "DSN",
       "ENHANCEDSTATUSCODES"
     ])
     expect(
-      Protocol.ehloKeywords(Protocol.makeConfig({ maxMessageSize: 0, eightBitMime: false, smtpUtf8: true }))
+      Protocol.ehloKeywords(
+        Protocol.makeConfig({ maxMessageSize: 0, eightBitMime: false, smtpUtf8: true, chunking: false, dsn: false })
+      )
     ).toEqual(["PIPELINING", "SMTPUTF8", "ENHANCEDSTATUSCODES"])
+    // BINARYMIME is 8-bit content: not without 8BITMIME
+    expect(Protocol.ehloKeywords(Protocol.makeConfig({ eightBitMime: false, dsn: false }))).toEqual([
+      "PIPELINING",
+      "SIZE 33554432",
+      "CHUNKING",
+      "ENHANCEDSTATUSCODES"
+    ])
   })
 
   it("checks MAIL parameters", () => {
@@ -159,7 +171,8 @@ describe("Protocol.step", () => {
     expect(mail(" SIZE=12x")).toBe("501 5.5.4")
     expect(mail(" BODY=8BITMIME")).toBe("MAIL?")
     expect(mail(" BODY=7BIT")).toBe("MAIL?")
-    expect(mail(" BODY=BINARYMIME")).toBe("501 5.5.4")
+    expect(mail(" BODY=BINARYMIME")).toBe("MAIL?")
+    expect(mail(" BODY=BINARYMIME", { chunking: false })).toBe("501 5.5.4")
     expect(mail(" BODY=8BITMIME", { eightBitMime: false })).toBe("555 5.5.4")
     expect(mail(" SMTPUTF8")).toBe("555 5.5.4")
     expect(mail(" SMTPUTF8", { smtpUtf8: true })).toBe("MAIL?")
@@ -168,9 +181,14 @@ describe("Protocol.step", () => {
     expect(mail(" SIZE=1 SIZE=2")).toBe("501 5.5.4")
     // parameters need EHLO
     expect(converse(["HELO c", "MAIL FROM:<a@b.example> BODY=8BITMIME"]).replies[1]).toBe("555 5.5.4")
-    expect(converse(["EHLO c", "MAIL FROM:<a@b.example>", "RCPT TO:<c@d.example> NOTIFY=NEVER"]).replies[2]).toBe(
-      "555 5.5.4"
-    )
+    // DSN's RCPT parameters only where DSN is offered (RFC 3461)
+    const rcpt = (params: string, options: Partial<Protocol.Config> = {}, greeting = "EHLO c") =>
+      converse([greeting, "MAIL FROM:<a@b.example>", `RCPT TO:<c@d.example>${params}`], options).replies[2]
+    expect(rcpt(" NOTIFY=NEVER", { dsn: false })).toBe("555 5.5.4")
+    expect(rcpt(" NOTIFY=NEVER", {}, "HELO c")).toBe("555 5.5.4")
+    expect(rcpt(" NOTIFY=NEVER")).toBe("RCPT?")
+    expect(rcpt(" NOTIFY=NEVER,SUCCESS")).toBe("501 5.5.4")
+    expect(rcpt(" XFOO=1")).toBe("555 5.5.4")
   })
 
   it("needs SMTPUTF8 for non-ASCII addresses (RFC 6531)", () => {

@@ -6,6 +6,7 @@ import * as fc from "fast-check"
 import * as Authenticator from "../../src/auth/Authenticator.js"
 import type * as Message from "../../src/handler/Message.js"
 import * as MessageHandler from "../../src/handler/MessageHandler.js"
+import * as Verdicts from "../../src/handler/Verdicts.js"
 import { formatEndpoint, type SessionInfo } from "../../src/handler/SessionInfo.js"
 import * as Framer from "../../src/protocol/Framer.js"
 import * as Parameters from "../../src/protocol/Parameters.js"
@@ -19,13 +20,46 @@ const base64 = (text: string) => Buffer.from(text).toString("base64")
 const latin1 = (bytes: Uint8Array) => Buffer.from(bytes).toString("latin1")
 
 // the handler's answer depends on the address's local part
-const local = fc.constantFrom("a", "a", "b", "b", "refused", "crash", "yield", "skip", "first", "fail", "reply", "ü")
+const local = fc.constantFrom(
+  "a",
+  "a",
+  "b",
+  "b",
+  "refused",
+  "crash",
+  "yield",
+  "skip",
+  "first",
+  "fail",
+  "reply",
+  "each",
+  "ü"
+)
 const address = fc.oneof({ weight: 6, arbitrary: local.map((l) => `${l}@x.test`) }, fc.constant(""))
-const mailParameters = fc.constantFrom("", "", " SIZE=100", " SIZE=99999999", " BODY=8BITMIME", " SMTPUTF8", " FOO=1")
+const mailParameters = fc.constantFrom(
+  "",
+  "",
+  " SIZE=100",
+  " SIZE=99999999",
+  " BODY=8BITMIME",
+  " BODY=BINARYMIME",
+  " SMTPUTF8",
+  " FOO=1",
+  " RET=HDRS ENVID=x+2By",
+  " RET=ALL"
+)
+const rcptParameters = fc.constantFrom(
+  "",
+  "",
+  "",
+  " NOTIFY=SUCCESS,FAILURE",
+  " NOTIFY=NEVER ORCPT=rfc822;a+40x.test",
+  " NOTIFY=NEVER,DELAY"
+)
 
 const commandText = fc.oneof(
   { weight: 12, arbitrary: fc.tuple(address, mailParameters).map(([a, p]) => `MAIL FROM:<${a}>${p}`) },
-  { weight: 12, arbitrary: address.map((a) => `RCPT TO:<${a}>`) },
+  { weight: 12, arbitrary: fc.tuple(address, rcptParameters).map(([a, p]) => `RCPT TO:<${a}>${p}`) },
   {
     weight: 20,
     arbitrary: fc.constantFrom(
@@ -33,7 +67,12 @@ const commandText = fc.oneof(
       "EHLO client.test",
       "HELO client.test",
       "ehlo lower.test",
+      "LHLO client.test",
       "DATA",
+      "BDAT 5",
+      "BDAT 0 LAST",
+      "BDAT 3 LAST",
+      "BDAT x",
       "RSET",
       "NOOP",
       "VRFY a",
@@ -85,14 +124,42 @@ const terminator = fc.constantFrom("\r\n.\r\n", "\r\n.\r\n", "\r\n.\r\n", "\n.\n
 const body = fc
   .tuple(fc.array(bodyPiece, { maxLength: 12 }), terminator)
   .map(([pieces, end]) => encoder.encode(pieces.join("\r\n") + end))
+// BDAT chunks (RFC 3030): opaque bytes, sizes that may not match what follows, the last one
+// LAST (or not: the client goes on with a command between chunks)
+const chunk = fc
+  .tuple(fc.array(bodyPiece, { maxLength: 4 }), fc.constantFrom(0, 0, 0, 1, -1), fc.boolean())
+  .map(([pieces, skew, last]) => {
+    const content = encoder.encode(pieces.join("\r\n"))
+    return Framer.concat([
+      encoder.encode(`BDAT ${Math.max(0, content.length + skew)}${last ? " LAST" : ""}\r\n`),
+      content
+    ])
+  })
+const between = fc.constantFrom("NOOP", "RSET", "DATA", "RCPT TO:<a@x.test>", "QUIT", "BDAT 2")
+const chunks = fc
+  .array(
+    fc.oneof({ weight: 5, arbitrary: chunk }, { weight: 1, arbitrary: between.map((c) => encoder.encode(`${c}\r\n`)) }),
+    {
+      minLength: 1,
+      maxLength: 4
+    }
+  )
+  .map((parts) => [...parts, encoder.encode("BDAT 0 LAST\r\n")])
 const transaction = fc
-  .tuple(fc.boolean(), fc.tuple(address, mailParameters), fc.array(address, { minLength: 1, maxLength: 3 }), body)
-  .map(([ehlo, [from, parameters], to, content]) => [
-    ...(ehlo ? [encoder.encode("EHLO client.test\r\n")] : []),
+  .tuple(
+    fc.constantFrom("EHLO", "LHLO", ""),
+    fc.tuple(address, mailParameters),
+    fc.array(fc.tuple(address, rcptParameters), { minLength: 1, maxLength: 3 }),
+    fc.oneof(
+      body.map((content) => [encoder.encode("DATA\r\n"), content]),
+      chunks
+    )
+  )
+  .map(([greet, [from, parameters], to, content]) => [
+    ...(greet === "" ? [] : [encoder.encode(`${greet} client.test\r\n`)]),
     encoder.encode(`MAIL FROM:<${from}>${parameters}\r\n`),
-    ...to.map((rcpt) => encoder.encode(`RCPT TO:<${rcpt}>\r\n`)),
-    encoder.encode("DATA\r\n"),
-    content
+    ...to.map(([rcpt, p]) => encoder.encode(`RCPT TO:<${rcpt}>${p}\r\n`)),
+    ...content
   ])
 
 // an AUTH exchange: the command, then the answers to its challenges (right, wrong, cancelled, not base64)
@@ -110,7 +177,8 @@ const auth = fc
   .map((lines) => lines.map((line) => encoder.encode(`${line}\r\n`)))
 
 const greeting = fc.oneof(
-  { weight: 8, arbitrary: fc.constant(["EHLO client.test\r\n"]) },
+  { weight: 6, arbitrary: fc.constant(["EHLO client.test\r\n"]) },
+  { weight: 2, arbitrary: fc.constant(["LHLO client.test\r\n"]) },
   { weight: 1, arbitrary: fc.constant(["HELO client.test\r\n"]) },
   { weight: 1, arbitrary: fc.constant([]) }
 )
@@ -164,7 +232,10 @@ export const options = fc.record({
   maxAuthFailures: fc.integer({ min: 1, max: 3 }),
   requireAuth: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
   authInsecure: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
-  smtpUtf8: fc.boolean()
+  smtpUtf8: fc.boolean(),
+  lmtp: fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+  chunking: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+  dsn: fc.boolean()
 })
 
 /**
@@ -208,8 +279,11 @@ const summary = (session: SessionInfo) => ({
   local: formatEndpoint(session.local),
   hostname: session.hostname,
   greeting: session.greeting,
+  protocol: session.protocol,
   from: session.envelope?.mailFrom,
-  to: session.envelope?.recipients.map((r) => r.address),
+  mailOptions: session.envelope?.mailOptions,
+  to: session.envelope?.recipients.map((r) => [r.address, r.dsn]),
+  chunked: session.envelope?.chunked,
   secure: session.secure,
   auth: session.auth
 })
@@ -240,6 +314,18 @@ const data = (session: SessionInfo, message: Message.Message) =>
     yield* record("body", session, slices.map(latin1))
     if (behaviour === "fail") return yield* new SmtpError.StorageError()
     if (behaviour === "reply") return Reply.make(250, "2.0.0", "queued as X")
+    // one verdict per recipient: refused for the b@ ones, a reply of its own for the a@ ones
+    if (behaviour === "each") {
+      return Verdicts.perRecipient(
+        message.envelope.recipients.map(({ address }) =>
+          address.startsWith("b@")
+            ? new SmtpError.MailboxNotFound()
+            : address.startsWith("a@")
+              ? Reply.make(250, "2.1.5", `delivered to ${address}`)
+              : undefined
+        )
+      )
+    }
   })
 
 /** The handler (and authenticator) for a run, and the calls they recorded. */

@@ -1,5 +1,5 @@
 /**
- * Why a session's input can no longer be read (see `Wire`).
+ * Why a session's input can no longer be read: the same for both engines (`Reader`, and the stream session's `Wire`).
  *
  * @since 0.1.0
  */

@@ -1,0 +1,244 @@
+/**
+ * One message's content as both engines read it, after DATA's 354 or from the first BDAT to the
+ * last: the body handed to the handler as a stream pulled straight from the input (backpressure:
+ * nothing is read before the handler asks), the drain of whatever the handler leaves, and the
+ * replies at its end. Between BDAT chunks it answers each chunk and steps the commands that
+ * come (the next BDAT, or a NOOP); any other command abandons the message and goes back to the
+ * session's loop.
+ *
+ * @since 0.2.0
+ */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
+import * as Stream from "effect/Stream"
+import * as Message from "../handler/Message.js"
+import * as Verdicts from "../handler/Verdicts.js"
+import type * as Framer from "../protocol/Framer.js"
+import * as Protocol from "../protocol/Protocol.js"
+import * as Reply from "../protocol/Reply.js"
+import * as Session from "../protocol/Session.js"
+import * as SmtpError from "../protocol/SmtpError.js"
+import type { ReadFailure } from "./ReadFailure.js"
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export type CommandFrame = Extract<Framer.Frame, { _tag: "Line" | "LineTooLong" }>
+
+/**
+ * What a section needs from its session: the framer, the fold's state, replies, and reads.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Host {
+  readonly framer: Framer.Framer
+  state: Session.SessionState
+  send(reply: Reply.Reply): void
+  /** The protocol's configuration, to step commands between chunks. */
+  protocolConfig(): Protocol.Config
+  /** The next command frame buffered, if any (no I/O). */
+  nextCommand(): CommandFrame | undefined
+  /** Hands a command back to the session's loop. */
+  unread(frame: CommandFrame): void
+  /** Reads more of the content (DATA's minimum rate applies). */
+  fillData(): Effect.Effect<void, ReadFailure>
+  /** Reads more while a command line is awaited between chunks (never acted on inline). */
+  fillLine(): Effect.Effect<void, ReadFailure>
+}
+
+/**
+ * How a section ended: its size, why the framer stopped handing it on, if it did, and whether
+ * the client abandoned it between chunks (then there is no reply to give).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export class DataEnd {
+  constructor(
+    readonly size: number,
+    readonly aborted: Framer.AbortReason | undefined,
+    readonly abandoned: boolean
+  ) {}
+}
+
+const endOfContent = Symbol.for("effect-smtpd/DataSection/end")
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export class DataSection {
+  /** The first reason stands: a bare line ending after the size limit does not replace it. */
+  private aborted: Framer.AbortReason | undefined = undefined
+  private end: DataEnd | undefined = undefined
+  /** BDAT: waiting for the command after a chunk. */
+  private betweenChunks = false
+
+  /** `chunk`: the message comes in BDAT chunks; the current one is `last`, of `size` octets. */
+  constructor(
+    private readonly host: Host,
+    /** The transaction's envelope, as the message began. */
+    readonly envelope: Session.Envelope,
+    private chunk: { last: boolean; size: number } | undefined
+  ) {}
+
+  /** The end without I/O, if the input read so far reaches it: what the handler left is dropped. */
+  drain(): DataEnd | undefined {
+    while (this.end === undefined) {
+      if (this.next() === undefined) return undefined
+    }
+    return this.end
+  }
+
+  /** The content is coming in BDAT chunks. */
+  get chunked(): boolean {
+    return this.chunk !== undefined
+  }
+
+  /** Drains to the end, reading as needed. */
+  finish(): Effect.Effect<DataEnd, ReadFailure> {
+    const loop = (): Effect.Effect<DataEnd, ReadFailure> => {
+      const done = this.drain()
+      return done === undefined ? Effect.flatMap(this.fill(), loop) : Effect.succeed(done)
+    }
+    return Effect.suspend(loop)
+  }
+
+  /** The body as a stream, built when a handler asks for it: one that does not read it pays nothing. */
+  body(): Stream.Stream<Uint8Array, Message.BodyError> {
+    const pull: Effect.Effect<Uint8Array | undefined, ReadFailure> = Effect.suspend(() => {
+      const bytes = this.next()
+      if (bytes === undefined) return Effect.andThen(this.fill(), pull)
+      return Effect.succeed(bytes === endOfContent ? undefined : bytes)
+    })
+    // the stream ends where the effect fails with Done
+    return Stream.fromEffectRepeat(
+      pull.pipe(
+        Effect.mapError(
+          (error) =>
+            new Message.ClientDisconnected({
+              reason: error.reason === "slow" || error.reason === "deadline" ? "timeout" : error.reason
+            })
+        ),
+        Effect.flatMap((bytes): Effect.Effect<Uint8Array, Message.BodyError | Cause.Done> => {
+          if (this.aborted !== undefined) return Effect.fail(abortError(this.aborted))
+          if (this.end?.abandoned === true) return Effect.fail(new Message.ClientDisconnected({ reason: "abandoned" }))
+          return bytes === undefined ? Cause.done() : Effect.succeed(bytes)
+        })
+      )
+    )
+  }
+
+  private fill(): Effect.Effect<void, ReadFailure> {
+    return this.betweenChunks ? this.host.fillLine() : this.host.fillData()
+  }
+
+  // the next slice for the handler, `endOfContent` at the end or an abort, or `undefined` when
+  // more input is needed; a slice after an abort is dropped
+  private next(): Uint8Array | typeof endOfContent | undefined {
+    const framer = this.host.framer
+    while (this.end === undefined) {
+      if (this.betweenChunks) {
+        const frame = this.host.nextCommand()
+        if (frame === undefined) return undefined
+        this.between(frame)
+        continue
+      }
+      const frame = framer.pull()
+      if (frame === undefined) return undefined
+      switch (frame._tag) {
+        case "Body":
+          if (this.aborted === undefined) return frame.bytes
+          break
+        case "Abort":
+          // the handler hears of it now; the drain goes on to the end
+          this.aborted ??= frame.reason
+          return endOfContent
+        case "EndOfData":
+          this.end = new DataEnd(frame.size, this.aborted, false)
+          break
+        case "EndOfChunk":
+          if (this.chunk === undefined || this.chunk.last) this.end = new DataEnd(frame.size, this.aborted, false)
+          else this.chunkDone()
+          break
+      }
+    }
+    return endOfContent
+  }
+
+  // a chunk that is not the last: its own reply (RFC 3030 §2), then the next command
+  private chunkDone(): void {
+    const size = this.chunk?.size ?? 0
+    this.host.send(
+      this.aborted === undefined ? Reply.make(250, "2.0.0", `Ok: ${size} octets received`) : Reply.messageTooBig
+    )
+    this.betweenChunks = true
+  }
+
+  // A command between chunks. The next BDAT goes on with the message; a command answered
+  // without leaving the transaction (NOOP, or one out of turn: 503) is answered here. Anything
+  // else abandons the message: the transaction is reset and the command goes back to the loop.
+  private between(frame: CommandFrame): void {
+    const host = this.host
+    const decision = Protocol.step(host.protocolConfig(), host.state, frame)
+    if (decision._tag === "Bdat") {
+      host.state = decision.state
+      host.framer.startChunk(decision.size, false)
+      this.chunk = { last: decision.last, size: decision.size }
+      this.betweenChunks = false
+      return
+    }
+    if (decision._tag === "Reply" && decision.state.envelope !== undefined && decision.slow !== true) {
+      host.state = decision.state
+      if (decision.discard !== undefined) host.framer.discard(decision.discard)
+      host.send(decision.reply)
+      return
+    }
+    host.state = Session.reset(host.state)
+    host.unread(frame)
+    this.end = new DataEnd(0, this.aborted, true)
+  }
+}
+
+const abortError = (reason: Framer.AbortReason): Message.BodyError =>
+  reason === "MessageTooBig" ? new SmtpError.MessageTooBig() : new SmtpError.BareLineEnding()
+
+// the common case allocates nothing
+const acceptedOnce = { replies: Reply.accepted, accepted: true }
+
+/**
+ * The reply to a message read to its end (never to an abandoned one), given the handler's
+ * outcome: one reply, or over LMTP one per recipient of `envelope`, in RCPT order (RFC 2033
+ * §4.2). `accepted`: at least one recipient has the message (for the metrics).
+ *
+ * @since 0.2.0
+ * @category getters
+ */
+export const replies = (
+  end: DataEnd,
+  outcome: Result.Result<void | Reply.Reply | Verdicts.PerRecipient, Reply.Reply>,
+  recipients: number,
+  lmtp: boolean
+): { readonly replies: Reply.Reply | ReadonlyArray<Reply.Reply>; readonly accepted: boolean } => {
+  if (!lmtp && Result.isSuccess(outcome) && outcome.success === undefined && end.aborted === undefined) {
+    return acceptedOnce
+  }
+  const one = (reply: Reply.Reply) => ({
+    replies: lmtp ? Array.from({ length: recipients }, () => reply) : reply,
+    accepted: reply.code < 400
+  })
+  if (end.aborted !== undefined)
+    return one(end.aborted === "MessageTooBig" ? Reply.messageTooBig : Reply.bareLineEnding)
+  if (Result.isFailure(outcome)) return one(outcome.failure)
+  const success = outcome.success
+  if (Verdicts.isPerRecipient(success)) {
+    if (!lmtp) return one(Verdicts.combined(success, recipients))
+    const each = Verdicts.replies(success, recipients)
+    return { replies: each, accepted: each.some((reply) => reply.code < 400) }
+  }
+  // a handler written in plain JS may return anything: only a Reply replaces the 250
+  return one(success instanceof Reply.Reply ? success : Reply.accepted)
+}
