@@ -37,13 +37,14 @@ export class UpstreamRefused extends Schema.TaggedError<UpstreamRefused>()("Upst
 
 /**
  * The message needs an extension the upstream does not offer: sending it anyway would corrupt it
- * (`toSmtpError`: `554 5.6.3` for 8BITMIME, `553 5.6.7` for SMTPUTF8).
+ * (`toSmtpError`: `554 5.6.3` for 8BITMIME and BINARYMIME, `553 5.6.7` for SMTPUTF8). A
+ * BINARYMIME message needs CHUNKING as well (RFC 3030 §3), and the client's `chunking` on.
  *
  * @since 0.1.0
  * @category errors
  */
 export class UpstreamUnsupported extends Schema.TaggedError<UpstreamUnsupported>()("UpstreamUnsupported", {
-  extension: Schema.Literals(["8BITMIME", "SMTPUTF8"])
+  extension: Schema.Literals(["8BITMIME", "BINARYMIME", "SMTPUTF8"])
 }) {}
 
 /**
@@ -52,10 +53,20 @@ export class UpstreamUnsupported extends Schema.TaggedError<UpstreamUnsupported>
  */
 export type ClientError = UpstreamUnavailable | UpstreamRefused | UpstreamUnsupported
 
+// RFC 6152 §3 and RFC 3030 §3 (content the upstream cannot take), RFC 6531 §3.5 (addresses)
+const unsupported: Record<UpstreamUnsupported["extension"], () => SmtpError.SmtpError> = {
+  "8BITMIME": () =>
+    new SmtpError.Custom({ code: 554, enhanced: "5.6.3", text: "Upstream server does not accept 8-bit content" }),
+  BINARYMIME: () =>
+    new SmtpError.Custom({ code: 554, enhanced: "5.6.3", text: "Upstream server does not accept binary content" }),
+  SMTPUTF8: () =>
+    new SmtpError.Custom({ code: 553, enhanced: "5.6.7", text: "Upstream server does not accept UTF-8 addresses" })
+}
+
 /**
  * The reply for our own client: a refusal passes through (a 421 becomes 451, since it is not
  * our session that closes), an unreachable upstream is 451 4.4.1, a missing extension is
- * permanent (RFC 6152 §3 / RFC 6531 §3.5).
+ * permanent.
  *
  * @since 0.1.0
  * @category conversions
@@ -75,13 +86,7 @@ export const toSmtpError = (error: ClientError): SmtpError.SmtpError => {
         : new SmtpError.Upstream({ code, enhanced, lines })
     }
     case "UpstreamUnsupported":
-      return error.extension === "8BITMIME"
-        ? new SmtpError.Custom({ code: 554, enhanced: "5.6.3", text: "Upstream server does not accept 8-bit content" })
-        : new SmtpError.Custom({
-            code: 553,
-            enhanced: "5.6.7",
-            text: "Upstream server does not accept UTF-8 addresses"
-          })
+      return unsupported[error.extension]()
   }
 }
 

@@ -37,8 +37,30 @@ const dsn = new Set(["RET", "ENVID", "NOTIFY", "ORCPT"])
 const offers = (extensions: Extensions, keyword: string) => extensions.has(dsn.has(keyword) ? "DSN" : keyword)
 
 /**
- * The MAIL parameters to send upstream: those whose extension it offers; a failure when the
- * message is 8-bit or internationalized and the upstream cannot take it.
+ * The `BODY=` value of MAIL parameters, upper case (`7BIT`, `8BITMIME`, `BINARYMIME`), if any.
+ *
+ * @since 0.2.0
+ * @category getters
+ */
+export const bodyOf = (parameters: Parameters.Parameters): string | undefined =>
+  parameters.find((p) => p.keyword === "BODY")?.value?.toUpperCase()
+
+/**
+ * What the client may use of what the upstream offers: without `chunking`, neither CHUNKING nor
+ * BINARYMIME (which needs it).
+ *
+ * @since 0.2.0
+ * @category combinators
+ */
+export const usable = (extensions: Extensions, options: { readonly chunking: boolean }): Extensions =>
+  options.chunking
+    ? extensions
+    : new Map([...extensions].filter(([keyword]) => keyword !== "CHUNKING" && keyword !== "BINARYMIME"))
+
+/**
+ * The MAIL parameters to send upstream: those whose extension it offers (DSN's `RET` and
+ * `ENVID` only to a DSN server, RFC 3461 §4); a failure when the message is 8-bit, binary or
+ * internationalized and the upstream cannot take it.
  *
  * @since 0.1.0
  * @category combinators
@@ -53,10 +75,18 @@ export const mailParameters = (
   if ((declared || !Address.isAscii(from)) && !extensions.has("SMTPUTF8")) {
     return Result.fail(new UpstreamUnsupported({ extension: "SMTPUTF8" }))
   }
-  const eightBit = parameters.some((p) => p.keyword === "BODY" && p.value?.toUpperCase() === "8BITMIME")
-  if (eightBit && !extensions.has("8BITMIME")) return Result.fail(new UpstreamUnsupported({ extension: "8BITMIME" }))
+  const body = bodyOf(parameters)
+  if (body === "8BITMIME" && !extensions.has("8BITMIME")) {
+    return Result.fail(new UpstreamUnsupported({ extension: "8BITMIME" }))
+  }
+  // RFC 3030 §3: binary content only goes in BDAT chunks
+  if (body === "BINARYMIME" && !(extensions.has("BINARYMIME") && extensions.has("CHUNKING"))) {
+    return Result.fail(new UpstreamUnsupported({ extension: "BINARYMIME" }))
+  }
   const passed = parameters.filter((p) =>
-    p.keyword === "BODY" ? extensions.has("8BITMIME") : offers(extensions, p.keyword)
+    p.keyword === "BODY"
+      ? extensions.has(body === "BINARYMIME" ? "BINARYMIME" : "8BITMIME")
+      : offers(extensions, p.keyword)
   )
   // RFC 6531 §3.4: a UTF-8 address in the envelope needs SMTPUTF8 on MAIL
   const needsUtf8 = !Address.isAscii(from) || recipients.some((address) => !Address.isAscii(address))
@@ -66,7 +96,7 @@ export const mailParameters = (
 }
 
 /**
- * The RCPT parameters to send upstream, or a failure for a UTF-8 address it cannot take.
+ * The RCPT parameters to send upstream (DSN's `NOTIFY` and `ORCPT` only to a DSN server), or a failure for a UTF-8 address it cannot take.
  *
  * @since 0.1.0
  * @category combinators

@@ -1,7 +1,9 @@
 /**
- * An SMTP client on the protocol core's codecs: it connects, greets with EHLO (HELO when that
- * is refused), upgrades with STARTTLS, authenticates, and runs transactions whose body streams
- * from a `Stream<Uint8Array>`, dot-stuffed, never held whole. The relay handlers use it.
+ * An SMTP and LMTP client on the protocol core's codecs: it connects, greets with EHLO (HELO when
+ * that is refused; LHLO for LMTP), upgrades with STARTTLS, authenticates, and runs transactions
+ * whose body streams from a `Stream<Uint8Array>`, never held whole: in BDAT chunks when the server
+ * offers CHUNKING (RFC 3030), else dot-stuffed after DATA. DSN parameters (RFC 3461) go to servers
+ * that offer DSN. The relay handlers use it.
  *
  * @since 0.1.0
  */
@@ -14,23 +16,17 @@ import type * as Redacted from "effect/Redacted"
 import * as EffectResult from "effect/Result"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
+import type * as Stream from "effect/Stream"
 import * as Command from "../protocol/Command.js"
-import * as DataEncoder from "../protocol/DataEncoder.js"
 import type * as Parameters from "../protocol/Parameters.js"
 import * as Reply from "../protocol/Reply.js"
-import * as SmtpError from "../protocol/SmtpError.js"
 import * as Authentication from "./Authentication.js"
-import {
-  type ClientError,
-  toSmtpError,
-  UpstreamRefused,
-  UpstreamUnavailable,
-  UpstreamUnsupported
-} from "./ClientError.js"
+import { type ClientError, UpstreamRefused, UpstreamUnavailable } from "./ClientError.js"
 import * as Conversation from "./Conversation.js"
 import * as Dialer from "./Dialer.js"
 import * as Extensions from "./Extensions.js"
+import * as Transaction from "./Transaction.js"
+import * as Transfer from "./Transfer.js"
 
 /**
  * How long to wait for each step; RFC 5321 §4.5.3.2 gives the defaults (and Postfix the
@@ -47,9 +43,9 @@ export interface Timeouts {
   readonly mail: Duration.Input
   readonly rcpt: Duration.Input
   readonly dataInit: Duration.Input
-  /** Each write of the body. */
+  /** Each write of the body; with BDAT also the reply to each chunk but the last. */
   readonly dataBlock: Duration.Input
-  /** The reply after the final dot. */
+  /** The reply after the final dot or the last BDAT chunk; with LMTP, each recipient's. */
   readonly dataEnd: Duration.Input
 }
 
@@ -85,9 +81,22 @@ export interface Options {
   /** AUTH PLAIN or LOGIN with these credentials, over TLS only unless `allowPlaintextAuth`. */
   readonly auth?: { readonly user: string; readonly password: Redacted.Redacted<string> } | undefined
   readonly allowPlaintextAuth?: boolean | undefined
-  /** The name we give in EHLO (default `localhost`). */
+  /** The name we give in EHLO or LHLO (default `localhost`). */
   readonly heloName?: string | undefined
   readonly timeouts?: Partial<Timeouts> | undefined
+  /**
+   * Speak LMTP (RFC 2033): LHLO, never HELO, and after the content one reply per accepted
+   * recipient (`dataReplies`, and `send`'s `Result`). Give the server's `port`: LMTP has none of
+   * its own.
+   */
+  readonly lmtp?: boolean | undefined
+  /**
+   * Send bodies with BDAT when the server offers CHUNKING (default true); a `BODY=BINARYMIME`
+   * message cannot be sent without it.
+   */
+  readonly chunking?: boolean | undefined
+  /** The largest BDAT chunk, in bytes (default 64 KiB): what the client holds of a body. */
+  readonly chunkSize?: number | undefined
 }
 
 /**
@@ -109,14 +118,35 @@ export interface Envelope {
  * @category models
  */
 export interface Result {
+  /**
+   * SMTP: the reply to the end of the content (a 250). LMTP: the first 2xx among the recipients'
+   * replies to it, or the first refusal when every recipient was refused there.
+   */
   readonly reply: Reply.Reply
+  /** The recipients the message was delivered to (LMTP: those whose own reply was 2xx), in RCPT order. */
   readonly accepted: ReadonlyArray<string>
-  readonly refused: ReadonlyArray<{ readonly address: string; readonly reply: Reply.Reply }>
+  /**
+   * The recipients refused, each with its reply: first those refused at RCPT (or before, when
+   * their address or parameters cannot be sent), then, with LMTP, those refused after the content.
+   */
+  readonly refused: ReadonlyArray<RecipientReply>
 }
 
 /**
- * One session with a server. Use its operations one at a time; after a failure mid-DATA the
- * connection is not usable again and is closed with its scope.
+ * A recipient and the reply that decided its fate.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface RecipientReply {
+  readonly address: string
+  readonly reply: Reply.Reply
+}
+
+/**
+ * One session with a server. Use its operations one at a time; after a failure mid-DATA (or a
+ * body cut short mid-BDAT) the connection is not usable again and is closed with its scope; a
+ * BDAT chunk the server refused leaves it usable.
  *
  * @since 0.1.0
  * @category models
@@ -129,9 +159,24 @@ export interface Connection {
   readonly mail: (from: string, parameters?: Parameters.Parameters) => Effect.Effect<Reply.Reply, ClientError>
   /** RCPT TO; fails with `UpstreamRefused` when the server refuses this recipient. */
   readonly rcpt: (to: string, parameters?: Parameters.Parameters) => Effect.Effect<Reply.Reply, ClientError>
-  /** DATA with the body as it streams in, then its final reply. */
+  /**
+   * The body as it streams in (BDAT chunks when CHUNKING is offered, else DATA), then its final
+   * reply. With LMTP, the first recipient's reply; any recipient's refusal fails it (use
+   * `dataReplies` to know each one's).
+   */
   readonly data: <E, R>(body: Stream.Stream<Uint8Array, E, R>) => Effect.Effect<Reply.Reply, ClientError | E, R>
-  /** A whole transaction, pipelined when the server offers PIPELINING. */
+  /**
+   * As `data`, but the reply to the end of the content for each recipient accepted at RCPT since
+   * MAIL, in RCPT order: with LMTP each one's own, with SMTP the one reply for each. A refusal
+   * there is a reply, not a failure.
+   */
+  readonly dataReplies: <E, R>(
+    body: Stream.Stream<Uint8Array, E, R>
+  ) => Effect.Effect<ReadonlyArray<RecipientReply>, ClientError | E, R>
+  /**
+   * A whole transaction, pipelined when the server offers PIPELINING. It fails when no recipient
+   * is accepted at RCPT, and with SMTP when the content is refused.
+   */
   readonly send: <E, R>(
     envelope: Envelope,
     body: Stream.Stream<Uint8Array, E, R>
@@ -159,10 +204,28 @@ const encode = (command: Command.Command, refusal: Reply.Reply) =>
     onSuccess: (line) => EffectResult.succeed(`${line}\r\n`)
   })
 
-const connect = (dialer: Dialer.Dialer["Service"], options: Options) =>
+type Limit = (key: keyof Timeouts) => Duration.Duration
+
+// EHLO, or HELO when it is refused; LHLO for LMTP, which has no fallback (RFC 2033 §4.1)
+const hello = (talk: Conversation.Conversation, options: Options, limit: Limit) =>
   Effect.gen(function* () {
-    const timeouts = { ...defaultTimeouts, ...options.timeouts }
-    const limit = (key: keyof Timeouts) => Duration.fromInputUnsafe(timeouts[key])
+    const domain = options.heloName ?? "localhost"
+    const ehloLine = crlf({ _tag: "Ehlo", domain })
+    if (options.lmtp) {
+      // LHLO takes EHLO's argument (RFC 2033 §4.1)
+      const lhlo = yield* talk.expect(`LHLO${ehloLine.slice(4)}`, limit("command"), 250)
+      return Extensions.fromEhlo(lhlo)
+    }
+    const ehlo = yield* talk.command(ehloLine, limit("command"))
+    if (ehlo.code === 250) return Extensions.fromEhlo(ehlo)
+    if (ehlo.code < 500) yield* talk.check("EHLO", ehlo, 250)
+    yield* talk.expect(crlf({ _tag: "Helo", domain }), limit("command"), 250)
+    return new Map<string, string>()
+  })
+
+// the greeting, hello, STARTTLS and AUTH: a session ready for mail, with what the server offers
+const open = (dialer: Dialer.Dialer["Service"], options: Options, limit: Limit) =>
+  Effect.gen(function* () {
     const tls = { ...options.tls, host: options.host }
     const talk = yield* Effect.acquireRelease(
       dialer
@@ -182,17 +245,7 @@ const connect = (dialer: Dialer.Dialer["Service"], options: Options) =>
       (talk) => talk.quit(Duration.min(limit("command"), Duration.seconds(10)))
     )
     yield* Effect.flatMap(talk.read(limit("greeting")), (reply) => talk.check("greeting", reply, 220))
-    const hello = Effect.gen(function* () {
-      const ehlo = yield* talk.command(
-        crlf({ _tag: "Ehlo", domain: options.heloName ?? "localhost" }),
-        limit("command")
-      )
-      if (ehlo.code === 250) return Extensions.fromEhlo(ehlo)
-      if (ehlo.code < 500) yield* talk.check("EHLO", ehlo, 250)
-      yield* talk.expect(crlf({ _tag: "Helo", domain: options.heloName ?? "localhost" }), limit("command"), 250)
-      return new Map<string, string>()
-    })
-    let extensions = yield* hello
+    let extensions = yield* hello(talk, options, limit)
 
     const startTls = options.implicitTls ? "off" : (options.startTls ?? "opportunistic")
     if (startTls !== "off" && !talk.secure) {
@@ -204,7 +257,7 @@ const connect = (dialer: Dialer.Dialer["Service"], options: Options) =>
         const reply = yield* talk.command("STARTTLS\r\n", limit("command"))
         if (reply.code === 220) {
           yield* talk.startTls(tls, limit("command"))
-          extensions = yield* hello
+          extensions = yield* hello(talk, options, limit)
         } else if (startTls === "required") {
           return yield* new UpstreamUnavailable({ reason: "tls", detail: `STARTTLS refused: ${reply.code}` })
         }
@@ -217,107 +270,123 @@ const connect = (dialer: Dialer.Dialer["Service"], options: Options) =>
       }
       yield* Authentication.login(talk, extensions, options.auth, limit("command"))
     }
-
-    const pipelining = extensions.has("PIPELINING")
-    // what the server cannot take is refused here, with the reply a server would give
-    const mailLine = (from: string, parameters: Parameters.Parameters, recipients: ReadonlyArray<string> = []) =>
-      Effect.fromResult(
-        EffectResult.flatMap(Extensions.mailParameters(extensions, from, parameters, recipients), (accepted) =>
-          encode({ _tag: "Mail", from, parameters: accepted }, Reply.badSender("Invalid sender address"))
-        )
-      )
-    const rcptLine = (to: string, parameters: Parameters.Parameters) =>
-      Effect.fromResult(
-        EffectResult.flatMap(Extensions.rcptParameters(extensions, to, parameters), (accepted) =>
-          encode({ _tag: "Rcpt", to, parameters: accepted }, Reply.badRecipient("Invalid recipient address"))
-        )
-      )
-
-    // the body, after a 354: stuffed, bounded by the socket's buffer, then the final reply
-    const body = <E, R>(content: Stream.Stream<Uint8Array, E, R>): Effect.Effect<Reply.Reply, ClientError | E, R> =>
-      Effect.gen(function* () {
-        const encoder = DataEncoder.make()
-        const sevenBit = !extensions.has("8BITMIME")
-        yield* Stream.runForEach(content, (chunk): Effect.Effect<void, ClientError> =>
-          sevenBit && DataEncoder.hasEightBit(chunk)
-            ? Effect.fail(new UpstreamUnsupported({ extension: "8BITMIME" }))
-            : talk.write(encoder.encode(chunk), limit("dataBlock"))
-        ).pipe(
-          // a body cut short (failed, or interrupted) leaves the server inside DATA
-          Effect.tapError(() => talk.abandon),
-          Effect.onInterrupt(() => talk.abandon)
-        )
-        return yield* talk.expect(encoder.end(), limit("dataEnd"), 250, "end of data")
-      })
-
-    // plain fields (what they say no longer changes): getters in an object literal would give each
-    // connection a hidden class of its own
-    const connection: Connection = {
-      extensions,
-      secure: talk.secure,
-      mail: (from, parameters = []) =>
-        Effect.flatMap(mailLine(from, parameters), (line) => talk.expect(line, limit("mail"), 250)),
-      rcpt: (to, parameters = []) =>
-        Effect.flatMap(rcptLine(to, parameters), (line) => talk.expect(line, limit("rcpt"), [250, 251])),
-      data: (content) => Effect.andThen(talk.expect("DATA\r\n", limit("dataInit"), 354), body(content)),
-      rset: Effect.asVoid(talk.expect("RSET\r\n", limit("command"), 250)),
-      send: <E, R>(envelope: Envelope, content: Stream.Stream<Uint8Array, E, R>) =>
-        Effect.gen(function* () {
-          const mailCommand = yield* mailLine(
-            envelope.mailFrom,
-            envelope.mailParameters,
-            envelope.recipients.map((r) => r.address)
-          )
-          const targets: Array<{ readonly address: string; readonly line: string }> = []
-          const refused: Array<{ address: string; reply: Reply.Reply }> = []
-          for (const { address, parameters } of envelope.recipients) {
-            const line = yield* Effect.result(rcptLine(address, parameters))
-            if (EffectResult.isSuccess(line)) targets.push({ address, line: line.success })
-            else refused.push({ address, reply: SmtpError.reply(toSmtpError(line.failure)) })
-          }
-          if (targets.length === 0) {
-            return yield* new UpstreamRefused({ command: "RCPT", reply: refused[0]?.reply ?? Reply.noValidRecipients })
-          }
-          const lines = [mailCommand, ...targets.map((target) => target.line), "DATA\r\n"]
-          // with PIPELINING the whole envelope goes in one write (RFC 2920 §3.1)
-          if (pipelining) yield* talk.write(lines.join(""), limit("command"))
-          const step = (i: number, timeout: Duration.Duration) =>
-            pipelining ? talk.read(timeout) : talk.command(lines[i]!, timeout)
-          const mail = yield* step(0, limit("mail"))
-          if (!pipelining && mail.code !== 250) return yield* talk.refusal("MAIL", mail)
-          const accepted: Array<string> = []
-          for (const [i, target] of targets.entries()) {
-            const reply = yield* step(i + 1, limit("rcpt"))
-            if (reply.code === 250 || reply.code === 251) accepted.push(target.address)
-            else refused.push({ address: target.address, reply })
-          }
-          // MAIL was taken: a transaction that goes no further is closed with RSET
-          const abort = (error: ClientError) =>
-            Effect.andThen(Effect.ignore(talk.expect("RSET\r\n", limit("command"), 250)), Effect.fail(error))
-          if (!pipelining && accepted.length === 0) return yield* abort(talk.refusal("RCPT", refused[0]!.reply))
-          const data = yield* step(lines.length - 1, limit("dataInit"))
-          // a pipelining server may still say 354 when every RCPT failed: an empty message ends it
-          if (data.code === 354 && (mail.code !== 250 || accepted.length === 0)) {
-            yield* talk.expect(".\r\n", limit("dataEnd"), 250).pipe(Effect.ignore)
-            return yield* talk.refusal(
-              mail.code !== 250 ? "MAIL" : "RCPT",
-              mail.code !== 250 ? mail : refused[0]!.reply
-            )
-          }
-          if (mail.code !== 250) return yield* talk.refusal("MAIL", mail)
-          if (accepted.length === 0) return yield* abort(talk.refusal("RCPT", refused[0]?.reply ?? data))
-          if (data.code !== 354) return yield* abort(talk.refusal("DATA", data))
-          const result: Result = { reply: yield* body(content), accepted, refused }
-          return result
-        })
-    }
-    return connection
+    return { talk, extensions }
   })
 
-/**
- * @since 0.1.0
- * @category constructors
- */
+// the connection's operations; what the server offers no longer changes
+const session = (
+  talk: Conversation.Conversation,
+  offered: Extensions.Extensions,
+  options: Options,
+  limit: Limit
+): Connection => {
+  const extensions = Extensions.usable(offered, { chunking: options.chunking ?? true })
+  const lmtp = options.lmtp ?? false
+  const chunking = extensions.has("CHUNKING")
+  // the transaction in progress: the recipients accepted since MAIL, and whether it is binary
+  let recipients: Array<string> = []
+  let binary = false
+  const reset = Effect.sync(() => {
+    recipients = []
+  })
+
+  // what the server cannot take is refused here, with the reply a server would give
+  const mailLine = (from: string, parameters: Parameters.Parameters, to: ReadonlyArray<string> = []) =>
+    Effect.fromResult(
+      EffectResult.flatMap(Extensions.mailParameters(extensions, from, parameters, to), (accepted) =>
+        encode({ _tag: "Mail", from, parameters: accepted }, Reply.badSender("Invalid sender address"))
+      )
+    ).pipe(Effect.tap(() => Effect.sync(() => void (binary = Extensions.bodyOf(parameters) === "BINARYMIME"))))
+  const rcptLine = (to: string, parameters: Parameters.Parameters) =>
+    Effect.fromResult(
+      EffectResult.flatMap(Extensions.rcptParameters(extensions, to, parameters), (accepted) =>
+        encode({ _tag: "Rcpt", to, parameters: accepted }, Reply.badRecipient("Invalid recipient address"))
+      )
+    )
+
+  const transfer = <E, R>(content: Stream.Stream<Uint8Array, E, R>, count: number) =>
+    Effect.suspend(() => {
+      const settings: Transfer.Settings = {
+        talk,
+        eightBit: extensions.has("8BITMIME") || binary,
+        pipelining: extensions.has("PIPELINING"),
+        block: limit("dataBlock"),
+        command: limit("command"),
+        chunkSize: options.chunkSize ?? Transfer.defaultChunkSize
+      }
+      // the transaction ends with its content, whatever the replies say
+      return Effect.andThen(
+        reset,
+        Effect.andThen(
+          chunking ? Transfer.chunked(settings, content) : Transfer.stuffed(settings, content),
+          // with no recipient an LMTP server still answers once: a refusal
+          Transfer.endReplies(talk, lmtp ? Math.max(count, 1) : 1, limit("dataEnd"))
+        )
+      )
+    })
+  // the content of a transaction begun with `mail` and `rcpt`: its end's replies, and whose they are
+  const content = <E, R>(body: Stream.Stream<Uint8Array, E, R>) =>
+    Effect.suspend(() => {
+      const addresses = recipients
+      const start = chunking ? Effect.void : talk.expect("DATA\r\n", limit("dataInit"), 354)
+      return Effect.map(Effect.andThen(start, transfer(body, addresses.length)), (replies) => ({ addresses, replies }))
+    })
+
+  const link: Transaction.Link = {
+    talk,
+    pipelining: extensions.has("PIPELINING"),
+    lmtp,
+    chunking,
+    timeouts: {
+      command: limit("command"),
+      mail: limit("mail"),
+      rcpt: limit("rcpt"),
+      dataInit: limit("dataInit"),
+      dataEnd: limit("dataEnd")
+    },
+    mailLine,
+    rcptLine,
+    transfer
+  }
+  const connection: Connection = {
+    extensions: offered,
+    secure: talk.secure,
+    mail: (from, parameters = []) =>
+      Effect.flatMap(mailLine(from, parameters), (line) => talk.expect(line, limit("mail"), 250)).pipe(
+        Effect.tap(() => reset)
+      ),
+    rcpt: (to, parameters = []) =>
+      Effect.flatMap(rcptLine(to, parameters), (line) => talk.expect(line, limit("rcpt"), [250, 251])).pipe(
+        Effect.tap(() => Effect.sync(() => recipients.push(to)))
+      ),
+    data: (body) =>
+      Effect.flatMap(content(body), ({ replies }) =>
+        Effect.as(
+          Effect.forEach(replies, (reply) => talk.check("end of data", reply, 250), { discard: true }),
+          replies[0]!
+        )
+      ),
+    dataReplies: (body) =>
+      Effect.flatMap(content(body), ({ addresses, replies }) =>
+        // no recipient: the one reply is the server's refusal of the content
+        addresses.length === 0
+          ? Effect.fail(talk.refusal("end of data", replies[0]!))
+          : Effect.succeed(Transaction.perRecipient(lmtp, addresses, replies))
+      ),
+    rset: Effect.andThen(talk.expect("RSET\r\n", limit("command"), 250), reset),
+    send: (envelope, body) => Transaction.send(link, envelope, body)
+  }
+  return connection
+}
+
+const connect = (dialer: Dialer.Dialer["Service"], options: Options) =>
+  Effect.gen(function* () {
+    const timeouts = { ...defaultTimeouts, ...options.timeouts }
+    const limit = (key: keyof Timeouts) => Duration.fromInputUnsafe(timeouts[key])
+    const { talk, extensions } = yield* open(dialer, options, limit)
+    return session(talk, extensions, options, limit)
+  })
+
 export const make: Effect.Effect<SmtpClient["Service"], never, Dialer.Dialer> = Effect.map(Dialer.Dialer, (dialer) =>
   SmtpClient.of({ connect: (options) => connect(dialer, options) })
 )

@@ -33,9 +33,12 @@ describe("toSmtpError", () => {
     }
   })
 
-  it("a missing extension is permanent: 554 5.6.3 for 8BITMIME, 553 5.6.7 for SMTPUTF8", () => {
+  it("a missing extension is permanent: 554 5.6.3 for 8BITMIME and BINARYMIME, 553 5.6.7 for SMTPUTF8", () => {
     expect(SmtpError.reply(toSmtpError(new UpstreamUnsupported({ extension: "8BITMIME" })))).toEqual(
       Reply.make(554, "5.6.3", "Upstream server does not accept 8-bit content")
+    )
+    expect(SmtpError.reply(toSmtpError(new UpstreamUnsupported({ extension: "BINARYMIME" })))).toEqual(
+      Reply.make(554, "5.6.3", "Upstream server does not accept binary content")
     )
     expect(SmtpError.reply(toSmtpError(new UpstreamUnsupported({ extension: "SMTPUTF8" })))).toEqual(
       Reply.make(553, "5.6.7", "Upstream server does not accept UTF-8 addresses")

@@ -2,64 +2,26 @@
 // and per-recipient results, the extensions it must not send without, failing and interrupted
 // bodies, and credentials for a server that offers no AUTH.
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Cause, Context, Effect, Layer, Redacted, Schedule, Stream } from "effect"
+import { Cause, Effect, Redacted, Stream } from "effect"
 import { UpstreamRefused, UpstreamUnavailable, UpstreamUnsupported } from "../../src/client/ClientError.js"
-import * as MessageHandler from "../../src/handler/MessageHandler.js"
-import * as Recording from "../../src/handlers/Recording.js"
-import * as NodeSmtpServer from "../../src/node/NodeSmtpServer.js"
 import * as Reply from "../../src/protocol/Reply.js"
-import * as SmtpError from "../../src/protocol/SmtpError.js"
-import { SmtpServer } from "../../src/server/SmtpServer.js"
 import { text } from "../utils/server.js"
 import { body, connect, eightBitMime, elapsed, envelope, trickyChunks, trickyDelivered } from "../utils/smtpClient.js"
-
-// --- our server, refusing recipients that start with "refuse" ---------------------------------
-
-const RefusingRecording = Layer.effectContext(
-  Effect.gen(function* () {
-    const context = yield* Layer.build(Recording.layer)
-    const recording = Context.get(context, MessageHandler.MessageHandler)
-    return Context.add(
-      context,
-      MessageHandler.MessageHandler,
-      MessageHandler.make({
-        data: recording.data,
-        rcpt: (_session, recipient) =>
-          recipient.address.startsWith("refuse")
-            ? Effect.fail(new SmtpError.MailboxNotFound({ text: `No mailbox ${recipient.address}` }))
-            : Effect.void
-      })
-    )
-  })
-)
-
-const ourServer = (options: NodeSmtpServer.Options = {}) =>
-  Effect.gen(function* () {
-    const context = yield* Layer.build(
-      NodeSmtpServer.layer({ listen: "127.0.0.1:0", hostname: "mx.test", shutdownGrace: "1 second", ...options }).pipe(
-        Layer.provideMerge(RefusingRecording)
-      )
-    )
-    const server = Context.get(context, SmtpServer)
-    return {
-      host: "127.0.0.1",
-      port: server.addresses[0]!.port,
-      deliveries: Context.get(context, Recording.Recording).deliveries,
-      // once the server has seen every session end, what it stored is final
-      settled: server.activeSessions.pipe(
-        Effect.filterOrFail((active) => active === 0),
-        Effect.retry({ schedule: Schedule.spaced("10 millis"), times: 300 }),
-        Effect.orDie
-      )
-    }
-  })
+import { ourServer } from "./ourServer.js"
 
 describe("SmtpClient against our server", () => {
   it.live("delivers byte for byte: dots stuffed, bare line endings completed, 8-bit with BODY=8BITMIME", () =>
     Effect.gen(function* () {
       // bare CR or LF on the wire would be refused: the client must send only CRLF
       const server = yield* ourServer({ bareLineEndings: "reject" })
-      const connection = yield* connect({ host: server.host, port: server.port, heloName: "client.test" })
+      // DATA, though the server offers CHUNKING: BDAT sends bytes as they are (Chunking.test.ts)
+      const connection = yield* connect({
+        host: server.host,
+        port: server.port,
+        heloName: "client.test",
+        chunking: false
+      })
+      expect(connection.extensions.has("CHUNKING")).toBe(true)
       expect(connection.extensions.has("8BITMIME")).toBe(true)
       expect(connection.secure).toBe(false)
       const result = yield* connection.send(
@@ -122,7 +84,8 @@ describe("SmtpClient against our server", () => {
   it.live("step by step: mail, rcpt, data and rset, each with its reply or refusal", () =>
     Effect.gen(function* () {
       const server = yield* ourServer()
-      const connection = yield* connect({ host: server.host, port: server.port })
+      // DATA's replies (BDAT's: Chunking.test.ts)
+      const connection = yield* connect({ host: server.host, port: server.port, chunking: false })
       const early = yield* Effect.flip(connection.rcpt("to@example.com"))
       assert.instanceOf(early, UpstreamRefused)
       expect([early.command, early.reply.code]).toEqual(["RCPT", 503])
@@ -208,7 +171,7 @@ describe("SmtpClient against our server", () => {
   it.live("parameters of extensions the server does not offer are left out (SIZE unlimited, no DSN)", () =>
     Effect.gen(function* () {
       // our server answers 555 to a parameter it does not know: sent anyway, these would fail
-      const server = yield* ourServer({ maxMessageSize: 0 })
+      const server = yield* ourServer({ maxMessageSize: 0, dsn: false })
       const connection = yield* connect({ host: server.host, port: server.port })
       expect(connection.extensions.has("SIZE")).toBe(false)
       expect(connection.extensions.has("DSN")).toBe(false)

@@ -404,16 +404,23 @@ describe("the trace", () => {
 const fakeUpstream = () => {
   const calls: Array<string> = []
   const ok = (text: string) => Effect.sync(() => (calls.push(text), Reply.make(250, "2.0.0", "ok")))
+  const recipients: Array<string> = []
+  const data = <E, R>(body: Stream.Stream<Uint8Array, E, R>) =>
+    Effect.flatMap(Stream.runCollect(body), (chunks) =>
+      ok(`DATA ${chunks.map((c) => Buffer.from(c).toString("latin1")).join("")}`)
+    )
   const connection: SmtpClient.Connection = {
     extensions: new Map(),
     secure: true,
     mail: (from, parameters = []) =>
       ok(`MAIL ${from}${parameters.map((p) => ` ${p.keyword}${p.value === undefined ? "" : `=${p.value}`}`).join("")}`),
-    rcpt: (to) => ok(`RCPT ${to}`),
-    data: (body) =>
-      Effect.flatMap(Stream.runCollect(body), (chunks) =>
-        ok(`DATA ${chunks.map((c) => Buffer.from(c).toString("latin1")).join("")}`)
+    rcpt: (to) =>
+      Effect.andThen(
+        Effect.sync(() => recipients.push(to)),
+        ok(`RCPT ${to}`)
       ),
+    data,
+    dataReplies: (body) => Effect.map(data(body), (reply) => recipients.map((address) => ({ address, reply }))),
     send: () => Effect.die(new Error("send is not used in forward mode")),
     rset: Effect.sync(() => void calls.push("RSET"))
   }
@@ -426,7 +433,10 @@ const fakeUpstream = () => {
 describe("relay after AUTH", () => {
   it.effect("an authenticated client outside relayNetworks may relay; an unauthenticated one gets 550 5.7.1", () => {
     const upstream = fakeUpstream()
-    const relay = Relay.layer({ upstream: { host: "upstream.test", port: 25 } }).pipe(Layer.provide(upstream.layer))
+    // (no Received: field, so that the upstream's copy is the message as sent, with smtpd's X-Peer)
+    const relay = Relay.layer({ upstream: { host: "upstream.test", port: 25 }, received: false }).pipe(
+      Layer.provide(upstream.layer)
+    )
     return Effect.gen(function* () {
       const server = yield* SmtpTest.server()
       const remote = { address: "198.51.100.9", port: 40000 }
