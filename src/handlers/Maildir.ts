@@ -5,8 +5,9 @@
  * fails (the client went away, the message was too big), a write fails, or the delivery is
  * interrupted, the file in `tmp/` is removed and nothing appears in `new/`.
  *
- * File format: `Return-Path: <sender>` and `Delivered-To: <first recipient>` lines, then the
- * message exactly as received. Everything keeps SMTP's CRLF line endings, the two added lines
+ * File format: `Return-Path: <sender>` and `Delivered-To: <first recipient>` lines, our
+ * `Received:` field (RFC 5321 §4.4; `received: false` leaves it out, and a message a `Router`
+ * traced already has it), then the message exactly as received. Everything keeps SMTP's CRLF line endings, the two added lines
  * included: rewriting the body to LF would change the bytes a signature (DKIM) was computed
  * over, and mixing LF headers with a CRLF body would be worse than either. Maildir readers
  * (Dovecot, mutt, Python's `mailbox`) accept CRLF files.
@@ -37,6 +38,7 @@ import * as Message from "../handler/Message.js"
 import * as MessageHandler from "../handler/MessageHandler.js"
 import type { SessionInfo } from "../handler/SessionInfo.js"
 import * as SmtpError from "../protocol/SmtpError.js"
+import * as Received from "./Received.js"
 
 /**
  * @since 0.1.0
@@ -45,6 +47,8 @@ import * as SmtpError from "../protocol/SmtpError.js"
 export interface Options {
   /** The Maildir; it and its `tmp`, `new` and `cur` are created (mode 0700) if missing. */
   readonly root: string
+  /** Add our `Received:` field (default true). */
+  readonly received?: boolean | undefined
 }
 
 // Q counts this process's deliveries (the Maildir spec's meaning), not one layer's: two
@@ -112,6 +116,12 @@ export const make = (options: Options): Effect.Effect<MessageHandler.Handler, ne
       Effect.catch((cause) => Effect.logWarning(`maildir: cannot create ${options.root}; deliveries will retry`, cause))
     )
 
+    // one file for all recipients: the field names one only when there is one
+    const content = (session: SessionInfo, message: Message.Message) =>
+      options.received === false || Received.traced(message) !== undefined
+        ? Effect.succeed(message.body)
+        : Effect.map(Received.make(session, Message.rcptTos(message)), (field) => Received.prepend(message.body, field))
+
     const deliver = (session: SessionInfo, message: Message.Message) =>
       Effect.gen(function* () {
         yield* storage(prepare)
@@ -126,7 +136,7 @@ export const make = (options: Options): Effect.Effect<MessageHandler.Handler, ne
           (_, exit) => (Exit.isSuccess(exit) ? Effect.void : Effect.ignore(fs.remove(path)))
         )
         yield* storage(file.writeAll(envelopeLines(message)))
-        yield* Stream.runForEach(message.body, (chunk) => storage(file.writeAll(chunk)))
+        yield* Stream.runForEach(yield* content(session, message), (chunk) => storage(file.writeAll(chunk)))
         // the 250 promises the message is stored: its bytes reach the disk before the rename
         yield* storage(file.sync)
         yield* storage(fs.rename(path, `${fresh}/${name}`))

@@ -7,7 +7,18 @@
  *   gets the upstream's own verdict, and the body streams through without being held.
  * - `spool`: recipients are accepted here; when the body comes, one upstream transaction
  *   (pipelined) carries it. If every recipient is refused, the client gets the upstream's reply;
- *   if only some are, it gets 250 and the refused ones go to `onRefused`.
+ *   if only some are, it gets 250 and the refused ones go to `onRefused`; an LMTP client gets
+ *   each recipient's own verdict instead.
+ *
+ * What goes upstream: our `Received:` field (RFC 5321 §4.4), then smtpd's `X-Peer`, then the
+ * message. A message whose header already has more than `maxReceived` `Received:` fields is
+ * refused with `554 5.4.6` (a mail loop); its upstream transaction is abandoned, never completed.
+ * The upstream's replies reach the client with an enhanced status code (RFC 2034), one derived
+ * from the class (`2.0.0`, `4.0.0`, `5.0.0`) when the upstream gave none.
+ *
+ * Size: the relay adds at most `headroom(options)` octets, and declares them in the SIZE it
+ * passes on. A server in front of it should advertise `advertisedSize(...)`, so that a message
+ * of exactly the advertised SIZE still fits the upstream (`probeSize` reads the upstream's).
  *
  * @since 0.1.0
  */
@@ -17,15 +28,18 @@ import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { asSmtpError } from "../client/ClientError.js"
+import { asSmtpError, toSmtpError, UpstreamRefused } from "../client/ClientError.js"
 import * as SmtpClient from "../client/SmtpClient.js"
-import type * as Message from "../handler/Message.js"
+import * as Message from "../handler/Message.js"
 import * as MessageHandler from "../handler/MessageHandler.js"
 import type { SessionInfo } from "../handler/SessionInfo.js"
+import * as Verdicts from "../handler/Verdicts.js"
 import type * as Parameters from "../protocol/Parameters.js"
+import * as Reply from "../protocol/Reply.js"
+import * as SmtpError from "../protocol/SmtpError.js"
 import * as Networks from "../server/Networks.js"
 import { ConfigError } from "../server/ServerConfig.js"
-import * as SmtpError from "../protocol/SmtpError.js"
+import * as Received from "./Received.js"
 import * as Refusals from "./Refusals.js"
 
 /**
@@ -40,8 +54,15 @@ export interface Options {
   readonly relayNetworks?: ReadonlyArray<string> | undefined
   /** Prepend `X-Peer: <client address>` as smtpd did (default true). */
   readonly xPeer?: boolean | undefined
-  /** Recipients refused after a 250 (spool mode); default: logged and counted. */
+  /**
+   * Recipients refused after a 250 (spool mode, or an LMTP upstream's refusals after the data, to
+   * an SMTP client); default: logged and counted.
+   */
   readonly onRefused?: Refusals.OnRefused | undefined
+  /** Prepend our `Received:` field (default true). */
+  readonly received?: boolean | undefined
+  /** Refuse (554 5.4.6) a message with more `Received:` fields than this (default 50). */
+  readonly maxReceived?: number | undefined
 }
 
 interface Upstream {
@@ -49,7 +70,7 @@ interface Upstream {
   readonly connection: SmtpClient.Connection
 }
 
-const encoder = new TextEncoder()
+const peerLine = (session: SessionInfo) => `X-Peer: ${session.peer.address}\r\n`
 
 /**
  * The body with smtpd's `X-Peer` trace line on top (trace fields go first, RFC 5321 §4.4, and
@@ -59,20 +80,140 @@ const encoder = new TextEncoder()
  * @category combinators
  */
 export const withPeer = (session: SessionInfo, message: Message.Message) =>
-  Stream.concat(Stream.succeed(encoder.encode(`X-Peer: ${session.peer.address}\r\n`)), message.body)
+  Received.prepend(message.body, peerLine(session))
+
+// an X-Peer line: the name, an IPv6 address with a zone (at most 45 + 16 octets), CRLF
+const peerLineMax = 80
+
+/**
+ * The most octets the relay adds to a message (its `Received:` field and `X-Peer` line): what
+ * the SIZE advertised in front of it must leave free.
+ *
+ * @since 0.2.0
+ * @category getters
+ */
+export const headroom = (options: Partial<Options>): number =>
+  (options.received === false ? 0 : Received.maxLength) + (options.xPeer === false ? 0 : peerLineMax)
+
+/**
+ * The SIZE (ServerConfig's `maxMessageSize`) a server in front of this relay should advertise:
+ * the smaller of its own limit and the upstream's (`probeSize`), less `headroom`, so that a
+ * message of exactly that size still fits upstream. 0 (no limit) when neither has one.
+ *
+ * @since 0.2.0
+ * @category getters
+ */
+export const advertisedSize = (options: Partial<Options>, size: number, upstreamSize?: number | undefined): number => {
+  const limits = [size, upstreamSize ?? 0].filter((n) => n > 0)
+  return limits.length === 0 ? 0 : Math.max(1, Math.min(...limits) - headroom(options))
+}
+
+/**
+ * The upstream's SIZE, read from its EHLO reply (one connection, closed at once): a number, 0
+ * when it offers SIZE without a limit, undefined when it does not say or cannot be reached
+ * (logged).
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const probeSize = (
+  upstream: SmtpClient.Options
+): Effect.Effect<number | undefined, never, SmtpClient.SmtpClient> =>
+  Effect.gen(function* () {
+    const client = yield* SmtpClient.SmtpClient
+    const connection = yield* client.connect(upstream)
+    const size = connection.extensions.get("SIZE")
+    if (size === undefined) return undefined
+    return /^\d+$/.test(size) ? Number(size) : 0
+  }).pipe(
+    Effect.scoped,
+    Effect.catch((error) => Effect.as(Effect.logWarning(`upstream SIZE unknown: ${error._tag}`, error), undefined))
+  )
+
+// RFC 1870: the SIZE we declare is that of what we send, our own lines included
+const declareHeadroom = (parameters: Parameters.Parameters, extra: number): Parameters.Parameters =>
+  parameters.map((p) =>
+    p.keyword === "SIZE" && p.value !== undefined && /^\d+$/.test(p.value)
+      ? { ...p, value: String(Number(p.value) + extra) }
+      : p
+  )
+
+/**
+ * An upstream's reply as our client gets it: with an enhanced status code, derived from its
+ * class when the upstream gave none (RFC 2034 §3 / RFC 3463: `2.0.0`, `4.0.0`, `5.0.0`).
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const withEnhanced = (reply: Reply.Reply): Reply.Reply => {
+  const kind = Math.floor(reply.code / 100)
+  if (reply.enhanced !== undefined || (kind !== 2 && kind !== 4 && kind !== 5)) return reply
+  return Reply.make(reply.code, `${kind}.0.0`, reply.lines)
+}
+
+// the upstream's refusals, passed on as errors, get their code too
+const enhanceError = <E>(error: E): E =>
+  SmtpError.isSmtpError(error) && error._tag === "Upstream" && error.enhanced === undefined
+    ? (new SmtpError.Upstream({
+        code: error.code,
+        enhanced: withEnhanced(SmtpError.reply(error)).enhanced,
+        lines: error.lines
+      }) as E)
+    : error
+
+// every reply and refusal of the upstream on its way to our client
+const relayed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  asSmtpError(effect).pipe(
+    Effect.map((a) => (a instanceof Reply.Reply ? (withEnhanced(a) as A) : a)),
+    Effect.mapError(enhanceError)
+  )
 
 // what every session of one relay shares
 interface Relaying {
   readonly client: SmtpClient.SmtpClient["Service"]
   /** A client in relayNetworks, or one that authenticated (AUTH), may relay. */
   readonly mayRelay: (session: SessionInfo) => boolean
-  readonly content: (session: SessionInfo, message: Message.Message) => Message.Message["body"]
+  /** What goes upstream: our Received:, X-Peer, then the message, its hops counted. */
+  readonly content: (
+    session: SessionInfo,
+    message: Message.Message
+  ) => Effect.Effect<Stream.Stream<Uint8Array, Message.BodyError | SmtpError.Custom>>
   readonly upstreamFor: (session: SessionInfo) => SmtpClient.Options
+  /** SIZE= grown by what we add. */
+  readonly mailParameters: (parameters: Parameters.Parameters) => Parameters.Parameters
+}
+
+// an LMTP upstream answers each recipient: so does an LMTP client; an SMTP client gets 250
+// when any recipient was taken (the others to onRefused), else the refusal
+const forwardAnswer = (
+  onRefused: Refusals.OnRefused,
+  session: SessionInfo,
+  message: Message.Message,
+  replies: ReadonlyArray<SmtpClient.RecipientReply>
+): Effect.Effect<Reply.Reply | Verdicts.PerRecipient, SmtpError.SmtpError> => {
+  const refused = replies.filter(({ reply }) => reply.code >= 400)
+  const accepted = replies.find(({ reply }) => reply.code < 400)
+  if (session.protocol === "lmtp") {
+    const byAddress = new Map(replies.map(({ address, reply }) => [address, withEnhanced(reply)]))
+    return Effect.succeed(
+      Verdicts.perRecipient(message.envelope.recipients.map((r) => byAddress.get(r.address) ?? Reply.localError))
+    )
+  }
+  if (accepted === undefined) {
+    const first = refused.find(({ reply }) => reply.isTransient) ?? refused[0]!
+    return Effect.fail(toSmtpError(new UpstreamRefused({ command: "end of data", reply: first.reply })))
+  }
+  if (refused.length === 0) return Effect.succeed(accepted.reply)
+  const recipients = refused.map(({ address, reply }) => ({ address, reply: withEnhanced(reply) }))
+  return Effect.as(onRefused({ session, mailFrom: message.envelope.mailFrom, recipients }), accepted.reply)
 }
 
 // forward: each session holds its own upstream transaction, opened when its client sends MAIL;
 // the session's end closes what a transaction left open
-const forwardSession = (relaying: Relaying): Effect.Effect<MessageHandler.Hooks, never, Scope.Scope> =>
+const forwardSession = (
+  relaying: Relaying,
+  onRefused: Refusals.OnRefused
+): Effect.Effect<MessageHandler.Hooks, never, Scope.Scope> =>
   Effect.suspend(() => {
     const { client, content, mayRelay, upstreamFor } = relaying
     let upstream: Upstream | undefined = undefined
@@ -89,21 +230,29 @@ const forwardSession = (relaying: Relaying): Effect.Effect<MessageHandler.Hooks,
         const scope = yield* Scope.make()
         const connection = yield* client.connect(upstreamFor(session)).pipe(
           Scope.provide(scope),
-          Effect.tap((connection) => connection.mail(from, parameters)),
+          Effect.tap((connection) => connection.mail(from, relaying.mailParameters(parameters))),
           Effect.tapError(() => Scope.close(scope, Exit.void))
         )
         upstream = { scope, connection }
       })
     const hooks: MessageHandler.Hooks = {
-      mail: (session, from, parameters) =>
-        mayRelay(session) ? asSmtpError(open(session, from, parameters)) : Effect.void,
+      mail: (session, from, parameters) => (mayRelay(session) ? relayed(open(session, from, parameters)) : Effect.void),
       rcpt: (session, recipient) => {
         if (!mayRelay(session) || upstream === undefined) return Effect.fail(new SmtpError.RelayDenied({}))
-        return upstream.connection.rcpt(recipient.address, recipient.parameters).pipe(asSmtpError, Effect.asVoid)
+        return upstream.connection.rcpt(recipient.address, recipient.parameters).pipe(relayed, Effect.asVoid)
       },
       data: (session, message) => {
-        if (upstream === undefined) return Effect.fail(new SmtpError.RelayDenied({}))
-        return upstream.connection.data(content(session, message)).pipe(asSmtpError)
+        const open = upstream
+        if (open === undefined) return Effect.fail(new SmtpError.RelayDenied({}))
+        // a body that fails (a mail loop, the client gone) leaves the upstream mid-DATA: the
+        // client abandons that connection, and `reset` closes it without a final dot
+        return Effect.flatMap(content(session, message), (body) =>
+          relayed(
+            Effect.flatMap(open.connection.dataReplies(body), (replies) =>
+              forwardAnswer(onRefused, session, message, replies)
+            )
+          )
+        )
       },
       reset: () => close
     }
@@ -113,6 +262,13 @@ const forwardSession = (relaying: Relaying): Effect.Effect<MessageHandler.Hooks,
     )
   })
 
+// spool, to an LMTP client: each recipient's own verdict, as the upstream gave it
+const perRecipient = (message: Message.Message, result: SmtpClient.Result) => {
+  const refused = new Map(result.refused.map(({ address, reply }) => [address, withEnhanced(reply)]))
+  const accepted = withEnhanced(result.reply)
+  return Verdicts.perRecipient(message.envelope.recipients.map((r) => refused.get(r.address) ?? accepted))
+}
+
 // spool: one pipelined upstream transaction per message, opened when the body comes
 const spool = (relaying: Relaying, onRefused: Refusals.OnRefused) =>
   MessageHandler.make({
@@ -121,13 +277,19 @@ const spool = (relaying: Relaying, onRefused: Refusals.OnRefused) =>
       Effect.scoped(
         Effect.gen(function* () {
           const connection = yield* relaying.client.connect(relaying.upstreamFor(session))
-          const result = yield* connection.send(message.envelope, relaying.content(session, message))
+          const envelope = {
+            ...message.envelope,
+            mailParameters: relaying.mailParameters(message.envelope.mailParameters)
+          }
+          const result = yield* connection.send(envelope, yield* relaying.content(session, message))
+          if (session.protocol === "lmtp") return perRecipient(message, result)
           if (result.refused.length > 0) {
-            yield* onRefused({ session, mailFrom: message.envelope.mailFrom, recipients: result.refused })
+            const recipients = result.refused.map(({ address, reply }) => ({ address, reply: withEnhanced(reply) }))
+            yield* onRefused({ session, mailFrom: message.envelope.mailFrom, recipients })
           }
           return result.reply
         })
-      ).pipe(asSmtpError)
+      ).pipe(relayed)
   })
 
 /**
@@ -142,16 +304,31 @@ export const make = (options: Options) =>
         (message) => new ConfigError({ message: `relayNetworks: ${message}` })
       )
     )
+    const maxReceived = options.maxReceived ?? Received.defaultMaxReceived
+    const onRefused = options.onRefused ?? Refusals.logAndCount
+    const extra = headroom(options)
+    const content = (session: SessionInfo, message: Message.Message) =>
+      Effect.gen(function* () {
+        // a Router in front already added this hop's field: X-Peer goes under it
+        const traced = Received.traced(message)
+        const field =
+          traced?.field ??
+          (options.received === false ? undefined : yield* Received.make(session, Message.rcptTos(message)))
+        let body = Received.limitHops(traced?.body ?? message.body, maxReceived)
+        if (options.xPeer !== false) body = Received.prepend(body, peerLine(session))
+        return field === undefined ? body : Received.prepend(body, field)
+      })
     const relaying: Relaying = {
       client: yield* SmtpClient.SmtpClient,
       mayRelay: (session) => session.auth !== undefined || Networks.contains(networks, session.peer.address),
-      content: (session, message) => (options.xPeer === false ? message.body : withPeer(session, message)),
+      content,
       // we greet the upstream with our own name unless told otherwise
-      upstreamFor: (session) => ({ ...options.upstream, heloName: options.upstream.heloName ?? session.hostname })
+      upstreamFor: (session) => ({ ...options.upstream, heloName: options.upstream.heloName ?? session.hostname }),
+      mailParameters: (parameters) => declareHeadroom(parameters, extra)
     }
     return (options.mode ?? "forward") === "forward"
-      ? MessageHandler.make({ session: () => forwardSession(relaying) })
-      : spool(relaying, options.onRefused ?? Refusals.logAndCount)
+      ? MessageHandler.make({ session: () => forwardSession(relaying, onRefused) })
+      : spool(relaying, onRefused)
   })
 
 /**

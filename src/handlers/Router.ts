@@ -7,25 +7,26 @@
  * At DATA the body is read once and streamed to every route involved at the same time. SMTP has
  * one reply per message: when nothing was delivered the client gets 4xx if any route failed
  * transiently (so it retries) and the permanent refusal otherwise; when something was, it gets
- * 250 and the routes that failed are reported to `onRefused`.
+ * 250 and the routes that failed are reported to `onRefused`. An LMTP client gets one reply per
+ * recipient instead: its route's (RFC 2033 §4.2), and nothing goes to `onRefused`.
+ *
+ * The router is the hop: it puts our `Received:` field on what each route gets (`received:
+ * false` leaves that to the routes), naming the recipient when the route has only one, and marks
+ * it so that a Maildir or Relay route adds no second one. A message with more than `maxReceived`
+ * `Received:` fields (default 50) is refused with `554 5.4.6` for every route (a mail loop).
  *
  * @since 0.1.0
  */
-import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
-import type * as Message from "../handler/Message.js"
 import * as MessageHandler from "../handler/MessageHandler.js"
 import type { SessionInfo } from "../handler/SessionInfo.js"
 import type * as Parameters from "../protocol/Parameters.js"
-import * as Reply from "../protocol/Reply.js"
-import type * as Session from "../protocol/Session.js"
 import * as SmtpError from "../protocol/SmtpError.js"
-import { fanOut } from "./FanOut.js"
+import { deliver, type Leg, type Routing, view } from "./RouterDelivery.js"
+import * as Received from "./Received.js"
 import * as Refusals from "./Refusals.js"
 
 /**
@@ -108,6 +109,10 @@ export interface Options<E, R> {
   readonly fallback?: Layer.Layer<MessageHandler.MessageHandler, E, R> | undefined
   /** Routes that failed after another delivered; default: logged and counted. */
   readonly onRefused?: Refusals.OnRefused | undefined
+  /** Put our `Received:` field on what the routes get (default true). */
+  readonly received?: boolean | undefined
+  /** Refuse (554 5.4.6) a message with more `Received:` fields than this (default 50). */
+  readonly maxReceived?: number | undefined
 }
 
 const split = (mailbox: string) => {
@@ -117,45 +122,11 @@ const split = (mailbox: string) => {
 
 const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase()
 
-// one route's part of the transaction in progress, with that route's hooks for the session
-interface Leg {
-  readonly hooks: MessageHandler.Hooks
-  readonly recipients: Array<Session.Recipient>
-}
-
 interface Transaction {
   readonly from: string
   readonly parameters: Parameters.Parameters
   readonly legs: Map<number, Leg>
 }
-
-// what every session of one router shares
-interface Routing {
-  readonly handlers: ReadonlyArray<MessageHandler.Handler>
-  readonly fallback: MessageHandler.Handler | undefined
-  /** The index of the first matching route; -1 for the fallback. */
-  readonly routeOf: (recipient: string, session: SessionInfo) => Effect.Effect<number | undefined>
-  readonly onRefused: Refusals.OnRefused
-}
-
-const replyOf = (cause: Cause.Cause<unknown>): Reply.Reply => {
-  const failure = Cause.findErrorOption(cause)
-  return Option.isSome(failure) && SmtpError.isSmtpError(failure.value)
-    ? SmtpError.reply(failure.value)
-    : Reply.localError
-}
-
-// what a route's handler sees: the transaction with its own recipients only
-const view = (session: SessionInfo, leg: Leg): SessionInfo =>
-  session.envelope === undefined
-    ? session
-    : { ...session, envelope: { ...session.envelope, recipients: leg.recipients } }
-
-const messageFor = (message: Message.Message, leg: Leg, body: Message.Message["body"]): Message.Message => ({
-  envelope: { ...message.envelope, recipients: leg.recipients },
-  body,
-  decodeData: message.decodeData
-})
 
 // One session of the router: its transaction, and the hooks of each route it used in it (a
 // route's own per-session form is made in the router's session scope, when first needed; its
@@ -216,44 +187,6 @@ const routerSession = (routing: Routing): Effect.Effect<MessageHandler.Hooks, ne
     return hooks
   })
 
-// DATA: the body to every route with recipients, at once; one reply for all
-const deliver = (routing: Routing, session: SessionInfo, message: Message.Message, all: ReadonlyArray<Leg>) =>
-  Effect.gen(function* () {
-    const legs = all.filter((leg) => leg.recipients.length > 0)
-    const dataOf = (leg: Leg) => leg.hooks.data ?? MessageHandler.acceptAll
-    if (legs.length === 1) {
-      const leg = legs[0]!
-      return yield* dataOf(leg)(view(session, leg), messageFor(message, leg, message.body))
-    }
-    const exits = yield* fanOut(
-      message.body,
-      legs.map(
-        (leg) => (body: Message.Message["body"]) => dataOf(leg)(view(session, leg), messageFor(message, leg, body))
-      )
-    )
-    // the body itself was bad (too big, bare line endings, client gone): that is the reply
-    for (const exit of exits) {
-      const failure = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : Option.none()
-      if (Option.isSome(failure) && !SmtpError.isSmtpError(failure.value)) return yield* Effect.fail(failure.value)
-    }
-    const failed = legs.flatMap((leg, i) => {
-      const exit = exits[i]!
-      return Exit.isFailure(exit) ? [{ leg, reply: replyOf(exit.cause) }] : []
-    })
-    if (failed.length === legs.length) {
-      const { reply } = failed.find((f) => f.reply.isTransient) ?? failed[0]!
-      return yield* new SmtpError.Upstream({ code: reply.code, enhanced: reply.enhanced, lines: reply.lines })
-    }
-    if (failed.length > 0) {
-      yield* routing.onRefused({
-        session,
-        mailFrom: message.envelope.mailFrom,
-        recipients: failed.flatMap(({ leg, reply }) => leg.recipients.map((r) => ({ address: r.address, reply })))
-      })
-    }
-    return Reply.accepted
-  })
-
 /**
  * @since 0.1.0
  * @category constructors
@@ -299,7 +232,14 @@ export const make = <E, R>(options: Options<E, R>) =>
         return fallback === undefined ? undefined : -1
       })
 
-    const routing: Routing = { handlers, fallback, routeOf, onRefused }
+    const routing: Routing = {
+      handlers,
+      fallback,
+      routeOf,
+      onRefused,
+      received: options.received !== false,
+      maxReceived: options.maxReceived ?? Received.defaultMaxReceived
+    }
     return MessageHandler.make({ session: () => routerSession(routing) })
   })
 
@@ -313,6 +253,8 @@ export const layer = <const Routes extends ReadonlyArray<Route<any, any>>, FE = 
   readonly routes: Routes
   readonly fallback?: Layer.Layer<MessageHandler.MessageHandler, FE, FR> | undefined
   readonly onRefused?: Refusals.OnRefused | undefined
+  readonly received?: boolean | undefined
+  readonly maxReceived?: number | undefined
 }): Layer.Layer<MessageHandler.MessageHandler, Route.Error<Routes[number]> | FE, Route.Context<Routes[number]> | FR> =>
   // each route keeps its own error and requirement types; the union is the router's
   Layer.effect(

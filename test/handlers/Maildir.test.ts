@@ -7,11 +7,13 @@ import * as Message from "../../src/handler/Message.js"
 import * as MessageHandler from "../../src/handler/MessageHandler.js"
 import type { SessionInfo } from "../../src/handler/SessionInfo.js"
 import * as Maildir from "../../src/handlers/Maildir.js"
+import * as Received from "../../src/handlers/Received.js"
 import { pythonOk } from "../utils/process.js"
 import * as NodeSmtpServer from "../../src/node/NodeSmtpServer.js"
 import * as Reply from "../../src/protocol/Reply.js"
 import * as SmtpError from "../../src/protocol/SmtpError.js"
 import { SmtpServer } from "../../src/server/SmtpServer.js"
+import { ourReceived, peelReceived } from "../utils/relay.js"
 import { skipWithout } from "../utils/tools.js"
 
 const latin1 = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0))
@@ -31,7 +33,7 @@ const message = (body: Stream.Stream<Uint8Array, Message.BodyError>, mailFrom = 
   envelope: {
     mailFrom,
     mailParameters: [],
-    mailOptions: { size: undefined, body: undefined, smtpUtf8: false },
+    mailOptions: { size: undefined, body: undefined, smtpUtf8: false, ret: undefined, envid: undefined },
     recipients: [
       { address: "b@example.com", parameters: [] },
       { address: "c@example.com", parameters: [] }
@@ -43,7 +45,11 @@ const message = (body: Stream.Stream<Uint8Array, Message.BodyError>, mailFrom = 
 
 const chunks = (...parts: ReadonlyArray<string>) => Stream.fromIterable(parts.map(latin1))
 
-const header = "Return-Path: <a@example.com>\r\nDelivered-To: b@example.com\r\n"
+const envelopeLines = "Return-Path: <a@example.com>\r\nDelivered-To: b@example.com\r\n"
+// our Received: under them, dated by the TestClock (0); two recipients, so no "for"
+const header = `${envelopeLines}Received: from client.example ([192.0.2.7]) by mx/a:b with ESMTP id s1.ID;\r\n\tThu, 01 Jan 1970 00:00:00 +0000\r\n`
+// the transaction id counts this process's messages: the rest is fixed
+const normal = (stored: string) => stored.replace(/ id s1\.\w+;/, " id s1.ID;")
 
 // a fresh root under os.tmpdir(), removed with the test's scope
 const maildir = Effect.gen(function* () {
@@ -81,7 +87,7 @@ describe("Maildir", () => {
       const { name, stored, tmp } = yield* deliverOne(
         chunks("Subject: caf\xc3", "\xa9\r\n\r\n.\r\n..two", " dots\r\n\x00\x80\xff\r\nlast\r\n")
       )
-      expect(text(stored)).toBe(header + body)
+      expect(normal(text(stored))).toBe(header + body)
       expect(tmp).toEqual([])
       // <seconds>.M<micro>P<pid>Q<count>.<host>, with the host's "/" and ":" escaped
       expect(name).toMatch(new RegExp(`^\\d+\\.M\\d+P${process.pid}Q\\d+\\.mx\\\\057a\\\\072b$`))
@@ -96,16 +102,41 @@ describe("Maildir", () => {
         return chunk
       })
       const { stored } = yield* deliverOne(Stream.fromIterable(parts))
-      const expected = Buffer.concat([Buffer.from(header, "latin1"), ...parts])
-      expect(stored.length).toBe(header.length + 1024 * 1024)
-      expect(Buffer.from(stored).equals(expected)).toBe(true)
+      const top = normal(text(stored.subarray(0, 200))).slice(0, header.length)
+      expect(top).toBe(header)
+      const body = stored.subarray(stored.length - 1024 * 1024)
+      expect(normal(text(stored.subarray(0, stored.length - body.length)))).toBe(header)
+      expect(Buffer.from(body).equals(Buffer.concat(parts))).toBe(true)
     }).pipe(Effect.provide(NodeFileSystem.layer))
   )
 
   it.effect("writes Return-Path: <> for the null sender", () =>
     Effect.gen(function* () {
       const { stored } = yield* deliverOne(chunks("Subject: bounce\r\n\r\nx\r\n"), "")
-      expect(text(stored)).toBe("Return-Path: <>\r\nDelivered-To: b@example.com\r\nSubject: bounce\r\n\r\nx\r\n")
+      expect(normal(text(stored))).toBe(
+        `Return-Path: <>\r\nDelivered-To: b@example.com\r\n${header.slice(envelopeLines.length)}Subject: bounce\r\n\r\nx\r\n`
+      )
+    }).pipe(Effect.provide(NodeFileSystem.layer))
+  )
+
+  it.effect("writes no Received: with received: false, and no second one on a message a Router traced", () =>
+    Effect.gen(function* () {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped({ prefix: "maildir-test-" })
+      const off = yield* MessageHandler.MessageHandler.pipe(
+        Effect.provide(Maildir.layer({ root: `${dir}/off`, received: false }))
+      )
+      yield* off.data(session, message(chunks("Subject: x\r\n\r\ny\r\n")))
+      const [name] = yield* fs.readDirectory(`${dir}/off/new`)
+      expect(yield* fs.readFileString(`${dir}/off/new/${name}`)).toBe(`${envelopeLines}Subject: x\r\n\r\ny\r\n`)
+
+      const { handler, list, root } = yield* maildir
+      const traced = yield* Received.trace({ ...session, id: "router" }, message(chunks("Subject: x\r\n\r\ny\r\n")))
+      yield* handler.data(session, traced)
+      const [tracedName] = yield* list("new")
+      const stored = yield* fs.readFileString(`${root}/new/${tracedName}`)
+      expect(peelReceived(stored.slice(envelopeLines.length)).raw).toHaveLength(1)
+      expect(stored).toContain(" id router.")
     }).pipe(Effect.provide(NodeFileSystem.layer))
   )
 
@@ -117,7 +148,13 @@ describe("Maildir", () => {
       const names = yield* list("new")
       expect(names).toHaveLength(2)
       const contents = yield* Effect.forEach(names, (name) => fs.readFileString(`${root}/new/${name}`))
-      expect(contents.sort()).toEqual([`${header}Subject: 1\r\n\r\none\r\n`, `${header}Subject: 2\r\n\r\ntwo\r\n`])
+      expect(contents.map(normal).sort()).toEqual([
+        `${header}Subject: 1\r\n\r\none\r\n`,
+        `${header}Subject: 2\r\n\r\ntwo\r\n`
+      ])
+      // each message its own id
+      const ids = contents.map((content) => / id (s1\.\w+);/.exec(content)?.[1])
+      expect(new Set(ids).size).toBe(2)
     }).pipe(Effect.provide(NodeFileSystem.layer))
   )
 
@@ -146,7 +183,7 @@ describe("Maildir", () => {
       yield* Deferred.await(streaming)
       // streamed, not buffered: what arrived so far is already in tmp/
       const [partial] = yield* list("tmp")
-      expect(yield* fs.readFileString(`${root}/tmp/${partial}`)).toBe(`${header}Subject: x\r\n\r\npartial`)
+      expect(normal(yield* fs.readFileString(`${root}/tmp/${partial}`))).toBe(`${header}Subject: x\r\n\r\npartial`)
       yield* Fiber.interrupt(fiber)
       expect([yield* list("tmp"), yield* list("new")]).toEqual([[], []])
     }).pipe(Effect.provide(NodeFileSystem.layer))
@@ -214,7 +251,12 @@ describe.skipIf(skipWithout("python3"))("Maildir through a real server", () => {
       const [name] = yield* fs.readDirectory(`${root}/new`)
       assert(name !== undefined)
       expect(name).toMatch(/\.mx\.test$/)
-      expect(yield* fs.readFileString(`${root}/new/${name}`)).toBe(`${header}Subject: hi\r\n\r\nhello\r\n.dot\r\n`)
+      const stored = yield* fs.readFileString(`${root}/new/${name}`)
+      expect(stored.startsWith(envelopeLines)).toBe(true)
+      expect(peelReceived(stored.slice(envelopeLines.length))).toMatchObject({
+        received: [ourReceived({ by: "mx.test" })],
+        rest: "Subject: hi\r\n\r\nhello\r\n.dot\r\n"
+      })
       expect(yield* fs.readDirectory(`${root}/tmp`)).toEqual([])
     }).pipe(Effect.scoped, Effect.provide(NodeFileSystem.layer))
   )

@@ -14,7 +14,9 @@ import {
   eventually,
   greet,
   type Listening,
+  ourReceived,
   peakRss,
+  peelReceived,
   quick,
   sendOne,
   smtplib,
@@ -58,7 +60,10 @@ describe.skipIf(skipWithout("python3"))("Relay forward", () => {
       expect(result.data).toEqual([250, "2.0.0 Ok: message accepted"])
       const deliveries = yield* upstream.deliveries
       expect(deliveries).toHaveLength(1)
-      expect(text(deliveries[0]!.data)).toBe("X-Peer: 127.0.0.1\r\n" + text(tricky))
+      // our Received: on top (RFC 5321 §4.4), then smtpd's X-Peer, then the message
+      const { received, rest } = peelReceived(text(deliveries[0]!.data))
+      expect(received).toEqual([ourReceived({ by: "relay.test", for: "b@example.net" })])
+      expect(rest).toBe("X-Peer: 127.0.0.1\r\n" + text(tricky))
       expect(deliveries[0]!.mailFrom).toBe("a@example.com")
       expect(deliveries[0]!.mailParameters).toEqual(["BODY=8BITMIME"])
       expect(deliveries[0]!.rcptTos).toEqual(["b@example.net"])
@@ -72,7 +77,7 @@ describe.skipIf(skipWithout("python3"))("Relay forward", () => {
       const result = yield* sendOne(relay, "a@example.com", ["b@example.net"], tricky, ["BODY=8BITMIME"])
       expect(result.data?.[0]).toBe(250)
       const deliveries = yield* upstream.deliveries
-      expect(deliveries.map((d) => text(d.data))).toEqual([text(tricky)])
+      expect(deliveries.map((d) => peelReceived(text(d.data)).rest)).toEqual([text(tricky)])
     })
   )
 
@@ -98,7 +103,11 @@ describe.skipIf(skipWithout("python3"))("Relay forward", () => {
       })
       const deliveries = yield* upstream.deliveries
       expect(deliveries.map((d) => d.rcptTos)).toEqual([["one@example.net", "two@example.net"]])
-      expect(text(deliveries[0]!.data)).toBe("X-Peer: 127.0.0.1\r\n" + plain)
+      // two recipients: the field names neither
+      expect(peelReceived(text(deliveries[0]!.data))).toMatchObject({
+        received: [ourReceived({ by: "relay.test" })],
+        rest: "X-Peer: 127.0.0.1\r\n" + plain
+      })
     })
   )
 
@@ -227,7 +236,10 @@ describe.skipIf(skipWithout("python3"))("Relay spool", () => {
       expect(result.data?.[0]).toBe(250)
       const deliveries = yield* upstream.deliveries
       expect(deliveries.map((d) => d.rcptTos)).toEqual([["one@example.net", "two@example.net"]])
-      expect(text(deliveries[0]!.data)).toBe("X-Peer: 127.0.0.1\r\n" + text(tricky))
+      expect(peelReceived(text(deliveries[0]!.data))).toMatchObject({
+        received: [ourReceived({ by: "relay.test" })],
+        rest: "X-Peer: 127.0.0.1\r\n" + text(tricky)
+      })
       expect(deliveries[0]!.mailParameters).toEqual(["BODY=8BITMIME"])
       expect(yield* refusals).toEqual([
         {
@@ -365,7 +377,13 @@ s.quit()`,
           [250, "2.0.0 Ok"],
           [250, "2.0.0 Ok"]
         ])
-        expect(bodies).toEqual(["X-Peer: 127.0.0.1\r\nSubject: second\r\n\r\nagain\r\n.\r\n"])
+        expect(bodies.map((body) => peelReceived(body))).toEqual([
+          {
+            received: [ourReceived({ by: "relay.test", for: "c@example.net" })],
+            raw: [expect.any(String)],
+            rest: "X-Peer: 127.0.0.1\r\nSubject: second\r\n\r\nagain\r\n.\r\n"
+          }
+        ])
         expect(connections).toBe(2)
       })
     )
@@ -380,6 +398,10 @@ describe.skipIf(skipWithout("python3", "postfix", "aiosmtpd", "openssl"))("Relay
       const result = yield* sendOne(relay, "a@example.com", ["b@example.net"], tricky, ["BODY=8BITMIME"])
       expect(result.data?.[0]).toBe(250)
       const dump = yield* sink.dump(1)
+      // smtp-sink's own Received: on top of ours (unfolded here)
+      expect(dump.replaceAll("\n\t", " ")).toMatch(
+        /\nReceived: from \S+ \(\[127\.0\.0\.1\]\) by relay\.test with ESMTP id \S+ for <b@example\.net>; .* \+0000\nX-Peer: /
+      )
       expect(dump).toContain(("X-Peer: 127.0.0.1\r\n" + text(tricky)).replaceAll("\r\n", "\n"))
     })
   )
@@ -399,7 +421,10 @@ describe.skipIf(skipWithout("python3", "postfix", "aiosmtpd", "openssl"))("Relay
       const [delivery] = yield* server.deliveries(1)
       expect(delivery!.rcpt_tos).toEqual(["b@example.net"])
       expect(delivery!.mail_options).toEqual(["BODY=8BITMIME"])
-      expect(text(delivery!.content)).toBe("X-Peer: 127.0.0.1\r\n" + text(tricky))
+      expect(peelReceived(text(delivery!.content))).toMatchObject({
+        received: [ourReceived({ by: "relay.test", for: "b@example.net" })],
+        rest: "X-Peer: 127.0.0.1\r\n" + text(tricky)
+      })
     })
   )
 
@@ -412,7 +437,10 @@ describe.skipIf(skipWithout("python3", "postfix", "aiosmtpd", "openssl"))("Relay
       expect(result.data).toEqual([250, "2.0.0 OK"])
       const [delivery] = yield* server.deliveries(1)
       expect(delivery!.rcpt_tos).toEqual(["b@example.net"])
-      expect(text(delivery!.content)).toBe("X-Peer: 127.0.0.1\r\n" + plain)
+      expect(peelReceived(text(delivery!.content))).toMatchObject({
+        received: [ourReceived({ by: "relay.test" })],
+        rest: "X-Peer: 127.0.0.1\r\n" + plain
+      })
       expect((yield* refusals).map((s) => s.recipients)).toEqual([
         [{ address: "refuse-me@example.net", reply: "550 5.1.1 No such user" }]
       ])
@@ -428,7 +456,10 @@ describe.skipIf(skipWithout("python3", "postfix", "aiosmtpd", "openssl"))("Relay
       expect(result.data).toEqual([250, "2.0.0 OK"])
       const [delivery] = yield* server.deliveries(1)
       expect(delivery!.tls).toBe(true)
-      expect(text(delivery!.content)).toBe("X-Peer: 127.0.0.1\r\n" + plain)
+      expect(peelReceived(text(delivery!.content))).toMatchObject({
+        received: [ourReceived({ by: "relay.test", for: "b@example.net" })],
+        rest: "X-Peer: 127.0.0.1\r\n" + plain
+      })
 
       const doubting = yield* relayTo(server, { upstream: { startTls: "required" } })
       expect((yield* sendOne(doubting, "a@example.com", ["b@example.net"], plain)).mail).toEqual(unavailable)

@@ -1,6 +1,7 @@
 // Helpers for the relay and router tests: a server whose handler needs the SMTP client, an
 // upstream of our own with a refusal policy, handlers that record what their route saw, an
 // smtplib client that reports every reply, and SMTP conversations for scripted fake upstreams.
+import { expect } from "@effect/vitest"
 import { Clock, Context, Duration, Effect, Layer, Ref, Stream } from "effect"
 import type { Scope } from "effect"
 import * as ChildProcess from "node:child_process"
@@ -440,4 +441,114 @@ export const peakRss = (pid: number) =>
   Effect.sync(() => {
     const status = Fs.readFileSync(`/proc/${pid}/status`, "utf8")
     return Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1])
+  })
+
+// --- Received: --------------------------------------------------------------------------------
+
+export interface Peeled {
+  /** The Received: fields on top, each unfolded, with its id as `ID` and its date as `DATE`. */
+  readonly received: ReadonlyArray<string>
+  /** Each of those fields as written (folded). */
+  readonly raw: ReadonlyArray<string>
+  /** What follows them. */
+  readonly rest: string
+}
+
+const date = /; [A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} \+0000$/
+
+/** The Received: fields on top of `message` and what follows them. */
+export const peelReceived = (message: string): Peeled => {
+  const received: Array<string> = []
+  const raw: Array<string> = []
+  let rest = message
+  while (/^Received:/i.test(rest)) {
+    let end = rest.indexOf("\r\n")
+    while (end >= 0 && (rest[end + 2] === "\t" || rest[end + 2] === " ")) end = rest.indexOf("\r\n", end + 2)
+    if (end < 0) break
+    const field = rest.slice(0, end)
+    raw.push(field)
+    received.push(
+      field
+        .replaceAll(/\r\n[\t ]/g, " ")
+        .replace(/ id [^ ;]+/, " id ID")
+        .replace(date, "; DATE")
+    )
+    rest = rest.slice(end + 2)
+  }
+  return { received, raw, rest }
+}
+
+const quote = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+
+/** Our field as `peelReceived` gives it: from any HELO name, at `ip`, by `host`, for `rcpt` when one. */
+export const ourReceived = (options: {
+  readonly by: string
+  readonly with?: string | undefined
+  readonly for?: string | undefined
+  readonly ip?: string | undefined
+}) =>
+  expect.stringMatching(
+    new RegExp(
+      `^Received: from \\S+ \\(${quote(`[${options.ip ?? "127.0.0.1"}]`)}\\) by ${quote(options.by)} with ` +
+        `${options.with ?? "ESMTP"} id ID${options.for === undefined ? "" : quote(` for <${options.for}>`)}; DATE$`
+    )
+  )
+
+// --- aiosmtpd as a plain upstream --------------------------------------------------------------
+
+// aiosmtpd with its own replies, none with an enhanced code (as Postfix's "250 2.0.0 Ok: queued
+// as X" would have): 250 OK: queued as <n>, 554 for senders that start with "reject", 550 for
+// recipients that start with "refuse"; SIZE as given; each message written to a file in `dir`.
+const plainAiosmtpd = String.raw`
+import asyncio, os, sys
+from aiosmtpd.smtp import SMTP
+
+size, directory = int(sys.argv[1]), sys.argv[2]
+count = 0
+
+class Handler:
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("refuse"):
+            return "550 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        global count
+        if envelope.mail_from.startswith("reject"):
+            return "554 Transaction failed"
+        count += 1
+        with open(os.path.join(directory, str(count)), "wb") as f:
+            f.write(envelope.original_content)
+        return "250 OK: queued as Q%d" % count
+
+async def main():
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: SMTP(Handler(), hostname="aiosmtpd.test", data_size_limit=size), "127.0.0.1", 0
+    )
+    print("READY", server.sockets[0].getsockname()[1], flush=True)
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+`
+
+export interface PlainUpstream extends Listening {
+  /** The messages stored so far, in order (as aiosmtpd keeps them: dot-unstuffed). */
+  readonly stored: Effect.Effect<ReadonlyArray<Uint8Array>>
+}
+
+/** Debian's aiosmtpd with replies that carry no enhanced status code, and SIZE `size` (0: none). */
+export const plainUpstream = (size: number): Effect.Effect<PlainUpstream, Error, Scope.Scope> =>
+  Effect.gen(function* () {
+    const dir = yield* tempDir
+    const child = yield* spawnScoped("/usr/bin/python3", ["-c", plainAiosmtpd, String(size), dir], (line) =>
+      line.startsWith("READY ")
+    )
+    const stored = Effect.sync(() =>
+      Fs.readdirSync(dir)
+        .sort((a, b) => Number(a) - Number(b))
+        .map((name) => new Uint8Array(Fs.readFileSync(Path.join(dir, name))))
+    )
+    return { host: "127.0.0.1", port: Number(child.readyLine.split(" ")[1]), stored }
   })
