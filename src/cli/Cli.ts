@@ -1,6 +1,6 @@
 /**
  * The `effect-smtpd` command: Python's `python -m smtpd` with the same flags, plus
- * `--maildir`, `--format`, repeatable `--listen` and `--stdio`.
+ * `--maildir`, `--format`, repeatable `--listen` (TCP or `unix:/path`), `--stdio` and `--lmtp`.
  *
  * @since 0.1.0
  */
@@ -18,13 +18,14 @@ import * as Os from "node:os"
 import { formatEndpoint } from "../handler/SessionInfo.js"
 import * as Cluster from "../node/Cluster.js"
 import * as ClusterAuthLimit from "../node/ClusterAuthLimit.js"
+import * as Listening from "../node/Listening.js"
 import * as MetricsEndpoint from "../node/MetricsEndpoint.js"
 import * as NodeSmtpServer from "../node/NodeSmtpServer.js"
 import * as Metrics from "../server/Metrics.js"
 import * as MetricsText from "../server/MetricsText.js"
 import { parseAddress, SmtpServer } from "../server/SmtpServer.js"
 import * as SmtpSession from "../session/SmtpSession.js"
-import { handlerLayer } from "./Handlers.js"
+import { advertisedSize, handlerLayer } from "./Handlers.js"
 import * as HashPassword from "./HashPassword.js"
 import { options, type Parsed, UsageError, version } from "./Options.js"
 import * as TrustFlags from "./TrustFlags.js"
@@ -40,6 +41,38 @@ const commandDeadline = (parsed: Parsed): Effect.Effect<Duration.Duration | unde
         ? Effect.succeed(Duration.seconds(seconds))
         : Effect.fail(new UsageError({ message: `--command-deadline must be at least 1, got ${seconds}` }))
   })
+
+// --max-hops N: a loop limit of 0 would refuse every message that went through one relay
+const checkMaxHops = (parsed: Parsed): Effect.Effect<void, UsageError> =>
+  parsed.maxHops >= 1
+    ? Effect.void
+    : Effect.fail(new UsageError({ message: `--max-hops must be at least 1, got ${parsed.maxHops}` }))
+
+// --workers N|auto; not with a Unix socket: each worker would find the others' socket live and
+// refuse to take it over
+const workerCount = (parsed: Parsed, listen: ReadonlyArray<string>): Effect.Effect<number, UsageError> => {
+  const workers = Cluster.workerCount(parsed.workers)
+  if (workers === undefined) {
+    return Effect.fail(new UsageError({ message: `--workers must be a number from 1 or auto, got ${parsed.workers}` }))
+  }
+  const unix = listen.filter((address) => Listening.parseUnix(address) !== undefined)
+  if (workers > 1 && unix.length > 0) {
+    const message = `--workers cannot share a Unix socket (${unix.join(", ")}): run one process there, or listen on TCP`
+    return Effect.fail(new UsageError({ message }))
+  }
+  return Effect.succeed(workers)
+}
+
+// the protocol flags, for a listener as for --stdio
+const protocolOptions = (parsed: Parsed) => ({
+  maxMessageSize: parsed.size,
+  smtpUtf8: parsed.smtputf8,
+  trace: parsed.debug,
+  bareLineEndings: parsed.bareLf,
+  lmtp: parsed.lmtp,
+  chunking: parsed.chunking,
+  dsn: parsed.dsn
+})
 
 // GET /metrics on `address`
 const serveMetrics = (address: string, collect: () => Promise<ReadonlyArray<MetricsText.Sample>>) =>
@@ -60,15 +93,13 @@ export const serve = (parsed: Parsed) =>
   Effect.gen(function* () {
     if (parsed.size < 0) return yield* new UsageError({ message: `--size must be 0 or more, got ${parsed.size}` })
     const deadline = yield* commandDeadline(parsed)
+    yield* checkMaxHops(parsed)
     if (parsed.stdio) return yield* serveStdio(parsed, deadline)
     const handler = yield* handlerLayer(parsed)
     const listen =
       parsed.listen.length > 0 ? parsed.listen : [Option.getOrElse(parsed.localaddr, () => "localhost:8025")]
     const trust = yield* TrustFlags.resolve(parsed).pipe(Effect.mapError((message) => new UsageError({ message })))
-    const workers = Cluster.workerCount(parsed.workers)
-    if (workers === undefined) {
-      return yield* new UsageError({ message: `--workers must be a number from 1 or auto, got ${parsed.workers}` })
-    }
+    const workers = yield* workerCount(parsed, listen)
     const metrics = Option.getOrUndefined(parsed.metrics)
     if (metrics !== undefined && parseAddress(metrics) === undefined) {
       return yield* new UsageError({ message: `--metrics must be host:port, got ${metrics}` })
@@ -97,11 +128,10 @@ export const serve = (parsed: Parsed) =>
       // with only --tls-listen, no plain listener unless one is asked for
       listen:
         parsed.listen.length === 0 && Option.isNone(parsed.localaddr) && parsed.tlsListen.length > 0 ? [] : listen,
-      maxMessageSize: parsed.size,
-      smtpUtf8: parsed.smtputf8,
-      trace: parsed.debug,
-      commandDeadline: deadline,
-      bareLineEndings: parsed.bareLf
+      ...protocolOptions(parsed),
+      // in front of a relay, room for what it adds (and no more than its upstream takes)
+      maxMessageSize: yield* advertisedSize(parsed),
+      commandDeadline: deadline
     }).pipe(Layer.provide(handler), Layer.provide(trust.authenticator ?? Layer.empty))
     const logLevel = parsed.debug ? "Debug" : "Info"
     yield* Effect.gen(function* () {
@@ -119,8 +149,9 @@ export const serve = (parsed: Parsed) =>
         Effect.sync(() => process.on("SIGHUP", reload)),
         () => Effect.sync(() => process.off("SIGHUP", reload))
       )
-      const where = [...addresses.map(formatEndpoint), ...tlsAddresses.map((a) => `${formatEndpoint(a)} (TLS)`)]
-      yield* Console.error(`effect-smtpd ${version}: ${parsed.handlerClass} listening on ${where.join(", ")}`)
+      const all = [...addresses.map(formatEndpoint), ...tlsAddresses.map((a) => `${formatEndpoint(a)} (TLS)`)]
+      const lmtp = parsed.lmtp ? " (LMTP)" : ""
+      yield* Console.error(`effect-smtpd ${version}: ${parsed.handlerClass}${lmtp} listening on ${all.join(", ")}`)
       // every server metric shows from the start, in this process's reading; a worker's is read
       // by the primary, which serves their sum
       if (metrics !== undefined) Metrics.register()
@@ -182,11 +213,8 @@ const serveStdio = (parsed: Parsed, commandDeadline: Duration.Duration | undefin
       ...{ authInsecure, idleTimeout, maxRecipients, requireAuth },
       ...stdioEndpoints(),
       hostname: Os.hostname(),
-      maxMessageSize: parsed.size,
-      smtpUtf8: parsed.smtputf8,
-      trace: parsed.debug,
-      commandDeadline,
-      bareLineEndings: parsed.bareLf
+      ...protocolOptions(parsed),
+      commandDeadline
     })
     yield* Stream.run(session, stdio.stdout()).pipe(
       // a client may keep its end open after QUIT: the process does not wait for it

@@ -11,6 +11,7 @@ import type * as SmtpClient from "../client/SmtpClient.js"
 import type { MessageHandler } from "../handler/MessageHandler.js"
 import * as Debugging from "../handlers/Debugging.js"
 import * as Maildir from "../handlers/Maildir.js"
+import * as Received from "../handlers/Received.js"
 import * as Relay from "../handlers/Relay.js"
 import * as Router from "../handlers/Router.js"
 import * as Sink from "../handlers/Sink.js"
@@ -48,17 +49,24 @@ const upstreamOf = (parsed: Parsed, hostPort: string) =>
     return options
   })
 
+// --no-received and --max-hops, for the handlers that add a Received: field / count them
+const trace = (parsed: Parsed) => ({ received: parsed.received, maxReceived: parsed.maxHops })
+
 const relayLayer = (parsed: Parsed, hostPort: string, mode: "forward" | "spool") =>
   Effect.map(upstreamOf(parsed, hostPort), (upstream) =>
-    Relay.layer({ upstream, mode, relayNetworks: parsed.relayNetworks.split(",").filter((n) => n.trim() !== "") }).pipe(
-      Layer.provide(NodeSmtpClient.layer)
-    )
+    Relay.layer({
+      upstream,
+      mode,
+      relayNetworks: parsed.relayNetworks.split(",").filter((n) => n.trim() !== ""),
+      ...trace(parsed)
+    }).pipe(Layer.provide(NodeSmtpClient.layer))
   )
 
 const deliverLayer = (parsed: Parsed, deliver: RoutesFile.Deliver) => {
   if (deliver === "sink") return Effect.succeed(Sink.layer)
   if (deliver === "debug") return Effect.succeed(Debugging.layer({ format: parsed.format }))
-  if ("maildir" in deliver) return Effect.succeed(Maildir.layerNode({ root: deliver.maildir }))
+  if ("maildir" in deliver)
+    return Effect.succeed(Maildir.layerNode({ root: deliver.maildir, received: parsed.received }))
   return relayLayer(parsed, deliver.relay, deliver.mode ?? parsed.relayMode)
 }
 
@@ -79,7 +87,7 @@ const routerLayer = (parsed: Parsed, file: string) =>
       )
     )
     const fallback = config.fallback === undefined ? undefined : yield* deliverLayer(parsed, config.fallback)
-    return Router.layer({ routes, fallback })
+    return Router.layer({ routes, fallback, ...trace(parsed) })
   })
 
 /**
@@ -99,7 +107,7 @@ export const handlerLayer = (
     case "Maildir":
       return Option.match(parsed.maildir, {
         onNone: () => Effect.fail(new UsageError({ message: "--class Maildir needs --maildir DIR" })),
-        onSome: (root) => Effect.succeed(Maildir.layerNode({ root }))
+        onSome: (root) => Effect.succeed(Maildir.layerNode({ root, received: parsed.received }))
       })
     case "PureProxy":
       return relayLayer(
@@ -114,3 +122,40 @@ export const handlerLayer = (
       })
   }
 }
+
+/**
+ * The SIZE the server advertises (its `maxMessageSize`): `--size`, but in front of a relay less
+ * what the relay adds to each message (its `Received:` and `X-Peer` lines) and no more than the
+ * upstream's own SIZE, read from it at start-up, so that a message of exactly the advertised
+ * size is never refused upstream. Behind a Router the Router's `Received:` counts too.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const advertisedSize = (parsed: Parsed): Effect.Effect<number, UsageError, FileSystem.FileSystem> =>
+  Effect.gen(function* () {
+    const options = trace(parsed)
+    if (parsed.handlerClass === "PureProxy") {
+      const upstream = yield* upstreamOf(
+        parsed,
+        Option.getOrElse(parsed.remoteaddr, () => "localhost:25")
+      )
+      const size = yield* Relay.probeSize(upstream).pipe(
+        Effect.timeoutOrElse({ duration: "5 seconds", orElse: () => Effect.succeed(undefined) }),
+        Effect.provide(NodeSmtpClient.layer)
+      )
+      return Relay.advertisedSize(options, parsed.size, size)
+    }
+    if (parsed.handlerClass !== "Router" || Option.isNone(parsed.routes) || parsed.size === 0) return parsed.size
+    const config = yield* RoutesFile.load(parsed.routes.value).pipe(
+      Effect.mapError((message) => new UsageError({ message }))
+    )
+    const delivers = [
+      ...config.routes.map((route) => route.deliver),
+      ...(config.fallback === undefined ? [] : [config.fallback])
+    ]
+    const relays = delivers.some((deliver) => typeof deliver === "object" && "relay" in deliver)
+    return relays
+      ? Math.max(1, Relay.advertisedSize(options, parsed.size) - (parsed.received ? Received.maxLength : 0))
+      : parsed.size
+  })

@@ -1,12 +1,14 @@
 /**
  * The server command's flags and arguments: Python's `python -m smtpd` with the same flags, plus
- * `--maildir`, `--format`, repeatable `--listen`, `--stdio` and the trust flags.
+ * `--maildir`, `--format`, repeatable `--listen` (TCP or Unix sockets), `--stdio`, `--lmtp`, the
+ * ESMTP extensions' and trace fields' switches, and the trust flags.
  *
  * @since 0.1.0
  */
 import { Argument, type Command, Flag } from "effect/cli"
 import * as Config from "effect/Config"
 import * as Data from "effect/Data"
+import * as Listening from "../node/Listening.js"
 import * as Networks from "../server/Networks.js"
 import { parseAddress } from "../server/SmtpServer.js"
 import * as TrustFlags from "./TrustFlags.js"
@@ -33,15 +35,18 @@ export const classes = ["DebuggingServer", "Sink", "Maildir", "PureProxy", "Rout
  */
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
 
-const address = (name: string, description: string) =>
+const address = (name: string, description: string, unix: boolean) =>
   Argument.String(name).pipe(
     Argument.withDescription(description),
     Argument.filter(
-      (text) => parseAddress(text) !== undefined,
-      () => "host:port"
+      (text) => parseAddress(text) !== undefined || (unix && Listening.parseUnix(text) !== undefined),
+      () => (unix ? "host:port or unix:/path" : "host:port")
     ),
     Argument.optional
   )
+
+/** The default of --max-hops: Postfix's hopcount_limit. */
+export const defaultMaxHops = 50
 
 /**
  * The flags and arguments of the server command (with TrustFlags.options).
@@ -143,12 +148,44 @@ export const options = {
       "Hold one SMTP session on standard input and output, then exit (inetd, systemd sockets with Accept=yes, sendmail -bs); logs go to stderr. Not with --class DebuggingServer."
     )
   ),
+  lmtp: Flag.Boolean("lmtp").pipe(
+    Flag.withDefault(false),
+    Flag.withDescription(
+      "Speak LMTP (RFC 2033) instead of SMTP: LHLO, and one reply per recipient after the data (default off; the port stays 8025)."
+    )
+  ),
+  chunking: Flag.Boolean("chunking").pipe(
+    Flag.withDefault(true),
+    Flag.withDescription("Offer CHUNKING (BDAT, RFC 3030) and BINARYMIME (default on; --no-chunking turns it off).")
+  ),
+  dsn: Flag.Boolean("dsn").pipe(
+    Flag.withDefault(true),
+    Flag.withDescription("Offer DSN (RFC 3461): RET, ENVID, NOTIFY, ORCPT (default on; --no-dsn turns it off).")
+  ),
+  received: Flag.Boolean("received").pipe(
+    Flag.withDefault(true),
+    Flag.withDescription(
+      "Maildir, PureProxy and Router add a Received: trace field (RFC 5321 §4.4) (default on; --no-received turns it off)."
+    )
+  ),
+  maxHops: Flag.Int("max-hops").pipe(
+    Flag.withDefault(defaultMaxHops),
+    Flag.withDescription(
+      `PureProxy and Router refuse with 554 5.4.6 a message with more Received: fields than this: a mail loop (default ${defaultMaxHops}).`
+    )
+  ),
   listen: Flag.String("listen").pipe(
     Flag.atLeast(0),
-    Flag.withDescription("An address to listen on (host:port, [ipv6]:port); repeatable. Overrides localaddr.")
+    Flag.withDescription(
+      "An address to listen on (host:port, [ipv6]:port, or a Unix socket: unix:/path, mode 0660 unless unix:/path?mode=0600 says otherwise); repeatable. Overrides localaddr."
+    )
   ),
-  localaddr: address("localaddr", "host:port to listen on (default localhost:8025: 127.0.0.1 and ::1)."),
-  remoteaddr: address("remoteaddr", "host:port to relay to with --class PureProxy (default localhost:25).")
+  localaddr: address(
+    "localaddr",
+    "host:port (or unix:/path) to listen on (default localhost:8025: 127.0.0.1 and ::1).",
+    true
+  ),
+  remoteaddr: address("remoteaddr", "host:port to relay to with --class PureProxy (default localhost:25).", false)
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * The SMTP server on Node sockets: listens on one or more addresses (IPv4 and IPv6; `localhost`
- * means both loopbacks), plain (with STARTTLS when it has a certificate) or implicit TLS (port
+ * means both loopbacks; Unix sockets), plain (with STARTTLS when it has a certificate) or implicit TLS (port
  * 465 style), runs a session per connection with the `MessageHandler` in context, and shuts
  * down gracefully when its scope closes.
  *
@@ -30,6 +30,12 @@ export interface Options extends ServerConfig.Options {
   /**
    * `host:port` addresses (default `localhost:8025`, or none when only `tlsListen` is given);
    * port 0 picks a free one. STARTTLS is offered there when `tls` is given.
+   *
+   * `unix:/path/to/sock` listens on a Unix socket (an LMTP server's usual address), whose file
+   * gets mode 0660 unless the address says otherwise (`unix:/path?mode=0600`). A socket file a
+   * dead process left is replaced; one a live process answers on, or a file that is no socket,
+   * is a ListenError; the file is removed when the server stops. Its sessions' peer and local
+   * endpoints are `unix:/path`, port 0. Not in a `node:cluster` worker.
    */
   readonly listen?: ReadonlyArray<string> | string | undefined
   /** The server's certificates: STARTTLS on the `listen` addresses, and what `tlsListen` needs. */
@@ -41,21 +47,43 @@ export interface Options extends ServerConfig.Options {
   readonly tlsListen?: ReadonlyArray<string> | string | undefined
 }
 
+/** A connection's endpoints when they are not the socket's own: a Unix socket's. */
+type Endpoints = NodeTransport.Options["endpoints"]
+
 // allowHalfOpen: a client may send QUIT and FIN before it reads our 221. Closing the scope stops
 // accepting; the sessions close on their own schedule (see Sessions).
-const listenOn = (host: string, port: number, onConnection: (socket: Net.Socket) => void) =>
-  Listening.listen(Net.createServer({ allowHalfOpen: true, noDelay: true }, onConnection), host, port)
+const createServer = (onConnection: (socket: Net.Socket, endpoints: Endpoints) => void, endpoints?: Endpoints) =>
+  Net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => onConnection(socket, endpoints))
+
+const listenOn = (host: string, port: number, onConnection: (socket: Net.Socket, endpoints: Endpoints) => void) =>
+  Listening.listen(createServer(onConnection), host, port)
+
+// a Unix socket's clients have no address: every connection reports the socket's path
+const listenUnix = (
+  address: Listening.UnixAddress,
+  onConnection: (socket: Net.Socket, endpoints: Endpoints) => void
+) => {
+  const endpoint = Listening.unixEndpoint(address.path)
+  return Listening.listenUnix(createServer(onConnection, { remote: endpoint, local: endpoint }), address)
+}
 
 const addressList = (value: ReadonlyArray<string> | string | undefined): ReadonlyArray<string> =>
   typeof value === "string" ? [value] : (value ?? [])
 
 // listens on each address; `localhost` is both loopbacks on one port (IPv6 may be missing)
-const listenAll = (listen: ReadonlyArray<string>, onConnection: (socket: Net.Socket) => void) =>
+const listenAll = (listen: ReadonlyArray<string>, onConnection: (socket: Net.Socket, endpoints: Endpoints) => void) =>
   Effect.gen(function* () {
     const addresses: Array<Endpoint> = []
     for (const text of listen) {
+      const unix = Listening.parseUnix(text)
+      if (unix !== undefined) {
+        addresses.push(yield* listenUnix(unix, onConnection))
+        continue
+      }
       const parsed = parseAddress(text)
-      if (parsed === undefined) return yield* new ListenError({ address: text, message: "expected host:port" })
+      if (parsed === undefined) {
+        return yield* new ListenError({ address: text, message: "expected host:port or unix:/path" })
+      }
       if (parsed.host.toLowerCase() !== "localhost") {
         addresses.push(yield* listenOn(parsed.host, parsed.port, onConnection))
         continue
@@ -83,6 +111,57 @@ const handshakeFailure = (error: Transport.TransportError): { readonly quiet: bo
   const quiet = code === "ECONNRESET" || code === "EPIPE" || text.startsWith("connection closed")
   return { quiet, text }
 }
+
+interface TlsAcceptor {
+  readonly config: ServerConfig.ServerConfig
+  readonly contexts: NodeTls.Contexts | undefined
+  readonly sessions: Sessions.Sessions
+  /** Sockets still in their handshake: not sessions yet, so shutdown ends them itself. */
+  readonly handshaking: Set<Net.Socket>
+  readonly runFork: <A, E>(effect: Effect.Effect<A, E>) => unknown
+}
+
+// implicit TLS: the handshake first (after a trusted proxy's PROXY header), in the connection's
+// fiber; `own` are a Unix socket's endpoints
+const tlsAcceptor =
+  ({ config, contexts, handshaking, runFork, sessions }: TlsAcceptor) =>
+  (socket: Net.Socket, own: Endpoints): void => {
+    if (contexts === undefined) return void socket.destroy()
+    handshaking.add(socket)
+    const remote = own?.remote ?? { address: socket.remoteAddress ?? "unknown", port: socket.remotePort ?? 0 }
+    const peer = formatEndpoint(remote)
+    const secure = (endpoints: Endpoints, proxied: boolean) =>
+      NodeTls.handshake(contexts, socket).pipe(
+        Effect.matchEffect({
+          onFailure: (error) => {
+            const { quiet, text } = handshakeFailure(error)
+            const message = `TLS handshake failed: ${text}`
+            return (quiet ? Effect.logDebug(message) : Effect.logInfo(message)).pipe(Effect.annotateLogs({ peer }))
+          },
+          onSuccess: (secured) =>
+            Effect.sync(() => {
+              const transport = NodeTransport.make(secured, { secure: true, tls: NodeTls.tlsInfo(secured), endpoints })
+              return proxied ? sessions.acceptProxied(transport) : sessions.accept(transport)
+            })
+        })
+      )
+    // a trusted proxy sends its PROXY header before the client's handshake, in clear
+    runFork(
+      (ServerConfig.fromProxy(config, remote.address)
+        ? NodeProxyHeader.read(socket, config.proxyTimeout).pipe(
+            Effect.matchEffect({
+              onFailure: (error) =>
+                Effect.andThen(
+                  Effect.logInfo(`PROXY header refused: ${error.reason}`).pipe(Effect.annotateLogs({ peer })),
+                  Effect.sync(() => socket.destroy())
+                ),
+              onSuccess: (endpoints) => secure(endpoints, true)
+            })
+          )
+        : secure(own, false)
+      ).pipe(Effect.ensuring(Effect.sync(() => handshaking.delete(socket))))
+    )
+  }
 
 /**
  * Starts the server in the current scope.
@@ -117,57 +196,19 @@ export const make = (
     const runFork = Effect.runForkWith(yield* Effect.context<never>())
     const transportOptions = contexts === undefined ? {} : { startTls: contexts }
     // a session starts in the socket's callback: it forks a fiber only when it needs one
-    const onConnection = (socket: Net.Socket) => sessions.accept(NodeTransport.make(socket, transportOptions))
+    const onConnection = (socket: Net.Socket, endpoints: Endpoints) =>
+      sessions.accept(
+        NodeTransport.make(socket, endpoints === undefined ? transportOptions : { ...transportOptions, endpoints })
+      )
 
-    // implicit TLS: the handshake first (after a trusted proxy's PROXY header), in the
-    // connection's fiber. Sockets still in their handshake are not sessions yet: shutdown ends
-    // them itself.
+    // implicit TLS: sockets still in their handshake are not sessions yet, shutdown ends them itself
     const handshaking = new Set<Net.Socket>()
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
         for (const socket of handshaking) socket.destroy()
       })
     )
-    const onTlsConnection = (socket: Net.Socket) => {
-      if (contexts === undefined) return socket.destroy()
-      handshaking.add(socket)
-      const peer = formatEndpoint({ address: socket.remoteAddress ?? "unknown", port: socket.remotePort ?? 0 })
-      const secure = (endpoints: NodeProxyHeader.Endpoints | undefined) =>
-        NodeTls.handshake(contexts, socket).pipe(
-          Effect.matchEffect({
-            onFailure: (error) => {
-              const { quiet, text } = handshakeFailure(error)
-              const message = `TLS handshake failed: ${text}`
-              return (quiet ? Effect.logDebug(message) : Effect.logInfo(message)).pipe(Effect.annotateLogs({ peer }))
-            },
-            onSuccess: (secured) =>
-              Effect.sync(() => {
-                const transport = NodeTransport.make(secured, {
-                  secure: true,
-                  tls: NodeTls.tlsInfo(secured),
-                  endpoints
-                })
-                return endpoints === undefined ? sessions.accept(transport) : sessions.acceptProxied(transport)
-              })
-          })
-        )
-      // a trusted proxy sends its PROXY header before the client's handshake, in clear
-      runFork(
-        (ServerConfig.fromProxy(config, socket.remoteAddress ?? "")
-          ? NodeProxyHeader.read(socket, config.proxyTimeout).pipe(
-              Effect.matchEffect({
-                onFailure: (error) =>
-                  Effect.andThen(
-                    Effect.logInfo(`PROXY header refused: ${error.reason}`).pipe(Effect.annotateLogs({ peer })),
-                    Effect.sync(() => socket.destroy())
-                  ),
-                onSuccess: secure
-              })
-            )
-          : secure(undefined)
-        ).pipe(Effect.ensuring(Effect.sync(() => handshaking.delete(socket))))
-      )
-    }
+    const onTlsConnection = tlsAcceptor({ config, contexts, sessions, handshaking, runFork })
 
     const listen = addressList(options.listen ?? (tlsListen.length > 0 ? [] : ["localhost:8025"]))
     const addresses = yield* listenAll(listen, onConnection)

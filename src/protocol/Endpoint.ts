@@ -22,8 +22,13 @@ export interface Endpoint {
  * @since 0.1.0
  * @category utils
  */
-export const formatEndpoint = (endpoint: Endpoint): string =>
-  endpoint.address.includes(":") ? `[${endpoint.address}]:${endpoint.port}` : `${endpoint.address}:${endpoint.port}`
+export const formatEndpoint = (endpoint: Endpoint): string => {
+  // a Unix socket (`unix:/path`) has no port
+  if (endpoint.address.startsWith("unix:")) return endpoint.address
+  return endpoint.address.includes(":")
+    ? `[${endpoint.address}]:${endpoint.port}`
+    : `${endpoint.address}:${endpoint.port}`
+}
 
 /**
  * What handlers may know of a TLS session.

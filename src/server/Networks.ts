@@ -120,7 +120,8 @@ export const parseAll = (texts: ReadonlyArray<string>): Result.Result<ReadonlyAr
  * @category predicates
  */
 export const contains = (networks: ReadonlyArray<Network>, address: string): boolean => {
-  const parsed = parseAddress(address)
+  // a Unix socket's client is a process on this machine: it counts as loopback
+  const parsed = parseAddress(address.startsWith("unix:") ? "127.0.0.1" : address)
   if (parsed === undefined) return false
   const width = bits(parsed.family)
   return networks.some(

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
-import { spawn, spawnSync } from "node:child_process"
+import { spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { skipWithout } from "../utils/tools.js"
+import * as CliProcess from "../utils/cliProcess.js"
 import { builtCommand } from "../utils/command.js"
 
 // The command as users run it: a separate process, its stdout, stderr and exit status.
@@ -11,53 +12,7 @@ const main = builtCommand()
 const node = process.execPath
 
 const runOnce = (args: ReadonlyArray<string>) => spawnSync(node, [main, ...args], { encoding: "utf8", timeout: 30_000 })
-
-// several runs at once: each spends most of its time starting up
-const runAll = (runs: ReadonlyArray<ReadonlyArray<string>>) =>
-  Promise.all(
-    runs.map(
-      (args) =>
-        new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-          const child = spawn(node, [main, ...args], { stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 })
-          let stdout = ""
-          let stderr = ""
-          child.stdout.on("data", (d) => (stdout += d))
-          child.stderr.on("data", (d) => (stderr += d))
-          child.on("close", (status) => resolve({ status, stdout, stderr }))
-        })
-    )
-  )
-
-interface Running {
-  readonly port: number
-  readonly stdout: () => string
-  readonly stderr: () => string
-  readonly stop: (signal: NodeJS.Signals) => Promise<number | null>
-}
-
-const start = (args: ReadonlyArray<string>): Promise<Running> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(node, [main, ...args], { stdio: ["ignore", "pipe", "pipe"] })
-    let stdout = ""
-    let stderr = ""
-    const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)))
-    const timer = setTimeout(() => reject(new Error(`no listening line; stderr: ${stderr}`)), 30_000)
-    child.stdout.on("data", (d) => (stdout += d))
-    child.stderr.on("data", (d) => {
-      stderr += d
-      const match = /listening on 127\.0\.0\.1:(\d+)/.exec(stderr)
-      if (match) {
-        clearTimeout(timer)
-        resolve({
-          port: Number(match[1]),
-          stdout: () => stdout,
-          stderr: () => stderr,
-          stop: (signal) => (child.kill(signal), exited)
-        })
-      }
-    })
-    child.on("error", reject)
-  })
+const { runAll, start } = CliProcess.runner(main)
 
 const sendWithPython = (port: number, recipients: ReadonlyArray<string> = ["bob@example.com"]) => {
   const script = [
@@ -135,23 +90,35 @@ describe("effect-smtpd command", () => {
     }
   })
 
-  it.skipIf(noPython)("relays with -c PureProxy to remoteaddr, adding X-Peer", async () => {
-    const upstream = await start(["--format", "json", "--listen", "127.0.0.1:0"])
-    const relay = await start(["-c", "PureProxy", "--upstream-tls", "off", "127.0.0.1:0", `127.0.0.1:${upstream.port}`])
-    try {
-      sendWithPython(relay.port)
-      await new Promise((r) => setTimeout(r, 300))
-      const record = JSON.parse(upstream.stdout().trim())
-      expect(record.mail_from).toBe("alice@example.com")
-      expect(record.rcpt_to).toEqual(["bob@example.com"])
-      expect(Buffer.from(record.content_b64, "base64").toString()).toBe(
-        "X-Peer: 127.0.0.1\r\nSubject: cli test\r\n\r\nHello from the test\r\n"
-      )
-    } finally {
-      await relay.stop("SIGTERM")
-      await upstream.stop("SIGTERM")
+  it.skipIf(noPython)(
+    "relays with -c PureProxy to remoteaddr, adding X-Peer (and no Received: with --no-received)",
+    async () => {
+      const upstream = await start(["--format", "json", "--listen", "127.0.0.1:0"])
+      // --no-received: the message arrives as smtpd relayed it, X-Peer and all
+      const relay = await start([
+        "-c",
+        "PureProxy",
+        "--no-received",
+        "--upstream-tls",
+        "off",
+        "127.0.0.1:0",
+        `127.0.0.1:${upstream.port}`
+      ])
+      try {
+        sendWithPython(relay.port)
+        await new Promise((r) => setTimeout(r, 300))
+        const record = JSON.parse(upstream.stdout().trim())
+        expect(record.mail_from).toBe("alice@example.com")
+        expect(record.rcpt_to).toEqual(["bob@example.com"])
+        expect(Buffer.from(record.content_b64, "base64").toString()).toBe(
+          "X-Peer: 127.0.0.1\r\nSubject: cli test\r\n\r\nHello from the test\r\n"
+        )
+      } finally {
+        await relay.stop("SIGTERM")
+        await upstream.stop("SIGTERM")
+      }
     }
-  })
+  )
 
   it.skipIf(noPython)("routes with -c Router: a Maildir for one address, the relay fallback for the rest", async () => {
     const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-smtpd-cli-"))
@@ -233,24 +200,27 @@ describe("effect-smtpd command", () => {
     expect(await server.stop("SIGINT")).toBe(0)
   })
 
-  it.skipIf(noPython)("stores mail with -c Maildir and traces the protocol on stderr with -d", async () => {
-    const root = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-smtpd-cli-"))
-    try {
-      const server = await start(["-c", "Maildir", "--maildir", root, "-d", "127.0.0.1:0"])
-      sendWithPython(server.port)
-      await new Promise((r) => setTimeout(r, 300))
-      const files = Fs.readdirSync(Path.join(root, "new"))
-      expect(files).toHaveLength(1)
-      expect(Fs.readFileSync(Path.join(root, "new", files[0]!), "utf8")).toBe(
-        "Return-Path: <alice@example.com>\r\nDelivered-To: bob@example.com\r\nSubject: cli test\r\n\r\nHello from the test\r\n"
-      )
-      expect(server.stderr()).toContain("<<< mail FROM:<alice@example.com>")
-      expect(server.stdout()).toBe("")
-      await server.stop("SIGTERM")
-    } finally {
-      Fs.rmSync(root, { recursive: true, force: true })
+  it.skipIf(noPython)(
+    "stores mail with -c Maildir (no Received: with --no-received), tracing the protocol with -d",
+    async () => {
+      const root = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-smtpd-cli-"))
+      try {
+        const server = await start(["-c", "Maildir", "--maildir", root, "--no-received", "-d", "127.0.0.1:0"])
+        sendWithPython(server.port)
+        await new Promise((r) => setTimeout(r, 300))
+        const files = Fs.readdirSync(Path.join(root, "new"))
+        expect(files).toHaveLength(1)
+        expect(Fs.readFileSync(Path.join(root, "new", files[0]!), "utf8")).toBe(
+          "Return-Path: <alice@example.com>\r\nDelivered-To: bob@example.com\r\nSubject: cli test\r\n\r\nHello from the test\r\n"
+        )
+        expect(server.stderr()).toContain("<<< mail FROM:<alice@example.com>")
+        expect(server.stdout()).toBe("")
+        await server.stop("SIGTERM")
+      } finally {
+        Fs.rmSync(root, { recursive: true, force: true })
+      }
     }
-  })
+  )
 
   it.skipIf(noPython)("refuses messages over --size with 552", async () => {
     const server = await start(["-c", "Sink", "-s", "100", "--listen", "127.0.0.1:0"])
