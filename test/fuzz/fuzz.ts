@@ -72,6 +72,14 @@ const sessionLines = [
   `AUTH XOAUTH2 ${b64("user=alice\x01auth=Bearer t\x01\x01")}`,
   "*",
   "BDAT 10 LAST",
+  "BDAT 3",
+  "BDAT 0 LAST",
+  "BDAT 9999999999 LAST",
+  "BDAT x",
+  "LHLO c",
+  "MAIL FROM:<a@b.example> BODY=BINARYMIME RET=HDRS ENVID=a+2Bb",
+  "RCPT TO:<c@d.example> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;c+40d.example",
+  "RCPT TO:<c@d.example> NOTIFY=NEVER,DELAY",
   "x".repeat(3000)
 ]
 const lineEndings = ["\r\n", "\r\n", "\r\n", "\r\n", "\n", "\r", ""]
@@ -223,6 +231,44 @@ const framerOptions = fc.record({
   startInData: fc.boolean()
 })
 
+describe("Framer, BDAT", () => {
+  itProp(
+    "a chunk of any size over any bytes in any pieces: its bytes out as they came (to the limit), then commands",
+    [anyInput, cuts, fc.nat(400), fc.constantFrom(0, 1, 50, 300)],
+    ([bytes, points, size, maxMessageSize]) => {
+      const framer = Framer.make({ maxMessageSize })
+      framer.startChunk(size, true)
+      let body = ""
+      let aborted = false
+      let end: number | undefined
+      let lines = 0
+      for (const piece of splitAt(bytes, points)) {
+        framer.push(piece)
+        for (let frame = framer.pull(); frame !== undefined; frame = framer.pull()) {
+          if (frame._tag === "Body") body += latin1(frame.bytes)
+          else if (frame._tag === "Abort") aborted = true
+          else if (frame._tag === "EndOfChunk") end = frame.size
+          else if (frame._tag === "Line" || frame._tag === "LineTooLong") lines++
+          else throw new Error(`unexpected ${frame._tag}`)
+        }
+        // never more than a line's worth held once the chunk is through
+        if (end !== undefined) expect(framer.buffered).toBeLessThan(2048)
+      }
+      const content = latin1(bytes.subarray(0, size))
+      if (bytes.length < size) {
+        expect(end).toBeUndefined()
+        expect(lines).toBe(0)
+      } else expect(end).toBe(size)
+      if (aborted) {
+        expect(maxMessageSize).toBeGreaterThan(0)
+        expect(content.startsWith(body)).toBe(true)
+        expect(body.length).toBeLessThanOrEqual(maxMessageSize)
+      } else expect(body).toBe(content)
+    },
+    params(1)
+  )
+})
+
 describe("Framer", () => {
   itProp(
     "any bytes, in any chunks, in every mode: never throws, and gives the frames of one chunk",
@@ -301,7 +347,10 @@ const protocolConfig = fc
     maxErrors: fc.integer({ min: 1, max: 30 }),
     maxJunkCommands: fc.integer({ min: 0, max: 5 }),
     maxRecipients: fc.integer({ min: 1, max: 3 }),
-    smtpUtf8: fc.boolean()
+    smtpUtf8: fc.boolean(),
+    lmtp: fc.boolean(),
+    chunking: fc.boolean(),
+    dsn: fc.boolean()
   })
   .map(({ auth, ...options }) =>
     Protocol.makeConfig({ ...options, authMechanisms: auth ? ["PLAIN", "LOGIN", "CRAM-MD5"] : [] })

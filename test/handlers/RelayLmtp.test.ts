@@ -12,7 +12,7 @@ import * as NodeSmtpServer from "../../src/node/NodeSmtpServer.js"
 import * as SmtpError from "../../src/protocol/SmtpError.js"
 import { SmtpServer } from "../../src/server/SmtpServer.js"
 
-const serve = (options: NodeSmtpServer.Options, handler: Layer.Layer<MessageHandler.MessageHandler>) =>
+const serve = <E>(options: NodeSmtpServer.Options, handler: Layer.Layer<MessageHandler.MessageHandler, E>) =>
   Effect.map(
     Layer.build(
       NodeSmtpServer.layer({ listen: ["127.0.0.1:0"], shutdownGrace: 0, ...options }).pipe(Layer.provide(handler))
