@@ -382,7 +382,8 @@ export class Live implements Handle, Reader.Session, DataSection.Host {
   }
 
   isIdle(): boolean {
-    return !this.ended && this.reader.waitingForCommand()
+    // a message drained inline between its BDAT chunks waits for a command, but is not idle
+    return !this.ended && this.draining === undefined && this.reader.waitingForCommand()
   }
 
   /** Ends the session at once, in its fiber, with what is pending (an early talker's refusal). */

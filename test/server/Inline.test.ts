@@ -220,4 +220,30 @@ describe("shutdown", () => {
       expect(delta(before, yield* counts)).toEqual({ accepted: 1, rejected: 0, bytes: 12 + 13 })
     })
   )
+
+  it.live("a BDAT message drained inline is busy between its chunks too: the last chunk, then 421 4.3.2", () =>
+    Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      const server = yield* SmtpTest.server({ shutdownGrace: "5 seconds" }).pipe(
+        Effect.provide(Sink.layer),
+        Scope.provide(scope)
+      )
+      const busy = yield* greeted(server)
+      expect(codes([yield* command(busy, "MAIL FROM:<a@example.com>")])).toEqual(["250 2.1.0"])
+      expect(codes([yield* command(busy, "RCPT TO:<b@example.com>")])).toEqual(["250 2.1.5"])
+      yield* busy.send("BDAT 5\r\nfirst")
+      expect(codes([yield* busy.reply])).toEqual(["250 2.0.0"])
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
+      yield* Effect.sleep("200 millis")
+      expect(yield* busy.isClosed).toBe(false)
+      yield* busy.send("BDAT 4 LAST\r\nlast")
+      const replies = yield* Effect.timeoutOrElse(busy.replies(2), {
+        duration: "1 second",
+        orElse: () => Effect.fail("late")
+      })
+      expect(codes(replies)).toEqual(["250 2.0.0", "421 4.3.2"])
+      yield* busy.awaitClose
+      yield* Fiber.join(closing)
+    })
+  )
 })
