@@ -17,13 +17,13 @@ import * as Router from "../handlers/Router.js"
 import * as Sink from "../handlers/Sink.js"
 import * as NodeSmtpClient from "../node/NodeSmtpClient.js"
 import type { ConfigError } from "../server/ServerConfig.js"
-import { parseAddress } from "../server/SmtpServer.js"
 import { type Parsed, UsageError } from "./Options.js"
 import * as RoutesFile from "./RoutesFile.js"
+import * as UpstreamAddress from "./UpstreamAddress.js"
 
-const upstreamOf = (parsed: Parsed, hostPort: string) =>
+const upstreamOf = (parsed: Parsed, address: string) =>
   Effect.gen(function* () {
-    const { host, port } = parseAddress(hostPort)!
+    const { host, lmtp, port } = UpstreamAddress.parse(address)!
     const fs = yield* FileSystem.FileSystem
     const ca = Option.isSome(parsed.upstreamCa)
       ? yield* fs
@@ -41,6 +41,7 @@ const upstreamOf = (parsed: Parsed, hostPort: string) =>
     const options: SmtpClient.Options = {
       host,
       port,
+      lmtp,
       startTls: parsed.upstreamTls === "implicit" ? "off" : parsed.upstreamTls,
       implicitTls: parsed.upstreamTls === "implicit",
       tls: { ca },

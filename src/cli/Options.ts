@@ -12,6 +12,7 @@ import * as Listening from "../node/Listening.js"
 import * as Networks from "../server/Networks.js"
 import { parseAddress } from "../server/SmtpServer.js"
 import * as TrustFlags from "./TrustFlags.js"
+import * as UpstreamAddress from "./UpstreamAddress.js"
 
 /**
  * @since 0.1.0
@@ -185,7 +186,16 @@ export const options = {
     "host:port (or unix:/path) to listen on (default localhost:8025: 127.0.0.1 and ::1).",
     true
   ),
-  remoteaddr: address("remoteaddr", "host:port to relay to with --class PureProxy (default localhost:25).", false)
+  remoteaddr: Argument.String("remoteaddr").pipe(
+    Argument.withDescription(
+      "Where --class PureProxy relays to: host:port or unix:/path, after lmtp: for an LMTP upstream (default localhost:25)."
+    ),
+    Argument.filter(
+      (text) => UpstreamAddress.parse(text) !== undefined,
+      () => UpstreamAddress.expected
+    ),
+    Argument.optional
+  )
 }
 
 /**

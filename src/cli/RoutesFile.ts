@@ -22,7 +22,7 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
 import * as Address from "../protocol/Address.js"
-import { parseAddress } from "../server/SmtpServer.js"
+import * as UpstreamAddress from "./UpstreamAddress.js"
 import { lineAt, lineOf } from "./JsonLocation.js"
 
 const Mailbox = Schema.String.check(
@@ -39,7 +39,9 @@ const Pattern = Schema.String.check(
     }
   })
 )
-const HostPort = Schema.String.check(Schema.makeFilter((s) => parseAddress(s) !== undefined || "expected host:port"))
+const Upstream = Schema.String.check(
+  Schema.makeFilter((s) => UpstreamAddress.parse(s) !== undefined || `expected ${UpstreamAddress.expected}`)
+)
 
 /**
  * Where a route's recipients go.
@@ -50,7 +52,7 @@ const HostPort = Schema.String.check(Schema.makeFilter((s) => parseAddress(s) !=
 export const Deliver = Schema.Union([
   Schema.Literals(["sink", "debug"]),
   Schema.Struct({ maildir: Schema.NonEmptyString }),
-  Schema.Struct({ relay: HostPort, mode: Schema.optional(Schema.Literals(["forward", "spool"])) })
+  Schema.Struct({ relay: Upstream, mode: Schema.optional(Schema.Literals(["forward", "spool"])) })
 ])
 
 /**

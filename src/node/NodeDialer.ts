@@ -68,10 +68,16 @@ const wrap = (socket: Net.Socket, secure: boolean, timeout: Duration.Duration): 
  */
 export const connect = (target: Dialer.Target): Effect.Effect<Dialer.ClientTransport, Transport.TransportError> =>
   Effect.suspend(() => {
+    // `unix:/path`: a Unix socket (an LMTP server's, as Dovecot's)
+    const path = target.host.startsWith("unix:") ? target.host.slice(5) : undefined
     const socket =
       target.tls === undefined
-        ? Net.connect({ host: target.host, port: target.port })
-        : Tls.connect({ port: target.port, ...tlsOptions(target.host, target.tls) })
+        ? Net.connect(path === undefined ? { host: target.host, port: target.port } : { path })
+        : Tls.connect(
+            path === undefined
+              ? { port: target.port, ...tlsOptions(target.host, target.tls) }
+              : { path, ...tlsOptions("localhost", target.tls) }
+          )
     return Effect.map(
       established(socket, target.tls === undefined ? "connect" : "secureConnect", target.timeout),
       (s) => wrap(s, target.tls !== undefined, target.timeout)

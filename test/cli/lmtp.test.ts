@@ -156,4 +156,45 @@ describe("effect-smtpd --lmtp, Unix sockets and the ESMTP switches", () => {
       for (const server of [relay, alone, upstream]) await server.stop("SIGTERM")
     }
   })
+
+  it("relays with -c PureProxy to an LMTP upstream on a Unix socket (lmtp:unix:/path)", async () => {
+    const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-smtpd-cli-"))
+    try {
+      const path = Path.join(dir, "lmtp.sock")
+      const maildir = Path.join(dir, "mail")
+      const store = await start(["-c", "Maildir", "--maildir", maildir, "--lmtp", `unix:${path}`], /listening on unix:/)
+      const relay = await start(["-c", "PureProxy", "127.0.0.1:0", `lmtp:unix:${path}`])
+      try {
+        const replies = await converse({ port: relay.port }, [
+          "EHLO c\r\n",
+          "MAIL FROM:<a@b.example>\r\n",
+          "RCPT TO:<bob@example.com>\r\n",
+          "RCPT TO:<carol@example.com>\r\n",
+          "DATA\r\n",
+          "Subject: via lmtp\r\n\r\nrelayed\r\n.\r\n",
+          "QUIT\r\n"
+        ])
+        expect(replies.slice(2, 7).map((reply) => reply.slice(0, 3))).toEqual(["250", "250", "250", "354", "250"])
+        const [file, ...others] = Fs.readdirSync(Path.join(maildir, "new"))
+        expect(others).toEqual([])
+        const stored = Fs.readFileSync(Path.join(maildir, "new", file!), "utf8").replaceAll("\r\n\t", " ")
+        // the store's Received: (LMTP, from the relay over the socket) on top of the relay's (ESMTP)
+        expect(stored).toMatch(
+          /Received: from \S+ by \S+ with LMTP id [^\r]*\r\nReceived: from c \(\[127\.0\.0\.1\]\) by \S+ with ESMTP/
+        )
+        expect(stored).toContain("X-Peer: 127.0.0.1\r\nSubject: via lmtp\r\n\r\nrelayed\r\n")
+      } finally {
+        await relay.stop("SIGTERM")
+        await store.stop("SIGTERM")
+      }
+    } finally {
+      Fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("refuses an upstream address it cannot read", async () => {
+    const [result] = await runAll([["-c", "PureProxy", "127.0.0.1:0", "lmtp:nowhere"]])
+    expect(result!.status).toBe(2)
+    expect(result!.stderr).toContain("host:port or unix:/path, optionally after lmtp:")
+  })
 })
