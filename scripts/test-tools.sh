@@ -8,12 +8,22 @@
 #   Postfix's smtp-sink, smtp-source and posttls-finger
 #   Debian's aiosmtpd, run with /usr/bin/python3
 #   HAProxy (PROXY protocol)
+#   PostgreSQL's server (the SQL mail queue's tests start their own throw-away clusters)
 #
-# No daemon is started (a temporary policy-rc.d that exits 101) and Postfix gets no mail
-# configuration ("No configuration"): only its programs are wanted.
+# No daemon is started (a temporary policy-rc.d that exits 101), Postfix gets no mail
+# configuration ("No configuration") and PostgreSQL no "main" cluster: only the programs are wanted.
 set -uo pipefail
 
 installed() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/local/sbin/$1" ] || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
+
+# Debian keeps PostgreSQL's server programs off PATH, in /usr/lib/postgresql/<version>/bin
+postgres_installed() {
+  local dir
+  for dir in /usr/lib/postgresql/*/bin; do
+    [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ] && [ -x "$dir/postgres" ] && [ -x "$dir/createdb" ] && return 0
+  done
+  installed initdb && installed pg_ctl && installed postgres && installed createdb
+}
 
 missing_packages() {
   local missing=()
@@ -25,6 +35,7 @@ missing_packages() {
   { installed smtp-sink && installed smtp-source && installed posttls-finger; } || missing+=(postfix)
   /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
   installed haproxy || missing+=(haproxy)
+  postgres_installed || missing+=(postgresql)
   echo "${missing[@]}"
 }
 
@@ -59,6 +70,12 @@ trap cleanup EXIT
 
 # postfix: no mail configuration, and no daemon started by any install script
 echo 'postfix postfix/main_mailer_type select No configuration' | "${sudo[@]}" debconf-set-selections 2>/dev/null || true
+# postgresql: no "main" cluster (its configure step reads create_main_cluster through this drop-in
+# directory of createcluster.conf)
+if [[ " ${missing[*]} " == *" postgresql "* ]]; then
+  "${sudo[@]}" mkdir -p /etc/postgresql-common/createcluster.d &&
+    echo 'create_main_cluster = false' | "${sudo[@]}" tee /etc/postgresql-common/createcluster.d/effect-smtpd.conf >/dev/null
+fi
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null &&
     "${sudo[@]}" chmod 755 /usr/sbin/policy-rc.d && policy=1

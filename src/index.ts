@@ -213,3 +213,43 @@ export * as NodeTls from "./node/NodeTls.js"
  * @since 0.1.0
  */
 export * as SmtpSession from "./session/SmtpSession.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as Verdicts from "./handler/Verdicts.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as Dsn from "./protocol/Dsn.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as Received from "./handlers/Received.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as MailQueue from "./queue/MailQueue.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as SqlMailQueue from "./queue/SqlMailQueue.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as Delivery from "./queue/Delivery.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as Backoff from "./queue/Backoff.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as Bounce from "./queue/Bounce.js"

@@ -1,5 +1,6 @@
 // The programs outside Node that some tests run: real clients (swaks, curl, python3's smtplib),
-// real upstreams (Postfix's smtp-sink, Debian's aiosmtpd), HAProxy and openssl. A test or group
+// real upstreams (Postfix's smtp-sink, Debian's aiosmtpd), HAProxy, openssl and PostgreSQL's server
+// (the SQL mail queue's tests start throw-away clusters, test/utils/postgres.ts). A test or group
 // whose tool is missing is skipped (`describe.skipIf(skipWithout("haproxy"))`), unless tools are
 // required (CI=true, or SMTPD_REQUIRE_TOOLS=1): then it runs, and fails on the missing tool.
 //
@@ -53,6 +54,26 @@ export const python3 = (() => {
   }
 })()
 
+/**
+ * The directory of PostgreSQL's server programs (initdb, pg_ctl, postgres, createdb): Debian keeps
+ * them off PATH in /usr/lib/postgresql/<version>/bin (the newest version wins), elsewhere they are
+ * on PATH.
+ */
+export const postgresBin = (): string | undefined => {
+  const programs = ["initdb", "pg_ctl", "postgres", "createdb"]
+  const complete = (dir: string) => programs.every((name) => Fs.existsSync(Path.join(dir, name)))
+  const debian = "/usr/lib/postgresql"
+  const versions = Fs.existsSync(debian)
+    ? Fs.readdirSync(debian)
+        .filter((name) => /^\d+(\.\d+)?$/.test(name))
+        .sort((a, b) => Number(b) - Number(a))
+    : []
+  const found = versions.map((version) => Path.join(debian, version, "bin")).find(complete)
+  if (found !== undefined) return found
+  const initdb = which("initdb")
+  return initdb !== undefined && complete(Path.dirname(initdb)) ? Path.dirname(initdb) : undefined
+}
+
 const installed =
   (...names: ReadonlyArray<string>) =>
   () =>
@@ -82,7 +103,12 @@ const specs = {
     present: runs("/usr/bin/python3", ["-c", "import aiosmtpd"])
   },
   curl: { what: "curl", package: "curl", present: installed("curl") },
-  openssl: { what: "openssl", package: "openssl", present: installed("openssl") }
+  openssl: { what: "openssl", package: "openssl", present: installed("openssl") },
+  postgres: {
+    what: "PostgreSQL's server (initdb, pg_ctl, postgres)",
+    package: "postgresql",
+    present: () => postgresBin() !== undefined
+  }
 } satisfies Record<string, Spec>
 
 export type Tool = keyof typeof specs

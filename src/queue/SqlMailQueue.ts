@@ -1,0 +1,254 @@
+/**
+ * The `MailQueue` in a SQL database, through Effect's SQL module: SQLite (one process, in WAL
+ * mode with full synchronous commits) or PostgreSQL (any number of processes: claims take rows
+ * with `FOR UPDATE SKIP LOCKED`). Bodies are stored as rows of at most `chunkSize` bytes, written
+ * while the message streams in, so memory stays bounded and the body lives where the envelope
+ * does: a receiver on another host delivers it from the same database. A message's row is
+ * written last, with its recipients and the last piece of its body, in one transaction (a group
+ * commit): its commit is the moment the message is accepted.
+ *
+ * @since 0.2.0
+ */
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import * as SqlClient from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
+import * as GroupCommit from "./GroupCommit.js"
+import * as MailQueue from "./MailQueue.js"
+import * as Migrations from "./Migrations.js"
+import * as Rows from "./QueueRows.js"
+
+/**
+ * The largest piece of a body kept in one row.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const chunkSize = 256 * 1024
+
+const failed =
+  (operation: string) =>
+  <A, R>(effect: Effect.Effect<A, SqlError, R>): Effect.Effect<A, MailQueue.QueueError, R> =>
+    Effect.mapError(effect, (cause) => new MailQueue.QueueError({ operation, cause }))
+
+/**
+ * The queue on the `SqlClient` in the context: its tables migrated, its writer running in the
+ * scope.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const make = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  // SQLite: every commit reaches the disk before it returns (WAL is the client's default)
+  yield* sql.onDialectOrElse({ sqlite: () => sql.unsafe("PRAGMA synchronous = FULL"), orElse: () => Effect.void })
+  yield* Migrations.run
+  const writer = yield* GroupCommit.make(sql)
+  const store = new SqlStore(sql, writer)
+  return MailQueue.MailQueue.of({
+    enqueue: (submission, body) => store.enqueue(submission, body),
+    claim: (options) => store.claim(options).pipe(failed("claim")),
+    body: (id) => store.body(id),
+    settle: (id, owner, attempt) => store.settle(id, owner, attempt).pipe(failed("settle")),
+    list: store.select(undefined).pipe(failed("list")),
+    get: (id) => Effect.map(store.select(id), (found) => found[0]).pipe(failed("get")),
+    retry: (id, now) => store.retry(id, now).pipe(failed("retry")),
+    remove: (id) => store.remove(id).pipe(failed("remove")),
+    stats: store.stats.pipe(failed("stats")),
+    sweep: (before) => store.sweep(before).pipe(failed("sweep"))
+  })
+})
+
+/**
+ * @since 0.2.0
+ * @category layers
+ */
+export const layer: Layer.Layer<MailQueue.MailQueue, SqlError | Error, SqlClient.SqlClient> = Layer.effect(
+  MailQueue.MailQueue,
+  make
+)
+
+class SqlStore {
+  constructor(
+    private readonly sql: SqlClient.SqlClient,
+    private readonly writer: GroupCommit.GroupCommit
+  ) {}
+
+  // the body in pieces of `chunkSize`, each written as it fills; the last with the message
+  enqueue<E, R>(submission: MailQueue.Submission, body: Stream.Stream<Uint8Array, E, R>) {
+    const { sql, writer } = this
+    return Effect.gen(function* () {
+      // the server's clock: TestClock moves it in tests
+      const createdAt = yield* Clock.currentTimeMillis
+      const id = Rows.newId(createdAt)
+      // the piece being filled: a copy of the slices (views into read buffers) up to chunkSize
+      let piece = new Uint8Array(chunkSize)
+      let held = 0
+      let seq = 0
+      let size = 0
+      const chunk = (data: Uint8Array) =>
+        sql`INSERT INTO smtpd_queue_chunks ${sql.insert({ message_id: id, seq: seq++, data, created_at: createdAt })}`
+      const fill = (slice: Uint8Array): Effect.Effect<void, MailQueue.QueueError> => {
+        const n = Math.min(chunkSize - held, slice.length)
+        piece.set(slice.subarray(0, n), held)
+        held += n
+        size += n
+        if (held < chunkSize) return Effect.void
+        const full = piece
+        piece = new Uint8Array(chunkSize)
+        held = 0
+        const rest = slice.subarray(n)
+        return Effect.andThen(
+          writer.write(Effect.asVoid(chunk(full)), full.length),
+          rest.length > 0 ? fill(rest) : Effect.void
+        )
+      }
+      yield* Stream.runForEach(body, fill)
+      const last = piece.slice(0, held)
+      const row = Rows.messageRow(id, submission, { size, chunks: seq + 1, createdAt })
+      const recipients = Rows.recipientRows(id, submission.recipients)
+      yield* writer.write(
+        Effect.all([
+          chunk(last),
+          sql`INSERT INTO smtpd_queue ${sql.insert(row)}`,
+          sql`INSERT INTO smtpd_queue_recipients ${sql.insert(recipients)}`
+        ]).pipe(Effect.asVoid),
+        last.length
+      )
+      return id
+    })
+  }
+
+  claim(options: { readonly owner: string; readonly now: number; readonly limit: number; readonly leaseMs: number }) {
+    const { sql } = this
+    const { limit, now, owner } = options
+    const until = now + options.leaseMs
+    const due = sql`SELECT id FROM smtpd_queue WHERE next_attempt <= ${now}
+      AND (lease_until IS NULL OR lease_until < ${now}) ORDER BY next_attempt LIMIT ${limit}`
+    // PostgreSQL: rows another process is claiming right now are skipped, not waited for
+    const locked = sql.onDialectOrElse({ pg: () => sql`${due} FOR UPDATE SKIP LOCKED`, orElse: () => due })
+    return sql.withTransaction(
+      Effect.flatMap(
+        sql<Rows.MessageRow>`UPDATE smtpd_queue SET lease_owner = ${owner}, lease_until = ${until}
+          WHERE id IN (${locked}) RETURNING *`,
+        (rows) => this.withRecipients(rows)
+      )
+    )
+  }
+
+  body(id: string): Stream.Stream<Uint8Array, MailQueue.QueueError> {
+    const { sql } = this
+    return Stream.unwrap(
+      Effect.map(
+        sql<{ readonly chunks: number }>`SELECT chunks FROM smtpd_queue WHERE id = ${id}`.pipe(failed("body")),
+        (rows) =>
+          Stream.range(0, Number(rows[0]?.chunks ?? 0) - 1).pipe(
+            Stream.mapEffect((seq) =>
+              sql<{ readonly data: Uint8Array }>`SELECT data FROM smtpd_queue_chunks
+                WHERE message_id = ${id} AND seq = ${seq}`.pipe(
+                Effect.map((found) => new Uint8Array(found[0]?.data ?? new Uint8Array(0))),
+                failed("body")
+              )
+            ),
+            Stream.filter((piece) => piece.length > 0)
+          )
+      )
+    )
+  }
+
+  settle(id: string, owner: string, attempt: MailQueue.Attempt) {
+    const { sql } = this
+    return sql.withTransaction(
+      Effect.gen(function* () {
+        const mine = yield* sql<{ readonly id: string }>`SELECT id FROM smtpd_queue
+          WHERE id = ${id} AND lease_owner = ${owner}`
+        // the lease ran out and another worker has the message: its attempt counts, not ours
+        if (mine.length === 0) return
+        for (const r of attempt.recipients) {
+          yield* sql`UPDATE smtpd_queue_recipients SET state = ${r.state}, last_reply = ${r.reply ?? null}
+            WHERE message_id = ${id} AND idx = ${r.index}`
+        }
+        if (attempt.nextAttempt === undefined) return yield* Rows.deleteMessages(sql, [id])
+        yield* sql`UPDATE smtpd_queue SET attempts = attempts + 1, next_attempt = ${attempt.nextAttempt},
+          warned = ${attempt.warned === true ? 1 : 0}, lease_owner = NULL, lease_until = NULL WHERE id = ${id}`
+      })
+    )
+  }
+
+  select(id: string | undefined) {
+    const { sql } = this
+    const rows =
+      id === undefined
+        ? sql<Rows.MessageRow>`SELECT * FROM smtpd_queue ORDER BY created_at, id`
+        : sql<Rows.MessageRow>`SELECT * FROM smtpd_queue WHERE id = ${id}`
+    return Effect.flatMap(rows, (found) => this.withRecipients(found))
+  }
+
+  retry(id: string | undefined, now: number) {
+    const { sql } = this
+    const rows =
+      id === undefined
+        ? sql`UPDATE smtpd_queue SET next_attempt = ${now} RETURNING id`
+        : sql`UPDATE smtpd_queue SET next_attempt = ${now} WHERE id = ${id} RETURNING id`
+    return Effect.map(rows, (changed) => changed.length)
+  }
+
+  remove(id: string | undefined) {
+    const { sql } = this
+    return sql.withTransaction(
+      Effect.gen(function* () {
+        const ids =
+          id === undefined
+            ? yield* sql<{ readonly id: string }>`SELECT id FROM smtpd_queue`
+            : yield* sql<{ readonly id: string }>`SELECT id FROM smtpd_queue WHERE id = ${id}`
+        yield* Rows.deleteMessages(
+          sql,
+          ids.map((row) => row.id)
+        )
+        return ids.length
+      })
+    )
+  }
+
+  get stats() {
+    return Effect.map(
+      this.sql<{ readonly total: unknown; readonly deferred: unknown; readonly oldest: unknown }>`SELECT
+      (SELECT COUNT(*) FROM smtpd_queue) AS total,
+      (SELECT COUNT(DISTINCT message_id) FROM smtpd_queue_recipients WHERE state = 'deferred') AS deferred,
+      (SELECT MIN(created_at) FROM smtpd_queue) AS oldest`,
+      (rows): MailQueue.Stats => {
+        const row = rows[0]
+        const deferred = Number(row?.deferred ?? 0)
+        return {
+          queued: Number(row?.total ?? 0) - deferred,
+          deferred,
+          oldestCreatedAt: row?.oldest === null || row?.oldest === undefined ? undefined : Number(row.oldest)
+        }
+      }
+    )
+  }
+
+  sweep(before: number) {
+    const { sql } = this
+    return Effect.map(
+      sql<{ readonly message_id: string }>`DELETE FROM smtpd_queue_chunks WHERE created_at < ${before}
+        AND message_id NOT IN (SELECT id FROM smtpd_queue) RETURNING message_id`,
+      (rows) => rows.length
+    )
+  }
+
+  private withRecipients(rows: ReadonlyArray<Rows.MessageRow>) {
+    const { sql } = this
+    if (rows.length === 0) return Effect.succeed([])
+    return Effect.map(
+      sql<Rows.RecipientRow>`SELECT * FROM smtpd_queue_recipients
+        WHERE ${sql.in(
+          "message_id",
+          rows.map((row) => row.id)
+        )} ORDER BY message_id, idx`,
+      (recipients) => Rows.messages(rows, recipients)
+    )
+  }
+}
