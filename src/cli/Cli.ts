@@ -1,6 +1,7 @@
 /**
  * The `effect-smtpd` command: Python's `python -m smtpd` with the same flags, plus
- * `--maildir`, `--format`, repeatable `--listen` (TCP or `unix:/path`), `--stdio` and `--lmtp`.
+ * `--maildir`, `--format`, repeatable `--listen` (TCP or `unix:/path`), `--stdio`, `--lmtp`,
+ * `--relay-mode queue` (with `--queue`), and the `hash-password` and `queue` subcommands.
  *
  * @since 0.1.0
  */
@@ -15,12 +16,15 @@ import * as References from "effect/References"
 import * as Stdio from "effect/Stdio"
 import * as Stream from "effect/Stream"
 import * as Os from "node:os"
+import type { MessageHandler } from "../handler/MessageHandler.js"
 import { formatEndpoint } from "../handler/SessionInfo.js"
 import * as Cluster from "../node/Cluster.js"
 import * as ClusterAuthLimit from "../node/ClusterAuthLimit.js"
 import * as Listening from "../node/Listening.js"
 import * as MetricsEndpoint from "../node/MetricsEndpoint.js"
+import type * as NodeMailQueue from "../node/NodeMailQueue.js"
 import * as NodeSmtpServer from "../node/NodeSmtpServer.js"
+import type { MailQueue } from "../queue/MailQueue.js"
 import * as Metrics from "../server/Metrics.js"
 import * as MetricsText from "../server/MetricsText.js"
 import { parseAddress, SmtpServer } from "../server/SmtpServer.js"
@@ -28,6 +32,8 @@ import * as SmtpSession from "../session/SmtpSession.js"
 import { advertisedSize, handlerLayer } from "./Handlers.js"
 import * as HashPassword from "./HashPassword.js"
 import { options, type Parsed, UsageError, version } from "./Options.js"
+import * as QueueCommand from "./QueueCommand.js"
+import * as Queueing from "./Queueing.js"
 import * as TrustFlags from "./TrustFlags.js"
 
 export { classes, UsageError, version } from "./Options.js"
@@ -100,6 +106,7 @@ export const serve = (parsed: Parsed) =>
       parsed.listen.length > 0 ? parsed.listen : [Option.getOrElse(parsed.localaddr, () => "localhost:8025")]
     const trust = yield* TrustFlags.resolve(parsed).pipe(Effect.mapError((message) => new UsageError({ message })))
     const workers = yield* workerCount(parsed, listen)
+    const queueing = yield* Queueing.layer(parsed, workers)
     const metrics = Option.getOrUndefined(parsed.metrics)
     if (metrics !== undefined && parseAddress(metrics) === undefined) {
       return yield* new UsageError({ message: `--metrics must be host:port, got ${metrics}` })
@@ -132,7 +139,7 @@ export const serve = (parsed: Parsed) =>
       // in front of a relay, room for what it adds (and no more than its upstream takes)
       maxMessageSize: yield* advertisedSize(parsed),
       commandDeadline: deadline
-    }).pipe(Layer.provide(handler), Layer.provide(trust.authenticator ?? Layer.empty))
+    }).pipe(Layer.provide(withQueue(handler, queueing)), Layer.provide(trust.authenticator ?? Layer.empty))
     const logLevel = parsed.debug ? "Debug" : "Info"
     yield* Effect.gen(function* () {
       const { addresses, reloadTls, tlsAddresses } = yield* SmtpServer
@@ -172,6 +179,12 @@ export const serve = (parsed: Parsed) =>
     )
   })
 
+// the queue, for the handler's queue-mode relays, opened (and its delivery started) before it
+const withQueue = <E>(
+  handler: Layer.Layer<MessageHandler, E>,
+  queueing: Layer.Layer<MailQueue, NodeMailQueue.QueueOpenError> | undefined
+) => (queueing === undefined ? handler : handler.pipe(Layer.provide(queueing)))
+
 const stderrLogger = Logger.layer([Logger.withConsoleError(Logger.formatLogFmt), Logger.tracerLogger])
 
 // inetd and systemd hand over a socket (its two ends); a pipe is a local user (sendmail -bs)
@@ -205,7 +218,7 @@ const serveStdio = (parsed: Parsed, commandDeadline: Duration.Duration | undefin
     if (unused.length > 0) {
       return yield* new UsageError({ message: `--stdio serves no listener and no TLS: drop ${unused.join(", ")}` })
     }
-    const handler = yield* handlerLayer(parsed)
+    const handler = withQueue(yield* handlerLayer(parsed), yield* Queueing.layer(parsed, 1))
     const trust = yield* TrustFlags.resolve(parsed).pipe(Effect.mapError((message) => new UsageError({ message })))
     const stdio = yield* Stdio.Stdio
     const { authInsecure, idleTimeout, maxRecipients, requireAuth } = trust.server
@@ -238,7 +251,7 @@ export const command = Command.make("effect-smtpd", { ...options, ...TrustFlags.
   Command.withDescription(
     "An SMTP server on Effect: smtpd's DebuggingServer and PureProxy, a sink, a Maildir, or a router."
   ),
-  Command.withSubcommands([HashPassword.command])
+  Command.withSubcommands([HashPassword.command, QueueCommand.command])
 )
 
 // `--version` prints the bare version, as smtpd's `-V` does; a wrong flag or value prints only

@@ -21,7 +21,14 @@ import { type Parsed, UsageError } from "./Options.js"
 import * as RoutesFile from "./RoutesFile.js"
 import * as UpstreamAddress from "./UpstreamAddress.js"
 
-const upstreamOf = (parsed: Parsed, address: string) =>
+/**
+ * The client options of the upstream at `address` (`remoteaddr`, a route's `relay`), with the
+ * `--upstream-*` flags.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const upstreamOf = (parsed: Parsed, address: string) =>
   Effect.gen(function* () {
     const { host, lmtp, port } = UpstreamAddress.parse(address)!
     const fs = yield* FileSystem.FileSystem
@@ -53,7 +60,8 @@ const upstreamOf = (parsed: Parsed, address: string) =>
 // --no-received and --max-hops, for the handlers that add a Received: field / count them
 const trace = (parsed: Parsed) => ({ received: parsed.received, maxReceived: parsed.maxHops })
 
-const relayLayer = (parsed: Parsed, hostPort: string, mode: "forward" | "spool") =>
+// queue mode takes the MailQueue from the context (Queueing.layer); its route is routeOf(upstream)
+const relayLayer = (parsed: Parsed, hostPort: string, mode: "forward" | "queue") =>
   Effect.map(upstreamOf(parsed, hostPort), (upstream) =>
     Relay.layer({
       upstream,

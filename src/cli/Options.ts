@@ -1,13 +1,15 @@
 /**
  * The server command's flags and arguments: Python's `python -m smtpd` with the same flags, plus
  * `--maildir`, `--format`, repeatable `--listen` (TCP or Unix sockets), `--stdio`, `--lmtp`, the
- * ESMTP extensions' and trace fields' switches, and the trust flags.
+ * ESMTP extensions' and trace fields' switches, the mail queue's (`--relay-mode queue`,
+ * `--queue`, the retry schedule), and the trust flags.
  *
  * @since 0.1.0
  */
 import { Argument, type Command, Flag } from "effect/cli"
 import * as Config from "effect/Config"
 import * as Data from "effect/Data"
+import * as Option from "effect/Option"
 import * as Listening from "../node/Listening.js"
 import * as Networks from "../server/Networks.js"
 import { parseAddress } from "../server/SmtpServer.js"
@@ -45,6 +47,25 @@ const address = (name: string, description: string, unix: boolean) =>
     ),
     Argument.optional
   )
+
+/**
+ * Where the queue is unless `--queue` says otherwise: a SQLite file in the working directory.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultQueue = "effect-smtpd-queue.db"
+
+/**
+ * What an old `spool` setting is told: the mode is gone, queue replaces it.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const spoolGone = (what: string, instead: string) =>
+  `${what} is gone: use ${instead} (the message is stored in the queue, then delivered from there)`
+
+const relayModeExpected = (mode: string) => `--relay-mode must be forward or queue, got ${mode}`
 
 /** The default of --max-hops: Postfix's hopcount_limit. */
 export const defaultMaxHops = 50
@@ -102,11 +123,41 @@ export const options = {
     Flag.withDefault(Networks.loopback.join(",")),
     Flag.withDescription("Clients allowed to relay, comma-separated CIDR networks (default loopback only).")
   ),
-  relayMode: Flag.Literals("relay-mode", ["forward", "spool"]).pipe(
+  relayMode: Flag.String("relay-mode").pipe(
+    Flag.filterMap(
+      (mode) => (mode === "forward" || mode === "queue" ? Option.some<"forward" | "queue">(mode) : Option.none()),
+      (mode) => (mode === "spool" ? spoolGone("--relay-mode spool", "--relay-mode queue") : relayModeExpected(mode))
+    ),
     Flag.withDefault("forward" as const),
     Flag.withDescription(
-      "forward (the default): each RCPT gets the upstream's verdict live; spool: one upstream transaction at DATA."
+      "forward (the default): each RCPT gets the upstream's verdict live; queue: the message is stored in the --queue and delivered from there, with retries and bounces."
     )
+  ),
+  queue: Flag.String("queue").pipe(
+    Flag.withDefault(defaultQueue),
+    Flag.withDescription(
+      `The mail queue of --relay-mode queue: a SQLite file, or a postgres:// URL that many receivers share (default ${defaultQueue} in the working directory; opened only when something is in queue mode).`
+    )
+  ),
+  retryMin: Flag.Int("retry-min").pipe(
+    Flag.withDefault(300),
+    Flag.withDescription(
+      "Seconds before a deferred message is first tried again; the wait doubles after each try (default 300)."
+    )
+  ),
+  retryMax: Flag.Int("retry-max").pipe(
+    Flag.withDefault(4000),
+    Flag.withDescription("The longest wait between two tries of a deferred message, in seconds (default 4000).")
+  ),
+  queueLifetime: Flag.Int("queue-lifetime").pipe(
+    Flag.withDefault(432000),
+    Flag.withDescription(
+      "Seconds after which a message still not delivered is given up and bounced to its sender (default 432000: 5 days)."
+    )
+  ),
+  delayWarning: Flag.Int("delay-warning").pipe(
+    Flag.optional,
+    Flag.withDescription("Warn the sender of a message still waiting after this many seconds (default: never).")
   ),
   upstreamTls: Flag.Literals("upstream-tls", ["opportunistic", "required", "off", "implicit"]).pipe(
     Flag.withDefault("opportunistic" as const),

@@ -1,7 +1,8 @@
 /**
  * The `--routes FILE` of `effect-smtpd -c Router`: routes in JSON, checked by a Schema, with
  * errors that give the file's line. Each route sends its recipients to a sink, the debugging
- * print-out, a Maildir, or an upstream server:
+ * print-out, a Maildir, or an upstream server (`"mode": "forward"`, the default, or `"queue"`:
+ * through the mail queue, `--queue`):
  *
  * ```json
  * {
@@ -10,7 +11,7 @@
  *     { "domain": "example.com", "deliver": { "maildir": "/var/mail/example" } },
  *     { "localPart": "^list-", "domain": "example.org", "deliver": { "relay": "lists.internal:25" } }
  *   ],
- *   "fallback": { "relay": "smtp.example.net:25", "mode": "spool" }
+ *   "fallback": { "relay": "smtp.example.net:25", "mode": "queue" }
  * }
  * ```
  *
@@ -22,8 +23,9 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
 import * as Address from "../protocol/Address.js"
-import * as UpstreamAddress from "./UpstreamAddress.js"
 import { lineAt, lineOf } from "./JsonLocation.js"
+import { spoolGone } from "./Options.js"
+import * as UpstreamAddress from "./UpstreamAddress.js"
 
 const Mailbox = Schema.String.check(
   Schema.makeFilter((s) => Address.isMailbox(s) || "expected a mail address (local@domain)")
@@ -43,6 +45,13 @@ const Upstream = Schema.String.check(
   Schema.makeFilter((s) => UpstreamAddress.parse(s) !== undefined || `expected ${UpstreamAddress.expected}`)
 )
 
+// "spool" is named so that an old file is told what replaced it, not only what is expected
+const Mode = Schema.Literals(["forward", "queue", "spool"]).pipe(
+  Schema.refine((mode): mode is "forward" | "queue" => mode !== "spool", {
+    message: spoolGone('"mode": "spool"', '"mode": "queue"')
+  })
+)
+
 /**
  * Where a route's recipients go.
  *
@@ -52,7 +61,7 @@ const Upstream = Schema.String.check(
 export const Deliver = Schema.Union([
   Schema.Literals(["sink", "debug"]),
   Schema.Struct({ maildir: Schema.NonEmptyString }),
-  Schema.Struct({ relay: Upstream, mode: Schema.optional(Schema.Literals(["forward", "spool"])) })
+  Schema.Struct({ relay: Upstream, mode: Schema.optional(Mode) })
 ])
 
 /**

@@ -2,7 +2,8 @@
 /**
  * The `effect-smtpd` executable. Exit status: 0 after a clean shutdown (or the end of a `--stdio`
  * session: QUIT, or the end of its input), 2 for a wrong flag or value (as Python's smtpd), 130
- * for Ctrl-C at the password prompt, 1 for anything else.
+ * for Ctrl-C at the password prompt, 1 for anything else: a queue that cannot be opened, or a
+ * `queue` command's message not found, with a one-line message.
  *
  * @since 0.1.0
  */
@@ -18,6 +19,16 @@ import * as V8 from "node:v8"
 import * as ReadBuffers from "../node/ReadBuffers.js"
 import * as Cli from "./Cli.js"
 
+// node:sqlite (the SQLite queue's driver, loaded with the bundle) is "experimental" in Node 22:
+// its warning on every start would be noise. Node prints warnings from a "warning" listener, on
+// the tick after the import: every other warning still reaches it.
+const printWarning = process.listeners("warning")
+process.removeAllListeners("warning")
+process.on("warning", (warning) => {
+  if (warning.name === "ExperimentalWarning" && /SQLite/.test(warning.message)) return
+  for (const listener of printWarning) listener(warning)
+})
+
 // V8's allocation-site pretenuring off: under connection churn it made every later connection's
 // objects old, and scavenges slow (docs/performance/gc.md). This process is the server.
 V8.setFlagsFromString("--no-allocation-site-pretenuring")
@@ -26,11 +37,11 @@ V8.setFlagsFromString("--no-allocation-site-pretenuring")
 // ~16 MiB to the RSS instead of ~35.
 ReadBuffers.collectEvery(8 * 1024 * 1024)
 
-const usage = (message: string | undefined) =>
+const exitWith = (status: number, message: string | undefined) =>
   Effect.andThen(
     message === undefined ? Effect.void : Console.error(`effect-smtpd: ${message}`),
     Effect.sync(() => {
-      process.exitCode = 2
+      process.exitCode = status
     })
   )
 
@@ -54,10 +65,12 @@ const teardown: Runtime.Teardown = (exit, onExit) => {
 Cli.run(process.argv).pipe(
   Effect.catch((error) =>
     CliError.isCliError(error)
-      ? usage(undefined) // the command has printed the problem already
+      ? exitWith(2, undefined) // the command has printed the problem already
       : error._tag === "UsageError"
-        ? usage(error.message)
-        : Effect.fail(error)
+        ? exitWith(2, error.message)
+        : error._tag === "QueueOpenError" || error._tag === "QueueCommandError"
+          ? exitWith(1, error.message)
+          : Effect.fail(error)
   ),
   Effect.provide(NodeServices.layer),
   NodeRuntime.runMain({ teardown })

@@ -1,7 +1,9 @@
 /**
- * Recipients refused after our 250: a relay in `spool` mode, or a router that delivered to some
- * routes and not others, has already told the client the message was taken. SMTP cannot say
- * more after that, so the refusals go to a hook (a bounce generator, an alert), never nowhere.
+ * Recipients refused after our 250: a relay whose LMTP upstream refused some recipients after
+ * the data (to an SMTP client), or a router that delivered to some routes and not others, has
+ * already told the client the message was taken. SMTP cannot say more after that, so the
+ * refusals go to a hook (a bounce generator, an alert), never nowhere. (A relay in `queue` mode
+ * does not use it: the queue's delivery sends the sender a bounce itself.)
  *
  * @since 0.1.0
  */

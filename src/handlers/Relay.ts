@@ -5,10 +5,9 @@
  *
  * - `forward` (default): the upstream transaction opens when the client sends MAIL, each RCPT
  *   gets the upstream's own verdict, and the body streams through without being held.
- * - `spool`: recipients are accepted here; when the body comes, one upstream transaction
- *   (pipelined) carries it. If every recipient is refused, the client gets the upstream's reply;
- *   if only some are, it gets 250 and the refused ones go to `onRefused`; an LMTP client gets
- *   each recipient's own verdict instead.
+ * - `queue`: recipients are accepted here and the message is stored in the `MailQueue` (the
+ *   client gets 250 once it is durably committed, `451 4.3.0` when the queue cannot store it);
+ *   `Delivery` passes it on from there, retries and bounces, on the queue's schedule.
  *
  * What goes upstream: our `Received:` field (RFC 5321 §4.4), then smtpd's `X-Peer`, then the
  * message. A message whose header already has more than `maxReceived` `Received:` fields is
@@ -39,6 +38,7 @@ import * as Reply from "../protocol/Reply.js"
 import * as SmtpError from "../protocol/SmtpError.js"
 import * as Networks from "../server/Networks.js"
 import { ConfigError } from "../server/ServerConfig.js"
+import * as MailQueue from "../queue/MailQueue.js"
 import * as Received from "./Received.js"
 import * as Refusals from "./Refusals.js"
 
@@ -48,15 +48,20 @@ import * as Refusals from "./Refusals.js"
  */
 export interface Options {
   readonly upstream: SmtpClient.Options
-  /** Default `forward`. */
-  readonly mode?: "forward" | "spool" | undefined
+  /** Default `forward`; `queue` needs a `MailQueue` (and `Delivery` to pass the mail on). */
+  readonly mode?: "forward" | "queue" | undefined
+  /**
+   * The queue's name for this upstream (default `routeOf(upstream)`): `Delivery` finds the
+   * upstream of a queued message by it.
+   */
+  readonly route?: string | undefined
   /** Clients allowed to relay, in CIDR notation (default loopback: `127.0.0.0/8`, `::1/128`). */
   readonly relayNetworks?: ReadonlyArray<string> | undefined
   /** Prepend `X-Peer: <client address>` as smtpd did (default true). */
   readonly xPeer?: boolean | undefined
   /**
-   * Recipients refused after a 250 (spool mode, or an LMTP upstream's refusals after the data, to
-   * an SMTP client); default: logged and counted.
+   * Recipients refused after a 250 (an LMTP upstream's refusals after the data, to an SMTP
+   * client); default: logged and counted.
    */
   readonly onRefused?: Refusals.OnRefused | undefined
   /** Prepend our `Received:` field (default true). */
@@ -170,7 +175,6 @@ const relayed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 
 // what every session of one relay shares
 interface Relaying {
-  readonly client: SmtpClient.SmtpClient["Service"]
   /** A client in relayNetworks, or one that authenticated (AUTH), may relay. */
   readonly mayRelay: (session: SessionInfo) => boolean
   /** What goes upstream: our Received:, X-Peer, then the message, its hops counted. */
@@ -211,11 +215,12 @@ const forwardAnswer = (
 // forward: each session holds its own upstream transaction, opened when its client sends MAIL;
 // the session's end closes what a transaction left open
 const forwardSession = (
+  client: SmtpClient.SmtpClient["Service"],
   relaying: Relaying,
   onRefused: Refusals.OnRefused
 ): Effect.Effect<MessageHandler.Hooks, never, Scope.Scope> =>
   Effect.suspend(() => {
-    const { client, content, mayRelay, upstreamFor } = relaying
+    const { content, mayRelay, upstreamFor } = relaying
     let upstream: Upstream | undefined = undefined
     const close = Effect.suspend(() => {
       const open = upstream
@@ -262,34 +267,42 @@ const forwardSession = (
     )
   })
 
-// spool, to an LMTP client: each recipient's own verdict, as the upstream gave it
-const perRecipient = (message: Message.Message, result: SmtpClient.Result) => {
-  const refused = new Map(result.refused.map(({ address, reply }) => [address, withEnhanced(reply)]))
-  const accepted = withEnhanced(result.reply)
-  return Verdicts.perRecipient(message.envelope.recipients.map((r) => refused.get(r.address) ?? accepted))
-}
+/**
+ * The queue's route name of an upstream: `host:port`, or `lmtp:` and that.
+ *
+ * @since 0.2.0
+ * @category getters
+ */
+export const routeOf = (upstream: SmtpClient.Options): string =>
+  `${upstream.lmtp === true ? "lmtp:" : ""}${upstream.host}:${upstream.port ?? 25}`
 
-// spool: one pipelined upstream transaction per message, opened when the body comes
-const spool = (relaying: Relaying, onRefused: Refusals.OnRefused) =>
+const queueUnavailable = new SmtpError.Custom({
+  code: 451,
+  enhanced: "4.3.0",
+  text: "Temporary local problem: the mail queue cannot take the message now"
+})
+
+// queue: recipients accepted here; the message, with what the relay adds, stored before the 250
+const queued = (relaying: Relaying, queue: MailQueue.Service, route: string) =>
   MessageHandler.make({
     rcpt: (session) => (relaying.mayRelay(session) ? Effect.void : Effect.fail(new SmtpError.RelayDenied({}))),
     data: (session, message) =>
-      Effect.scoped(
-        Effect.gen(function* () {
-          const connection = yield* relaying.client.connect(relaying.upstreamFor(session))
-          const envelope = {
-            ...message.envelope,
-            mailParameters: relaying.mailParameters(message.envelope.mailParameters)
-          }
-          const result = yield* connection.send(envelope, yield* relaying.content(session, message))
-          if (session.protocol === "lmtp") return perRecipient(message, result)
-          if (result.refused.length > 0) {
-            const recipients = result.refused.map(({ address, reply }) => ({ address, reply: withEnhanced(reply) }))
-            yield* onRefused({ session, mailFrom: message.envelope.mailFrom, recipients })
-          }
-          return result.reply
-        })
-      ).pipe(relayed)
+      Effect.flatMap(relaying.content(session, message), (body) =>
+        queue.enqueue(
+          {
+            route,
+            mailFrom: message.envelope.mailFrom,
+            mailParameters: relaying.mailParameters(message.envelope.mailParameters),
+            recipients: message.envelope.recipients
+          },
+          body
+        )
+      ).pipe(
+        Effect.map((id) => Reply.make(250, "2.0.0", `Ok: queued as ${id}`)),
+        Effect.catchTag("QueueError", (error) =>
+          Effect.andThen(Effect.logError("mail queue: cannot store a message", error), Effect.fail(queueUnavailable))
+        )
+      )
   })
 
 /**
@@ -319,16 +332,19 @@ export const make = (options: Options) =>
         return field === undefined ? body : Received.prepend(body, field)
       })
     const relaying: Relaying = {
-      client: yield* SmtpClient.SmtpClient,
       mayRelay: (session) => session.auth !== undefined || Networks.contains(networks, session.peer.address),
       content,
       // we greet the upstream with our own name unless told otherwise
       upstreamFor: (session) => ({ ...options.upstream, heloName: options.upstream.heloName ?? session.hostname }),
       mailParameters: (parameters) => declareHeadroom(parameters, extra)
     }
-    return (options.mode ?? "forward") === "forward"
-      ? MessageHandler.make({ session: () => forwardSession(relaying, onRefused) })
-      : spool(relaying, onRefused)
+    if (options.mode !== "queue") {
+      const client = yield* SmtpClient.SmtpClient
+      return MessageHandler.make({ session: () => forwardSession(client, relaying, onRefused) })
+    }
+    const queue = yield* Effect.serviceOption(MailQueue.MailQueue)
+    if (queue._tag === "None") return yield* new ConfigError({ message: "Relay mode queue needs a MailQueue" })
+    return queued(relaying, queue.value, options.route ?? routeOf(options.upstream))
   })
 
 /**

@@ -10,13 +10,13 @@ import {
   behave,
   bundle,
   bytes,
-  collectRefusals,
   eventually,
   greet,
   type Listening,
   ourReceived,
   peakRss,
   peelReceived,
+  type Queued,
   quick,
   sendOne,
   smtplib,
@@ -25,19 +25,28 @@ import {
   text,
   type Transaction,
   withHandler,
+  withQueuedRelay,
   withUpstream
 } from "../utils/relay.js"
 import { aiosmtpd, certificate, fakeUpstream, freePort, smtpSink, waitListening } from "../utils/upstreams.js"
 
 type RelayOptions = Omit<Relay.Options, "upstream"> & { readonly upstream?: Partial<Relay.Options["upstream"]> }
 
+const relayOptions = (upstream: Listening, options: RelayOptions): Relay.Options => ({
+  ...options,
+  upstream: { host: upstream.host, port: upstream.port, startTls: "off", timeouts: quick, ...options.upstream }
+})
+
 const relayTo = (upstream: Listening, options: RelayOptions = {}) =>
-  withHandler(
-    Relay.layer({
-      ...options,
-      upstream: { host: upstream.host, port: upstream.port, startTls: "off", timeouts: quick, ...options.upstream }
-    })
-  )
+  withHandler(Relay.layer(relayOptions(upstream, options)))
+
+// in queue mode, on a queue of its own with its delivery running
+const queueTo = (upstream: Listening, options: RelayOptions = {}) =>
+  withQueuedRelay(relayOptions(upstream, { ...options, mode: "queue" }))
+
+const listed = (relay: Queued) => Effect.orDie(relay.queue.list)
+
+const queuedAs = [250, expect.stringMatching(/^2\.0\.0 Ok: queued as [0-9A-Z]+$/)]
 
 // dot lines (smtplib stuffs them, the relay unstuffs and stuffs again), 8-bit bytes, a lone "."
 const tricky = bytes(
@@ -194,8 +203,8 @@ s.sock.close()`
     })
   )
 
-  for (const mode of ["forward", "spool"] as const) {
-    it.live(`refuses 8-bit content an upstream without 8BITMIME cannot take with 554 5.6.3 (${mode})`, () =>
+  {
+    it.live("refuses 8-bit content an upstream without 8BITMIME cannot take with 554 5.6.3", () =>
       Effect.gen(function* () {
         const bodies: Array<string> = []
         const upstream = yield* fakeUpstream((peer) =>
@@ -206,12 +215,12 @@ s.sock.close()`
             yield* behave(peer, bodies)
           })
         )
-        const relay = yield* relayTo(upstream, { mode })
+        const relay = yield* relayTo(upstream)
         const eightBit = bytes("Subject: caf\xc3\xa9\r\n\r\nh\xe9\r\n")
         const declared = yield* sendOne(relay, "a@example.com", ["b@example.net"], eightBit, ["BODY=8BITMIME"])
         const undeclared = yield* sendOne(relay, "a@example.com", ["b@example.net"], eightBit)
         const refusal = [554, "5.6.3 Upstream server does not accept 8-bit content"]
-        expect(mode === "forward" ? declared.mail : declared.data).toEqual(refusal)
+        expect(declared.mail).toEqual(refusal)
         expect(undeclared.data).toEqual(refusal)
         expect(bodies).toEqual([])
       })
@@ -219,61 +228,47 @@ s.sock.close()`
   }
 })
 
-describe.skipIf(skipWithout("python3"))("Relay spool", () => {
-  it.live("accepts every recipient, answers 250 when some are delivered, and reports the others", () =>
+describe.skipIf(skipWithout("python3"))("Relay queue", () => {
+  it.live("accepts every recipient, answers 250 once stored, delivers, and keeps each recipient's state", () =>
     Effect.gen(function* () {
       const upstream = yield* withUpstream()
-      const { onRefused, refusals } = yield* collectRefusals
-      const relay = yield* relayTo(upstream, { mode: "spool", onRefused })
-      const result = yield* sendOne(
-        relay,
-        "a@example.com",
-        ["one@example.net", "refuse-me@example.net", "later-me@example.net", "two@example.net"],
-        tricky,
-        ["BODY=8BITMIME"]
-      )
+      const relay = yield* queueTo(upstream)
+      const recipients = ["one@example.net", "refuse-me@example.net", "later-me@example.net", "two@example.net"]
+      const result = yield* sendOne(relay, "a@example.com", recipients, tricky, ["BODY=8BITMIME"])
       expect(Object.values(result.rcpt)).toEqual(Array(4).fill([250, "2.1.5 Ok"]))
-      expect(result.data?.[0]).toBe(250)
-      const deliveries = yield* upstream.deliveries
-      expect(deliveries.map((d) => d.rcptTos)).toEqual([["one@example.net", "two@example.net"]])
-      expect(peelReceived(text(deliveries[0]!.data))).toMatchObject({
+      expect(result.data).toEqual(queuedAs)
+      // the message, then the sender's notice of the refused recipient, both through the queue
+      const deliveries = yield* eventually(upstream.deliveries, (d) => d.length >= 2, "10 seconds")
+      const [delivered, notice] = deliveries
+      expect(delivered!.rcptTos).toEqual(["one@example.net", "two@example.net"])
+      expect(peelReceived(text(delivered!.data))).toMatchObject({
         received: [ourReceived({ by: "relay.test" })],
         rest: "X-Peer: 127.0.0.1\r\n" + text(tricky)
       })
-      expect(deliveries[0]!.mailParameters).toEqual(["BODY=8BITMIME"])
-      expect(yield* refusals).toEqual([
-        {
-          peer: "127.0.0.1",
-          mailFrom: "a@example.com",
-          recipients: [
-            { address: "refuse-me@example.net", reply: "550 5.1.1 No such user upstream" },
-            { address: "later-me@example.net", reply: "450 4.2.1 Try later upstream" }
-          ]
-        }
+      expect(delivered!.mailParameters).toEqual(["BODY=8BITMIME"])
+      expect([notice!.mailFrom, notice!.rcptTos]).toEqual(["", ["a@example.com"]])
+      expect(text(notice!.data)).toContain("report-type=delivery-status")
+      expect(text(notice!.data)).toContain("refuse-me@example.net")
+      // the one that may work later waits in the queue, tried again and again
+      const [message] = yield* eventually(listed(relay), (l) => (l[0]?.attempts ?? 0) >= 2, "10 seconds")
+      expect(message!.recipients.map((r) => [r.address, r.state, r.lastReply])).toEqual([
+        ["one@example.net", "delivered", expect.stringMatching(/^250 /)],
+        ["refuse-me@example.net", "bounced", "550 5.1.1 No such user upstream"],
+        ["later-me@example.net", "deferred", "450 4.2.1 Try later upstream"],
+        ["two@example.net", "delivered", expect.stringMatching(/^250 /)]
       ])
-    })
-  )
-
-  it.live("gives the upstream's refusal at the end of DATA when every recipient is refused", () =>
-    Effect.gen(function* () {
-      const upstream = yield* withUpstream()
-      const { onRefused, refusals } = yield* collectRefusals
-      const relay = yield* relayTo(upstream, { mode: "spool", onRefused })
-      const result = yield* sendOne(relay, "a@example.com", ["refuse-1@example.net", "refuse-2@example.net"], plain)
-      expect(Object.values(result.rcpt)).toEqual(Array(2).fill([250, "2.1.5 Ok"]))
-      expect(result.data).toEqual([550, "5.1.1 No such user upstream"])
-      expect(yield* upstream.deliveries).toEqual([])
-      expect(yield* refusals).toEqual([])
+      expect((yield* upstream.deliveries).length).toBe(2)
     })
   )
 })
 
 describe.skipIf(skipWithout("python3"))("Relay relayNetworks", () => {
-  for (const mode of ["forward", "spool"] as const) {
+  for (const mode of ["forward", "queue"] as const) {
     it.live(`refuses a client outside them with 550 5.7.1 at RCPT and never calls the upstream (${mode})`, () =>
       Effect.gen(function* () {
         const upstream = yield* fakeUpstream((peer) => Effect.andThen(greet(peer), behave(peer, [])))
-        const relay = yield* relayTo(upstream, { mode, relayNetworks: ["10.0.0.0/8", "::1/128"] })
+        const options = { relayNetworks: ["10.0.0.0/8", "::1/128"] }
+        const relay = yield* mode === "queue" ? queueTo(upstream, options) : relayTo(upstream, options)
         const result = yield* sendOne(relay, "a@example.com", ["b@example.net", "c@example.net"], plain)
         expect(result).toEqual({
           mail: [250, "2.1.0 Ok"],
@@ -303,7 +298,7 @@ describe.skipIf(skipWithout("python3"))("Relay relayNetworks", () => {
 })
 
 describe.skipIf(skipWithout("python3"))("Relay with an upstream that fails", () => {
-  it.live("answers 451 4.4.1 when nothing listens: at MAIL forwarding, after DATA spooling", () =>
+  it.live("answers 451 4.4.1 at MAIL when nothing listens, forwarding; queueing stores and defers the message", () =>
     Effect.gen(function* () {
       const closed = { host: "127.0.0.1", port: yield* freePort }
       const forward = yield* relayTo(closed)
@@ -312,32 +307,34 @@ describe.skipIf(skipWithout("python3"))("Relay with an upstream that fails", () 
         rcpt: {},
         data: null
       })
-      const spool = yield* relayTo(closed, { mode: "spool" })
-      expect(yield* sendOne(spool, "a@example.com", ["b@example.net"], plain)).toEqual({
+      const queueing = yield* queueTo(closed)
+      expect(yield* sendOne(queueing, "a@example.com", ["b@example.net"], plain)).toEqual({
         mail: [250, "2.1.0 Ok"],
         rcpt: { "b@example.net": [250, "2.1.5 Ok"] },
-        data: unavailable
+        data: queuedAs
       })
+      const [message] = yield* eventually(listed(queueing), (l) => (l[0]?.attempts ?? 0) >= 1)
+      expect(message!.recipients).toMatchObject([
+        { address: "b@example.net", state: "deferred", lastReply: "451 4.4.1 Upstream unavailable (connect)" }
+      ])
     })
   )
 
   it.live("answers 451 4.4.1 within the greeting timeout when the upstream never speaks", () =>
     Effect.gen(function* () {
       const silent = yield* fakeUpstream(() => Effect.never)
-      for (const mode of ["forward", "spool"] as const) {
-        const relay = yield* relayTo(silent, { mode })
-        const start = yield* Clock.currentTimeMillis
-        const result = yield* sendOne(relay, "a@example.com", ["b@example.net"], plain)
-        const elapsed = (yield* Clock.currentTimeMillis) - start
-        expect(mode === "forward" ? result.mail : result.data, mode).toEqual(unavailable)
-        expect(elapsed, mode).toBeLessThan(3000)
-      }
-      expect((yield* silent.received).length).toBe(2)
+      const relay = yield* relayTo(silent)
+      const start = yield* Clock.currentTimeMillis
+      const result = yield* sendOne(relay, "a@example.com", ["b@example.net"], plain)
+      const elapsed = (yield* Clock.currentTimeMillis) - start
+      expect(result.mail).toEqual(unavailable)
+      expect(elapsed).toBeLessThan(3000)
+      expect((yield* silent.received).length).toBe(1)
     })
   )
 
-  for (const mode of ["forward", "spool"] as const) {
-    it.live(`answers 451 when the upstream goes mid-DATA, and the session goes on (${mode})`, () =>
+  for (const mode of ["forward", "queue"] as const) {
+    it.live(`survives an upstream that goes mid-DATA: 451 forwarding, tried again queueing (${mode})`, () =>
       Effect.gen(function* () {
         let connections = 0
         const bodies: Array<string> = []
@@ -347,20 +344,15 @@ describe.skipIf(skipWithout("python3"))("Relay with an upstream that fails", () 
             const first = connections++ === 0
             yield* greet(peer)
             if (!first) return yield* behave(peer, bodies)
-            if (mode === "spool") {
-              yield* peer.until("DATA\r\n")
-              yield* peer.send("250 2.1.0 ok\r\n250 2.1.5 ok\r\n354 go ahead\r\n")
-            } else {
-              for (const reply of ["250 2.1.0 ok", "250 2.1.5 ok", "354 go ahead"]) {
-                yield* peer.line
-                yield* peer.send(`${reply}\r\n`)
-              }
+            for (const reply of ["250 2.1.0 ok", "250 2.1.5 ok", "354 go ahead"]) {
+              yield* peer.line
+              yield* peer.send(`${reply}\r\n`)
             }
             yield* peer.bytes(1000)
             yield* peer.destroy
           })
         )
-        const relay = yield* relayTo(upstream, { mode })
+        const relay: Listening | Queued = yield* mode === "queue" ? queueTo(upstream) : relayTo(upstream)
         const big = "Subject: big\r\n\r\n" + `${"x".repeat(998)}\r\n`.repeat(2000)
         const [cut, next, rsetNoop] = yield* smtplib<[Transaction, Transaction, [unknown, unknown]]>(
           relay,
@@ -371,12 +363,21 @@ report([cut, next, [r(s.rset()), r(s.noop())]])
 s.quit()`,
           big
         )
-        expect(cut.data).toEqual(unavailable)
-        expect(next.data?.[0]).toBe(250)
         expect(rsetNoop).toEqual([
           [250, "2.0.0 Ok"],
           [250, "2.0.0 Ok"]
         ])
+        if ("queue" in relay) {
+          // both stored; the cut one deferred, then delivered at its next try
+          expect([cut.data, next.data]).toEqual([queuedAs, queuedAs])
+          yield* eventually(listed(relay), (left) => left.length === 0 && bodies.length >= 2, "10 seconds")
+          const subjects = bodies.map((body) => peelReceived(body).rest.split("\r\n")[1])
+          expect(subjects.sort()).toEqual(["Subject: big", "Subject: second"])
+          expect(connections).toBeGreaterThanOrEqual(3)
+          return
+        }
+        expect(cut.data).toEqual(unavailable)
+        expect(next.data?.[0]).toBe(250)
         expect(bodies.map((body) => peelReceived(body))).toEqual([
           {
             received: [ourReceived({ by: "relay.test", for: "c@example.net" })],
@@ -428,22 +429,21 @@ describe.skipIf(skipWithout("python3", "postfix", "aiosmtpd", "openssl"))("Relay
     })
   )
 
-  it.live("spools into aiosmtpd (no PIPELINING) and reports its refusals", () =>
+  it.live("queues into aiosmtpd (no PIPELINING), and its refusal goes back to the sender as a bounce", () =>
     Effect.gen(function* () {
       const server = yield* aiosmtpd()
-      const { onRefused, refusals } = yield* collectRefusals
-      const relay = yield* relayTo(server, { mode: "spool", onRefused })
+      const relay = yield* queueTo(server)
       const result = yield* sendOne(relay, "a@example.com", ["refuse-me@example.net", "b@example.net"], plain)
-      expect(result.data).toEqual([250, "2.0.0 OK"])
-      const [delivery] = yield* server.deliveries(1)
+      expect(result.data).toEqual(queuedAs)
+      const [delivery, notice] = yield* server.deliveries(2)
       expect(delivery!.rcpt_tos).toEqual(["b@example.net"])
       expect(peelReceived(text(delivery!.content))).toMatchObject({
         received: [ourReceived({ by: "relay.test" })],
         rest: "X-Peer: 127.0.0.1\r\n" + plain
       })
-      expect((yield* refusals).map((s) => s.recipients)).toEqual([
-        [{ address: "refuse-me@example.net", reply: "550 5.1.1 No such user" }]
-      ])
+      expect([notice!.mail_from, notice!.rcpt_tos]).toEqual(["<>", ["a@example.com"]])
+      expect(text(notice!.content)).toContain("550 5.1.1 No such user")
+      expect(yield* eventually(listed(relay), (left) => left.length === 0)).toEqual([])
     })
   )
 

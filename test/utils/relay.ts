@@ -1,6 +1,7 @@
 // Helpers for the relay and router tests: a server whose handler needs the SMTP client, an
 // upstream of our own with a refusal policy, handlers that record what their route saw, an
 // smtplib client that reports every reply, and SMTP conversations for scripted fake upstreams.
+import { SqliteClient } from "@effect/sql-sqlite-node"
 import { expect } from "@effect/vitest"
 import { Clock, Context, Duration, Effect, Layer, Ref, Stream } from "effect"
 import type { Scope } from "effect"
@@ -13,11 +14,16 @@ import * as Message from "../../src/handler/Message.js"
 import * as MessageHandler from "../../src/handler/MessageHandler.js"
 import type { SessionInfo } from "../../src/handler/SessionInfo.js"
 import type * as Refusals from "../../src/handlers/Refusals.js"
+import * as Relay from "../../src/handlers/Relay.js"
 import * as NodeSmtpClient from "../../src/node/NodeSmtpClient.js"
 import * as NodeSmtpServer from "../../src/node/NodeSmtpServer.js"
 import * as Framer from "../../src/protocol/Framer.js"
 import * as Reply from "../../src/protocol/Reply.js"
 import type * as Session from "../../src/protocol/Session.js"
+import * as Backoff from "../../src/queue/Backoff.js"
+import * as Delivery from "../../src/queue/Delivery.js"
+import * as MailQueue from "../../src/queue/MailQueue.js"
+import * as SqlMailQueue from "../../src/queue/SqlMailQueue.js"
 import type { ConfigError } from "../../src/server/ServerConfig.js"
 import * as SmtpError from "../../src/protocol/SmtpError.js"
 import { type ListenError, SmtpServer } from "../../src/server/SmtpServer.js"
@@ -62,6 +68,44 @@ export const withHandler = <E>(
     )
     const address = Context.get(context, SmtpServer).addresses[0]!
     return { host: address.address, port: address.port }
+  })
+
+// --- the relay in queue mode ------------------------------------------------------------------
+
+export interface Queued extends Listening {
+  /** The relay's queue, to look into. */
+  readonly queue: MailQueue.Service
+}
+
+/**
+ * `Relay.layer(options)` in queue mode behind our server (as `withHandler`), on a queue in a
+ * temporary SQLite file with its Delivery to `options.upstream` running for the scope: it looks
+ * for due messages every 50 ms and tries a deferred one again after `retry`.
+ */
+export const withQueuedRelay = (
+  options: Relay.Options,
+  retry: Duration.Input = "300 millis"
+): Effect.Effect<Queued, unknown, Scope.Scope> =>
+  Effect.gen(function* () {
+    const filename = Path.join(yield* tempDir, "queue.db")
+    const retryMs = Duration.toMillis(Duration.fromInputUnsafe(retry))
+    const delivery = Delivery.layer({
+      routes: { [Relay.routeOf(options.upstream)]: { ...options.upstream, heloName: "relay.test" } },
+      hostname: "relay.test",
+      pollInterval: "50 millis",
+      policy: Backoff.make({ minBackoffMs: retryMs, maxBackoffMs: retryMs, lifetimeMs: 60_000 })
+    })
+    const context = yield* Layer.build(
+      delivery.pipe(
+        Layer.provideMerge(SqlMailQueue.layer),
+        Layer.provide(SqliteClient.layer({ filename })),
+        Layer.provide(NodeSmtpClient.layer)
+      )
+    )
+    const server = yield* withHandler(
+      Relay.layer({ ...options, mode: "queue" }).pipe(Layer.provide(Layer.succeedContext(context)))
+    )
+    return { ...server, queue: Context.get(context, MailQueue.MailQueue) }
   })
 
 // --- handlers that record ----------------------------------------------------------------------
