@@ -1,6 +1,6 @@
 // The README's examples, kept compiling and working: if one of these changes, change the README.
 import { expect, it } from "@effect/vitest"
-import { Context, Effect, Layer, Stream } from "effect"
+import { Context, Effect, Layer, Schedule, Stream } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -21,6 +21,8 @@ import {
   SmtpServer,
   SmtpSession
 } from "../src/index.js"
+import * as NodeMailQueue from "../src/node/NodeMailQueue.js"
+import { Delivery } from "../src/index.js"
 import { SmtpTest } from "../src/testing/index.js"
 import { peelReceived } from "./utils/relay.js"
 import { withServer } from "./utils/server.js"
@@ -189,3 +191,50 @@ it.effect("a handler with a session of its own: a finalizer per session, a helo 
     expect(logged).toEqual(["192.0.2.1: 1 message(s)"])
   }).pipe(Effect.provide(Handler))
 })
+
+it.live("the mail queue: the README's server stores, then delivers", () =>
+  Effect.gen(function* () {
+    const target = yield* withServer()
+    const dir = yield* Effect.acquireRelease(
+      Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-smtpd-readme-queue-"))),
+      (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+    )
+    // the README's shape, with a local upstream, a temporary queue and a quick poll
+    const upstream = { host: target.host, port: target.port, startTls: "off" as const }
+    const Queue = NodeMailQueue.layer(Path.join(dir, "queue.db"))
+    const Server = NodeSmtpServer.layer({ listen: ["127.0.0.1:0"] }).pipe(
+      Layer.provide(Relay.layer({ upstream, mode: "queue" })),
+      Layer.provide(
+        Delivery.layer({
+          routes: { [Relay.routeOf(upstream)]: upstream },
+          hostname: "mx.example.com",
+          pollInterval: "50 millis"
+        })
+      ),
+      Layer.provide(Layer.merge(Queue, NodeSmtpClient.layer))
+    )
+    const { addresses } = Context.get(yield* Layer.build(Server), SmtpServer.SmtpServer)
+    const result = yield* Effect.gen(function* () {
+      const client = yield* SmtpClient.SmtpClient
+      const connection = yield* client.connect({ host: "127.0.0.1", port: addresses[0]!.port, startTls: "off" })
+      return yield* connection.send(
+        {
+          mailFrom: "me@example.com",
+          mailParameters: [],
+          recipients: [{ address: "you@example.org", parameters: [] }]
+        },
+        Stream.make(new TextEncoder().encode("Subject: queued\r\n\r\nHello\r\n"))
+      )
+    }).pipe(Effect.scoped, Effect.provide(NodeSmtpClient.layer))
+    expect(result.reply.lines[0]).toMatch(/^Ok: queued as [0-9A-Z]+$/)
+    const delivered = yield* Effect.gen(function* () {
+      const found = yield* target.deliveries
+      if (found.length === 0) return yield* Effect.fail("not yet")
+      return found
+    }).pipe(Effect.retry({ times: 100, schedule: Schedule.spaced("50 millis") }))
+    expect(delivered.map((d) => d.rcptTos)).toEqual([["you@example.org"]])
+    expect(peelReceived(new TextDecoder().decode(delivered[0]!.data)).rest).toBe(
+      "X-Peer: 127.0.0.1\r\nSubject: queued\r\n\r\nHello\r\n"
+    )
+  }).pipe(Effect.scoped)
+)
