@@ -78,6 +78,8 @@ export const connect = (target: Dialer.Target): Effect.Effect<Dialer.ClientTrans
               ? { port: target.port, ...tlsOptions(target.host, target.tls) }
               : { path, ...tlsOptions("localhost", target.tls) }
           )
+    // commands and their replies are small writes: Nagle would hold each one for the ACK
+    socket.setNoDelay(true)
     return Effect.map(
       established(socket, target.tls === undefined ? "connect" : "secureConnect", target.timeout),
       (s) => wrap(s, target.tls !== undefined, target.timeout)

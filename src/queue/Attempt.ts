@@ -25,6 +25,9 @@ export interface Outcome {
   readonly reply: Reply.Reply
 }
 
+// no connection to the upstream: the reply each recipient keeps, and how the delivery knows it
+const connectFailed = Reply.make(451, "4.4.1", "Upstream unavailable (connect)")
+
 const stateOf = (reply: Reply.Reply): Outcome["state"] =>
   reply.code < 400 ? "delivered" : reply.code < 500 ? "deferred" : "bounced"
 
@@ -32,13 +35,26 @@ const stateOf = (reply: Reply.Reply): Outcome["state"] =>
 // failed as a temporary local problem (never the details, which go to the log)
 const replyOf = (error: ClientError | MailQueue.QueueError): Reply.Reply => {
   if (error._tag === "QueueError") return Reply.make(451, "4.3.0", "The queue could not read the message")
-  if (error._tag === "UpstreamUnavailable") return Reply.make(451, "4.4.1", `Upstream unavailable (${error.reason})`)
+  if (error._tag === "UpstreamUnavailable") {
+    return error.reason === "connect"
+      ? connectFailed
+      : Reply.make(451, "4.4.1", `Upstream unavailable (${error.reason})`)
+  }
   if (error._tag === "UpstreamRefused") return error.reply
   return SmtpError.reply(toSmtpError(error))
 }
 
 const all = (recipients: ReadonlyArray<MailQueue.QueuedRecipient>, reply: Reply.Reply): Array<Outcome> =>
   recipients.map((r) => ({ index: r.index, state: stateOf(reply), reply }))
+
+/**
+ * Did the attempt find the upstream unreachable (no connection, or none that greeted)?
+ *
+ * @since 0.2.0
+ * @category getters
+ */
+export const unreachable = (outcomes: ReadonlyArray<Outcome>): boolean =>
+  outcomes.length > 0 && outcomes.every((o) => o.reply === connectFailed)
 
 /**
  * Tries `message`'s waiting recipients at `upstream`. Never fails: a failure is each recipient's

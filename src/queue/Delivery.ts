@@ -37,6 +37,12 @@ export interface Options {
   readonly pollInterval?: Duration.Input | undefined
   /** How long a claimed message is ours before another worker may take it (default 10 minutes). */
   readonly lease?: Duration.Input | undefined
+  /**
+   * How long an upstream that could not be reached is left alone: its messages wait, untried,
+   * instead of each being tried and deferred (default 5 seconds; short, so that a flush after
+   * the upstream is back is not held up for long).
+   */
+  readonly deadRoute?: Duration.Input | undefined
 }
 
 const noRoute = Reply.make(451, "4.3.5", "No route to an upstream for this message")
@@ -49,6 +55,13 @@ interface Worker {
   readonly options: Options
   readonly policy: Backoff.RetryPolicy
   readonly owner: string
+  /**
+   * Routes whose upstream could not be reached, until when: their messages are left where they
+   * are meanwhile, untried and unwritten (Postfix's dead destinations), rather than each tried
+   * and deferred in turn.
+   */
+  readonly dead: Map<string, number>
+  readonly deadMs: number
 }
 
 // one message: the attempt, the notices it calls for, then its new state
@@ -61,6 +74,7 @@ const deliver = (worker: Worker, message: MailQueue.QueuedMessage) =>
         ? MailQueue.pending(message).map((r) => ({ index: r.index, state: "deferred" as const, reply: noRoute }))
         : yield* Attempt.run(queue, client, message, upstream)
     const now = yield* Clock.currentTimeMillis
+    if (Attempt.unreachable(outcomes)) worker.dead.set(message.route, now + worker.deadMs)
     const deferred = outcomes.filter((o) => o.state === "deferred")
     const next =
       deferred.length === 0
@@ -114,7 +128,9 @@ const notices = (
 const round = (worker: Worker, limit: number, leaseMs: number) =>
   Effect.gen(function* () {
     const now = yield* Clock.currentTimeMillis
-    const due = yield* worker.queue.claim({ owner: worker.owner, now, limit, leaseMs })
+    for (const [route, until] of worker.dead) if (until <= now) worker.dead.delete(route)
+    const except = [...worker.dead.keys()]
+    const due = yield* worker.queue.claim({ owner: worker.owner, now, limit, leaseMs, except })
     yield* Effect.forEach(due, (message) => deliver(worker, message), { concurrency: limit, discard: true })
     return due.length === limit
   }).pipe(
@@ -137,11 +153,15 @@ export const run = (options: Options): Effect.Effect<never, never, MailQueue.Mai
       client: yield* SmtpClient.SmtpClient,
       options,
       policy: options.policy ?? Backoff.defaultPolicy,
-      owner: QueueRows.newId()
+      owner: QueueRows.newId(),
+      dead: new Map(),
+      deadMs: Duration.toMillis(Duration.fromInputUnsafe(options.deadRoute ?? "5 seconds"))
     }
     const limit = options.concurrency ?? 8
     const leaseMs = Duration.toMillis(Duration.fromInputUnsafe(options.lease ?? "10 minutes"))
     const poll = Duration.fromInputUnsafe(options.pollInterval ?? "1 second")
+    const released = yield* Effect.orElseSucceed(worker.queue.recover, () => 0)
+    if (released > 0) yield* Effect.logInfo(`queue: ${released} message(s) a stopped process had leased are due again`)
     let rounds = 0
     return yield* Effect.forever(
       Effect.gen(function* () {

@@ -35,8 +35,26 @@ export interface GroupCommit {
 }
 
 // takes the writes of one transaction: all that wait, within the bounds (the rest wait their turn)
+// After the first write, the event loop gets one turn (I/O included) before the rest is taken:
+// a commit blocks the loop (node:sqlite is synchronous), so the sessions whose data arrived
+// meanwhile offer their writes only then, and join this commit instead of each waiting for one.
+const gather: Effect.Effect<void> = Effect.callback<void>((resume) => {
+  const handle = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(handle))
+})
+
+const takeWaiting = (queue: Queue.Queue<Write>, held: Array<Write>): Effect.Effect<Array<Write>> =>
+  held.length > 0
+    ? Effect.succeed(held.splice(0))
+    : Effect.flatMap(Queue.takeAll(queue), (first) =>
+        Effect.andThen(
+          gather,
+          Effect.map(Queue.clear(queue), (next) => [...first, ...next])
+        )
+      )
+
 const batch = (queue: Queue.Queue<Write>, held: Array<Write>): Effect.Effect<Array<Write>> =>
-  Effect.map(held.length > 0 ? Effect.succeed(held.splice(0)) : Queue.takeAll(queue), (taken) => {
+  Effect.map(takeWaiting(queue, held), (taken) => {
     const writes: Array<Write> = []
     let bytes = 0
     for (const write of taken) {

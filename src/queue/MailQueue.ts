@@ -148,6 +148,8 @@ export interface Service {
     readonly now: number
     readonly limit: number
     readonly leaseMs: number
+    /** Routes not to take messages of (upstreams found unreachable a moment ago). */
+    readonly except?: ReadonlyArray<string> | undefined
   }) => Effect.Effect<ReadonlyArray<QueuedMessage>, QueueError>
   /** A message's body, read from the store in pieces. */
   readonly body: (id: string) => Stream.Stream<Uint8Array, QueueError>
@@ -165,6 +167,12 @@ export interface Service {
   /** Removes messages (one, or all with `undefined`): `postsuper -d`. */
   readonly remove: (id: string | undefined) => Effect.Effect<number, QueueError>
   readonly stats: Effect.Effect<Stats, QueueError>
+  /**
+   * Releases the leases a process that is gone left behind, when delivery starts: on SQLite every
+   * lease (a SQLite queue belongs to one process, so any lease is a dead one's); on PostgreSQL
+   * none (other processes' leases are live, and a dead one's expire on their own).
+   */
+  readonly recover: Effect.Effect<number, QueueError>
   /** Drops the pieces of bodies whose message never completed (a crash mid-DATA) older than `before`. */
   readonly sweep: (before: number) => Effect.Effect<number, QueueError>
 }

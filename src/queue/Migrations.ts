@@ -48,6 +48,12 @@ const createQueue = Effect.gen(function* () {
   )`)
 })
 
+// the sweep looks for pieces of bodies by age
+const indexChunkAge = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.unsafe(`CREATE INDEX smtpd_queue_chunks_age ON smtpd_queue_chunks (created_at)`)
+})
+
 /**
  * Runs the migrations not yet applied.
  *
@@ -55,6 +61,6 @@ const createQueue = Effect.gen(function* () {
  * @category constructors
  */
 export const run = Migrator.make({})({
-  loader: Migrator.fromRecord({ "1_create_queue": createQueue }),
+  loader: Migrator.fromRecord({ "1_create_queue": createQueue, "2_index_chunk_age": indexChunkAge }),
   table: "effect_smtpd_migrations"
 })

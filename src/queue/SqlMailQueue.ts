@@ -51,13 +51,14 @@ export const make = Effect.gen(function* () {
     enqueue: (submission, body) => store.enqueue(submission, body),
     claim: (options) => store.claim(options).pipe(failed("claim")),
     body: (id) => store.body(id),
-    settle: (id, owner, attempt) => store.settle(id, owner, attempt).pipe(failed("settle")),
+    settle: (id, owner, attempt) => store.settle(id, owner, attempt),
     list: store.select(undefined).pipe(failed("list")),
     get: (id) => Effect.map(store.select(id), (found) => found[0]).pipe(failed("get")),
     retry: (id, now) => store.retry(id, now).pipe(failed("retry")),
     remove: (id) => store.remove(id).pipe(failed("remove")),
     stats: store.stats.pipe(failed("stats")),
-    sweep: (before) => store.sweep(before).pipe(failed("sweep"))
+    sweep: (before) => store.sweep(before).pipe(failed("sweep")),
+    recover: store.recover.pipe(failed("recover"))
   })
 })
 
@@ -84,7 +85,7 @@ class SqlStore {
       const createdAt = yield* Clock.currentTimeMillis
       const id = Rows.newId(createdAt)
       // the piece being filled: a copy of the slices (views into read buffers) up to chunkSize
-      let piece = new Uint8Array(chunkSize)
+      const piece = new Uint8Array(chunkSize)
       let held = 0
       let seq = 0
       let size = 0
@@ -96,13 +97,14 @@ class SqlStore {
         held += n
         size += n
         if (held < chunkSize) return Effect.void
+        // written (and committed) before the next slice is read: the same piece is filled again
         const full = piece
-        piece = new Uint8Array(chunkSize)
         held = 0
         const rest = slice.subarray(n)
         return Effect.andThen(
           writer.write(Effect.asVoid(chunk(full)), full.length),
-          rest.length > 0 ? fill(rest) : Effect.void
+          // (suspended: filling the piece again must wait for its write)
+          Effect.suspend(() => (rest.length > 0 ? fill(rest) : Effect.void))
         )
       }
       yield* Stream.runForEach(body, fill)
@@ -121,12 +123,14 @@ class SqlStore {
     })
   }
 
-  claim(options: { readonly owner: string; readonly now: number; readonly limit: number; readonly leaseMs: number }) {
+  claim(options: Parameters<MailQueue.Service["claim"]>[0]) {
     const { sql } = this
     const { limit, now, owner } = options
     const until = now + options.leaseMs
+    const except = options.except ?? []
+    const routes = except.length === 0 ? sql`` : sql`AND route NOT IN ${sql.in(except)}`
     const due = sql`SELECT id FROM smtpd_queue WHERE next_attempt <= ${now}
-      AND (lease_until IS NULL OR lease_until < ${now}) ORDER BY next_attempt LIMIT ${limit}`
+      AND (lease_until IS NULL OR lease_until < ${now}) ${routes} ORDER BY next_attempt LIMIT ${limit}`
     // PostgreSQL: rows another process is claiming right now are skipped, not waited for
     const locked = sql.onDialectOrElse({ pg: () => sql`${due} FOR UPDATE SKIP LOCKED`, orElse: () => due })
     return sql.withTransaction(
@@ -148,6 +152,7 @@ class SqlStore {
             Stream.mapEffect((seq) =>
               sql<{ readonly data: Uint8Array }>`SELECT data FROM smtpd_queue_chunks
                 WHERE message_id = ${id} AND seq = ${seq}`.pipe(
+                // a copy: the driver may hand out a view into a buffer it reuses
                 Effect.map((found) => new Uint8Array(found[0]?.data ?? new Uint8Array(0))),
                 failed("body")
               )
@@ -158,9 +163,10 @@ class SqlStore {
     )
   }
 
+  // in the group commit: the attempts of a round share their commits with the messages arriving
   settle(id: string, owner: string, attempt: MailQueue.Attempt) {
-    const { sql } = this
-    return sql.withTransaction(
+    const { sql, writer } = this
+    return writer.write(
       Effect.gen(function* () {
         const mine = yield* sql<{ readonly id: string }>`SELECT id FROM smtpd_queue
           WHERE id = ${id} AND lease_owner = ${owner}`
@@ -173,8 +179,22 @@ class SqlStore {
         if (attempt.nextAttempt === undefined) return yield* Rows.deleteMessages(sql, [id])
         yield* sql`UPDATE smtpd_queue SET attempts = attempts + 1, next_attempt = ${attempt.nextAttempt},
           warned = ${attempt.warned === true ? 1 : 0}, lease_owner = NULL, lease_until = NULL WHERE id = ${id}`
-      })
+      }),
+      0
     )
+  }
+
+  get recover() {
+    const { sql } = this
+    return sql.onDialectOrElse({
+      sqlite: () =>
+        Effect.map(
+          sql<{ readonly id: string }>`UPDATE smtpd_queue SET lease_owner = NULL, lease_until = NULL
+            WHERE lease_owner IS NOT NULL RETURNING id`,
+          (rows) => rows.length
+        ),
+      orElse: () => Effect.succeed(0)
+    })
   }
 
   select(id: string | undefined) {

@@ -2,7 +2,7 @@
 // delivery loop run on the test's clock; the upstream is an in-memory SmtpClient whose connect
 // fails while it is "down", so no socket timer runs and every step is the clock's.
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Ref, Stream } from "effect"
+import { type Duration, Effect, Layer, Ref, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import * as ClientError from "../../src/client/ClientError.js"
 import * as SmtpClient from "../../src/client/SmtpClient.js"
@@ -13,6 +13,14 @@ import * as MailQueue from "../../src/queue/MailQueue.js"
 import { sqliteQueue } from "../utils/queueDelivery.js"
 
 const ok = Reply.make(250, "2.0.0", "Ok")
+
+// the queue's group commit gives the event loop a real turn before it commits: after moving
+// the clock, let real time pass for that turn before looking
+const adjust = (duration: Duration.Input) =>
+  Effect.andThen(
+    TestClock.adjust(duration),
+    Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 50)))
+  )
 
 // an upstream in memory: down (connect fails) until `up` is set; it records each message it takes
 const upstream = (up: Ref.Ref<boolean>, taken: Ref.Ref<Array<string>>) =>
@@ -69,17 +77,17 @@ describe("Delivery on TestClock", () => {
         Effect.provide(Layer.merge(Layer.succeed(MailQueue.MailQueue, queue), upstream(up, taken))),
         Effect.forkScoped
       )
-      yield* TestClock.adjust("1 second")
+      yield* adjust("1 second")
       const deferred = yield* queue.get(id)
       expect(deferred?.attempts).toBe(1)
       expect(deferred?.recipients[0]?.state).toBe("deferred")
       expect(deferred?.recipients[0]?.lastReply).toContain("451 4.4.1")
       // the first retry is 300 s after the failure: nothing before
       yield* Ref.set(up, true)
-      yield* TestClock.adjust("290 seconds")
+      yield* adjust("290 seconds")
       expect((yield* queue.get(id))?.attempts).toBe(1)
       expect(yield* Ref.get(taken)).toEqual([])
-      yield* TestClock.adjust("12 seconds")
+      yield* adjust("12 seconds")
       expect(yield* queue.get(id)).toBeUndefined()
       expect(yield* Ref.get(taken)).toEqual(["b@example.net"])
     }).pipe(Effect.scoped)

@@ -44,7 +44,8 @@ const stubQueue = (pieces: Stream.Stream<Uint8Array, MailQueue.QueueError>, enqu
     retry: () => unused,
     remove: () => unused,
     stats: unused,
-    sweep: () => unused
+    sweep: () => unused,
+    recover: unused
   })
   return { queue, sent }
 }

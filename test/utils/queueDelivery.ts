@@ -111,9 +111,13 @@ export const runDelivery = (
 ): Effect.Effect<void, never, Scope.Scope> =>
   Effect.asVoid(
     Layer.build(
-      Delivery.layer({ ...options, hostname: options.hostname ?? "relay.test", pollInterval: "50 millis" }).pipe(
-        Layer.provide(Layer.merge(Layer.succeed(MailQueue.MailQueue, queue), NodeSmtpClient.layer))
-      )
+      // an upstream found down is left alone for as short a time as the retries here
+      Delivery.layer({
+        deadRoute: "100 millis",
+        ...options,
+        hostname: options.hostname ?? "relay.test",
+        pollInterval: "50 millis"
+      }).pipe(Layer.provide(Layer.merge(Layer.succeed(MailQueue.MailQueue, queue), NodeSmtpClient.layer)))
     )
   )
 

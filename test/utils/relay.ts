@@ -93,6 +93,7 @@ export const withQueuedRelay = (
       routes: { [Relay.routeOf(options.upstream)]: { ...options.upstream, heloName: "relay.test" } },
       hostname: "relay.test",
       pollInterval: "50 millis",
+      deadRoute: retry,
       policy: Backoff.make({ minBackoffMs: retryMs, maxBackoffMs: retryMs, lifetimeMs: 60_000 })
     })
     const context = yield* Layer.build(

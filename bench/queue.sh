@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Accepting into the mail queue (issue 15) against the Sink, in one run: smtp-source's load on
+# the built command as `-c Sink`, then as `-c PureProxy --relay-mode queue` on a fresh SQLite
+# queue, its upstream down (each message stored, tried once, deferred) and, with `sink`, up
+# (Postfix's smtp-sink: each message stored, then delivered). The server is pinned to core 1,
+# smtp-source and smtp-sink to core 0, as in bench/ab.sh; the server's user + system time is
+# read from /proc around the load, after a warm-up of 3,000 messages. With the upstream up, a
+# second line counts the time and CPU until the queue is empty (delivery lags the acceptance).
+#
+#   bench/queue.sh [SESSIONS [MESSAGES [BUNDLE]]]        default 16 20000 dist/effect-smtpd.js
+#   QUEUE=/tmp/x.db bench/queue.sh                        where the queue goes (removed first)
+#
+# Needs Postfix's smtp-source and smtp-sink (npm run test:tools) and taskset; run `npm run build`
+# first. Run it two or three times: one run is within the noise of the next.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+node="$here/../node_modules/.bin/node"
+sessions=${1:-16} messages=${2:-20000} bundle=${3:-$here/../dist/effect-smtpd.js}
+queue=${QUEUE:-/tmp/effect-smtpd-bench-queue.db}
+port=2791 sinkport=2792
+hz=$(getconf CLK_TCK)
+sink_user=()
+[ "$(id -u)" = 0 ] && sink_user=(-u nobody)
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+wait_port() {
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "nothing listens on $1" >&2 && exit 1
+}
+# messages in the queue, read with node:sqlite beside the server (WAL: readers do not block it)
+queued() {
+  "$node" --no-warnings -e 'const { DatabaseSync } = require("node:sqlite")
+    const db = new DatabaseSync(process.argv[1], { readOnly: true })
+    console.log(db.prepare("SELECT COUNT(*) AS n FROM smtpd_queue").get().n)' "$queue"
+}
+report() { # name ticks seconds
+  awk -v name="$1" -v ticks="$2" -v hz="$hz" -v n="$messages" -v secs="$3" \
+    'BEGIN { printf "%-28s %7.1f us CPU/msg %8.0f msg/s\n", name, ticks / hz / n * 1e6, n / secs }'
+}
+
+# one server under load: `report` line, and its msg/s in $rate
+run() { # name args...
+  local name=$1
+  shift
+  rm -f "$queue" "$queue-wal" "$queue-shm"
+  taskset -c 1 "$node" "$bundle" -n "$@" >/dev/null 2>&1 &
+  pid=$!
+  wait_port "$port"
+  taskset -c 0 smtp-source -s 16 -m 3000 -l 4096 "127.0.0.1:$port"
+  local before start end after
+  before=$(cpu_ticks "$pid")
+  start=$(date +%s.%N)
+  taskset -c 0 smtp-source -s "$sessions" -m "$messages" -l 4096 "127.0.0.1:$port"
+  end=$(date +%s.%N)
+  after=$(cpu_ticks "$pid")
+  report "$name" $((after - before)) "$(echo "$end - $start" | bc)"
+  rate=$(echo "$messages / ($end - $start)" | bc -l)
+}
+
+stop() {
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+  sleep 0.5
+}
+
+run "Sink" -c Sink --size 0 "127.0.0.1:$port"
+sink=$rate
+stop
+
+run "queue, upstream down" -c PureProxy --relay-mode queue --queue "$queue" --retry-min 3600 \
+  "127.0.0.1:$port" "127.0.0.1:$sinkport"
+down=$rate
+echo "  still queued: $(queued)"
+stop
+
+if [ "${SINK:-1}" = 1 ]; then
+  taskset -c 0 smtp-sink "${sink_user[@]}" -h sink.test "127.0.0.1:$sinkport" 64 &
+  sinkpid=$!
+  wait_port "$sinkport"
+  run "queue, smtp-sink up" -c PureProxy --relay-mode queue --queue "$queue" --retry-min 1 \
+    "127.0.0.1:$port" "127.0.0.1:$sinkport"
+  up=$rate
+  drain_start=$(date +%s.%N)
+  ticks=$(cpu_ticks "$pid")
+  while [ "$(queued)" != 0 ]; do sleep 0.2; done
+  drain_end=$(date +%s.%N)
+  echo "  queue empty $(echo "$drain_end - $drain_start" | bc) s after the load," \
+    "$(awk -v t=$(($(cpu_ticks "$pid") - ticks)) -v hz="$hz" -v n="$messages" 'BEGIN { printf "%.1f", t / hz / n * 1e6 }') us CPU/msg more"
+  stop
+  kill "$sinkpid"
+  wait "$sinkpid" 2>/dev/null || true
+  awk -v q="$up" -v s="$sink" 'BEGIN { printf "ratio queue (upstream up) / Sink: %.0f %%\n", q / s * 100 }'
+fi
+awk -v q="$down" -v s="$sink" 'BEGIN { printf "ratio queue (upstream down) / Sink: %.0f %%\n", q / s * 100 }'
+rm -f "$queue" "$queue-wal" "$queue-shm"
