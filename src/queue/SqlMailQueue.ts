@@ -152,8 +152,8 @@ class SqlStore {
             Stream.mapEffect((seq) =>
               sql<{ readonly data: Uint8Array }>`SELECT data FROM smtpd_queue_chunks
                 WHERE message_id = ${id} AND seq = ${seq}`.pipe(
-                // a copy: the driver may hand out a view into a buffer it reuses
-                Effect.map((found) => new Uint8Array(found[0]?.data ?? new Uint8Array(0))),
+                // the drivers hand out a fresh array for each blob: no copy needed
+                Effect.map((found) => found[0]?.data ?? new Uint8Array(0)),
                 failed("body")
               )
             ),
