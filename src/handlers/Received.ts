@@ -21,6 +21,7 @@ import { dual } from "effect/Function"
 import * as Stream from "effect/Stream"
 import type * as Message from "../handler/Message.js"
 import type { SessionInfo } from "../handler/SessionInfo.js"
+import * as MailDate from "../protocol/MailDate.js"
 import * as SmtpError from "../protocol/SmtpError.js"
 
 /**
@@ -44,21 +45,13 @@ export const protocolOf = (session: SessionInfo): string => {
   return `${lmtp ? "LMTP" : "ESMTP"}${session.secure ? "S" : ""}${session.auth !== undefined ? "A" : ""}`
 }
 
-const days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-const months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-const two = (n: number) => String(n).padStart(2, "0")
-
 /**
- * An RFC 5322 §3.3 date-time in UTC: `Sun, 06 Dec 2026 23:40:00 +0000`.
+ * An RFC 5322 §3.3 date-time in UTC: `Sun, 06 Dec 2026 23:40:00 +0000` (`MailDate.format`).
  *
  * @since 0.2.0
  * @category utils
  */
-export const formatDate = (millis: number): string => {
-  const d = new Date(millis)
-  const time = `${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())}`
-  return `${days[d.getUTCDay()]}, ${two(d.getUTCDate())} ${months[d.getUTCMonth()]} ${d.getUTCFullYear()} ${time} +0000`
-}
+export const formatDate = MailDate.format
 
 // what a client says (its HELO name) or what we name goes into a header: nothing that could end
 // the field, open a comment or stand for something else (RFC 5322 atext and "[", "]", ":", ".")

@@ -9,6 +9,7 @@
 import * as Address from "../protocol/Address.js"
 import * as Ascii from "../protocol/Ascii.js"
 import type * as Dsn from "../protocol/Dsn.js"
+import * as MailDate from "../protocol/MailDate.js"
 import * as Reply from "../protocol/Reply.js"
 
 /**
@@ -114,16 +115,7 @@ export const mayBounce = (message: { readonly mailFrom: string; readonly isBounc
 
 const encoder = new TextEncoder()
 
-const days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-const months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-const two = (n: number) => String(n).padStart(2, "0")
-
-// RFC 5322 §3.3 in UTC; handlers/Received has the same, but this folder may import only protocol/
-const formatDate = (millis: number): string => {
-  const d = new Date(millis)
-  const time = `${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())}`
-  return `${days[d.getUTCDay()]}, ${two(d.getUTCDate())} ${months[d.getUTCMonth()]} ${d.getUTCFullYear()} ${time} +0000`
-}
+const formatDate = MailDate.format
 
 // header and status fields are 7-bit, one line: a remote's reply text could carry anything
 const printable = (text: string): string => text.replace(/[^\x20-\x7e]/g, "?")
