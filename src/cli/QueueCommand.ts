@@ -20,7 +20,6 @@ import * as Console from "effect/Console"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as FileSystem from "effect/FileSystem"
-import * as Stream from "effect/Stream"
 import * as NodeMailQueue from "../node/NodeMailQueue.js"
 import * as MailQueue from "../queue/MailQueue.js"
 import { defaultQueue } from "./Options.js"
@@ -130,18 +129,9 @@ const maxHeader = 256 * 1024
 
 // the body's header section (up to the blank line), read no further than it
 const headerOf = (queue: MailQueue.Service, id: string) =>
-  Effect.gen(function* () {
-    let text = ""
-    yield* queue.body(id).pipe(
-      Stream.takeUntil((piece) => {
-        text += Buffer.from(piece).toString("latin1")
-        return text.includes("\r\n\r\n") || text.length >= maxHeader
-      }),
-      Stream.runDrain
-    )
-    const end = text.indexOf("\r\n\r\n")
-    return Buffer.from(end === -1 ? text.slice(0, maxHeader) : text.slice(0, end + 2), "latin1").toString("utf8")
-  })
+  Effect.map(MailQueue.header(queue, id, maxHeader), ({ bytes, complete }) =>
+    Buffer.from(complete ? bytes : bytes.subarray(0, maxHeader)).toString("utf8")
+  )
 
 const json = (value: unknown) => JSON.stringify(value, null, 2)
 

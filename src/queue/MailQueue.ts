@@ -7,9 +7,10 @@
  * @since 0.2.0
  */
 import * as Context from "effect/Context"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import type * as Stream from "effect/Stream"
+import * as Stream from "effect/Stream"
+import * as Framer from "../protocol/Framer.js"
 import type * as Parameters from "../protocol/Parameters.js"
 
 /**
@@ -191,3 +192,39 @@ export class MailQueue extends Context.Service<MailQueue, Service>()("effect-smt
  */
 export const pending = (message: QueuedMessage): ReadonlyArray<QueuedRecipient> =>
   message.recipients.filter((r) => r.state === "queued" || r.state === "deferred")
+
+// where the blank line (CRLF CRLF) that ends a header section begins, or -1
+const blankLine = (bytes: Uint8Array): number => {
+  for (let i = 0; i + 3 < bytes.length; i++) {
+    if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) return i
+  }
+  return -1
+}
+
+/**
+ * The header section of a queued message's body, read no further than the blank line that ends
+ * it (`complete`: its fields, each with its CRLF, without the blank line) or, when none comes,
+ * than the piece that reaches `max` bytes (`complete` false: all that was read).
+ *
+ * @since 0.2.0
+ * @category getters
+ */
+export const header = (
+  queue: Service,
+  id: string,
+  max: number
+): Effect.Effect<{ readonly bytes: Uint8Array; readonly complete: boolean }, QueueError> =>
+  Effect.suspend(() => {
+    let read: Uint8Array = new Uint8Array(0)
+    return Stream.runForEachWhile(queue.body(id), (piece) =>
+      Effect.sync(() => {
+        read = Framer.concat([read, piece])
+        return blankLine(read) < 0 && read.length < max
+      })
+    ).pipe(
+      Effect.map(() => {
+        const end = blankLine(read)
+        return end < 0 ? { bytes: read, complete: false } : { bytes: read.slice(0, end + 2), complete: true }
+      })
+    )
+  })

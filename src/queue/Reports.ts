@@ -49,24 +49,12 @@ const rcptDsn = (recipient: MailQueue.Recipient) => {
   return Result.isSuccess(checked) ? checked.success : { notify: undefined, orcpt: undefined }
 }
 
-const headerEnd = (bytes: Uint8Array): number => {
-  for (let i = 0; i + 3 < bytes.length; i++) {
-    if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) return i + 4
-  }
-  return -1
-}
-
 // the original to return: whole when small and wanted, else its header section (read no further)
 const original = (queue: MailQueue.Service, message: MailQueue.QueuedMessage, whole: boolean) => {
   const body = queue.body(message.id)
   if (whole) return Effect.map(Stream.runCollect(body), (pieces) => new Uint8Array(Framer.concat(pieces)))
-  let read: Uint8Array = new Uint8Array(0)
-  return Stream.runForEachWhile(body, (piece) =>
-    Effect.sync(() => {
-      read = Framer.concat([read, piece])
-      return headerEnd(read) < 0 && read.length < 65536
-    })
-  ).pipe(Effect.map(() => new Uint8Array(read.subarray(0, Math.max(0, headerEnd(read)) || read.length))))
+  // (Bounce.make keeps the header section of what it is given: the blank line is not needed)
+  return Effect.map(MailQueue.header(queue, message.id, 65536), (header) => new Uint8Array(header.bytes))
 }
 
 /**
