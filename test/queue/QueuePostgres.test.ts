@@ -6,25 +6,11 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Context, Effect, Layer, Stream } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import * as Framer from "../../src/protocol/Framer.js"
 import * as MailQueue from "../../src/queue/MailQueue.js"
 import * as SqlMailQueue from "../../src/queue/SqlMailQueue.js"
+import { encoder, read, submission } from "../utils/queueStore.js"
 import * as Postgres from "../utils/postgres.js"
 import { skipWithout } from "../utils/tools.js"
-
-const encoder = new TextEncoder()
-const submission: MailQueue.Submission = {
-  route: "upstream",
-  mailFrom: "a@example.com",
-  mailParameters: [{ keyword: "RET", value: "HDRS" }],
-  recipients: [
-    { address: "b@example.net", parameters: [] },
-    { address: "c@example.net", parameters: [{ keyword: "NOTIFY", value: "NEVER" }] }
-  ]
-}
-
-const read = (queue: MailQueue.Service, id: string) =>
-  Effect.map(Stream.runCollect(queue.body(id)), (pieces) => Framer.concat(pieces))
 
 // a queue on `pg`, with its own pool of connections: what one process of many would have
 const queueOn = (pg: Postgres.Postgres, client: Parameters<typeof Postgres.clientLayer>[1] = {}) =>

@@ -6,9 +6,9 @@ import { Effect, Layer, Stream } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import * as Framer from "../../src/protocol/Framer.js"
 import * as MailQueue from "../../src/queue/MailQueue.js"
 import * as SqlMailQueue from "../../src/queue/SqlMailQueue.js"
+import { encoder, read, submission } from "../utils/queueStore.js"
 
 const tempFile = Effect.acquireRelease(
   Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-smtpd-queue-"))),
@@ -16,20 +16,6 @@ const tempFile = Effect.acquireRelease(
 ).pipe(Effect.map((dir) => Path.join(dir, "queue.db")))
 
 const queueAt = (filename: string) => SqlMailQueue.layer.pipe(Layer.provide(SqliteClient.layer({ filename })))
-
-const encoder = new TextEncoder()
-const submission: MailQueue.Submission = {
-  route: "upstream",
-  mailFrom: "a@example.com",
-  mailParameters: [{ keyword: "RET", value: "HDRS" }],
-  recipients: [
-    { address: "b@example.net", parameters: [] },
-    { address: "c@example.net", parameters: [{ keyword: "NOTIFY", value: "NEVER" }] }
-  ]
-}
-
-const read = (queue: MailQueue.Service, id: string) =>
-  Effect.map(Stream.runCollect(queue.body(id)), (pieces) => Framer.concat(pieces))
 
 describe("SqlMailQueue on SQLite", () => {
   it.effect("stores a message whole, and a second process opening the file sees it", () =>
