@@ -79,9 +79,18 @@ const deliverLayer = (parsed: Parsed, deliver: RoutesFile.Deliver) => {
   return relayLayer(parsed, deliver.relay, deliver.mode ?? parsed.relayMode)
 }
 
+/**
+ * The routes file of `--routes`, its mistakes a usage error.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const loadRoutes = (file: string): Effect.Effect<RoutesFile.RoutesFile, UsageError, FileSystem.FileSystem> =>
+  RoutesFile.load(file).pipe(Effect.mapError((message) => new UsageError({ message })))
+
 const routerLayer = (parsed: Parsed, file: string) =>
   Effect.gen(function* () {
-    const config = yield* RoutesFile.load(file).pipe(Effect.mapError((message) => new UsageError({ message })))
+    const config = yield* loadRoutes(file)
     const routes = yield* Effect.forEach(config.routes, (route) =>
       Effect.map(deliverLayer(parsed, route.deliver), (handler) =>
         "address" in route
@@ -156,15 +165,8 @@ export const advertisedSize = (parsed: Parsed): Effect.Effect<number, UsageError
       return Relay.advertisedSize(options, parsed.size, size)
     }
     if (parsed.handlerClass !== "Router" || Option.isNone(parsed.routes) || parsed.size === 0) return parsed.size
-    const config = yield* RoutesFile.load(parsed.routes.value).pipe(
-      Effect.mapError((message) => new UsageError({ message }))
-    )
-    const delivers = [
-      ...config.routes.map((route) => route.deliver),
-      ...(config.fallback === undefined ? [] : [config.fallback])
-    ]
-    const relays = delivers.some((deliver) => typeof deliver === "object" && "relay" in deliver)
-    return relays
+    const config = yield* loadRoutes(parsed.routes.value)
+    return RoutesFile.relays(config).length > 0
       ? Math.max(1, Relay.advertisedSize(options, parsed.size) - (parsed.received ? Received.maxLength : 0))
       : parsed.size
   })

@@ -18,7 +18,7 @@ import * as NodeSmtpClient from "../node/NodeSmtpClient.js"
 import * as Backoff from "../queue/Backoff.js"
 import * as Delivery from "../queue/Delivery.js"
 import type * as MailQueue from "../queue/MailQueue.js"
-import { upstreamOf } from "./Handlers.js"
+import { loadRoutes, upstreamOf } from "./Handlers.js"
 import { type Parsed, UsageError } from "./Options.js"
 import * as RoutesFile from "./RoutesFile.js"
 
@@ -29,14 +29,9 @@ const queueAddresses = (parsed: Parsed): Effect.Effect<ReadonlyArray<string>, Us
       return parsed.relayMode === "queue" ? [Option.getOrElse(parsed.remoteaddr, () => "localhost:25")] : []
     }
     if (parsed.handlerClass !== "Router" || Option.isNone(parsed.routes)) return []
-    const config = yield* RoutesFile.load(parsed.routes.value).pipe(
-      Effect.mapError((message) => new UsageError({ message }))
-    )
-    const delivers = [...config.routes.map((route) => route.deliver), config.fallback]
-    return delivers.flatMap((deliver) =>
-      typeof deliver === "object" && "relay" in deliver && (deliver.mode ?? parsed.relayMode) === "queue"
-        ? [deliver.relay]
-        : []
+    const config = yield* loadRoutes(parsed.routes.value)
+    return RoutesFile.relays(config).flatMap((deliver) =>
+      (deliver.mode ?? parsed.relayMode) === "queue" ? [deliver.relay] : []
     )
   })
 

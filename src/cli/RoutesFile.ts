@@ -165,3 +165,14 @@ export const load = (path: string): Effect.Effect<RoutesFile, string, FileSystem
       Effect.flatMap((text) => Effect.fromResult(Result.mapError(parse(text), (message) => `${path} ${message}`)))
     )
   )
+
+/**
+ * The relays a routes file names, its routes' and its fallback's, in order.
+ *
+ * @since 0.2.0
+ * @category getters
+ */
+export const relays = (file: RoutesFile): ReadonlyArray<Extract<Deliver, { readonly relay: string }>> =>
+  [...file.routes.map((route) => route.deliver), ...(file.fallback === undefined ? [] : [file.fallback])].flatMap(
+    (deliver) => (typeof deliver === "object" && "relay" in deliver ? [deliver] : [])
+  )
