@@ -18,6 +18,9 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
 import * as MailQueue from "../queue/MailQueue.js"
 import * as SqlMailQueue from "../queue/SqlMailQueue.js"
 
@@ -64,6 +67,46 @@ const describe = (cause: Cause.Cause<unknown>): string => {
   return parts.join(": ").replace(/\s+/g, " ")
 }
 
+// `fd`'s data on the disk (fdatasync, as SQLite syncs its log on Linux), off the event loop
+const syncFd = (fd: number): Effect.Effect<void, Error> =>
+  Effect.callback<void, Error>((resume) => {
+    Fs.fdatasync(fd, (error) => resume(error === null ? Effect.void : Effect.fail(error)))
+  })
+
+const openFd = (path: string, flags: string): Effect.Effect<number, Error> =>
+  Effect.callback<number, Error>((resume) => {
+    Fs.open(path, flags, (error, fd) => resume(error === null ? Effect.succeed(fd) : Effect.fail(error)))
+  })
+
+// SQLite's write-ahead log synced after each group commit (what `synchronous = FULL` does inside
+// every commit). Opened at the first sync, once SQLite has made it, and kept open: SQLite keeps
+// the same file until its last connection closes. Its directory is synced once, as SQLite syncs
+// it when it creates the log (not on Windows, where a directory cannot be opened).
+const walSync = (filename: string): Effect.Effect<Effect.Effect<void, Error>, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const path = Path.resolve(filename)
+    let log: number | undefined
+    yield* Effect.addFinalizer(() => Effect.sync(() => log !== undefined && Fs.closeSync(log)))
+    const first = Effect.gen(function* () {
+      const fd = yield* openFd(`${path}-wal`, "r+")
+      log = fd
+      yield* syncFd(fd)
+      if (process.platform === "win32") return
+      const directory = yield* openFd(Path.dirname(path), "r")
+      yield* Effect.ensuring(
+        syncFd(directory),
+        Effect.sync(() => Fs.closeSync(directory))
+      )
+    })
+    return Effect.suspend(() => (log === undefined ? first : syncFd(log)))
+  })
+
+const sqliteQueue = (filename: string) =>
+  (filename === ":memory:" || filename === ""
+    ? SqlMailQueue.layer
+    : Layer.unwrap(Effect.map(walSync(filename), (sync) => SqlMailQueue.layerWith({ sync })))
+  ).pipe(Layer.provide(SqliteClient.layer({ filename })))
+
 /**
  * The queue at `spec`: a SQLite file (created if missing, its directory must exist) or a
  * PostgreSQL URL. Building the layer opens the database and migrates its tables; the writer
@@ -73,11 +116,12 @@ const describe = (cause: Cause.Cause<unknown>): string => {
  * @category layers
  */
 export const layer = (spec: string): Layer.Layer<MailQueue.MailQueue, QueueOpenError> => {
-  const client = isPostgres(spec)
-    ? PgClient.layer({ url: Redacted.make(spec.trim()), connectTimeout: "10 seconds" })
-    : SqliteClient.layer({ filename: spec })
-  return SqlMailQueue.layer.pipe(
-    Layer.provide(client),
+  const queue = isPostgres(spec)
+    ? SqlMailQueue.layer.pipe(
+        Layer.provide(PgClient.layer({ url: Redacted.make(spec.trim()), connectTimeout: "10 seconds" }))
+      )
+    : sqliteQueue(spec)
+  return queue.pipe(
     Layer.catchCause((cause) =>
       Layer.effect(
         MailQueue.MailQueue,

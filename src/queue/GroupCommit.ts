@@ -3,6 +3,8 @@
  * transaction commits go together in the next, so that a commit (an fsync with SQLite's full
  * synchronous mode) serves many messages. Each writer waits for the commit of its own writes,
  * so nothing is acknowledged before it is durable; a failed transaction fails every write in it.
+ * New rows are handed over as data, not statements: the rows of one table from all the writes
+ * of a transaction go in a few multi-row INSERTs, so a statement's cost is shared too.
  *
  * @since 0.2.0
  */
@@ -15,7 +17,21 @@ import type * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import { QueueError } from "./MailQueue.js"
 
+type Row = Record<string, unknown>
+
+/**
+ * Rows for one table, all with the same columns.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Insert {
+  readonly table: string
+  readonly rows: ReadonlyArray<Row>
+}
+
 interface Write {
+  readonly inserts: ReadonlyArray<Insert>
   readonly run: Effect.Effect<void, SqlError>
   readonly bytes: number
   readonly done: Deferred.Deferred<void, QueueError>
@@ -24,6 +40,9 @@ interface Write {
 // a transaction takes what is waiting, up to these bounds
 const maxWrites = 256
 const maxBytes = 8 * 1024 * 1024
+// rows in one INSERT: counts are powers of two up to this, so that few statement texts (each
+// prepared once) serve every batch, and parameters stay far below the dialects' limits
+const maxRowsPerInsert = 64
 
 /**
  * @since 0.2.0
@@ -32,53 +51,108 @@ const maxBytes = 8 * 1024 * 1024
 export interface GroupCommit {
   /** Runs `statements` in the next transaction; succeeds once it has committed. */
   readonly write: (statements: Effect.Effect<void, SqlError>, bytes: number) => Effect.Effect<void, QueueError>
+  /** Adds `inserts` to the next transaction; succeeds once it has committed. */
+  readonly insert: (inserts: ReadonlyArray<Insert>, bytes: number) => Effect.Effect<void, QueueError>
 }
 
-// takes the writes of one transaction: all that wait, within the bounds (the rest wait their turn)
-// After the first write, the event loop gets one turn (I/O included) before the rest is taken:
-// a commit blocks the loop (node:sqlite is synchronous), so the sessions whose data arrived
-// meanwhile offer their writes only then, and join this commit instead of each waiting for one.
-const gather: Effect.Effect<void> = Effect.callback<void>((resume) => {
-  const handle = setImmediate(() => resume(Effect.void))
-  return Effect.sync(() => clearImmediate(handle))
-})
+// 13 rows -> 8, 4, 1
+const slices = (rows: ReadonlyArray<Row>): Array<readonly [Row, ...Array<Row>]> => {
+  const out: Array<readonly [Row, ...Array<Row>]> = []
+  for (let i = 0; i < rows.length;) {
+    let n = maxRowsPerInsert
+    while (n > rows.length - i) n >>= 1
+    out.push([rows[i]!, ...rows.slice(i + 1, i + n)])
+    i += n
+  }
+  return out
+}
 
-const takeWaiting = (queue: Queue.Queue<Write>, held: Array<Write>): Effect.Effect<Array<Write>> =>
-  held.length > 0
-    ? Effect.succeed(held.splice(0))
+// the rows of every write, table by table, then the writes' own statements
+const statements = (sql: SqlClient.SqlClient, writes: ReadonlyArray<Write>): Effect.Effect<void, SqlError> => {
+  const tables = new Map<string, Array<Row>>()
+  for (const write of writes) {
+    for (const { rows, table } of write.inserts) {
+      const all = tables.get(table)
+      if (all === undefined) tables.set(table, [...rows])
+      else all.push(...rows)
+    }
+  }
+  const inserts = Array.from(tables, ([table, rows]) =>
+    slices(rows).map((slice) => sql`INSERT INTO ${sql(table)} ${sql.insert(slice)}`)
+  ).flat()
+  return Effect.andThen(
+    Effect.forEach(inserts, (insert) => insert, { discard: true }),
+    Effect.forEach(writes, (write) => write.run, { discard: true })
+  )
+}
+
+// what the writer carries from one transaction to the next
+interface Pending {
+  // writes taken beyond the last transaction's bounds: the next one's first
+  readonly held: Array<Write>
+  // did the last transaction hold more than one write (sessions writing together)?
+  together: boolean
+}
+
+// How long the writer gathers after the first write of a transaction, before it takes the rest:
+// one turn of the event loop (I/O included) while writes come one at a time, so that a lone
+// client waits no longer; a millisecond when they came together, so that under load one commit
+// (and its sync) serves more messages. Real time, not the Clock: a TestClock must not hold it.
+const gatherWindowMs = 1
+const gather = (pending: Pending): Effect.Effect<void> =>
+  Effect.callback<void>((resume) => {
+    if (!pending.together) {
+      const handle = setImmediate(() => resume(Effect.void))
+      return Effect.sync(() => clearImmediate(handle))
+    }
+    const handle = setTimeout(() => resume(Effect.void), gatherWindowMs)
+    return Effect.sync(() => clearTimeout(handle))
+  })
+
+// takes the writes of one transaction: all that wait, within the bounds (the rest wait their turn)
+const takeWaiting = (queue: Queue.Queue<Write>, pending: Pending): Effect.Effect<Array<Write>> =>
+  pending.held.length > 0
+    ? Effect.succeed(pending.held.splice(0))
     : Effect.flatMap(Queue.takeAll(queue), (first) =>
         Effect.andThen(
-          gather,
+          gather(pending),
           Effect.map(Queue.clear(queue), (next) => [...first, ...next])
         )
       )
 
-const batch = (queue: Queue.Queue<Write>, held: Array<Write>): Effect.Effect<Array<Write>> =>
-  Effect.map(takeWaiting(queue, held), (taken) => {
+const batch = (queue: Queue.Queue<Write>, pending: Pending): Effect.Effect<Array<Write>> =>
+  Effect.map(takeWaiting(queue, pending), (taken) => {
     const writes: Array<Write> = []
     let bytes = 0
     for (const write of taken) {
-      if (writes.length > 0 && (writes.length >= maxWrites || bytes + write.bytes > maxBytes)) held.push(write)
+      if (writes.length > 0 && (writes.length >= maxWrites || bytes + write.bytes > maxBytes)) pending.held.push(write)
       else {
         writes.push(write)
         bytes += write.bytes
       }
     }
+    pending.together = writes.length > 1
     return writes
   })
 
 /**
- * The writer of one database, running in `scope`.
+ * The writer of one database, running in `scope`. `flush`, when given, runs after each commit
+ * and before its writers are answered: it makes the commit durable when the database's own
+ * commit does not (SQLite with `synchronous = NORMAL`, whose log is then synced off the loop).
  *
  * @since 0.2.0
  * @category constructors
  */
-export const make = (sql: SqlClient.SqlClient): Effect.Effect<GroupCommit, never, Scope.Scope> =>
+export const make = (
+  sql: SqlClient.SqlClient,
+  flush: Effect.Effect<void, unknown> = Effect.void
+): Effect.Effect<GroupCommit, never, Scope.Scope> =>
   Effect.gen(function* () {
     const queue = yield* Queue.unbounded<Write>()
-    const held: Array<Write> = []
-    const commit = Effect.flatMap(batch(queue, held), (writes) =>
-      sql.withTransaction(Effect.forEach(writes, (write) => write.run, { discard: true })).pipe(
+    const pending: Pending = { held: [], together: false }
+    const commit = Effect.flatMap(batch(queue, pending), (writes) =>
+      sql.withTransaction(statements(sql, writes)).pipe(
+        Effect.andThen(flush),
         Effect.exit,
         Effect.flatMap((exit) =>
           Effect.forEach(
@@ -93,13 +167,15 @@ export const make = (sql: SqlClient.SqlClient): Effect.Effect<GroupCommit, never
         )
       )
     )
-    yield* Effect.forkScoped(Effect.forever(commit))
+    yield* Effect.forkScoped(Effect.forever(commit).pipe(Effect.withTracerEnabled(false)))
+    const submit = (inserts: ReadonlyArray<Insert>, run: Effect.Effect<void, SqlError>, bytes: number) =>
+      Effect.gen(function* () {
+        const done = yield* Deferred.make<void, QueueError>()
+        yield* Queue.offer(queue, { inserts, run, bytes, done })
+        return yield* Deferred.await(done)
+      })
     return {
-      write: (run, bytes) =>
-        Effect.gen(function* () {
-          const done = yield* Deferred.make<void, QueueError>()
-          yield* Queue.offer(queue, { run, bytes, done })
-          return yield* Deferred.await(done)
-        })
+      write: (run, bytes) => submit([], run, bytes),
+      insert: (inserts, bytes) => submit(inserts, Effect.void, bytes)
     }
   })

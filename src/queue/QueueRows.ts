@@ -42,6 +42,9 @@ export interface RecipientRow {
 }
 
 const alphabet = "0123456789BCDFGHJKLMNPQRSTVWXYZ"
+// random bytes drawn 512 at a time: one call to the system's generator for 64 ids
+const pool = new Uint8Array(512)
+let used = pool.length
 
 /**
  * A queue id: the time, then randomness, in capitals and digits like Postfix's (no vowels, so
@@ -51,9 +54,12 @@ const alphabet = "0123456789BCDFGHJKLMNPQRSTVWXYZ"
  * @category constructors
  */
 export const newId = (now = Date.now()): string => {
-  const random = globalThis.crypto.getRandomValues(new Uint8Array(8))
+  if (used + 8 > pool.length) {
+    globalThis.crypto.getRandomValues(pool)
+    used = 0
+  }
   let id = now.toString(36).toUpperCase().padStart(9, "0")
-  for (const byte of random) id += alphabet[byte % alphabet.length]
+  for (const end = used + 8; used < end; used++) id += alphabet[pool[used]! % alphabet.length]
   return id
 }
 

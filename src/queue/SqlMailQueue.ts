@@ -34,33 +34,65 @@ const failed =
     Effect.mapError(effect, (cause) => new MailQueue.QueueError({ operation, cause }))
 
 /**
+ * @since 0.2.0
+ * @category models
+ */
+export interface Options {
+  /**
+   * SQLite only: makes a commit durable. Given, SQLite commits without syncing its write-ahead
+   * log (`synchronous = NORMAL`) and this runs after each group commit, before any writer is
+   * answered: the log synced off the event loop, so that sessions go on while the disk works.
+   * Without it, every commit syncs inside SQLite (`synchronous = FULL`), blocking the loop.
+   */
+  readonly sync?: Effect.Effect<void, unknown>
+}
+
+/**
  * The queue on the `SqlClient` in the context: its tables migrated, its writer running in the
  * scope.
  *
  * @since 0.2.0
  * @category constructors
  */
-export const make = Effect.gen(function* () {
-  const sql = yield* SqlClient.SqlClient
-  // SQLite: every commit reaches the disk before it returns (WAL is the client's default)
-  yield* sql.onDialectOrElse({ sqlite: () => sql.unsafe("PRAGMA synchronous = FULL"), orElse: () => Effect.void })
-  yield* Migrations.run
-  const writer = yield* GroupCommit.make(sql)
-  const store = new SqlStore(sql, writer)
-  return MailQueue.MailQueue.of({
-    enqueue: (submission, body) => store.enqueue(submission, body),
-    claim: (options) => store.claim(options).pipe(failed("claim")),
-    body: (id) => store.body(id),
-    settle: (id, owner, attempt) => store.settle(id, owner, attempt),
-    list: store.select(undefined).pipe(failed("list")),
-    get: (id) => Effect.map(store.select(id), (found) => found[0]).pipe(failed("get")),
-    retry: (id, now) => store.retry(id, now).pipe(failed("retry")),
-    remove: (id) => store.remove(id).pipe(failed("remove")),
-    stats: store.stats.pipe(failed("stats")),
-    sweep: (before) => store.sweep(before).pipe(failed("sweep")),
-    recover: store.recover.pipe(failed("recover"))
+export const makeWith = (options: Options) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const sqlite = yield* sql.onDialectOrElse({
+      sqlite: () => Effect.succeed(true),
+      orElse: () => Effect.succeed(false)
+    })
+    // SQLite: a commit reaches the disk before it is answered (WAL is the client's default)
+    if (sqlite) yield* sql.unsafe(`PRAGMA synchronous = ${options.sync === undefined ? "FULL" : "NORMAL"}`)
+    yield* Migrations.run
+    const sync = sqlite ? options.sync : undefined
+    // the migrations made durable, and a log that cannot be synced found now rather than at the
+    // first message
+    if (sync !== undefined)
+      yield* Effect.mapError(sync, (cause) => new MailQueue.QueueError({ operation: "sync", cause }))
+    const writer = yield* GroupCommit.make(sql, sync)
+    const store = new SqlStore(sql, writer)
+    return MailQueue.MailQueue.of({
+      enqueue: (submission, body) => store.enqueue(submission, body),
+      claim: (options) => store.claim(options).pipe(failed("claim")),
+      body: (id) => store.body(id),
+      settle: (id, owner, attempt) => store.settle(id, owner, attempt),
+      list: store.select(undefined).pipe(failed("list")),
+      get: (id) => Effect.map(store.select(id), (found) => found[0]).pipe(failed("get")),
+      retry: (id, now) => store.retry(id, now).pipe(failed("retry")),
+      remove: (id) => store.remove(id).pipe(failed("remove")),
+      stats: store.stats.pipe(failed("stats")),
+      sweep: (before) => store.sweep(before).pipe(failed("sweep")),
+      recover: store.recover.pipe(failed("recover"))
+    })
   })
-})
+
+/**
+ * The queue with every commit synced by the database itself.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const make = makeWith({})
 
 /**
  * @since 0.2.0
@@ -71,6 +103,44 @@ export const layer: Layer.Layer<MailQueue.MailQueue, SqlError | Error, SqlClient
   make
 )
 
+/**
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerWith = (options: Options): Layer.Layer<MailQueue.MailQueue, SqlError | Error, SqlClient.SqlClient> =>
+  Layer.effect(MailQueue.MailQueue, makeWith(options))
+
+// the piece of a body being filled: a copy of the slices (views into read buffers), its buffer
+// grown as they come (most messages are far smaller than a chunk) up to chunkSize, then reused
+class Piece {
+  private bytes = new Uint8Array(16 * 1024)
+  private held = 0
+
+  get full(): boolean {
+    return this.held === chunkSize
+  }
+
+  // copies what fits of `slice`, and says how much
+  add(slice: Uint8Array): number {
+    const n = Math.min(chunkSize - this.held, slice.length)
+    if (this.held + n > this.bytes.length) {
+      const grown = new Uint8Array(Math.min(chunkSize, Math.max(this.held + n, this.bytes.length * 2)))
+      grown.set(this.bytes.subarray(0, this.held))
+      this.bytes = grown
+    }
+    this.bytes.set(n === slice.length ? slice : slice.subarray(0, n), this.held)
+    this.held += n
+    return n
+  }
+
+  // what it holds, a view valid until the next `add`
+  take(): Uint8Array {
+    const taken = this.bytes.subarray(0, this.held)
+    this.held = 0
+    return taken
+  }
+}
+
 class SqlStore {
   constructor(
     private readonly sql: SqlClient.SqlClient,
@@ -79,44 +149,36 @@ class SqlStore {
 
   // the body in pieces of `chunkSize`, each written as it fills; the last with the message
   enqueue<E, R>(submission: MailQueue.Submission, body: Stream.Stream<Uint8Array, E, R>) {
-    const { sql, writer } = this
+    const { writer } = this
     return Effect.gen(function* () {
       // the server's clock: TestClock moves it in tests
       const createdAt = yield* Clock.currentTimeMillis
       const id = Rows.newId(createdAt)
-      // the piece being filled: a copy of the slices (views into read buffers) up to chunkSize
-      const piece = new Uint8Array(chunkSize)
-      let held = 0
+      const piece = new Piece()
       let seq = 0
       let size = 0
-      const chunk = (data: Uint8Array) =>
-        sql`INSERT INTO smtpd_queue_chunks ${sql.insert({ message_id: id, seq: seq++, data, created_at: createdAt })}`
+      const chunk = (data: Uint8Array): GroupCommit.Insert => ({
+        table: "smtpd_queue_chunks",
+        rows: [{ message_id: id, seq: seq++, data, created_at: createdAt }]
+      })
       const fill = (slice: Uint8Array): Effect.Effect<void, MailQueue.QueueError> => {
-        const n = Math.min(chunkSize - held, slice.length)
-        piece.set(slice.subarray(0, n), held)
-        held += n
+        const n = piece.add(slice)
         size += n
-        if (held < chunkSize) return Effect.void
-        // written (and committed) before the next slice is read: the same piece is filled again
-        const full = piece
-        held = 0
+        if (!piece.full) return Effect.void
         const rest = slice.subarray(n)
         return Effect.andThen(
-          writer.write(Effect.asVoid(chunk(full)), full.length),
+          // written (and committed) before the next slice is read: the same piece is filled again
+          writer.insert([chunk(piece.take())], chunkSize),
           // (suspended: filling the piece again must wait for its write)
           Effect.suspend(() => (rest.length > 0 ? fill(rest) : Effect.void))
         )
       }
       yield* Stream.runForEach(body, fill)
-      const last = piece.slice(0, held)
+      const last = piece.take()
       const row = Rows.messageRow(id, submission, { size, chunks: seq + 1, createdAt })
       const recipients = Rows.recipientRows(id, submission.recipients)
-      yield* writer.write(
-        Effect.all([
-          chunk(last),
-          sql`INSERT INTO smtpd_queue ${sql.insert(row)}`,
-          sql`INSERT INTO smtpd_queue_recipients ${sql.insert(recipients)}`
-        ]).pipe(Effect.asVoid),
+      yield* writer.insert(
+        [chunk(last), { table: "smtpd_queue", rows: [row] }, { table: "smtpd_queue_recipients", rows: recipients }],
         last.length
       )
       return id

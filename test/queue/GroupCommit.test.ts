@@ -1,0 +1,121 @@
+// The queue's writer: writes that come together share a transaction (their rows in multi-row
+// INSERTs) and one sync of SQLite's log; no writer is answered before that sync; a failed sync
+// fails the writes of its commit. Run on SQLite with `synchronous = NORMAL` and the sync given,
+// as the command runs it (NodeMailQueue), and through NodeMailQueue's own log sync.
+import { describe, expect, it } from "@effect/vitest"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import { Deferred, Effect, Fiber, Layer, Stream } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as NodeMailQueue from "../../src/node/NodeMailQueue.js"
+import * as MailQueue from "../../src/queue/MailQueue.js"
+import * as SqlMailQueue from "../../src/queue/SqlMailQueue.js"
+import { read } from "../utils/queueStore.js"
+
+const tempFile = Effect.acquireRelease(
+  Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-smtpd-commit-"))),
+  (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+).pipe(Effect.map((dir) => Path.join(dir, "queue.db")))
+
+const queueWith = (sync: Effect.Effect<void, unknown>) =>
+  Layer.unwrap(
+    Effect.map(tempFile, (filename) =>
+      SqlMailQueue.layerWith({ sync }).pipe(Layer.provide(SqliteClient.layer({ filename })))
+    )
+  )
+
+// message i: i recipients (1 to 3) and a body of its own size, some past the first buffer
+const sizes = [0, 1, 100, 16 * 1024 + 1, 40_000]
+const submissionOf = (i: number): MailQueue.Submission => ({
+  route: "upstream",
+  mailFrom: `sender${i}@example.com`,
+  mailParameters: [],
+  recipients: Array.from({ length: (i % 3) + 1 }, (_, r) => ({ address: `r${r}.${i}@example.net`, parameters: [] }))
+})
+const bodyOf = (i: number) => new Uint8Array(sizes[i % sizes.length]!).map((_, j) => (i + j) % 256)
+// the body in slices of 1,000 bytes, as a session hands them on
+const streamOf = (body: Uint8Array) =>
+  Stream.fromIterable(
+    Array.from({ length: Math.ceil(body.length / 1000) }, (_, k) => body.subarray(k * 1000, k * 1000 + 1000))
+  )
+
+describe("the queue's group commit", () => {
+  it.live("100 messages written together: fewer commits than messages, each message whole", () => {
+    let syncs = 0
+    return Effect.gen(function* () {
+      const queue = yield* MailQueue.MailQueue
+      const before = syncs
+      const ids = yield* Effect.forEach(
+        Array.from({ length: 100 }, (_, i) => i),
+        (i) => queue.enqueue(submissionOf(i), streamOf(bodyOf(i))),
+        { concurrency: "unbounded" }
+      )
+      expect(syncs - before).toBeGreaterThan(0)
+      expect(syncs - before).toBeLessThan(100)
+      const listed = new Map((yield* queue.list).map((message) => [message.id, message]))
+      expect(listed.size).toBe(100)
+      for (const [i, id] of ids.entries()) {
+        expect(listed.get(id)?.mailFrom).toBe(`sender${i}@example.com`)
+        expect(listed.get(id)?.recipients.map((r) => r.address)).toEqual(
+          submissionOf(i).recipients.map((r) => r.address)
+        )
+        expect(yield* read(queue, id)).toEqual(bodyOf(i))
+      }
+    }).pipe(Effect.provide(queueWith(Effect.sync(() => void syncs++))), Effect.scoped)
+  })
+
+  it.live("a writer is answered only once the log is synced", () =>
+    Effect.gen(function* () {
+      const gate = yield* Deferred.make<void>()
+      let started = false
+      // the first sync (at start-up, after the migrations) passes; the next waits for the gate
+      const sync = Effect.suspend(() => (started ? Deferred.await(gate) : Effect.sync(() => void (started = true))))
+      yield* Effect.gen(function* () {
+        const queue = yield* MailQueue.MailQueue
+        const writing = yield* Effect.forkChild(queue.enqueue(submissionOf(0), streamOf(bodyOf(2))))
+        yield* Effect.sleep("100 millis")
+        expect(writing.pollUnsafe()).toBeUndefined()
+        yield* Deferred.succeed(gate, undefined)
+        const id = yield* Fiber.join(writing)
+        expect(yield* read(queue, id)).toEqual(bodyOf(2))
+      }).pipe(Effect.provide(queueWith(sync)))
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("a sync that fails fails the writes of its commit; the next commit goes on", () => {
+    let syncs = 0
+    // the start-up sync passes, the first commit's fails, the rest pass
+    const sync = Effect.suspend(() => (++syncs === 2 ? Effect.fail(new Error("EIO")) : Effect.void))
+    return Effect.gen(function* () {
+      const queue = yield* MailQueue.MailQueue
+      const failed = yield* Effect.flip(queue.enqueue(submissionOf(0), streamOf(bodyOf(1))))
+      expect(failed).toBeInstanceOf(MailQueue.QueueError)
+      const id = yield* queue.enqueue(submissionOf(1), streamOf(bodyOf(1)))
+      expect(yield* read(queue, id)).toEqual(bodyOf(1))
+    }).pipe(Effect.provide(queueWith(sync)), Effect.scoped)
+  })
+
+  it.live("NodeMailQueue syncs the log of its SQLite file: stored, and there after reopening", () =>
+    Effect.gen(function* () {
+      const file = yield* tempFile
+      const ids = yield* Effect.gen(function* () {
+        const queue = yield* MailQueue.MailQueue
+        return yield* Effect.forEach([0, 1, 2, 3, 4], (i) => queue.enqueue(submissionOf(i), streamOf(bodyOf(i))), {
+          concurrency: "unbounded"
+        })
+      }).pipe(Effect.provide(NodeMailQueue.layer(file)))
+      yield* Effect.gen(function* () {
+        const queue = yield* MailQueue.MailQueue
+        for (const [i, id] of ids.entries()) expect(yield* read(queue, id)).toEqual(bodyOf(i))
+      }).pipe(Effect.provide(NodeMailQueue.layer(file)))
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("a queue whose log cannot be synced does not open", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(Layer.build(queueWith(Effect.fail(new Error("EIO")))).pipe(Effect.scoped))
+      expect(error).toBeInstanceOf(MailQueue.QueueError)
+    })
+  )
+})
