@@ -2,7 +2,7 @@
 // Accept=yes sockets and `sendmail -bs` users run it. The built command (scripts/bundle.mjs, as
 // in main.test.ts) is driven over pipes the way a client talks: one command, then its reply.
 import { describe, expect, it } from "@effect/vitest"
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
+import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -96,6 +96,30 @@ describe("effect-smtpd --stdio", () => {
       client.child.stdin.end()
       expect(await client.exited).toBe(0)
       expect(stored(dir)).toHaveLength(1)
+    } finally {
+      Fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("--relay-mode queue: the message is in the queue when the 250 comes; the process exits after QUIT", async () => {
+    const dir = maildir()
+    const queue = Path.join(dir, "queue.db")
+    try {
+      // nothing listens upstream: the message stays queued for a server on the same queue
+      const args = ["--stdio", "-c", "PureProxy", "--relay-mode", "queue", "--queue", queue, "127.0.0.1:9"]
+      const client = session(args)
+      await client.reply()
+      await client.command("EHLO client.test")
+      await client.command("MAIL FROM:<alice@example.com>")
+      await client.command("RCPT TO:<bob@example.net>")
+      await client.command("DATA")
+      const queued = /^250 2\.0\.0 Ok: queued as (\S+)\r\n$/.exec(await client.command("Subject: inetd\r\n\r\nhi\r\n."))
+      expect(queued).not.toBeNull()
+      expect(await client.command("QUIT")).toMatch(/^221 /)
+      expect(await client.exited).toBe(0)
+      const list = spawnSync(node, [main, "queue", "list", "--json", "--queue", queue], { encoding: "utf8" })
+      const listed = JSON.parse(list.stdout) as ReadonlyArray<{ id: string; sender: string }>
+      expect(listed.map((m) => m.id)).toEqual([queued![1]])
     } finally {
       Fs.rmSync(dir, { recursive: true, force: true })
     }

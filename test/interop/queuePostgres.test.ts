@@ -63,6 +63,35 @@ describe.skipIf(skipWithout("postgres"))("the queue shared on PostgreSQL (the bu
   )
 
   it.live(
+    "--workers 2 on a new database: both workers open it, and 400 messages are each delivered once",
+    () =>
+      Effect.gen(function* () {
+        const pg = yield* postgres()
+        const upstream = yield* QP.upstream()
+        const relay = yield* QP.relay(main, [
+          "-c",
+          "PureProxy",
+          "--relay-mode",
+          "queue",
+          "--queue",
+          pg.url,
+          "--workers",
+          "2",
+          "127.0.0.1:0",
+          `127.0.0.1:${upstream.port}`
+        ])
+        const messages = Array.from({ length: 400 }, (_, n) => QP.numbered("workers", n))
+        const replies = yield* QP.send(relay.port, messages, 8)
+        expect(replies.filter((r) => !queued.test(r))).toEqual([])
+        yield* QP.eventually(() => upstream.took().length >= 400, 60_000)
+        yield* Effect.sleep("2 seconds")
+        const counts = QP.countBySubject(upstream.took())
+        expect({ delivered: upstream.took().length, distinct: counts.size }).toEqual({ delivered: 400, distinct: 400 })
+      }).pipe(Effect.scoped),
+    120_000
+  )
+
+  it.live(
     "answers 451 4.3.0 while the database is gone, acknowledges only what it stored, and recovers",
     () =>
       Effect.gen(function* () {
