@@ -90,14 +90,16 @@ const statements = (sql: SqlClient.SqlClient, writes: ReadonlyArray<Write>): Eff
 interface Pending {
   // writes taken beyond the last transaction's bounds: the next one's first
   readonly held: Array<Write>
-  // did the last transaction hold more than one write (sessions writing together)?
+  // did the last transaction hold more than one message's rows (sessions writing together)?
   together: boolean
 }
 
 // How long the writer gathers after the first write of a transaction, before it takes the rest:
-// one turn of the event loop (I/O included) while writes come one at a time, so that a lone
+// one turn of the event loop (I/O included) while messages come one at a time, so that a lone
 // client waits no longer; a millisecond when they came together, so that under load one commit
-// (and its sync) serves more messages. Real time, not the Clock: a TestClock must not hold it.
+// (and its sync) serves more messages. Writes without rows (a delivery's outcome) do not count:
+// the worker that waits for them gains nothing by their waiting longer. Real time, not the
+// Clock: a TestClock must not hold it.
 const gatherWindowMs = 1
 const gather = (pending: Pending): Effect.Effect<void> =>
   Effect.callback<void>((resume) => {
@@ -131,7 +133,7 @@ const batch = (queue: Queue.Queue<Write>, pending: Pending): Effect.Effect<Array
         bytes += write.bytes
       }
     }
-    pending.together = writes.length > 1
+    pending.together = writes.filter((write) => write.inserts.length > 0).length > 1
     return writes
   })
 
