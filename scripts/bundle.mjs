@@ -35,5 +35,7 @@ await build({
   format: "esm",
   target: "node22",
   plugins: [lazySqlite],
+  // CommonJS dependencies (mailparser, for --class Inbox) require Node's modules
+  banner: { js: 'import { createRequire as __effectSmtpdRequire } from "node:module"; const require = __effectSmtpdRequire(import.meta.url);' },
   logLevel: "warning"
 })

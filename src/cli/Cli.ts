@@ -22,8 +22,10 @@ import * as Cluster from "../node/Cluster.js"
 import * as ClusterAuthLimit from "../node/ClusterAuthLimit.js"
 import * as Listening from "../node/Listening.js"
 import * as MetricsEndpoint from "../node/MetricsEndpoint.js"
+import type * as NodeInbox from "../node/NodeInbox.js"
 import type * as NodeMailQueue from "../node/NodeMailQueue.js"
 import * as NodeSmtpServer from "../node/NodeSmtpServer.js"
+import type * as Inbox from "../inbox/Inbox.js"
 import type { MailQueue } from "../queue/MailQueue.js"
 import * as Metrics from "../server/Metrics.js"
 import * as MetricsText from "../server/MetricsText.js"
@@ -33,6 +35,7 @@ import { advertisedSize, handlerLayer } from "./Handlers.js"
 import * as HashPassword from "./HashPassword.js"
 import { options, type Parsed, UsageError, version } from "./Options.js"
 import * as QueueCommand from "./QueueCommand.js"
+import * as Inboxing from "./Inboxing.js"
 import * as Queueing from "./Queueing.js"
 import * as TrustFlags from "./TrustFlags.js"
 
@@ -107,6 +110,7 @@ export const serve = (parsed: Parsed) =>
     const trust = yield* TrustFlags.resolve(parsed).pipe(Effect.mapError((message) => new UsageError({ message })))
     const workers = yield* workerCount(parsed, listen)
     const queueing = yield* Queueing.layer(parsed, workers)
+    const inboxing = yield* Inboxing.layer(parsed, workers)
     const metrics = Option.getOrUndefined(parsed.metrics)
     if (metrics !== undefined && parseAddress(metrics) === undefined) {
       return yield* new UsageError({ message: `--metrics must be host:port, got ${metrics}` })
@@ -139,7 +143,10 @@ export const serve = (parsed: Parsed) =>
       // in front of a relay, room for what it adds (and no more than its upstream takes)
       maxMessageSize: yield* advertisedSize(parsed),
       commandDeadline: deadline
-    }).pipe(Layer.provide(withQueue(handler, queueing)), Layer.provide(trust.authenticator ?? Layer.empty))
+    }).pipe(
+      Layer.provide(withInbox(withQueue(handler, queueing), inboxing)),
+      Layer.provide(trust.authenticator ?? Layer.empty)
+    )
     const logLevel = parsed.debug ? "Debug" : "Info"
     yield* Effect.gen(function* () {
       const { addresses, reloadTls, tlsAddresses } = yield* SmtpServer
@@ -171,7 +178,8 @@ export const serve = (parsed: Parsed) =>
       Effect.catchTags({
         ConfigError: (e) => Effect.fail(new UsageError({ message: e.message })),
         AuthFileError: (e) => Effect.fail(new UsageError({ message: e.message })),
-        ListenError: (e) => Effect.fail(new UsageError({ message: `cannot listen on ${e.address}: ${e.message}` }))
+        ListenError: (e) => Effect.fail(new UsageError({ message: `cannot listen on ${e.address}: ${e.message}` })),
+        InboxOpenError: (e) => Effect.fail(new UsageError({ message: e.message }))
       }),
       // logs go to stderr: stdout belongs to the DebuggingServer's output
       Effect.provide(stderrLogger),
@@ -184,6 +192,12 @@ const withQueue = <E>(
   handler: Layer.Layer<MessageHandler, E>,
   queueing: Layer.Layer<MailQueue, NodeMailQueue.QueueOpenError> | undefined
 ) => (queueing === undefined ? handler : handler.pipe(Layer.provide(queueing)))
+
+// the inbox (and its web server) for --class Inbox, started before the SMTP listener
+const withInbox = <E>(
+  handler: Layer.Layer<MessageHandler, E>,
+  inboxing: Layer.Layer<Inbox.Inbox, NodeInbox.InboxOpenError> | undefined
+) => (inboxing === undefined ? handler : handler.pipe(Layer.provide(inboxing)))
 
 const stderrLogger = Logger.layer([Logger.withConsoleError(Logger.formatLogFmt), Logger.tracerLogger])
 
@@ -205,6 +219,11 @@ const serveStdio = (parsed: Parsed, commandDeadline: Duration.Duration | undefin
     if (parsed.handlerClass === "DebuggingServer") {
       return yield* new UsageError({
         message: "--stdio cannot run --class DebuggingServer: its output would mix with the replies on stdout"
+      })
+    }
+    if (parsed.handlerClass === "Inbox") {
+      return yield* new UsageError({
+        message: "--stdio cannot run --class Inbox: its web inbox lives only as long as one session; run it as a server"
       })
     }
     const unused = Object.entries({

@@ -10,6 +10,7 @@ import * as Option from "effect/Option"
 import type * as SmtpClient from "../client/SmtpClient.js"
 import type { MessageHandler } from "../handler/MessageHandler.js"
 import * as Debugging from "../handlers/Debugging.js"
+import * as InboxHandler from "../inbox/InboxHandler.js"
 import * as Maildir from "../handlers/Maildir.js"
 import * as Received from "../handlers/Received.js"
 import * as Relay from "../handlers/Relay.js"
@@ -138,6 +139,9 @@ export const handlerLayer = (
         onNone: () => Effect.fail(new UsageError({ message: "--class Router needs --routes FILE" })),
         onSome: (file) => routerLayer(parsed, file)
       })
+    case "Inbox":
+      // the Inbox it stores into comes from Inboxing.layer
+      return Effect.succeed(InboxHandler.layer as unknown as Layer.Layer<MessageHandler, ConfigError>)
   }
 }
 

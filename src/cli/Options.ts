@@ -28,7 +28,7 @@ export const version = "0.1.0"
  * @since 0.1.0
  * @category constants
  */
-export const classes = ["DebuggingServer", "Sink", "Maildir", "PureProxy", "Router"] as const
+export const classes = ["DebuggingServer", "Sink", "Maildir", "PureProxy", "Router", "Inbox"] as const
 
 /**
  * A wrong flag or value: the message is printed, the exit status is 2.
@@ -86,7 +86,7 @@ export const options = {
     Flag.withAlias("c"),
     Flag.withDefault("DebuggingServer" as const),
     Flag.withDescription(
-      "What to do with mail: print it (DebuggingServer), drop it (Sink), store it (Maildir), relay it to remoteaddr (PureProxy), or route it by recipient (Router, with --routes). Default DebuggingServer."
+      "What to do with mail: print it (DebuggingServer), drop it (Sink), store it (Maildir), relay it to remoteaddr (PureProxy), route it by recipient (Router, with --routes), or keep it for the web inbox and Mailpit's API on --web (Inbox). Default DebuggingServer."
     )
   ),
   size: Flag.Int("size").pipe(
@@ -137,6 +137,20 @@ export const options = {
     Flag.withDefault(defaultQueue),
     Flag.withDescription(
       `The mail queue of --relay-mode queue: a SQLite file, or a postgres:// URL that many receivers share (default ${defaultQueue} in the working directory; opened only when something is in queue mode).`
+    )
+  ),
+  inbox: Flag.String("inbox").pipe(
+    Flag.optional,
+    Flag.withDescription("The SQLite file --class Inbox keeps messages in (default: in memory, gone at exit).")
+  ),
+  inboxMax: Flag.Int("inbox-max").pipe(
+    Flag.withDefault(500),
+    Flag.withDescription("The most messages --class Inbox keeps; the oldest go first (default 500).")
+  ),
+  web: Flag.String("web").pipe(
+    Flag.withDefault("localhost:8026"),
+    Flag.withDescription(
+      "Where --class Inbox serves the web inbox and Mailpit's API v1: host:port (default localhost:8026)."
     )
   ),
   retryMin: Flag.Int("retry-min").pipe(

@@ -1,0 +1,43 @@
+/**
+ * The inbox of `--class Inbox`: kept in memory or in the `--inbox` file, at most `--inbox-max`
+ * messages, served with Mailpit's API and the web inbox on `--web`.
+ *
+ * @since 0.2.0
+ */
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as Inbox from "../inbox/Inbox.js"
+import * as NodeInbox from "../node/NodeInbox.js"
+import { type Parsed, UsageError } from "./Options.js"
+
+/**
+ * The inbox and its web server when the class is Inbox; `undefined` otherwise.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layer = (
+  parsed: Parsed,
+  workers: number
+): Effect.Effect<Layer.Layer<Inbox.Inbox, NodeInbox.InboxOpenError> | undefined, UsageError> =>
+  Effect.gen(function* () {
+    if (parsed.handlerClass !== "Inbox") return undefined
+    if (parsed.inboxMax < 1)
+      return yield* new UsageError({ message: `--inbox-max must be 1 or more, got ${parsed.inboxMax}` })
+    if (NodeInbox.parseListen(parsed.web) === undefined) {
+      return yield* new UsageError({ message: `--web must be host:port, got ${parsed.web}` })
+    }
+    if (workers > 1) {
+      return yield* new UsageError({ message: "--class Inbox is one process: drop --workers" })
+    }
+    const file = Option.getOrUndefined(parsed.inbox)
+    const inbox = NodeInbox.layer({ file, max: parsed.inboxMax })
+    const web = NodeInbox.web({
+      listen: parsed.web,
+      database: file ?? ":memory:",
+      onListening: (url) => Console.error(`effect-smtpd: web inbox and Mailpit API on ${url}`)
+    })
+    return Layer.provideMerge(web, inbox)
+  })

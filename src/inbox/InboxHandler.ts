@@ -1,0 +1,42 @@
+/**
+ * The message handler of `-c Inbox`: each message read whole (the server's SIZE bounds it),
+ * parsed and kept in the `Inbox`; the client's 250 names its id. A store that fails answers
+ * `451 4.3.0`, so the client tries again.
+ *
+ * @since 0.2.0
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Message from "../handler/Message.js"
+import * as MessageHandler from "../handler/MessageHandler.js"
+import * as Reply from "../protocol/Reply.js"
+import * as SmtpError from "../protocol/SmtpError.js"
+import * as Inbox from "./Inbox.js"
+
+const unavailable = new SmtpError.Custom({
+  code: 451,
+  enhanced: "4.3.0",
+  text: "Temporary local problem: the inbox cannot take the message now"
+})
+
+/**
+ * @since 0.2.0
+ * @category layers
+ */
+export const layer: Layer.Layer<MessageHandler.MessageHandler, never, Inbox.Inbox> = Layer.effect(
+  MessageHandler.MessageHandler,
+  Effect.map(Effect.service(Inbox.Inbox), (inbox) =>
+    MessageHandler.make({
+      data: (_session, message) =>
+        Message.bytes(message).pipe(
+          Effect.flatMap((raw) =>
+            inbox.store(raw, { mailFrom: Message.mailFrom(message), recipients: Message.rcptTos(message) })
+          ),
+          Effect.map((summary) => Reply.make(250, "2.0.0", `Ok: stored as ${summary.ID}`)),
+          Effect.catchTag("InboxError", (error) =>
+            Effect.andThen(Effect.logError("inbox: cannot store a message", error), Effect.fail(unavailable))
+          )
+        )
+    })
+  )
+)

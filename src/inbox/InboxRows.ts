@@ -1,0 +1,131 @@
+/**
+ * The inbox's rows: what `SqlInbox` writes for a message and how a row becomes a `Stored`
+ * message again.
+ *
+ * @since 0.2.0
+ */
+import * as Effect from "effect/Effect"
+import type * as SqlClient from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
+import * as InboxMessage from "./InboxMessage.js"
+
+/**
+ * The columns a message is read back from (all but the raw source).
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const summaryColumns = "id, created, read, size, parsed, envelope"
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export interface Row {
+  readonly id: string
+  readonly created: number
+  readonly read: number
+  readonly size: number
+  readonly parsed: string
+  readonly envelope: string | null
+}
+
+// 22 characters of 57 (no 0/O, 1/l/I), as Mailpit's ids look
+const alphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+/**
+ * A new message id.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const newId = (): string => {
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(22))
+  let id = ""
+  for (const byte of bytes) id += alphabet[byte % alphabet.length]
+  return id
+}
+
+const addresses = (list: ReadonlyArray<InboxMessage.Address>) =>
+  list
+    .map((a) => `${a.Name} <${a.Address}>`)
+    .join(", ")
+    .toLowerCase()
+
+/**
+ * The row of a new message: the parse as JSON (without the parts' bytes, which have their own
+ * rows), and lower-cased text for search.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const rowOf = (raw: Uint8Array, parsed: InboxMessage.Parsed, envelope: InboxMessage.Envelope | undefined) => {
+  const { contents: _, ...kept } = parsed
+  const bcc = InboxMessage.bccOf(parsed, envelope)
+  const from = parsed.from === null ? "" : addresses([parsed.from])
+  return {
+    id: newId(),
+    created: Date.now(),
+    read: 0,
+    size: raw.length,
+    attachments: parsed.attachments.length,
+    subject_l: parsed.subject.toLowerCase(),
+    from_l: from,
+    to_l: addresses(parsed.to),
+    cc_l: addresses(parsed.cc),
+    bcc_l: addresses(bcc),
+    reply_to_l: addresses(parsed.replyTo),
+    message_id_l: parsed.messageId.toLowerCase(),
+    tags_l: `,${parsed.tags.map((t) => t.toLowerCase()).join(",")},`.replace(/^,,$/, ","),
+    text_l: [
+      parsed.subject,
+      from,
+      addresses(parsed.to),
+      addresses(parsed.cc),
+      parsed.text || InboxMessage.snippet(parsed)
+    ]
+      .join("\n")
+      .toLowerCase(),
+    parsed: JSON.stringify(kept),
+    envelope: envelope === undefined ? null : JSON.stringify(envelope),
+    raw
+  }
+}
+
+/**
+ * A row read back.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const stored = (row: Row): InboxMessage.Stored => ({
+  id: row.id,
+  created: Number(row.created),
+  read: Number(row.read) === 1,
+  size: Number(row.size),
+  parsed: { ...(JSON.parse(row.parsed) as Omit<InboxMessage.Parsed, "contents">), contents: new Map() },
+  envelope: row.envelope === null ? undefined : (JSON.parse(row.envelope) as InboxMessage.Envelope)
+})
+
+/**
+ * @since 0.2.0
+ * @category constructors
+ */
+export const summaryOf = InboxMessage.summary
+
+/**
+ * Deletes messages and their parts.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const deleteIds = (sql: SqlClient.SqlClient, ids: ReadonlyArray<string>): Effect.Effect<void, SqlError> =>
+  ids.length === 0
+    ? Effect.void
+    : Effect.all(
+        [
+          sql`DELETE FROM inbox_parts WHERE ${sql.in("message_id", ids)}`,
+          sql`DELETE FROM inbox_messages WHERE ${sql.in("id", ids)}`
+        ],
+        { discard: true }
+      )

@@ -1,0 +1,266 @@
+/**
+ * The `Inbox` in SQLite through Effect's SQL module: a row per message (what the parser made of
+ * it as JSON, lower-cased columns for search, the raw source), a row per attachment or inline
+ * part with its decoded bytes. In memory unless a file is given.
+ *
+ * @since 0.2.0
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Migrator from "effect/sql/Migrator"
+import * as PubSub from "effect/PubSub"
+import * as SqlClient from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
+import * as Stream from "effect/Stream"
+import * as Inbox from "./Inbox.js"
+import type * as InboxMessage from "./InboxMessage.js"
+import * as InboxQuery from "./InboxQuery.js"
+import * as InboxRows from "./InboxRows.js"
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export interface Options {
+  /** The parser of a message's bytes (NodeMimeParser.parse on Node). */
+  readonly parse: (raw: Uint8Array) => Effect.Effect<InboxMessage.Parsed>
+  /** The most messages kept; the oldest go first (default 500). */
+  readonly max?: number | undefined
+  /** Reported in the `stats` events (Mailpit's UI reloads when it changes). */
+  readonly version?: string | undefined
+}
+
+const createInbox = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.unsafe(`CREATE TABLE inbox_messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    created INTEGER NOT NULL,
+    read INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    attachments INTEGER NOT NULL,
+    subject_l TEXT NOT NULL,
+    from_l TEXT NOT NULL,
+    to_l TEXT NOT NULL,
+    cc_l TEXT NOT NULL,
+    bcc_l TEXT NOT NULL,
+    reply_to_l TEXT NOT NULL,
+    message_id_l TEXT NOT NULL,
+    tags_l TEXT NOT NULL,
+    text_l TEXT NOT NULL,
+    parsed TEXT NOT NULL,
+    envelope TEXT,
+    raw BLOB NOT NULL
+  )`)
+  yield* sql.unsafe(`CREATE TABLE inbox_parts (
+    message_id TEXT NOT NULL,
+    part_id TEXT NOT NULL,
+    content BLOB NOT NULL,
+    PRIMARY KEY (message_id, part_id)
+  )`)
+})
+
+const migrate = Migrator.make({})({
+  loader: Migrator.fromRecord({ "1_create_inbox": createInbox }),
+  table: "effect_smtpd_inbox_migrations"
+})
+
+const failed =
+  (operation: string) =>
+  <A, R>(effect: Effect.Effect<A, SqlError, R>): Effect.Effect<A, Inbox.InboxError, R> =>
+    Effect.mapError(effect, (cause) => new Inbox.InboxError({ operation, cause }))
+
+/**
+ * The inbox on the `SqlClient` in the context (SQLite), its tables migrated.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const make = (options: Options) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    yield* migrate
+    const pubsub = yield* Effect.acquireRelease(PubSub.unbounded<Inbox.Event>(), PubSub.shutdown)
+    const store = new SqlStore(sql, pubsub, options.max ?? 500, options.version ?? "")
+    return Inbox.Inbox.of({
+      store: (raw, envelope) =>
+        Effect.flatMap(options.parse(raw), (parsed) => store.store(raw, parsed, envelope)).pipe(failed("store")),
+      list: (page) => store.list(page).pipe(failed("list")),
+      get: (id) => store.get(id).pipe(failed("get")),
+      raw: (id) => store.raw(id).pipe(failed("raw")),
+      part: (id, partId) => store.part(id, partId).pipe(failed("part")),
+      setRead: (selection, read) => store.setRead(selection, read).pipe(failed("read")),
+      remove: (selection) => store.remove(selection).pipe(failed("remove")),
+      stats: store.stats.pipe(failed("stats")),
+      events: Stream.fromPubSub(pubsub)
+    })
+  })
+
+/**
+ * @since 0.2.0
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<Inbox.Inbox, SqlError | Error, SqlClient.SqlClient> =>
+  Layer.effect(Inbox.Inbox, make(options))
+
+class SqlStore {
+  constructor(
+    private readonly sql: SqlClient.SqlClient,
+    private readonly pubsub: PubSub.PubSub<Inbox.Event>,
+    private readonly max: number,
+    private readonly version: string
+  ) {}
+
+  private publish(events: ReadonlyArray<Inbox.Event>) {
+    return Effect.flatMap(this.counts, ({ total, unread }) =>
+      PubSub.publishAll(this.pubsub, [
+        ...events,
+        { Type: "stats", Data: { Total: total, Unread: unread, Version: this.version } } as const
+      ])
+    )
+  }
+
+  store(raw: Uint8Array, parsed: InboxMessage.Parsed, envelope: InboxMessage.Envelope | undefined) {
+    const { max, sql } = this
+    const row = InboxRows.rowOf(raw, parsed, envelope)
+    return Effect.gen(function* () {
+      const pruned = yield* sql.withTransaction(
+        Effect.gen(function* () {
+          yield* sql`INSERT INTO inbox_messages ${sql.insert(row)}`
+          const parts = [...parsed.contents].map(([part_id, content]) => ({ message_id: row.id, part_id, content }))
+          if (parts.length > 0) yield* sql`INSERT INTO inbox_parts ${sql.insert(parts as any)}`
+          const old = yield* sql<{ readonly id: string }>`SELECT id FROM inbox_messages
+            ORDER BY seq DESC LIMIT -1 OFFSET ${max}`
+          yield* InboxRows.deleteIds(
+            sql,
+            old.map((o) => o.id)
+          )
+          return old.length
+        })
+      )
+      return { summary: InboxRows.summaryOf(InboxRows.stored(row)), pruned }
+    }).pipe(
+      Effect.tap(({ pruned, summary }) =>
+        this.publish([{ Type: "new", Data: summary }, ...(pruned > 0 ? [{ Type: "prune", Data: null } as const] : [])])
+      ),
+      Effect.map(({ summary }) => summary)
+    )
+  }
+
+  get counts() {
+    return Effect.map(
+      this.sql<{ readonly total: number; readonly unread: number }>`SELECT COUNT(*) AS total,
+        COALESCE(SUM(CASE WHEN read = 0 THEN 1 ELSE 0 END), 0) AS unread FROM inbox_messages`,
+      (rows) => ({ total: Number(rows[0]?.total ?? 0), unread: Number(rows[0]?.unread ?? 0) })
+    )
+  }
+
+  list(page: { readonly start: number; readonly limit: number; readonly query?: string | undefined }) {
+    const { sql } = this
+    const where = InboxQuery.where(sql, page.query ?? "")
+    const self = this
+    return Effect.gen(function* () {
+      const { total, unread } = yield* self.counts
+      const matched = yield* sql<{ readonly n: number; readonly unread: number }>`SELECT COUNT(*) AS n,
+        COALESCE(SUM(CASE WHEN read = 0 THEN 1 ELSE 0 END), 0) AS unread FROM inbox_messages WHERE ${where}`
+      const rows = yield* sql<InboxRows.Row>`SELECT ${sql.literal(InboxRows.summaryColumns)} FROM inbox_messages
+        WHERE ${where} ORDER BY seq DESC LIMIT ${page.limit} OFFSET ${page.start}`
+      const tags = yield* self.tags
+      return {
+        total,
+        unread,
+        matching: Number(matched[0]?.n ?? 0),
+        matchingUnread: Number(matched[0]?.unread ?? 0),
+        start: page.start,
+        tags: Object.keys(tags).sort(),
+        messages: rows.map((row) => InboxRows.summaryOf(InboxRows.stored(row)))
+      } satisfies Inbox.Page
+    })
+  }
+
+  // tags in use, and how many messages carry each
+  get tags() {
+    return Effect.map(
+      this.sql<{ readonly tags_l: string; readonly parsed: string }>`SELECT tags_l, parsed
+      FROM inbox_messages WHERE tags_l <> ','`,
+      (rows) => {
+        const counts: Record<string, number> = {}
+        for (const row of rows) {
+          for (const tag of (JSON.parse(row.parsed) as InboxMessage.Parsed).tags) counts[tag] = (counts[tag] ?? 0) + 1
+        }
+        return counts
+      }
+    )
+  }
+
+  private byId(id: string) {
+    const { sql } = this
+    return id === "latest" ? sql`ORDER BY seq DESC LIMIT 1` : sql`WHERE id = ${id}`
+  }
+
+  get(id: string) {
+    return Effect.map(
+      this
+        .sql<InboxRows.Row>`SELECT ${this.sql.literal(InboxRows.summaryColumns)} FROM inbox_messages ${this.byId(id)}`,
+      (rows) => (rows[0] === undefined ? undefined : InboxRows.stored(rows[0]))
+    )
+  }
+
+  raw(id: string) {
+    return Effect.map(
+      this.sql<{ readonly raw: Uint8Array }>`SELECT raw FROM inbox_messages ${this.byId(id)}`,
+      (rows) => rows[0]?.raw
+    )
+  }
+
+  part(id: string, partId: string) {
+    const { sql } = this
+    return Effect.gen(function* () {
+      const [row] = yield* sql<InboxRows.Row>`SELECT ${sql.literal(InboxRows.summaryColumns)} FROM inbox_messages
+        ${id === "latest" ? sql`ORDER BY seq DESC LIMIT 1` : sql`WHERE id = ${id}`}`
+      if (row === undefined) return undefined
+      const stored = InboxRows.stored(row)
+      const part = [...stored.parsed.attachments, ...stored.parsed.inline].find((p) => p.PartID === partId)
+      if (part === undefined) return undefined
+      const [content] = yield* sql<{ readonly content: Uint8Array }>`SELECT content FROM inbox_parts
+        WHERE message_id = ${stored.id} AND part_id = ${partId}`
+      return content === undefined ? undefined : { part, content: content.content }
+    })
+  }
+
+  setRead(selection: Inbox.Selection, read: boolean) {
+    const { sql } = this
+    const self = this
+    return Effect.gen(function* () {
+      const changed = yield* sql<{ readonly id: string }>`UPDATE inbox_messages SET read = ${read ? 1 : 0}
+        WHERE read <> ${read ? 1 : 0} AND ${InboxQuery.selected(sql, selection)} RETURNING id`
+      if (changed.length > 0) {
+        yield* self.publish(changed.map((c) => ({ Type: "update", Data: { ID: c.id, Read: read } }) as const))
+      }
+      return changed.length
+    })
+  }
+
+  remove(selection: Inbox.Selection) {
+    const { sql } = this
+    const self = this
+    return Effect.gen(function* () {
+      const ids = yield* sql<{ readonly id: string }>`SELECT id FROM inbox_messages
+        WHERE ${InboxQuery.selected(sql, selection)}`
+      yield* InboxRows.deleteIds(
+        sql,
+        ids.map((row) => row.id)
+      )
+      yield* self.publish(
+        selection._tag === "All"
+          ? [{ Type: "truncate", Data: null }]
+          : ids.map((row) => ({ Type: "delete", Data: { ID: row.id } }) as const)
+      )
+      return ids.length
+    })
+  }
+
+  get stats() {
+    return Effect.map(Effect.all([this.counts, this.tags]), ([counts, tags]) => ({ ...counts, tags }))
+  }
+}

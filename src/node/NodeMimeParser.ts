@@ -1,0 +1,176 @@
+/**
+ * Parses a captured message with mailparser's streaming `MailParser` (docs/inbox.md says why
+ * that library): addresses, subject, text, HTML, attachments and inline parts with Mailpit-style
+ * part ids, and the header section in order. Never fails: what cannot be parsed is left empty
+ * (the raw source is always kept beside it).
+ *
+ * @since 0.2.0
+ */
+import * as Effect from "effect/Effect"
+import type { AddressObject, AttachmentStream, EmailAddress, HeaderLines, MessageText } from "mailparser"
+import type * as InboxMessage from "../inbox/InboxMessage.js"
+
+// the library is loaded when the first message is parsed: a command that runs no inbox never
+// pays for it
+const library = () => import("mailparser")
+
+const options = {
+  // 1,000 parts (the root counts as one) must parse; past 10,000 the rest is left out
+  maxChildNodes: 10_000,
+  // text made from HTML-only mail: bounded, a 5 MiB HTML body would take a second
+  maxHtmlLengthToParse: 2 * 1024 * 1024,
+  skipTextToHtml: true,
+  skipImageLinks: true,
+  checksumAlgo: "md5"
+}
+
+// mailboxes of one field, groups flattened
+const mailboxes = (value: AddressObject | ReadonlyArray<AddressObject> | undefined): Array<InboxMessage.Address> => {
+  const objects = value === undefined ? [] : Array.isArray(value) ? value : [value as AddressObject]
+  const out: Array<InboxMessage.Address> = []
+  const add = (address: EmailAddress) => {
+    if (address.group !== undefined) address.group.forEach(add)
+    else if (address.address !== undefined || address.name !== "")
+      out.push({ Name: address.name ?? "", Address: address.address ?? "" })
+  }
+  for (const object of objects) object.value.forEach(add)
+  return out
+}
+
+// Go's canonical form, as Mailpit names headers: Message-Id, X-Mailer, Mime-Version
+const canonical = (name: string): string =>
+  name.toLowerCase().replace(/(^|-)([a-z])/g, (_, dash: string, letter: string) => dash + letter.toUpperCase())
+
+// "Name: value\r\n continued" -> ["Name", "value continued"]
+const headerOf = (line: string): readonly [string, string] => {
+  const colon = line.indexOf(":")
+  const name = colon < 0 ? line.trim() : line.slice(0, colon).trim()
+  const value = colon < 0 ? "" : line.slice(colon + 1)
+  return [
+    canonical(name),
+    value
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l !== "")
+      .join(" ")
+  ]
+}
+
+const tagsOf = (headers: ReadonlyArray<readonly [string, string]>): Array<string> =>
+  headers
+    .filter(([name]) => name === "X-Tags")
+    .flatMap(([, value]) => value.split(","))
+    .map((tag) => tag.trim())
+    .filter((tag, i, all) => tag !== "" && all.indexOf(tag) === i)
+
+// an attachment's bytes, read from its stream
+const collect = (attachment: AttachmentStream): Promise<Uint8Array> =>
+  new Promise((resolve, reject) => {
+    const chunks: Array<Buffer> = []
+    attachment.content.on("data", (chunk: Buffer) => chunks.push(chunk))
+    attachment.content.on("error", reject)
+    attachment.content.on("end", () => {
+      attachment.release?.()
+      resolve(new Uint8Array(Buffer.concat(chunks)))
+    })
+  })
+
+interface Collected {
+  headerLines: HeaderLines
+  text: string
+  html: string
+  parts: Array<{ readonly stream: AttachmentStream; readonly content: Uint8Array }>
+}
+
+const run = async (raw: Uint8Array) => {
+  const { MailParser } = await library()
+  const parser = new MailParser(options)
+  const collected: Collected = { headerLines: [], text: "", html: "", parts: [] }
+  const pending: Array<Promise<void>> = []
+  parser.on("headerLines", (lines: HeaderLines) => (collected.headerLines = lines))
+  parser.on("data", (data: AttachmentStream | MessageText) => {
+    if (data.type === "attachment") {
+      pending.push(collect(data).then((content) => void collected.parts.push({ stream: data, content })))
+    } else {
+      collected.text = data.text ?? ""
+      collected.html = typeof data.html === "string" ? data.html : ""
+    }
+  })
+  await new Promise<void>((resolve, reject) => {
+    parser.on("end", resolve)
+    parser.on("error", reject)
+    parser.end(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength))
+  })
+  await Promise.all(pending)
+  return { parser, collected }
+}
+
+const parsedOf = ({ collected, parser }: Awaited<ReturnType<typeof run>>): InboxMessage.Parsed => {
+  const headers = collected.headerLines.map(({ line }) => headerOf(line))
+  const attachments: Array<InboxMessage.Part> = []
+  const inline: Array<InboxMessage.Part> = []
+  const contents = new Map<string, Uint8Array>()
+  collected.parts.forEach(({ content, stream }, i) => {
+    const id = stream.partId ?? String(i + 1)
+    const part = {
+      PartID: id,
+      FileName: stream.filename ?? stream.cid ?? "",
+      ContentType: stream.contentType,
+      ContentID: stream.cid ?? "",
+      Size: content.length
+    }
+    contents.set(id, content)
+    ;(stream.related === true || stream.contentDisposition === "inline" ? inline : attachments).push(part)
+  })
+  const returnPath = headers.find(([name]) => name === "Return-Path")?.[1] ?? ""
+  return {
+    messageId: (parser.messageId ?? "").replace(/^<|>$/g, ""),
+    subject: parser.subject ?? "",
+    from: mailboxes(parser.from)[0] ?? null,
+    to: mailboxes(parser.to),
+    cc: mailboxes(parser.cc),
+    bcc: mailboxes(parser.bcc),
+    replyTo: mailboxes(parser.replyTo),
+    returnPath: returnPath.replace(/^\s*<|>\s*$/g, ""),
+    date: parser.date === undefined || Number.isNaN(parser.date.getTime()) ? undefined : parser.date.getTime(),
+    text: collected.text,
+    html: collected.html,
+    attachments,
+    inline,
+    contents,
+    headers,
+    tags: tagsOf(headers)
+  }
+}
+
+const empty: InboxMessage.Parsed = {
+  messageId: "",
+  subject: "",
+  from: null,
+  to: [],
+  cc: [],
+  bcc: [],
+  replyTo: [],
+  returnPath: "",
+  date: undefined,
+  text: "",
+  html: "",
+  attachments: [],
+  inline: [],
+  contents: new Map(),
+  headers: [],
+  tags: []
+}
+
+/**
+ * The message's parts as far as they parse; a message that does not parse at all is kept with
+ * nothing but its raw source.
+ *
+ * @since 0.2.0
+ * @category parsing
+ */
+export const parse = (raw: Uint8Array): Effect.Effect<InboxMessage.Parsed> =>
+  Effect.tryPromise(() => run(raw)).pipe(
+    Effect.map(parsedOf),
+    Effect.orElseSucceed(() => empty)
+  )
