@@ -84,7 +84,10 @@ const termOf = (token: string): Term | undefined => {
   if (fields.has(name)) {
     return value === "" ? undefined : { _tag: "Contains", field: name as Field, value: value.toLowerCase(), negated }
   }
-  return body === "" ? undefined : { _tag: "Contains", field: "text", value: body.toLowerCase(), negated }
+  // as Mailpit: a term without a letter or digit is no term
+  return /[\p{L}\p{N}]/u.test(body)
+    ? { _tag: "Contains", field: "text", value: body.toLowerCase(), negated }
+    : undefined
 }
 
 /**

@@ -1,0 +1,67 @@
+// The inbox's store in SQLite: newest first, the oldest pruned past the limit, search in
+// Mailpit's syntax, read status, deletion, and the events a live view gets for each change.
+import { describe, expect, it } from "@effect/vitest"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import { Effect, Fiber, Layer, Stream } from "effect"
+import * as Inbox from "../../src/inbox/Inbox.js"
+import * as SqlInbox from "../../src/inbox/SqlInbox.js"
+import * as NodeMimeParser from "../../src/node/NodeMimeParser.js"
+
+const inboxOf = (max: number) =>
+  SqlInbox.layer({ parse: NodeMimeParser.parse, max, version: "test" }).pipe(
+    Layer.provide(SqliteClient.layer({ filename: ":memory:" }))
+  )
+
+const mail = (n: number, extra = "") =>
+  new TextEncoder().encode(
+    `From: Sender ${n} <s${n}@example.com>\r\nTo: r${n % 2}@example.net\r\nSubject: number ${n}\r\n${extra}\r\nbody of ${n}\r\n`
+  )
+
+describe("SqlInbox", () => {
+  it.effect("keeps the newest max messages, newest first, and says what it pruned", () =>
+    Effect.gen(function* () {
+      const inbox = yield* Inbox.Inbox
+      const events = yield* Effect.forkChild(Stream.runCollect(Stream.take(inbox.events, 9)))
+      yield* Effect.yieldNow
+      for (const n of [1, 2, 3, 4])
+        yield* inbox.store(mail(n), { mailFrom: `s${n}@example.com`, recipients: ["x@y.z"] })
+      const page = yield* inbox.list({ start: 0, limit: 50 })
+      expect(page.messages.map((m) => m.Subject)).toEqual(["number 4", "number 3", "number 2"])
+      expect(page).toMatchObject({ total: 3, unread: 3, matching: 3 })
+      const types = Array.from(yield* Fiber.join(events), (e) => e.Type)
+      // each store: new, stats; the fourth also prune
+      expect(types).toEqual(["new", "stats", "new", "stats", "new", "stats", "new", "prune", "stats"])
+    }).pipe(Effect.provide(inboxOf(3)))
+  )
+
+  it.effect("search, paging, read status and deletion", () =>
+    Effect.gen(function* () {
+      const inbox = yield* Inbox.Inbox
+      const ids: Array<string> = []
+      for (const n of [1, 2, 3, 4, 5]) ids.push((yield* inbox.store(mail(n, n === 5 ? "X-Tags: urgent\r\n" : ""))).ID)
+      const search = (query: string) =>
+        Effect.map(inbox.list({ start: 0, limit: 50, query }), (p) => p.messages.map((m) => m.Subject))
+      expect(yield* search("to:r1@example.net")).toEqual(["number 5", "number 3", "number 1"])
+      expect(yield* search("-to:r1@example.net")).toEqual(["number 4", "number 2"])
+      expect(yield* search('"body of 2"')).toEqual(["number 2"])
+      expect(yield* search("from:s3 subject:number")).toEqual(["number 3"])
+      expect(yield* search("tag:urgent")).toEqual(["number 5"])
+      expect(yield* search("100%_")).toEqual([])
+      const second = yield* inbox.list({ start: 1, limit: 2, query: "subject:number" })
+      expect({ matching: second.matching, subjects: second.messages.map((m) => m.Subject) }).toEqual({
+        matching: 5,
+        subjects: ["number 4", "number 3"]
+      })
+      expect(yield* inbox.setRead({ _tag: "Ids", ids: [ids[0]!, "unknown"] }, true)).toBe(1)
+      expect(yield* search("is:read")).toEqual(["number 1"])
+      expect(yield* inbox.setRead({ _tag: "Search", query: "to:r0@example.net" }, true)).toBe(2)
+      expect((yield* inbox.stats).unread).toBe(2)
+      expect(yield* inbox.remove({ _tag: "Search", query: "is:read" })).toBe(3)
+      expect(yield* search("")).toEqual(["number 5", "number 3"])
+      expect(yield* inbox.get(ids[0]!)).toBeUndefined()
+      expect((yield* inbox.get("latest"))?.parsed.subject).toBe("number 5")
+      expect(yield* inbox.remove({ _tag: "All" })).toBe(2)
+      expect(yield* inbox.get("latest")).toBeUndefined()
+    }).pipe(Effect.provide(inboxOf(500)))
+  )
+})
