@@ -135,18 +135,20 @@ const noAddress: Address = { Name: "", Address: "" }
  * @category constructors
  */
 export const snippet = (parsed: Pick<Parsed, "text" | "html">): string => {
+  // only the start is shown: the rest of a long message is never looked at
   const source =
     parsed.text.trim() !== ""
-      ? parsed.text
+      ? parsed.text.slice(0, 2000)
       : parsed.html
+          .slice(0, 20_000)
           .replace(/<(style|script|head)[^>]*>[\s\S]*?<\/\1>/gi, " ")
           .replace(/<[^>]*>/g, " ")
           .replace(/&nbsp;/g, " ")
           .replace(/&amp;/g, "&")
           .replace(/&lt;/g, "<")
           .replace(/&gt;/g, ">")
-  const line = source.replace(/\s+/g, " ").trim()
-  return Array.from(line).length > 250 ? `${Array.from(line).slice(0, 250).join("")}...` : line
+  const characters = Array.from(source.replace(/\s+/g, " ").trim())
+  return characters.length > 250 ? `${characters.slice(0, 250).join("")}...` : characters.join("")
 }
 
 const lowered = (addresses: ReadonlyArray<Address>) => new Set(addresses.map((a) => a.Address.toLowerCase()))

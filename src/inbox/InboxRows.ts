@@ -18,6 +18,17 @@ import * as InboxMessage from "./InboxMessage.js"
 export const summaryColumns = "id, created, read, size, parsed, envelope"
 
 /**
+ * What a list reads: the summary made on arrival, and the read status.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ListRow {
+  readonly read: number
+  readonly summary: string
+}
+
+/**
  * @since 0.2.0
  * @category models
  */
@@ -63,9 +74,12 @@ export const rowOf = (raw: Uint8Array, parsed: InboxMessage.Parsed, envelope: In
   const { contents: _, ...kept } = parsed
   const bcc = InboxMessage.bccOf(parsed, envelope)
   const from = parsed.from === null ? "" : addresses([parsed.from])
+  const id = newId()
+  const created = Date.now()
+  const summary = InboxMessage.summary({ id, created, read: false, size: raw.length, parsed, envelope })
   return {
-    id: newId(),
-    created: Date.now(),
+    id,
+    created,
     read: 0,
     size: raw.length,
     attachments: parsed.attachments.length,
@@ -77,15 +91,10 @@ export const rowOf = (raw: Uint8Array, parsed: InboxMessage.Parsed, envelope: In
     reply_to_l: addresses(parsed.replyTo),
     message_id_l: parsed.messageId.toLowerCase(),
     tags_l: `,${parsed.tags.map((t) => t.toLowerCase()).join(",")},`.replace(/^,,$/, ","),
-    text_l: [
-      parsed.subject,
-      from,
-      addresses(parsed.to),
-      addresses(parsed.cc),
-      parsed.text || InboxMessage.snippet(parsed)
-    ]
+    text_l: [parsed.subject, from, addresses(parsed.to), addresses(parsed.cc), parsed.text || summary.Snippet]
       .join("\n")
       .toLowerCase(),
+    summary: JSON.stringify(summary),
     parsed: JSON.stringify(kept),
     envelope: envelope === undefined ? null : JSON.stringify(envelope),
     raw
@@ -108,10 +117,15 @@ export const stored = (row: Row): InboxMessage.Stored => ({
 })
 
 /**
+ * The summary of a list row.
+ *
  * @since 0.2.0
  * @category constructors
  */
-export const summaryOf = InboxMessage.summary
+export const summaryOf = (row: ListRow): InboxMessage.Summary => ({
+  ...(JSON.parse(row.summary) as InboxMessage.Summary),
+  Read: Number(row.read) === 1
+})
 
 /**
  * Deletes messages and their parts.

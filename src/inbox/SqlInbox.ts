@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Migrator from "effect/sql/Migrator"
 import * as PubSub from "effect/PubSub"
+import type * as Scope from "effect/Scope"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import * as Stream from "effect/Stream"
@@ -48,6 +49,7 @@ const createInbox = Effect.gen(function* () {
     message_id_l TEXT NOT NULL,
     tags_l TEXT NOT NULL,
     text_l TEXT NOT NULL,
+    summary TEXT NOT NULL,
     parsed TEXT NOT NULL,
     envelope TEXT,
     raw BLOB NOT NULL
@@ -65,6 +67,15 @@ const migrate = Migrator.make({})({
   table: "effect_smtpd_inbox_migrations"
 })
 
+const statsIntervalMs = 250
+
+// real time, not the Clock: a TestClock must not hold the events back
+const realSleep = (ms: number) =>
+  Effect.callback<void>((resume) => {
+    const handle = setTimeout(() => resume(Effect.void), ms)
+    return Effect.sync(() => clearTimeout(handle))
+  })
+
 const failed =
   (operation: string) =>
   <A, R>(effect: Effect.Effect<A, SqlError, R>): Effect.Effect<A, Inbox.InboxError, R> =>
@@ -81,7 +92,7 @@ export const make = (options: Options) =>
     const sql = yield* SqlClient.SqlClient
     yield* migrate
     const pubsub = yield* Effect.acquireRelease(PubSub.unbounded<Inbox.Event>(), PubSub.shutdown)
-    const store = new SqlStore(sql, pubsub, options.max ?? 500, options.version ?? "")
+    const store = new SqlStore(sql, pubsub, options.max ?? 500, options.version ?? "", yield* Effect.scope)
     return Inbox.Inbox.of({
       store: (raw, envelope) =>
         Effect.flatMap(options.parse(raw), (parsed) => store.store(raw, parsed, envelope)).pipe(failed("store")),
@@ -108,15 +119,39 @@ class SqlStore {
     private readonly sql: SqlClient.SqlClient,
     private readonly pubsub: PubSub.PubSub<Inbox.Event>,
     private readonly max: number,
-    private readonly version: string
+    private readonly version: string,
+    private readonly scope: Scope.Scope
   ) {}
 
+  // A change is published at once; the counts (a `stats` event) at most every 250 ms, as
+  // Mailpit does: counting after every message of a burst would cost a scan each.
+  private statsDue = false
+
   private publish(events: ReadonlyArray<Inbox.Event>) {
-    return Effect.flatMap(this.counts, ({ total, unread }) =>
-      PubSub.publishAll(this.pubsub, [
-        ...events,
-        { Type: "stats", Data: { Total: total, Unread: unread, Version: this.version } } as const
-      ])
+    return Effect.andThen(PubSub.publishAll(this.pubsub, events), this.scheduleStats)
+  }
+
+  private get scheduleStats(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (this.statsDue) return Effect.void
+      this.statsDue = true
+      const later = Effect.andThen(
+        realSleep(statsIntervalMs),
+        Effect.suspend(() => {
+          this.statsDue = false
+          return this.publishStats
+        })
+      )
+      return Effect.asVoid(Effect.forkIn(later, this.scope))
+    })
+  }
+
+  private get publishStats() {
+    return this.counts.pipe(
+      Effect.flatMap(({ total, unread }) =>
+        PubSub.publish(this.pubsub, { Type: "stats", Data: { Total: total, Unread: unread, Version: this.version } })
+      ),
+      Effect.ignore
     )
   }
 
@@ -138,7 +173,7 @@ class SqlStore {
           return old.length
         })
       )
-      return { summary: InboxRows.summaryOf(InboxRows.stored(row)), pruned }
+      return { summary: InboxRows.summaryOf(row), pruned }
     }).pipe(
       Effect.tap(({ pruned, summary }) =>
         this.publish([{ Type: "new", Data: summary }, ...(pruned > 0 ? [{ Type: "prune", Data: null } as const] : [])])
@@ -163,7 +198,7 @@ class SqlStore {
       const { total, unread } = yield* self.counts
       const matched = yield* sql<{ readonly n: number; readonly unread: number }>`SELECT COUNT(*) AS n,
         COALESCE(SUM(CASE WHEN read = 0 THEN 1 ELSE 0 END), 0) AS unread FROM inbox_messages WHERE ${where}`
-      const rows = yield* sql<InboxRows.Row>`SELECT ${sql.literal(InboxRows.summaryColumns)} FROM inbox_messages
+      const rows = yield* sql<InboxRows.ListRow>`SELECT read, summary FROM inbox_messages
         WHERE ${where} ORDER BY seq DESC LIMIT ${page.limit} OFFSET ${page.start}`
       const tags = yield* self.tags
       return {
@@ -173,7 +208,7 @@ class SqlStore {
         matchingUnread: Number(matched[0]?.unread ?? 0),
         start: page.start,
         tags: Object.keys(tags).sort(),
-        messages: rows.map((row) => InboxRows.summaryOf(InboxRows.stored(row)))
+        messages: rows.map(InboxRows.summaryOf)
       } satisfies Inbox.Page
     })
   }
