@@ -9,6 +9,7 @@
 #   Debian's aiosmtpd, run with /usr/bin/python3
 #   HAProxy (PROXY protocol)
 #   PostgreSQL's server (the SQL mail queue's tests start their own throw-away clusters)
+#   Chromium (the web inbox's browser tests drive it with playwright-core)
 #
 # No daemon is started (a temporary policy-rc.d that exits 101), Postfix gets no mail
 # configuration ("No configuration") and PostgreSQL no "main" cluster: only the programs are wanted.
@@ -36,6 +37,7 @@ missing_packages() {
   /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
   installed haproxy || missing+=(haproxy)
   postgres_installed || missing+=(postgresql)
+  installed chromium || missing+=(chromium)
   echo "${missing[@]}"
 }
 

@@ -1,6 +1,7 @@
 // The programs outside Node that some tests run: real clients (swaks, curl, python3's smtplib),
-// real upstreams (Postfix's smtp-sink, Debian's aiosmtpd), HAProxy, openssl and PostgreSQL's server
-// (the SQL mail queue's tests start throw-away clusters, test/utils/postgres.ts). A test or group
+// real upstreams (Postfix's smtp-sink, Debian's aiosmtpd), HAProxy, openssl, PostgreSQL's server
+// (the SQL mail queue's tests start throw-away clusters, test/utils/postgres.ts) and Chromium (the
+// web inbox's browser tests, driven by playwright-core). A test or group
 // whose tool is missing is skipped (`describe.skipIf(skipWithout("haproxy"))`), unless tools are
 // required (CI=true, or SMTPD_REQUIRE_TOOLS=1): then it runs, and fails on the missing tool.
 //
@@ -108,7 +109,8 @@ const specs = {
     what: "PostgreSQL's server (initdb, pg_ctl, postgres)",
     package: "postgresql",
     present: () => postgresBin() !== undefined
-  }
+  },
+  chromium: { what: "Chromium (the web inbox's browser tests)", package: "chromium", present: installed("chromium") }
 } satisfies Record<string, Spec>
 
 export type Tool = keyof typeof specs
