@@ -1,7 +1,7 @@
 // The command as users run it, for the CLI tests: src/cli/main.ts bundled by scripts/bundle.mjs
-// (as `npm run build` ships it) into a temporary directory before the file's tests, removed
-// after. Node cannot run the sources directly (their imports name .js files), and vitest 5 has
-// no vite-node.
+// (as `npm run build` ships it) into a temporary directory before the file's tests, with the web
+// inbox's files beside it (scripts/inbox-ui.mjs), removed after. Node cannot run the sources
+// directly (their imports name .js files), and vitest 5 has no vite-node.
 import { afterAll, beforeAll } from "@effect/vitest"
 import { spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
@@ -16,6 +16,13 @@ export const builtCommand = (): string => {
     const bundle = Path.resolve(import.meta.dirname, "../../scripts/bundle.mjs")
     const result = spawnSync(process.execPath, [bundle, main], { encoding: "utf8", timeout: 60_000 })
     if (result.status !== 0) throw new Error(`scripts/bundle.mjs exited ${result.status}: ${result.stderr}`)
+    // the web inbox's files beside it, where the command looks for them (as in dist/)
+    const ui = Path.resolve(import.meta.dirname, "../../scripts/inbox-ui.mjs")
+    const built = spawnSync(process.execPath, [ui, Path.join(buildDir, "inbox-ui")], {
+      encoding: "utf8",
+      timeout: 60_000
+    })
+    if (built.status !== 0) throw new Error(`scripts/inbox-ui.mjs exited ${built.status}: ${built.stderr}`)
   }, 60_000)
   afterAll(() => Fs.rmSync(buildDir, { recursive: true, force: true }))
   return main
