@@ -253,3 +253,28 @@ export * as Backoff from "./queue/Backoff.js"
  * @since 0.2.0
  */
 export * as Bounce from "./queue/Bounce.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as Inbox from "./inbox/Inbox.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as InboxMessage from "./inbox/InboxMessage.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as InboxHandler from "./inbox/InboxHandler.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as InboxClient from "./inbox/InboxClient.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as SqlInbox from "./inbox/SqlInbox.js"
