@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The web inbox (issue 16) against the Sink, in one run: smtp-source's load on the built command
+# as `-c Sink`, then as `-c Inbox` (each message parsed and stored, the API idle), and the time
+# the API takes to list 500 messages. The server is pinned to core 1, smtp-source to core 0, as
+# in bench/ab.sh; the server's user + system time is read from /proc around the load, after a
+# warm-up of 3,000 messages.
+#
+#   bench/inbox.sh [SESSIONS [MESSAGES [BUNDLE]]]        default 16 20000 dist/effect-smtpd.js
+#
+# Needs Postfix's smtp-source (npm run test:tools), taskset and curl; run `npm run build` first.
+# Run it two or three times: one run is within the noise of the next.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+node="$here/../node_modules/.bin/node"
+sessions=${1:-16} messages=${2:-20000} bundle=${3:-$here/../dist/effect-smtpd.js}
+port=2793 web=2794
+hz=$(getconf CLK_TCK)
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+wait_port() {
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "nothing listens on $1" >&2 && exit 1
+}
+
+# one server under load: a line, and its msg/s in $rate
+run() { # name args...
+  local name=$1
+  shift
+  taskset -c 1 "$node" "$bundle" -n "$@" >/dev/null 2>&1 &
+  pid=$!
+  wait_port "$port"
+  taskset -c 0 smtp-source -s 16 -m 3000 -l 4096 "127.0.0.1:$port"
+  local before start end after
+  before=$(cpu_ticks "$pid")
+  start=$(date +%s.%N)
+  taskset -c 0 smtp-source -s "$sessions" -m "$messages" -l 4096 "127.0.0.1:$port"
+  end=$(date +%s.%N)
+  after=$(cpu_ticks "$pid")
+  awk -v name="$name" -v ticks=$((after - before)) -v hz="$hz" -v n="$messages" -v secs="$(echo "$end - $start" | bc)" \
+    'BEGIN { printf "%-12s %7.1f us CPU/msg %8.0f msg/s\n", name, ticks / hz / n * 1e6, n / secs }'
+  rate=$(echo "$messages / ($end - $start)" | bc -l)
+}
+
+stop() {
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+  sleep 0.5
+}
+
+run "Sink" -c Sink --size 0 "127.0.0.1:$port"
+sink=$rate
+stop
+
+run "Inbox" -c Inbox --web "127.0.0.1:$web" "127.0.0.1:$port"
+inbox=$rate
+# the API listing 500 messages (the inbox keeps 500): the best and the median of 20
+times=$(for _ in $(seq 20); do curl -s -o /dev/null -w "%{time_total}\n" "http://127.0.0.1:$web/api/v1/messages?limit=500"; done | sort -n)
+echo "GET /api/v1/messages?limit=500: best $(echo "$times" | head -1) s, median $(echo "$times" | sed -n 10p) s"
+stop
+awk -v q="$inbox" -v s="$sink" 'BEGIN { printf "ratio Inbox / Sink: %.0f %%\n", q / s * 100 }'
