@@ -246,17 +246,3 @@ export const routes = (options: { readonly version: string; readonly database: s
     HttpRouter.route("GET", "/api/v1/tags", guarded(tags)),
     HttpRouter.route("POST", "/api/v1/send", (request) => guarded(send(request)))
   ])
-
-/**
- * @since 0.2.0
- * @category layers
- */
-export type Routes = ReturnType<typeof routes>
-
-/**
- * Unknown API paths: 404 as JSON.
- *
- * @since 0.2.0
- * @category layers
- */
-export const fallback = HttpRouter.addAll([HttpRouter.route("*", "/api/*", error(404, "no such API path"))])

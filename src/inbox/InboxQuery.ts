@@ -30,6 +30,12 @@ const condition = (sql: SqlClient.SqlClient, term: Search.Term): Statement.Fragm
       return sql`read = ${term.read ? 1 : 0}`
     case "HasAttachment":
       return sql`attachments > 0`
+    case "HasInline":
+      return sql`inlines > 0`
+    case "Tagged":
+      return sql`tags_l <> ','`
+    case "Size":
+      return term.larger ? sql`size > ${term.bytes}` : sql`size < ${term.bytes}`
     case "Date":
       return term.before ? sql`created < ${term.at}` : sql`created >= ${term.at}`
     case "Contains": {

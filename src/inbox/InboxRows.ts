@@ -83,6 +83,7 @@ export const rowOf = (raw: Uint8Array, parsed: InboxMessage.Parsed, envelope: In
     read: 0,
     size: raw.length,
     attachments: parsed.attachments.length,
+    inlines: parsed.inline.length,
     subject_l: parsed.subject.toLowerCase(),
     from_l: from,
     to_l: addresses(parsed.to),

@@ -68,17 +68,27 @@ const encodeWord = (value: string): string =>
 const formatMailbox = ({ email, name }: Mailbox) =>
   name === "" ? email : `${/^[\w .-]*$/.test(name) ? `"${name}"` : encodeWord(name)} <${email}>`
 
+// a media type, parameters allowed; nothing that could end the header line
+const contentTypePattern = /^[\w!#$&^.+-]+\/[\w!#$&^.+-]+(\s*;\s*[\w!#$&^.+-]+=("[^"\r\n]*"|[\w!#$&^.+-]+))*$/
+const contentIdPattern = /^[^\s<>"]+$/
+
 const attachmentOf = (value: unknown, i: number): Result.Result<Attachment, string> => {
   const filename = text(field(value, "filename"))
   const content = text(field(value, "content"))
+  const contentType = text(field(value, "contenttype"))
+  const contentId = text(field(value, "contentid"))
   if (filename === "" || content === "") return Result.fail(`attachment ${i + 1} needs Content and Filename`)
+  if (contentType !== "" && !contentTypePattern.test(contentType))
+    return Result.fail(`invalid ContentType of attachment "${filename}"`)
+  if (contentId !== "" && !contentIdPattern.test(contentId))
+    return Result.fail(`invalid ContentID of attachment "${filename}"`)
   const base64 = content.slice(content.lastIndexOf(",") + 1).replace(/\s/g, "")
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(base64)) return Result.fail(`error decoding base64 attachment "${filename}"`)
   return Result.succeed({
     content: new Uint8Array(Buffer.from(base64, "base64")),
     filename,
-    contentType: text(field(value, "contenttype")) || "application/octet-stream",
-    contentId: text(field(value, "contentid"))
+    contentType: contentType || "application/octet-stream",
+    contentId
   })
 }
 
@@ -156,6 +166,8 @@ export const build = (request: Record<string, unknown>): Result.Result<Built, st
     const recipients = [...to, ...cc, ...bcc].map((m) => m.email)
     if (recipients.length === 0) return yield* Result.fail("no recipients")
     const tags = (Array.isArray(request["tags"]) ? request["tags"] : []).filter((t) => typeof t === "string")
+    const badTag = tags.find((tag) => !/^[^\p{Cc},]+$/u.test(tag))
+    if (badTag !== undefined) return yield* Result.fail(`invalid tag: ${JSON.stringify(badTag)}`)
     const header = [
       `From: ${formatMailbox(from)}`,
       ...(to.length > 0 ? [`To: ${to.map(formatMailbox).join(", ")}`] : []),

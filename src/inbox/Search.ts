@@ -1,9 +1,10 @@
 /**
  * Mailpit's search syntax, parsed: words and "quoted phrases" match anywhere in a message
  * (its subject, addresses and text); `from:`, `to:`, `cc:`, `bcc:`, `reply-to:`, `addressed:`
- * (to, cc or bcc), `subject:`, `message-id:` and `tag:` match one field; `is:read`,
- * `is:unread`, `has:attachment`, `before:` and `after:` (a date) filter; a leading `-` or `!`
- * negates a term. Matching ignores case.
+ * (from, to, cc, bcc or reply-to), `subject:`, `message-id:` and `tag:` match one field;
+ * `is:read`, `is:unread`, `is:tagged`, `has:attachment`, `has:inline`, `before:` and `after:`
+ * (a date), `larger:` and `smaller:` (bytes, `10k`, `1.5m`) filter; a leading `-` or `!` negates a
+ * term. Matching ignores case.
  *
  * @since 0.2.0
  */
@@ -24,6 +25,9 @@ export type Term =
   | { readonly _tag: "Contains"; readonly field: Field; readonly value: string; readonly negated: boolean }
   | { readonly _tag: "Read"; readonly read: boolean; readonly negated: boolean }
   | { readonly _tag: "HasAttachment"; readonly negated: boolean }
+  | { readonly _tag: "HasInline"; readonly negated: boolean }
+  | { readonly _tag: "Tagged"; readonly negated: boolean }
+  | { readonly _tag: "Size"; readonly larger: boolean; readonly bytes: number; readonly negated: boolean }
   | { readonly _tag: "Date"; readonly before: boolean; readonly at: number; readonly negated: boolean }
 
 const fields: ReadonlySet<string> = new Set([
@@ -67,6 +71,14 @@ const dateOf = (value: string): number | undefined => {
   return Number.isNaN(at) ? undefined : at
 }
 
+// 1024, 10k, 10kb, 1.5m, 2MB -> bytes
+const sizeOf = (value: string): number | undefined => {
+  const match = /^(\d+(?:\.\d+)?)(k|kb|m|mb)?$/i.exec(value.trim())
+  if (match === null) return undefined
+  const unit = (match[2] ?? "").toLowerCase()
+  return Math.round(Number(match[1]) * (unit.startsWith("m") ? 1024 * 1024 : unit.startsWith("k") ? 1024 : 1))
+}
+
 const termOf = (token: string): Term | undefined => {
   const negated = token.length > 1 && (token.startsWith("-") || token.startsWith("!"))
   const body = negated ? token.slice(1) : token
@@ -77,6 +89,12 @@ const termOf = (token: string): Term | undefined => {
     return { _tag: "Read", read: value.toLowerCase() === "read", negated }
   }
   if (name === "has" && value.toLowerCase().startsWith("attachment")) return { _tag: "HasAttachment", negated }
+  if (name === "has" && value.toLowerCase().startsWith("inline")) return { _tag: "HasInline", negated }
+  if (name === "is" && value.toLowerCase() === "tagged") return { _tag: "Tagged", negated }
+  if (name === "larger" || name === "smaller") {
+    const bytes = sizeOf(value)
+    return bytes === undefined ? undefined : { _tag: "Size", larger: name === "larger", bytes, negated }
+  }
   if (name === "before" || name === "after") {
     const at = dateOf(value)
     return at === undefined ? undefined : { _tag: "Date", before: name === "before", at, negated }

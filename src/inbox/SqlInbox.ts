@@ -40,6 +40,7 @@ const createInbox = Effect.gen(function* () {
     read INTEGER NOT NULL,
     size INTEGER NOT NULL,
     attachments INTEGER NOT NULL,
+    inlines INTEGER NOT NULL,
     subject_l TEXT NOT NULL,
     from_l TEXT NOT NULL,
     to_l TEXT NOT NULL,

@@ -20,6 +20,8 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServer from "effect/http/HttpServer"
+import * as HttpServerError from "effect/http/HttpServerError"
+import type * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Layer from "effect/Layer"
 import * as NetAddress from "effect/net/NetAddress"
 import * as Fs from "node:fs"
@@ -99,6 +101,15 @@ const assetsDir = (): string | undefined =>
     Fs.existsSync(Path.join(dir, "index.html"))
   )
 
+// a path no route takes (one whose percent-encoding is broken, say): 404 with {"Error"} too
+const isRouteNotFound = (error: unknown): boolean =>
+  HttpServerError.isHttpServerError(error) && error.reason._tag === "RouteNotFound"
+const notFound = HttpRouter.middleware(
+  <E, R>(effect: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+    Effect.catchIf(effect, isRouteNotFound, () => Effect.succeed(InboxApi.error(404, "no such path"))),
+  { global: true }
+)
+
 const missingUi =
   "<!doctype html><title>Inbox</title><p>The web inbox was not built (npm run build); the API is at /api/v1/messages.</p>"
 
@@ -161,10 +172,9 @@ export const web = (options: {
   )
   const app = Layer.mergeAll(
     InboxApi.routes({ version: version(), database: options.database ?? ":memory:" }),
-    InboxWeb.routes(assets()),
-    InboxApi.fallback
+    InboxWeb.routes(assets())
   )
-  return HttpRouter.serve(app, { disableLogger: true }).pipe(
+  return HttpRouter.serve(Layer.merge(app, notFound), { disableLogger: true }).pipe(
     Layer.merge(announce),
     Layer.provide(NodeHttpServer.layer(() => Http.createServer(), { port: address.port, host: address.host })),
     Layer.catchCause((cause) =>

@@ -41,8 +41,21 @@ const mailboxes = (value: AddressObject | ReadonlyArray<AddressObject> | undefin
 const canonical = (name: string): string =>
   name.toLowerCase().replace(/(^|-)([a-z])/g, (_, dash: string, letter: string) => dash + letter.toUpperCase())
 
+// mailparser hands header lines over as latin1 (one character a byte): 8-bit header text
+// (SMTPUTF8) is UTF-8, shown as such when it decodes
+const utf8 = new TextDecoder("utf-8", { fatal: true })
+const decoded = (line: string): string => {
+  if (!/[\x80-\xff]/.test(line)) return line
+  try {
+    return utf8.decode(Buffer.from(line, "latin1"))
+  } catch {
+    return line
+  }
+}
+
 // "Name: value\r\n continued" -> ["Name", "value continued"]
-const headerOf = (line: string): readonly [string, string] => {
+const headerOf = (raw: string): readonly [string, string] => {
+  const line = decoded(raw)
   const colon = line.indexOf(":")
   const name = colon < 0 ? line.trim() : line.slice(0, colon).trim()
   const value = colon < 0 ? "" : line.slice(colon + 1)
@@ -171,6 +184,18 @@ const empty: InboxMessage.Parsed = {
  */
 export const parse = (raw: Uint8Array): Effect.Effect<InboxMessage.Parsed> =>
   Effect.tryPromise(() => run(raw)).pipe(
+    // a body the parser gives up on (multiparts nested thousands deep) still has its header
+    // section: its addresses and subject, without the parts
+    Effect.catch(() => Effect.tryPromise(() => run(headerSection(raw)))),
     Effect.map(parsedOf),
     Effect.orElseSucceed(() => empty)
   )
+
+// the bytes up to the blank line that ends the header section, with a blank line and no body
+const headerSection = (raw: Uint8Array): Uint8Array => {
+  const text = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength)
+  const crlf = text.indexOf("\r\n\r\n")
+  const lf = text.indexOf("\n\n")
+  const end = crlf >= 0 && (lf < 0 || crlf < lf) ? crlf + 2 : lf >= 0 ? lf + 1 : raw.length
+  return new Uint8Array(Buffer.concat([text.subarray(0, end), Buffer.from("\r\n")]))
+}

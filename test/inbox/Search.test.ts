@@ -16,6 +16,13 @@ describe("Search.parse", () => {
       { _tag: "Read", read: true, negated: true },
       { _tag: "HasAttachment", negated: false }
     ])
+    expect(Search.parse("has:inline is:tagged larger:10k smaller:1.5m -larger:100")).toEqual([
+      { _tag: "HasInline", negated: false },
+      { _tag: "Tagged", negated: false },
+      { _tag: "Size", larger: true, bytes: 10240, negated: false },
+      { _tag: "Size", larger: false, bytes: 1572864, negated: false },
+      { _tag: "Size", larger: true, bytes: 100, negated: true }
+    ])
     expect(Search.parse("after:2026-01-31 before:2026-02-01")).toEqual([
       { _tag: "Date", before: false, at: Date.parse("2026-01-31"), negated: false },
       { _tag: "Date", before: true, at: Date.parse("2026-02-01"), negated: false }
