@@ -10,7 +10,6 @@ import * as Option from "effect/Option"
 import type * as SmtpClient from "../client/SmtpClient.js"
 import type { MessageHandler } from "../handler/MessageHandler.js"
 import * as Debugging from "../handlers/Debugging.js"
-import * as InboxHandler from "../inbox/InboxHandler.js"
 import * as Maildir from "../handlers/Maildir.js"
 import * as Received from "../handlers/Received.js"
 import * as Relay from "../handlers/Relay.js"
@@ -140,8 +139,11 @@ export const handlerLayer = (
         onSome: (file) => routerLayer(parsed, file)
       })
     case "Inbox":
-      // the Inbox it stores into comes from Inboxing.layer
-      return Effect.succeed(InboxHandler.layer as unknown as Layer.Layer<MessageHandler, ConfigError>)
+      // loaded only here (as Inboxing loads the rest); the Inbox it stores into comes from Inboxing
+      return Effect.map(
+        Effect.promise(() => import("../inbox/InboxHandler.js")),
+        (InboxHandler) => InboxHandler.layer as unknown as Layer.Layer<MessageHandler, ConfigError>
+      )
   }
 }
 

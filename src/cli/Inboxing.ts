@@ -1,6 +1,8 @@
 /**
  * The inbox of `--class Inbox`: kept in memory or in the `--inbox` file, at most `--inbox-max`
- * messages, served with Mailpit's API and the web inbox on `--web`.
+ * messages, served with Mailpit's API and the web inbox on `--web`. Its modules (the HTTP server,
+ * the MIME parser) are loaded only when the class is Inbox: every other run of the command
+ * would otherwise hold them too.
  *
  * @since 0.2.0
  */
@@ -9,7 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Inbox from "../inbox/Inbox.js"
-import * as NodeInbox from "../node/NodeInbox.js"
+import type * as NodeInbox from "../node/NodeInbox.js"
 import { type Parsed, UsageError } from "./Options.js"
 
 /**
@@ -26,6 +28,7 @@ export const layer = (
     if (parsed.handlerClass !== "Inbox") return undefined
     if (parsed.inboxMax < 1)
       return yield* new UsageError({ message: `--inbox-max must be 1 or more, got ${parsed.inboxMax}` })
+    const NodeInbox = yield* Effect.promise(() => import("../node/NodeInbox.js"))
     if (NodeInbox.parseListen(parsed.web) === undefined) {
       return yield* new UsageError({ message: `--web must be host:port, got ${parsed.web}` })
     }

@@ -174,7 +174,7 @@ export const web = (options: {
     InboxApi.routes({ version: version(), database: options.database ?? ":memory:" }),
     InboxWeb.routes(assets())
   )
-  return HttpRouter.serve(Layer.merge(app, notFound), { disableLogger: true }).pipe(
+  return HttpRouter.serve(Layer.merge(app, notFound), { disableLogger: true, disableListenLog: true }).pipe(
     Layer.merge(announce),
     Layer.provide(NodeHttpServer.layer(() => Http.createServer(), { port: address.port, host: address.host })),
     Layer.catchCause((cause) =>
