@@ -60,6 +60,7 @@ export type Selection =
 export type Event =
   | { readonly Type: "new"; readonly Data: InboxMessage.Summary }
   | { readonly Type: "update"; readonly Data: { readonly ID: string; readonly Read: boolean } }
+  | { readonly Type: "update"; readonly Data: { readonly ID: string; readonly Tags: ReadonlyArray<string> } }
   | { readonly Type: "delete"; readonly Data: { readonly ID: string } }
   | { readonly Type: "truncate"; readonly Data: null }
   | { readonly Type: "prune"; readonly Data: null }
@@ -101,6 +102,14 @@ export interface Service {
   /** Marks the selection read or unread; says how many changed. */
   readonly setRead: (selection: Selection, read: boolean) => Effect.Effect<number, InboxError>
   readonly remove: (selection: Selection) => Effect.Effect<number, InboxError>
+  /**
+   * Changes the tags of messages: `change` gets a message's tags and gives its new ones;
+   * `selection` says whose. Says how many changed.
+   */
+  readonly retag: (
+    selection: Selection,
+    change: (tags: ReadonlyArray<string>) => ReadonlyArray<string>
+  ) => Effect.Effect<number, InboxError>
   readonly stats: Effect.Effect<Stats, InboxError>
   /** What changes from now on. */
   readonly events: Stream.Stream<Event>

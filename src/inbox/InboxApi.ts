@@ -1,7 +1,7 @@
 /**
  * Mailpit's HTTP API v1 over the `Inbox`, on Effect's HTTP router: the message list and search
  * with paging, a message, its headers, raw source and parts, read status, deletion, server
- * information, and sending a message through the API. Field names and status codes as Mailpit
+ * information, tags, and sending a message through the API. Field names and status codes as Mailpit
  * publishes them, so that its client libraries and test plugins work unchanged; errors are
  * `{"Error": "…"}` with a 4xx status.
  *
@@ -208,6 +208,38 @@ const tags = Effect.gen(function* () {
   return HttpServerResponse.jsonUnsafe(Object.keys(stats.tags).sort())
 })
 
+const validTag = (tag: unknown): tag is string => typeof tag === "string" && /^[^\p{Cc},]+$/u.test(tag)
+
+// PUT /api/v1/tags {"IDs": [...], "Tags": [...]}: those messages get exactly those tags
+const setTags = (request: HttpServerRequest.HttpServerRequest) =>
+  Effect.gen(function* () {
+    const body = yield* bodyOf(request)
+    const ids = body === undefined ? undefined : idsOf(body)
+    const tags = body?.["tags"]
+    if (ids === undefined || ids.length === 0 || !Array.isArray(tags) || !tags.every(validTag)) {
+      return error(400, 'the body must be {"IDs": [...], "Tags": [...]}, tags without commas or control characters')
+    }
+    yield* (yield* Inbox.Inbox).retag({ _tag: "Ids", ids }, () => tags)
+    return ok
+  })
+
+// PUT /api/v1/tags/{Tag} {"Name": "new"}, DELETE /api/v1/tags/{Tag}: on every message that has it
+const renameTag = (request: HttpServerRequest.HttpServerRequest) =>
+  Effect.gen(function* () {
+    const tag = (yield* HttpRouter.params)["tag"] ?? ""
+    const body = yield* bodyOf(request)
+    const name = body?.["name"]
+    if (!validTag(name)) return error(400, 'the body must be {"Name": "new name"}')
+    yield* (yield* Inbox.Inbox).retag({ _tag: "All" }, (tags) => tags.map((t) => (t === tag ? name : t)))
+    return ok
+  })
+
+const deleteTag = Effect.gen(function* () {
+  const tag = (yield* HttpRouter.params)["tag"] ?? ""
+  yield* (yield* Inbox.Inbox).retag({ _tag: "All" }, (tags) => tags.filter((t) => t !== tag))
+  return ok
+})
+
 const send = (request: HttpServerRequest.HttpServerRequest) =>
   Effect.gen(function* () {
     const body = yield* bodyOf(request)
@@ -244,5 +276,8 @@ export const routes = (options: { readonly version: string; readonly database: s
     HttpRouter.route("GET", "/api/v1/info", guarded(info(options.version, options.database))),
     HttpRouter.route("GET", "/api/v1/webui", webui),
     HttpRouter.route("GET", "/api/v1/tags", guarded(tags)),
+    HttpRouter.route("PUT", "/api/v1/tags", (request) => guarded(setTags(request))),
+    HttpRouter.route("PUT", "/api/v1/tags/:tag", (request) => guarded(renameTag(request))),
+    HttpRouter.route("DELETE", "/api/v1/tags/:tag", guarded(deleteTag)),
     HttpRouter.route("POST", "/api/v1/send", (request) => guarded(send(request)))
   ])

@@ -57,6 +57,10 @@ export const newId = (): string => {
   return id
 }
 
+// ",a,b," (",": none): a tag is matched whole with LIKE '%,tag,%'
+const tagsColumn = (tags: ReadonlyArray<string>) =>
+  `,${tags.map((t) => t.toLowerCase()).join(",")},`.replace(/^,,$/, ",")
+
 const addresses = (list: ReadonlyArray<InboxMessage.Address>) =>
   list
     .map((a) => `${a.Name} <${a.Address}>`)
@@ -91,7 +95,7 @@ export const rowOf = (raw: Uint8Array, parsed: InboxMessage.Parsed, envelope: In
     bcc_l: addresses(bcc),
     reply_to_l: addresses(parsed.replyTo),
     message_id_l: parsed.messageId.toLowerCase(),
-    tags_l: `,${parsed.tags.map((t) => t.toLowerCase()).join(",")},`.replace(/^,,$/, ","),
+    tags_l: tagsColumn(parsed.tags),
     text_l: [parsed.subject, from, addresses(parsed.to), addresses(parsed.cc), parsed.text || summary.Snippet]
       .join("\n")
       .toLowerCase(),
@@ -101,6 +105,18 @@ export const rowOf = (raw: Uint8Array, parsed: InboxMessage.Parsed, envelope: In
     raw
   }
 }
+
+/**
+ * The columns of a message whose tags are now `tags`, from its stored parse and summary.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const retagged = (row: { readonly parsed: string; readonly summary: string }, tags: ReadonlyArray<string>) => ({
+  parsed: JSON.stringify({ ...(JSON.parse(row.parsed) as object), tags }),
+  summary: JSON.stringify({ ...(JSON.parse(row.summary) as object), Tags: tags }),
+  tags_l: tagsColumn(tags)
+})
 
 /**
  * A row read back.

@@ -103,6 +103,7 @@ export const make = (options: Options) =>
       part: (id, partId) => store.part(id, partId).pipe(failed("part")),
       setRead: (selection, read) => store.setRead(selection, read).pipe(failed("read")),
       remove: (selection) => store.remove(selection).pipe(failed("remove")),
+      retag: (selection, change) => store.retag(selection, change).pipe(failed("tags")),
       stats: store.stats.pipe(failed("stats")),
       events: Stream.fromPubSub(pubsub)
     })
@@ -293,6 +294,30 @@ class SqlStore {
           : ids.map((row) => ({ Type: "delete", Data: { ID: row.id } }) as const)
       )
       return ids.length
+    })
+  }
+
+  retag(selection: Inbox.Selection, change: (tags: ReadonlyArray<string>) => ReadonlyArray<string>) {
+    const { sql } = this
+    const self = this
+    return Effect.gen(function* () {
+      const changed = yield* sql.withTransaction(
+        Effect.gen(function* () {
+          const rows = yield* sql<{ readonly id: string; readonly parsed: string; readonly summary: string }>`SELECT
+            id, parsed, summary FROM inbox_messages WHERE ${InboxQuery.selected(sql, selection)}`
+          const done: Array<{ readonly ID: string; readonly Tags: ReadonlyArray<string> }> = []
+          for (const row of rows) {
+            const before = (JSON.parse(row.parsed) as InboxMessage.Parsed).tags
+            const after = [...new Set(change(before).filter((tag) => tag.trim() !== ""))]
+            if (after.length === before.length && after.every((tag, i) => tag === before[i])) continue
+            yield* sql`UPDATE inbox_messages SET ${sql.update(InboxRows.retagged(row, after))} WHERE id = ${row.id}`
+            done.push({ ID: row.id, Tags: after })
+          }
+          return done
+        })
+      )
+      if (changed.length > 0) yield* self.publish(changed.map((Data) => ({ Type: "update", Data }) as const))
+      return changed.length
     })
   }
 

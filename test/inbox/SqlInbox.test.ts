@@ -64,4 +64,27 @@ describe("SqlInbox", () => {
       expect(yield* inbox.get("latest")).toBeUndefined()
     }).pipe(Effect.provide(inboxOf(500)))
   )
+
+  it.effect("tags: set on some, renamed and removed everywhere; search and summaries follow", () =>
+    Effect.gen(function* () {
+      const inbox = yield* Inbox.Inbox
+      const one = (yield* inbox.store(mail(1, "X-Tags: alpha\r\n"))).ID
+      const two = (yield* inbox.store(mail(2))).ID
+      const tagged = (query: string) =>
+        Effect.map(inbox.list({ start: 0, limit: 50, query }), (p) => p.messages.map((m) => m.ID))
+      expect(yield* inbox.retag({ _tag: "Ids", ids: [two] }, () => ["beta", "alpha", "beta"])).toBe(1)
+      expect((yield* inbox.list({ start: 0, limit: 50 })).messages.map((m) => m.Tags)).toEqual([
+        ["beta", "alpha"],
+        ["alpha"]
+      ])
+      expect(yield* tagged("tag:alpha")).toEqual([two, one])
+      expect(yield* inbox.retag({ _tag: "All" }, (tags) => tags.map((t) => (t === "alpha" ? "gamma" : t)))).toBe(2)
+      expect(yield* tagged("tag:alpha")).toEqual([])
+      expect(yield* tagged("tag:gamma")).toEqual([two, one])
+      expect((yield* inbox.get(one))?.parsed.tags).toEqual(["gamma"])
+      expect(yield* inbox.retag({ _tag: "All" }, (tags) => tags.filter((t) => t !== "gamma"))).toBe(2)
+      expect(yield* tagged("is:tagged")).toEqual([two])
+      expect(Object.keys((yield* inbox.stats).tags)).toEqual(["beta"])
+    }).pipe(Effect.provide(inboxOf(500)))
+  )
 })
