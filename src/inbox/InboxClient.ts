@@ -23,6 +23,7 @@ import * as HttpClient from "effect/http/HttpClient"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import type * as HttpClientResponse from "effect/http/HttpClientResponse"
 import * as Layer from "effect/Layer"
+import * as WallClock from "../internal/WallClock.js"
 import type * as InboxMessage from "./InboxMessage.js"
 
 /**
@@ -116,12 +117,6 @@ const read = <A>(
     )
   )
 
-const realSleep = (ms: number) =>
-  Effect.callback<void>((resume) => {
-    const handle = setTimeout(() => resume(Effect.void), ms)
-    return Effect.sync(() => clearTimeout(handle))
-  })
-
 /**
  * The client of the API at `baseUrl` (`http://localhost:8026`), on the `HttpClient` in the
  * context (`FetchHttpClient.layer`, or `NodeHttpClient.layerUndici`).
@@ -178,7 +173,7 @@ export const make = (baseUrl: string): Effect.Effect<Service, never, HttpClient.
             if (Date.now() >= deadline) {
               return Effect.fail(new InboxClientError({ message: `no message matching ${query} arrived in time` }))
             }
-            return Effect.andThen(realSleep(interval), attempt)
+            return Effect.andThen(WallClock.sleep(interval), attempt)
           }
         )
         return attempt

@@ -13,6 +13,7 @@ import type * as Scope from "effect/Scope"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import * as Stream from "effect/Stream"
+import * as WallClock from "../internal/WallClock.js"
 import * as Inbox from "./Inbox.js"
 import type * as InboxMessage from "./InboxMessage.js"
 import * as InboxQuery from "./InboxQuery.js"
@@ -69,13 +70,6 @@ const migrate = Migrator.make({})({
 })
 
 const statsIntervalMs = 250
-
-// real time, not the Clock: a TestClock must not hold the events back
-const realSleep = (ms: number) =>
-  Effect.callback<void>((resume) => {
-    const handle = setTimeout(() => resume(Effect.void), ms)
-    return Effect.sync(() => clearTimeout(handle))
-  })
 
 const failed =
   (operation: string) =>
@@ -138,7 +132,7 @@ class SqlStore {
       if (this.statsDue) return Effect.void
       this.statsDue = true
       const later = Effect.andThen(
-        realSleep(statsIntervalMs),
+        WallClock.sleep(statsIntervalMs),
         Effect.suspend(() => {
           this.statsDue = false
           return this.publishStats

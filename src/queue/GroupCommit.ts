@@ -15,6 +15,7 @@ import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import type * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
+import * as WallClock from "../internal/WallClock.js"
 import { QueueError } from "./MailQueue.js"
 
 type Row = Record<string, unknown>
@@ -102,14 +103,7 @@ interface Pending {
 // Clock: a TestClock must not hold it.
 const gatherWindowMs = 1
 const gather = (pending: Pending): Effect.Effect<void> =>
-  Effect.callback<void>((resume) => {
-    if (!pending.together) {
-      const handle = setImmediate(() => resume(Effect.void))
-      return Effect.sync(() => clearImmediate(handle))
-    }
-    const handle = setTimeout(() => resume(Effect.void), gatherWindowMs)
-    return Effect.sync(() => clearTimeout(handle))
-  })
+  pending.together ? WallClock.sleep(gatherWindowMs) : WallClock.turn
 
 // takes the writes of one transaction: all that wait, within the bounds (the rest wait their turn)
 const takeWaiting = (queue: Queue.Queue<Write>, pending: Pending): Effect.Effect<Array<Write>> =>
