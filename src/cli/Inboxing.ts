@@ -12,7 +12,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Inbox from "../inbox/Inbox.js"
 import type * as NodeInbox from "../node/NodeInbox.js"
-import { type Parsed, UsageError } from "./Options.js"
+import { type Parsed, UsageError, version } from "./Options.js"
 
 /**
  * The inbox and its web server when the class is Inbox; `undefined` otherwise.
@@ -36,10 +36,11 @@ export const layer = (
       return yield* new UsageError({ message: "--class Inbox is one process: drop --workers" })
     }
     const file = Option.getOrUndefined(parsed.inbox)
-    const inbox = NodeInbox.layer({ file, max: parsed.inboxMax })
+    const inbox = NodeInbox.layer({ file, max: parsed.inboxMax, version })
     const web = NodeInbox.web({
       listen: parsed.web,
       database: file ?? ":memory:",
+      version,
       onListening: (url) => Console.error(`effect-smtpd: web inbox and Mailpit API on ${url}`)
     })
     return Layer.provideMerge(web, inbox)

@@ -49,25 +49,26 @@ export interface Assets {
 }
 
 // the events of the inbox as websocket frames, a `stats` first; ends when the client goes
-const events = Effect.gen(function* () {
-  const request = yield* HttpServerRequest.HttpServerRequest
-  const inbox = yield* Inbox.Inbox
-  const socket = yield* request.upgrade
-  const writer = yield* socket.writer
-  const reader = yield* socket.reader
-  const stats = yield* inbox.stats
-  yield* writer.write(
-    JSON.stringify({ Type: "stats", Data: { Total: stats.total, Unread: stats.unread, Version: "" } })
+const events = (version: string) =>
+  Effect.gen(function* () {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const inbox = yield* Inbox.Inbox
+    const socket = yield* request.upgrade
+    const writer = yield* socket.writer
+    const reader = yield* socket.reader
+    const stats = yield* inbox.stats
+    yield* writer.write(
+      JSON.stringify({ Type: "stats", Data: { Total: stats.total, Unread: stats.unread, Version: version } })
+    )
+    const sending = Stream.runForEach(inbox.events, (event) => writer.write(JSON.stringify(event)))
+    // what the client sends is read only to notice that it has gone
+    const listening = Effect.forever(reader.pull)
+    yield* Effect.raceFirst(sending, listening).pipe(Effect.ignore)
+    return HttpServerResponse.empty()
+  }).pipe(
+    Effect.scoped,
+    Effect.catchCause(() => Effect.succeed(error(400, "a websocket upgrade was expected")))
   )
-  const sending = Stream.runForEach(inbox.events, (event) => writer.write(JSON.stringify(event)))
-  // what the client sends is read only to notice that it has gone
-  const listening = Effect.forever(reader.pull)
-  yield* Effect.raceFirst(sending, listening).pipe(Effect.ignore)
-  return HttpServerResponse.empty()
-}).pipe(
-  Effect.scoped,
-  Effect.catchCause(() => Effect.succeed(error(400, "a websocket upgrade was expected")))
-)
 
 // /view/{ID}.html, /view/{ID}.txt, or the page (the web inbox shows the message)
 const view = (assets: Assets) =>
@@ -106,14 +107,14 @@ const asset = (assets: Assets, name: string) => {
 }
 
 /**
- * The routes of the events, the views and the page.
+ * The routes of the events, the views and the page; `version` goes in the events' `stats`.
  *
  * @since 0.2.0
  * @category layers
  */
-export const routes = (assets: Assets) =>
+export const routes = (assets: Assets, version: string) =>
   HttpRouter.addAll([
-    HttpRouter.route("GET", "/api/events", events),
+    HttpRouter.route("GET", "/api/events", events(version)),
     HttpRouter.route("GET", "/view/:id", view(assets)),
     HttpRouter.route("GET", "/", page(assets)),
     HttpRouter.route("GET", "/search", page(assets)),

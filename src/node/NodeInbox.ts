@@ -15,7 +15,6 @@
  */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as HttpRouter from "effect/http/HttpRouter"
@@ -28,6 +27,7 @@ import * as Fs from "node:fs"
 import * as Http from "node:http"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
+import * as ErrorText from "../internal/ErrorText.js"
 import type * as Inbox from "../inbox/Inbox.js"
 import * as InboxApi from "../inbox/InboxApi.js"
 import * as InboxWeb from "../inbox/InboxWeb.js"
@@ -51,6 +51,8 @@ export interface Options {
   readonly file?: string | undefined
   /** The most messages kept, the oldest deleted first (default 500). */
   readonly max?: number | undefined
+  /** The version that `/api/v1/info` and the `stats` events report (default none). */
+  readonly version?: string | undefined
 }
 
 /**
@@ -58,37 +60,16 @@ export interface Options {
  * @category layers
  */
 export const layer = (options: Options = {}): Layer.Layer<Inbox.Inbox, InboxOpenError> =>
-  SqlInbox.layer({ parse: NodeMimeParser.parse, max: options.max, version: version() }).pipe(
+  SqlInbox.layer({ parse: NodeMimeParser.parse, max: options.max, version: options.version }).pipe(
     Layer.provide(SqliteClient.layer({ filename: options.file ?? ":memory:" })),
     Layer.catchCause((cause) =>
       Layer.effectDiscard(
-        Effect.fail(new InboxOpenError({ message: `cannot open the inbox: ${describe(Cause.squash(cause))}` }))
+        Effect.fail(new InboxOpenError({ message: `cannot open the inbox: ${ErrorText.oneLine(cause)}` }))
       )
     )
   ) as Layer.Layer<Inbox.Inbox, InboxOpenError>
 
-const describe = (error: unknown): string =>
-  error instanceof Error
-    ? `${error.message}${error.cause instanceof Error ? `: ${error.cause.message}` : ""}`
-    : String(error)
-
 const here = Path.dirname(fileURLToPath(import.meta.url))
-
-// the package's version, for /api/v1/info
-const version = (): string => {
-  for (const candidate of ["../package.json", "../../package.json"]) {
-    try {
-      const json = JSON.parse(Fs.readFileSync(Path.join(here, candidate), "utf8")) as {
-        name?: string
-        version?: string
-      }
-      if (json.name === "effect-smtpd" && json.version !== undefined) return json.version
-    } catch {
-      // not there: the next candidate
-    }
-  }
-  return "0.0.0"
-}
 
 const types: Record<string, string> = {
   "inbox.js": "text/javascript; charset=utf-8",
@@ -156,6 +137,8 @@ export const parseListen = (text: string): { readonly host: string | undefined; 
 export const web = (options: {
   readonly listen?: string | undefined
   readonly database?: string | undefined
+  /** As the inbox's own (`layer`). */
+  readonly version?: string | undefined
   readonly onListening?: ((url: string) => Effect.Effect<void>) | undefined
 }): Layer.Layer<never, InboxOpenError, Inbox.Inbox> => {
   const address = parseListen(options.listen ?? "localhost:8026")
@@ -171,8 +154,8 @@ export const web = (options: {
     })
   )
   const app = Layer.mergeAll(
-    InboxApi.routes({ version: version(), database: options.database ?? ":memory:" }),
-    InboxWeb.routes(assets())
+    InboxApi.routes({ version: options.version ?? "", database: options.database ?? ":memory:" }),
+    InboxWeb.routes(assets(), options.version ?? "")
   )
   return HttpRouter.serve(Layer.merge(app, notFound), { disableLogger: true, disableListenLog: true }).pipe(
     Layer.merge(announce),
@@ -181,7 +164,7 @@ export const web = (options: {
       Layer.effectDiscard(
         Effect.fail(
           new InboxOpenError({
-            message: `cannot serve the inbox on ${options.listen ?? "localhost:8026"}: ${describe(Cause.squash(cause))}`
+            message: `cannot serve the inbox on ${options.listen ?? "localhost:8026"}: ${ErrorText.oneLine(cause)}`
           })
         )
       )

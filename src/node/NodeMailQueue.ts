@@ -21,6 +21,7 @@ import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import * as ErrorText from "../internal/ErrorText.js"
 import * as MailQueue from "../queue/MailQueue.js"
 import * as SqlMailQueue from "../queue/SqlMailQueue.js"
 
@@ -52,20 +53,6 @@ export const isPostgres = (spec: string): boolean => /^postgres(ql)?:\/\//i.test
  * @category utils
  */
 export const display = (spec: string): string => spec.replace(/^(postgres(?:ql)?:\/\/[^:/@]*:)[^@]*@/i, "$1***@")
-
-// the error's own words and those of its cause, on one line: SqlError's message alone is often
-// only "Failed to connect"
-const describe = (cause: Cause.Cause<unknown>): string => {
-  const error = Cause.squash(cause)
-  const parts: Array<string> = []
-  let current: unknown = error
-  for (let depth = 0; depth < 3 && current !== undefined; depth++) {
-    const text = current instanceof Error ? current.message : String(current)
-    if (text !== "" && !parts.includes(text)) parts.push(text)
-    current = current instanceof Error ? current.cause : undefined
-  }
-  return parts.join(": ").replace(/\s+/g, " ")
-}
 
 // `fd`'s data on the disk (fdatasync, as SQLite syncs its log on Linux), off the event loop
 const syncFd = (fd: number): Effect.Effect<void, Error> =>
@@ -128,7 +115,7 @@ export const layer = (spec: string): Layer.Layer<MailQueue.MailQueue, QueueOpenE
         Effect.fail(
           new QueueOpenError({
             spec,
-            message: `cannot open the queue ${display(spec)}: ${describe(cause)}`,
+            message: `cannot open the queue ${display(spec)}: ${ErrorText.oneLine(cause)}`,
             cause: Cause.squash(cause)
           })
         )
