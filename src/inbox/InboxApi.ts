@@ -77,13 +77,14 @@ const idsOf = (body: Record<string, unknown>): ReadonlyArray<string> | undefined
   return Array.isArray(ids) && ids.every((id) => typeof id === "string") ? ids : undefined
 }
 
-const list = (request: HttpServerRequest.HttpServerRequest) =>
+// the list, or with `search` the messages matching its `query`
+const list = (request: HttpServerRequest.HttpServerRequest, search: boolean) =>
   Effect.gen(function* () {
     const inbox = yield* Inbox.Inbox
     const params = query(request)
     const page = paging(params)
     if (page === undefined) return error(400, "start and limit must be whole numbers")
-    if (request.url.includes("/search")) {
+    if (search) {
       const q = (params.get("query") ?? "").trim()
       if (q === "") return error(400, "Error: no search query")
       return pageJson(yield* inbox.list({ ...page, query: q }))
@@ -264,10 +265,10 @@ const guarded = <E, R>(effect: Effect.Effect<HttpServerResponse.HttpServerRespon
  */
 export const routes = (options: { readonly version: string; readonly database: string }) =>
   HttpRouter.addAll([
-    HttpRouter.route("GET", "/api/v1/messages", (request) => guarded(list(request))),
+    HttpRouter.route("GET", "/api/v1/messages", (request) => guarded(list(request, false))),
     HttpRouter.route("PUT", "/api/v1/messages", (request) => guarded(setRead(request))),
     HttpRouter.route("DELETE", "/api/v1/messages", (request) => guarded(remove(request))),
-    HttpRouter.route("GET", "/api/v1/search", (request) => guarded(list(request))),
+    HttpRouter.route("GET", "/api/v1/search", (request) => guarded(list(request, true))),
     HttpRouter.route("DELETE", "/api/v1/search", (request) => guarded(removeSearch(request))),
     HttpRouter.route("GET", "/api/v1/message/:id", guarded(message)),
     HttpRouter.route("GET", "/api/v1/message/:id/headers", guarded(headers)),
