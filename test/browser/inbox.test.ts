@@ -6,38 +6,18 @@
 // Screenshots at desktop and phone widths go to $INBOX_SCREENSHOTS (docs/images for the README)
 // or a temporary directory.
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import { Effect, Exit, Scope } from "effect"
+import { spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { type Browser, chromium, type Page } from "playwright-core"
 import { builtCommand } from "../utils/command.js"
+import { type InboxProcess, inboxProcess } from "../utils/inboxProcess.js"
 import { python3, skipWithout, which } from "../utils/tools.js"
 
 const main = builtCommand()
 const shots = process.env["INBOX_SCREENSHOTS"] ?? Fs.mkdtempSync(Path.join(Os.tmpdir(), "inbox-shots-"))
-
-interface Running {
-  readonly child: ChildProcess
-  readonly smtp: number
-  readonly web: string
-}
-
-// the command on free ports; its stderr names them
-const startInbox = () =>
-  new Promise<Running>((resolve, reject) => {
-    const child = spawn(process.execPath, [main, "-n", "-c", "Inbox", "--web", "127.0.0.1:0", "127.0.0.1:0"], {
-      stdio: ["ignore", "ignore", "pipe"]
-    })
-    let err = ""
-    child.stderr!.on("data", (d: Buffer) => {
-      err += d
-      const web = /web inbox and Mailpit API on (http:\/\/\S+)/.exec(err)?.[1]
-      const smtp = /Inbox listening on 127\.0\.0\.1:(\d+)/.exec(err)?.[1]
-      if (web !== undefined && smtp !== undefined) resolve({ child, smtp: Number(smtp), web })
-    })
-    child.on("exit", (code) => reject(new Error(`the inbox exited ${code}: ${err}`)))
-  })
 
 // one message through python's smtplib: subject, from, html, an attachment
 const send = (smtp: number, message: { subject: string; from: string; html: string; attachment?: string }) => {
@@ -79,17 +59,18 @@ s = smtplib.SMTP("127.0.0.1", int(sys.argv[1])); s.sendmail("a@example.com", ["d
 }
 
 describe.skipIf(skipWithout("chromium", "python3"))("the web inbox in Chromium", () => {
-  let inbox: Running
+  const scope = Scope.makeUnsafe()
+  let inbox: InboxProcess
   let browser: Browser
 
   beforeAll(async () => {
-    inbox = await startInbox()
+    inbox = await Effect.runPromise(Scope.provide(inboxProcess(main), scope))
     browser = await chromium.launch({ executablePath: which("chromium")!, args: ["--no-sandbox"] })
   }, 60_000)
 
   afterAll(async () => {
     await browser?.close()
-    inbox?.child.kill()
+    await Effect.runPromise(Scope.close(scope, Exit.void))
   })
 
   it("shows mail as it arrives, opens it at /view/ID, switches tabs, downloads, searches and deletes", async () => {
@@ -99,13 +80,13 @@ describe.skipIf(skipWithout("chromium", "python3"))("the web inbox in Chromium",
     await page.goto(inbox.web)
     await page.getByTestId("empty").waitFor()
     // arrives without a reload
-    send(inbox.smtp, {
+    send(inbox.port, {
       subject: "Quarterly report",
       from: "Reports <reports@example.com>",
       html: "<h1>Q3</h1><p>Numbers attached.</p>",
       attachment: "month,total\nJuly,42\n"
     })
-    send(inbox.smtp, { subject: "Welcome aboard", from: "Acme <hello@acme.test>", html: "<p>Welcome!</p>" })
+    send(inbox.port, { subject: "Welcome aboard", from: "Acme <hello@acme.test>", html: "<p>Welcome!</p>" })
     await expect.poll(() => rows(page).count(), { timeout: 10_000 }).toBe(2)
     expect(await rows(page).first().getAttribute("data-unread")).toBe("true")
     await page.screenshot({ path: Path.join(shots, "inbox-desktop.png") })
@@ -159,7 +140,7 @@ describe.skipIf(skipWithout("chromium", "python3"))("the web inbox in Chromium",
   it("a message's script and onerror payloads change nothing in the inbox page", async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
     await page.goto(inbox.web)
-    send(inbox.smtp, { subject: "Hostile", from: "Mallory <mallory@example.net>", html: hostile })
+    send(inbox.port, { subject: "Hostile", from: "Mallory <mallory@example.net>", html: hostile })
     await rows(page).filter({ hasText: "Hostile" }).click()
     const frame = page.frameLocator('[data-testid="html-frame"]')
     await expect.poll(() => frame.locator("p").first().textContent()).toBe("Hello")
@@ -203,7 +184,7 @@ describe.skipIf(skipWithout("chromium", "python3"))("the web inbox in Chromium",
       raw(["Subject: A thousand parts", "Content-Type: multipart/mixed; boundary=b", "", ...parts, "--b--"]),
       raw(["Subject: =?x-unknown?Q?Odd_charset?=", "Content-Type: text/plain; charset=x-foo", "", "caf\u00e9"])
     ]
-    for (const message of broken) sendRaw(inbox.smtp, message)
+    for (const message of broken) sendRaw(inbox.port, message)
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
     const errors: Array<string> = []
     page.on("pageerror", (e) => errors.push(e.message))

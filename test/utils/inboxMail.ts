@@ -11,6 +11,8 @@ import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import nodemailer, { type SendMailOptions } from "nodemailer"
+import type { Page } from "../../src/inbox/InboxClient.js"
+import type { Message, Summary } from "../../src/inbox/InboxMessage.js"
 import { getJson, type InboxProcess, poll, request } from "./inboxProcess.js"
 import { runProcess } from "./process.js"
 import * as QP from "./queueProcess.js"
@@ -46,58 +48,7 @@ export const pseudoRandom = (size: number, seed = 0x9e3779b9): Buffer => {
   return Buffer.from(words.buffer, 0, size)
 }
 
-// --- API shapes ----------------------------------------------------------------------------------
-
-export interface Address {
-  readonly Name: string
-  readonly Address: string
-}
-
-export interface Part {
-  readonly PartID: string
-  readonly FileName: string
-  readonly ContentType: string
-  readonly ContentID: string
-  readonly Size: number
-}
-
-export interface Summary {
-  readonly ID: string
-  readonly MessageID: string
-  readonly Read: boolean
-  readonly From: Address
-  readonly To: ReadonlyArray<Address>
-  readonly Subject: string
-  readonly Created: string
-  readonly Tags: ReadonlyArray<string>
-  readonly Size: number
-  readonly Attachments: number
-  readonly Snippet: string
-}
-
-export interface Page {
-  readonly total: number
-  readonly unread: number
-  readonly count: number
-  readonly messages_count: number
-  readonly start: number
-  readonly tags: ReadonlyArray<string>
-  readonly messages: ReadonlyArray<Summary>
-}
-
-export interface Message {
-  readonly ID: string
-  readonly MessageID: string
-  readonly From: Address
-  readonly To: ReadonlyArray<Address>
-  readonly Subject: string
-  readonly Text: string
-  readonly HTML: string
-  readonly Size: number
-  readonly Tags: ReadonlyArray<string>
-  readonly Inline: ReadonlyArray<Part>
-  readonly Attachments: ReadonlyArray<Part>
-}
+// --- the API's answers (the shapes are the server's own types: src/inbox) ----------------------
 
 export const list = (inbox: InboxProcess, params = "") =>
   Effect.map(getJson(inbox.web, `/api/v1/messages${params}`), (page) => page as Page)
