@@ -14,41 +14,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 node="$here/../node_modules/.bin/node"
 sessions=${1:-16} messages=${2:-20000} bundle=${3:-$here/../dist/effect-smtpd.js}
 port=2793 web=2794
-hz=$(getconf CLK_TCK)
-
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-wait_port() {
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "nothing listens on $1" >&2 && exit 1
-}
-
-# one server under load: a line, and its msg/s in $rate
-run() { # name args...
-  local name=$1
-  shift
-  taskset -c 1 "$node" "$bundle" -n "$@" >/dev/null 2>&1 &
-  pid=$!
-  wait_port "$port"
-  taskset -c 0 smtp-source -s 16 -m 3000 -l 4096 "127.0.0.1:$port"
-  local before start end after
-  before=$(cpu_ticks "$pid")
-  start=$(date +%s.%N)
-  taskset -c 0 smtp-source -s "$sessions" -m "$messages" -l 4096 "127.0.0.1:$port"
-  end=$(date +%s.%N)
-  after=$(cpu_ticks "$pid")
-  awk -v name="$name" -v ticks=$((after - before)) -v hz="$hz" -v n="$messages" -v secs="$(echo "$end - $start" | bc)" \
-    'BEGIN { printf "%-12s %7.1f us CPU/msg %8.0f msg/s\n", name, ticks / hz / n * 1e6, n / secs }'
-  rate=$(echo "$messages / ($end - $start)" | bc -l)
-}
-
-stop() {
-  kill "$pid"
-  wait "$pid" 2>/dev/null || true
-  sleep 0.5
-}
+. "$here/load.sh"
 
 run "Sink" -c Sink --size 0 "127.0.0.1:$port"
 sink=$rate

@@ -18,58 +18,23 @@ node="$here/../node_modules/.bin/node"
 sessions=${1:-16} messages=${2:-20000} bundle=${3:-$here/../dist/effect-smtpd.js}
 queue=${QUEUE:-/tmp/effect-smtpd-bench-queue.db}
 port=2791 sinkport=2792
-hz=$(getconf CLK_TCK)
 sink_user=()
 [ "$(id -u)" = 0 ] && sink_user=(-u nobody)
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-wait_port() {
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "nothing listens on $1" >&2 && exit 1
-}
 # messages in the queue, read with node:sqlite beside the server (WAL: readers do not block it)
 queued() {
   "$node" --no-warnings -e 'const { DatabaseSync } = require("node:sqlite")
     const db = new DatabaseSync(process.argv[1], { readOnly: true })
     console.log(db.prepare("SELECT COUNT(*) AS n FROM smtpd_queue").get().n)' "$queue"
 }
-report() { # name ticks seconds
-  awk -v name="$1" -v ticks="$2" -v hz="$hz" -v n="$messages" -v secs="$3" \
-    'BEGIN { printf "%-28s %7.1f us CPU/msg %8.0f msg/s\n", name, ticks / hz / n * 1e6, n / secs }'
-}
-
-# one server under load: `report` line, and its msg/s in $rate
-run() { # name args...
-  local name=$1
-  shift
-  rm -f "$queue" "$queue-wal" "$queue-shm"
-  taskset -c 1 "$node" "$bundle" -n "$@" >/dev/null 2>&1 &
-  pid=$!
-  wait_port "$port"
-  taskset -c 0 smtp-source -s 16 -m 3000 -l 4096 "127.0.0.1:$port"
-  local before start end after
-  before=$(cpu_ticks "$pid")
-  start=$(date +%s.%N)
-  taskset -c 0 smtp-source -s "$sessions" -m "$messages" -l 4096 "127.0.0.1:$port"
-  end=$(date +%s.%N)
-  after=$(cpu_ticks "$pid")
-  report "$name" $((after - before)) "$(echo "$end - $start" | bc)"
-  rate=$(echo "$messages / ($end - $start)" | bc -l)
-}
-
-stop() {
-  kill "$pid"
-  wait "$pid" 2>/dev/null || true
-  sleep 0.5
-}
+fresh_queue() { rm -f "$queue" "$queue-wal" "$queue-shm"; }
+. "$here/load.sh"
 
 run "Sink" -c Sink --size 0 "127.0.0.1:$port"
 sink=$rate
 stop
 
+fresh_queue
 run "queue, upstream down" -c PureProxy --relay-mode queue --queue "$queue" --retry-min 3600 \
   "127.0.0.1:$port" "127.0.0.1:$sinkport"
 down=$rate
@@ -80,6 +45,7 @@ if [ "${SINK:-1}" = 1 ]; then
   taskset -c 0 smtp-sink "${sink_user[@]}" -h sink.test "127.0.0.1:$sinkport" 64 &
   sinkpid=$!
   wait_port "$sinkport"
+  fresh_queue
   run "queue, smtp-sink up" -c PureProxy --relay-mode queue --queue "$queue" --retry-min 1 \
     "127.0.0.1:$port" "127.0.0.1:$sinkport"
   up=$rate
@@ -95,4 +61,4 @@ if [ "${SINK:-1}" = 1 ]; then
   awk -v q="$up" -v s="$sink" 'BEGIN { printf "ratio queue (upstream up) / Sink: %.0f %%\n", q / s * 100 }'
 fi
 awk -v q="$down" -v s="$sink" 'BEGIN { printf "ratio queue (upstream down) / Sink: %.0f %%\n", q / s * 100 }'
-rm -f "$queue" "$queue-wal" "$queue-shm"
+fresh_queue
