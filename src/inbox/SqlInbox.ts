@@ -212,12 +212,12 @@ class SqlStore {
   // tags in use, and how many messages carry each
   get tags() {
     return Effect.map(
-      this.sql<{ readonly tags_l: string; readonly parsed: string }>`SELECT tags_l, parsed
-      FROM inbox_messages WHERE tags_l <> ','`,
+      // from the small summaries, not the whole parses: every list asks
+      this.sql<InboxRows.ListRow>`SELECT read, summary FROM inbox_messages WHERE tags_l <> ','`,
       (rows) => {
         const counts: Record<string, number> = {}
         for (const row of rows) {
-          for (const tag of (JSON.parse(row.parsed) as InboxMessage.Parsed).tags) counts[tag] = (counts[tag] ?? 0) + 1
+          for (const tag of InboxRows.summaryOf(row).Tags) counts[tag] = (counts[tag] ?? 0) + 1
         }
         return counts
       }

@@ -84,7 +84,8 @@ const collect = (attachment: AttachmentStream): Promise<Uint8Array> =>
     attachment.content.on("error", reject)
     attachment.content.on("end", () => {
       attachment.release?.()
-      resolve(new Uint8Array(Buffer.concat(chunks)))
+      // a Buffer is a Uint8Array: no second copy of a large attachment
+      resolve(Buffer.concat(chunks))
     })
   })
 
