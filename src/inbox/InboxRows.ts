@@ -68,20 +68,19 @@ const addresses = (list: ReadonlyArray<InboxMessage.Address>) =>
     .toLowerCase()
 
 /**
- * The row of a new message: the parse as JSON (without the parts' bytes, which have their own
- * rows), and lower-cased text for search.
+ * The row of a new message, and its summary: the parse as JSON (without the parts' bytes, which
+ * have their own rows), and lower-cased text for search.
  *
  * @since 0.2.0
  * @category constructors
  */
 export const rowOf = (raw: Uint8Array, parsed: InboxMessage.Parsed, envelope: InboxMessage.Envelope | undefined) => {
   const { contents: _, ...kept } = parsed
-  const bcc = InboxMessage.bccOf(parsed, envelope)
   const from = parsed.from === null ? "" : addresses([parsed.from])
   const id = newId()
   const created = Date.now()
   const summary = InboxMessage.summary({ id, created, read: false, size: raw.length, parsed, envelope })
-  return {
+  const row = {
     id,
     created,
     read: 0,
@@ -92,7 +91,7 @@ export const rowOf = (raw: Uint8Array, parsed: InboxMessage.Parsed, envelope: In
     from_l: from,
     to_l: addresses(parsed.to),
     cc_l: addresses(parsed.cc),
-    bcc_l: addresses(bcc),
+    bcc_l: addresses(summary.Bcc),
     reply_to_l: addresses(parsed.replyTo),
     message_id_l: parsed.messageId.toLowerCase(),
     tags_l: tagsColumn(parsed.tags),
@@ -104,6 +103,7 @@ export const rowOf = (raw: Uint8Array, parsed: InboxMessage.Parsed, envelope: In
     envelope: envelope === undefined ? null : JSON.stringify(envelope),
     raw
   }
+  return { row, summary }
 }
 
 /**

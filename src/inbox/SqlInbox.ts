@@ -153,7 +153,7 @@ class SqlStore {
 
   store(raw: Uint8Array, parsed: InboxMessage.Parsed, envelope: InboxMessage.Envelope | undefined) {
     const { max, sql } = this
-    const row = InboxRows.rowOf(raw, parsed, envelope)
+    const { row, summary } = InboxRows.rowOf(raw, parsed, envelope)
     return Effect.gen(function* () {
       const pruned = yield* sql.withTransaction(
         Effect.gen(function* () {
@@ -169,7 +169,7 @@ class SqlStore {
           return old.length
         })
       )
-      return { summary: InboxRows.summaryOf(row), pruned }
+      return { summary, pruned }
     }).pipe(
       Effect.tap(({ pruned, summary }) =>
         this.publish([{ Type: "new", Data: summary }, ...(pruned > 0 ? [{ Type: "prune", Data: null } as const] : [])])
