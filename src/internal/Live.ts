@@ -28,6 +28,7 @@ import * as Pipelining from "../protocol/Pipelining.js"
 import * as Metrics from "../server/Metrics.js"
 import * as Reader from "./Reader.js"
 import type { ServerConfig } from "../server/ServerConfig.js"
+import { answered, outOfTurn, type QuickStep } from "./QuickStep.js"
 import * as Trace from "./Trace.js"
 import type * as Transport from "./Transport.js"
 
@@ -83,50 +84,6 @@ export interface Handle {
 }
 
 /**
- * A command answered without effects: its reply is pending, its state taken.
- *
- * @since 0.1.0
- * @category models
- */
-export interface Answered {
-  readonly _tag: "Answered"
-}
-
-/**
- * A command sent ahead where the client had to wait for a reply (`forbidUnauthPipelining`,
- * see `Pipelining`): the session ends with `554 5.5.0`.
- *
- * @since 0.1.0
- * @category models
- */
-export interface OutOfTurn {
-  readonly _tag: "OutOfTurn"
-}
-
-/**
- * What `Live.quick` made of a command: answered, out of turn, or a decision of `Protocol.step`
- * whose effects the session's fiber carries out (its state not yet taken).
- *
- * @since 0.1.0
- * @category models
- */
-export type QuickStep = Answered | OutOfTurn | Protocol.Decision
-
-/**
- * The one `Answered` (a step answered inline allocates nothing).
- *
- * @since 0.1.0
- */
-export const answered: Answered = { _tag: "Answered" }
-
-/**
- * The one `OutOfTurn`.
- *
- * @since 0.1.0
- */
-export const outOfTurn: OutOfTurn = { _tag: "OutOfTurn" }
-
-/**
  * A session's state, shared by its inline steps (here) and its fiber (`SessionLoop`): one object
  * per connection with its steps as methods, so that a parked session holds little more than
  * its fields. The fiber changes it through the methods below.
@@ -148,6 +105,8 @@ export class Live implements Handle, Reader.Session, DataSection.Host {
   /** The handler's hooks for this session (`acceptAll` taken for absent); `opened` sets a session's own. */
   hooks: MessageHandler.Hooks
   private forked: Fiber.Fiber<void> | undefined = undefined
+  /** Times the session parked again after a fiber. */
+  private parks = 0
   readonly framer: Framer.Framer
 
   constructor(
@@ -368,9 +327,32 @@ export class Live implements Handle, Reader.Session, DataSection.Host {
     return true
   }
 
+  /**
+   * Parks the session again, its replies written: its fiber is to end (its next fiber is forked
+   * by the next command that needs one). False: it cannot park (a trace, a reset hook, replies
+   * that must wait, shutdown), its fiber goes on.
+   */
+  parkAgain(): boolean {
+    if (this.ended || this.env.config.trace || this.env.isShuttingDown()) return false
+    if (this.transport.park === undefined || !this.writeNow()) return false
+    const forked = this.forked
+    this.forked = undefined
+    if (this.reader.park()) {
+      this.parks++
+      return true
+    }
+    this.forked = forked
+    return false
+  }
+
   /** Forks the session's fiber, unless it has one. */
   wake(): void {
-    this.forked ??= this.env.fork(this.loop(this, true))
+    if (this.forked !== undefined) return
+    const parks = this.parks
+    const fiber = this.env.fork(this.loop(this, true))
+    // a fiber that parked the session again before its fork returned (it ran to its end at once)
+    // is not the session's
+    if (this.parks === parks) this.forked = fiber
   }
 
   fiber(): Fiber.Fiber<void> | undefined {

@@ -60,6 +60,8 @@ class SessionFiber {
   private readonly flush: Effect.Effect<void, Transport.TransportError>
   /** The scope of the handler's per-session hooks (`session`), closed when the session ends. */
   private scope: Scope.Closeable | undefined = undefined
+  /** The session parked again: the fiber ends without ending it. */
+  private parked = false
 
   constructor(private readonly live: Live) {
     this.flush = Effect.suspend(() => live.takeFlush() ?? Effect.void)
@@ -70,8 +72,11 @@ class SessionFiber {
     // session holds for as long as it is open
     const serve = Hooks.opens(this.live.env.handler) ? this.open() : this.serve()
     return (serveCommands ? serve : Effect.void).pipe(
-      Effect.matchEffect({ onFailure: (error) => this.failed(error), onSuccess: () => this.lastFlush() }),
-      Effect.onExit((exit) => this.finalize(exit))
+      Effect.matchEffect({
+        onFailure: (error) => this.failed(error),
+        onSuccess: () => (this.parked ? Effect.void : this.lastFlush())
+      }),
+      Effect.onExit((exit) => (this.parked ? Effect.void : this.finalize(exit)))
     )
   }
 
@@ -100,6 +105,7 @@ class SessionFiber {
     const config = env.config
     return Effect.gen(function* () {
       let greeting: Session.Greeting | undefined
+      let received = false
       while (true) {
         if (live.draining !== undefined) {
           yield* self.drained(live.draining)
@@ -108,6 +114,13 @@ class SessionFiber {
         if (env.isShuttingDown()) return live.send(Reply.shuttingDown)
         const frame = live.reader.bufferedCommand()
         if (frame === undefined) {
+          // a message is over and nothing waits: the session parks again, its fiber ends (a
+          // fiber held from message to message costs more than a new one for the next)
+          if (received && self.scope === undefined && live.parkAgain()) {
+            self.parked = true
+            return
+          }
+          received = false
           yield* live.reader.fillCommand()
           continue
         }
@@ -145,6 +158,7 @@ class SessionFiber {
           case "Data":
           case "Bdat":
             yield* self.receive(step)
+            received = live.state.envelope === undefined
             break
           case "User":
             live.send(Result.merge(yield* self.userCommand(step.verb, step.argument)))

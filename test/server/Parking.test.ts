@@ -4,6 +4,7 @@
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Clock, Context, Effect, Exit, Fiber, Layer, Logger, References } from "effect"
 import { TestClock } from "effect/testing"
+import * as Message from "../../src/handler/Message.js"
 import * as MessageHandler from "../../src/handler/MessageHandler.js"
 import * as Connection from "../../src/internal/Connection.js"
 import * as ServerConfig from "../../src/server/ServerConfig.js"
@@ -123,6 +124,88 @@ describe("a parked session", () => {
       expect([reply.code, reply.enhanced]).toEqual([421, "4.3.2"])
       yield* Fiber.join(fiber)
       expect(seen).toEqual({ forks: 1, ends: 1, shuttingDown: true })
+    })
+  )
+})
+
+describe("a session parked again after a message", () => {
+  const reading = (bodies: Array<string>) =>
+    MessageHandler.make({
+      data: (_, message) => Effect.map(Message.text(message), (text) => void bodies.push(text))
+    })
+
+  it.effect("its fiber ends once the message is answered; the next message forks one; QUIT needs none", () =>
+    Effect.gen(function* () {
+      const bodies: Array<string> = []
+      const { client, handle, seen } = yield* session(reading(bodies))
+      yield* client.send("EHLO client.test\r\n")
+      yield* client.reply
+      for (const n of [1, 2]) {
+        yield* client.send(transaction)
+        expect(yield* codes(client, 3)).toEqual([250, 250, 354])
+        yield* client.send(`message ${n}\r\n.\r\n`)
+        expect(yield* codes(client, 1)).toEqual([250])
+        expect(seen.forks).toBe(n)
+        expect(handle.isIdle()).toBe(true)
+      }
+      yield* client.send("QUIT\r\n")
+      expect(yield* codes(client, 1)).toEqual([221])
+      yield* client.awaitClose
+      expect(bodies).toEqual(["message 1\r\n", "message 2\r\n"])
+      expect(seen).toEqual({ forks: 2, ends: 1, shuttingDown: false })
+    })
+  )
+
+  it.effect("the idle timeout and shutdown still reach it", () =>
+    Effect.gen(function* () {
+      const first = yield* session(reading([]), { idleTimeout: "10 seconds" })
+      yield* first.client.send("EHLO client.test\r\n")
+      yield* first.client.reply
+      yield* first.client.send(transaction)
+      yield* first.client.replies(3)
+      yield* first.client.send("body\r\n.\r\n")
+      yield* first.client.reply
+      yield* TestClock.adjust("11 seconds")
+      const timedOut = yield* first.client.reply
+      expect([timedOut.code, timedOut.enhanced]).toEqual([421, "4.4.2"])
+      yield* first.client.awaitClose
+      expect(first.seen).toEqual({ forks: 2, ends: 1, shuttingDown: false })
+
+      const second = yield* session(reading([]))
+      yield* second.client.send("EHLO client.test\r\n")
+      yield* second.client.reply
+      yield* second.client.send(transaction)
+      yield* second.client.replies(3)
+      yield* second.client.send("body\r\n.\r\n")
+      yield* second.client.reply
+      second.seen.shuttingDown = true
+      const fiber = second.handle.fiber()
+      assert(fiber !== undefined)
+      const reply = yield* second.client.reply
+      expect([reply.code, reply.enhanced]).toEqual([421, "4.3.2"])
+      yield* Fiber.join(fiber)
+      expect(second.seen.ends).toBe(1)
+    })
+  )
+
+  it.effect("a handler with a reset hook keeps its fiber from message to message", () =>
+    Effect.gen(function* () {
+      const resets: Array<number> = []
+      const handler = MessageHandler.make({
+        data: (_, message) => Effect.asVoid(Message.text(message)),
+        reset: () => Effect.sync(() => void resets.push(resets.length))
+      })
+      const { client, seen } = yield* session(handler)
+      yield* client.send("EHLO client.test\r\n")
+      yield* client.reply
+      for (let n = 0; n < 2; n++) {
+        yield* client.send(transaction)
+        yield* client.replies(3)
+        yield* client.send("body\r\n.\r\n")
+        expect(yield* codes(client, 1)).toEqual([250])
+      }
+      expect(seen.forks).toBe(1)
+      expect(resets).toEqual([0, 1])
     })
   )
 })
