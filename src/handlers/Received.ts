@@ -176,8 +176,21 @@ export const prepend: {
   <E, R>(body: Stream.Stream<Uint8Array, E, R>, lines: string | Uint8Array): Stream.Stream<Uint8Array, E, R>
 } = dual(
   2,
-  <E, R>(body: Stream.Stream<Uint8Array, E, R>, lines: string | Uint8Array): Stream.Stream<Uint8Array, E, R> =>
-    Stream.concat(Stream.succeed(typeof lines === "string" ? encoder.encode(lines) : lines), body)
+  <E, R>(body: Stream.Stream<Uint8Array, E, R>, lines: string | Uint8Array): Stream.Stream<Uint8Array, E, R> => {
+    const head: readonly [Uint8Array] = [typeof lines === "string" ? encoder.encode(lines) : lines]
+    // the lines as the first pull's answer, then the body's own pulls (a concatenation of two
+    // streams costs three times as much: a relay prepends on every message)
+    return Stream.transformPull(body, (pull) =>
+      Effect.sync(() => {
+        let first = true
+        return Effect.suspend(() => {
+          if (!first) return pull
+          first = false
+          return Effect.succeed(head)
+        })
+      })
+    )
+  }
 )
 
 /**

@@ -327,9 +327,13 @@ export const make = (options: Options) =>
         const field =
           traced?.field ??
           (options.received === false ? undefined : yield* Received.make(session, Message.rcptTos(message)))
-        let body = Received.limitHops(traced?.body ?? message.body, maxReceived)
-        if (options.xPeer !== false) body = Received.prepend(body, peerLine(session))
-        return field === undefined ? body : Received.prepend(body, field)
+        const body = Received.limitHops(traced?.body ?? message.body, maxReceived)
+        const peer = options.xPeer === false ? "" : peerLine(session)
+        // this hop's lines go on in one piece when they are text (not a Router's field)
+        if (field instanceof Uint8Array)
+          return Received.prepend(peer === "" ? body : Received.prepend(body, peer), field)
+        const lines = (field ?? "") + peer
+        return lines === "" ? body : Received.prepend(body, lines)
       })
     const relaying: Relaying = {
       mayRelay: (session) => session.auth !== undefined || Networks.contains(networks, session.peer.address),
