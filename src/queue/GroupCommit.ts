@@ -8,10 +8,8 @@
  *
  * @since 0.2.0
  */
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import type * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
@@ -35,7 +33,33 @@ interface Write {
   readonly inserts: ReadonlyArray<Insert>
   readonly run: Effect.Effect<void, SqlError>
   readonly bytes: number
-  readonly done: Deferred.Deferred<void, QueueError>
+  /** Answers the writer, once its transaction committed (or failed). */
+  readonly done: (exit: Exit.Exit<void, QueueError>) => void
+}
+
+// the writes submitted and not yet taken, and the writer while it waits for the first of them
+// (plain callbacks: a Deferred and a Queue for each message cost more than its rows)
+class Waiting {
+  writes: Array<Write> = []
+  private wake: (() => void) | undefined = undefined
+
+  add(write: Write): void {
+    this.writes.push(write)
+    const wake = this.wake
+    this.wake = undefined
+    wake?.()
+  }
+
+  readonly first: Effect.Effect<void> = Effect.callback<void>((resume) => {
+    if (this.writes.length > 0) return resume(Effect.void)
+    this.wake = () => resume(Effect.void)
+  })
+
+  take(): Array<Write> {
+    const taken = this.writes
+    this.writes = []
+    return taken
+  }
 }
 
 // a transaction takes what is waiting, up to these bounds
@@ -106,18 +130,19 @@ const gather = (pending: Pending): Effect.Effect<void> =>
   pending.together ? WallClock.sleep(gatherWindowMs) : WallClock.turn
 
 // takes the writes of one transaction: all that wait, within the bounds (the rest wait their turn)
-const takeWaiting = (queue: Queue.Queue<Write>, pending: Pending): Effect.Effect<Array<Write>> =>
+const takeWaiting = (waiting: Waiting, pending: Pending): Effect.Effect<Array<Write>> =>
   pending.held.length > 0
     ? Effect.succeed(pending.held.splice(0))
-    : Effect.flatMap(Queue.takeAll(queue), (first) =>
+    : Effect.andThen(
+        waiting.first,
         Effect.andThen(
           gather(pending),
-          Effect.map(Queue.clear(queue), (next) => [...first, ...next])
+          Effect.sync(() => waiting.take())
         )
       )
 
-const batch = (queue: Queue.Queue<Write>, pending: Pending): Effect.Effect<Array<Write>> =>
-  Effect.map(takeWaiting(queue, pending), (taken) => {
+const batch = (waiting: Waiting, pending: Pending): Effect.Effect<Array<Write>> =>
+  Effect.map(takeWaiting(waiting, pending), (taken) => {
     const writes: Array<Write> = []
     let bytes = 0
     for (const write of taken) {
@@ -144,32 +169,25 @@ export const make = (
   flush: Effect.Effect<void, unknown> = Effect.void
 ): Effect.Effect<GroupCommit, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const queue = yield* Queue.unbounded<Write>()
+    const waiting = new Waiting()
     const pending: Pending = { held: [], together: false }
-    const commit = Effect.flatMap(batch(queue, pending), (writes) =>
+    const commit = Effect.flatMap(batch(waiting, pending), (writes) =>
       sql.withTransaction(statements(sql, writes)).pipe(
         Effect.andThen(flush),
         Effect.exit,
-        Effect.flatMap((exit) =>
-          Effect.forEach(
-            writes,
-            (write) =>
-              Deferred.done(
-                write.done,
-                Exit.isSuccess(exit) ? Exit.void : Exit.fail(new QueueError({ operation: "commit", cause: exit.cause }))
-              ),
-            { discard: true }
-          )
-        )
+        Effect.map((exit) => {
+          const answer = Exit.isSuccess(exit)
+            ? Exit.void
+            : Exit.fail(new QueueError({ operation: "commit", cause: exit.cause }))
+          for (const write of writes) write.done(answer)
+        })
       )
     )
     yield* Effect.forkScoped(Effect.forever(commit).pipe(Effect.withTracerEnabled(false)))
+    // no canceler: a writer interrupted while it waits leaves its rows to the transaction they
+    // are in (as a client that hangs up after DATA leaves its message)
     const submit = (inserts: ReadonlyArray<Insert>, run: Effect.Effect<void, SqlError>, bytes: number) =>
-      Effect.gen(function* () {
-        const done = yield* Deferred.make<void, QueueError>()
-        yield* Queue.offer(queue, { inserts, run, bytes, done })
-        return yield* Deferred.await(done)
-      })
+      Effect.callback<void, QueueError>((resume) => waiting.add({ inserts, run, bytes, done: resume }))
     return {
       write: (run, bytes) => submit([], run, bytes),
       insert: (inserts, bytes) => submit(inserts, Effect.void, bytes)

@@ -110,11 +110,23 @@ export const layer: Layer.Layer<MailQueue.MailQueue, SqlError | Error, SqlClient
 export const layerWith = (options: Options): Layer.Layer<MailQueue.MailQueue, SqlError | Error, SqlClient.SqlClient> =>
   Layer.effect(MailQueue.MailQueue, makeWith(options))
 
+// buffers of small messages' pieces whose last write committed, for the next messages (a new
+// one, zeroed, for each message cost more than its copy); at most 64 of 16 KiB are kept
+const firstSize = 16 * 1024
+const spare: Array<Uint8Array> = []
+const maxSpare = 64
+
 // the piece of a body being filled: a copy of the slices (views into read buffers), its buffer
 // grown as they come (most messages are far smaller than a chunk) up to chunkSize, then reused
 class Piece {
-  private bytes = new Uint8Array(16 * 1024)
+  private bytes = spare.pop() ?? new Uint8Array(firstSize)
   private held = 0
+
+  // its buffer to the spares: only once no write that holds a view of it can still run
+  release(): void {
+    if (spare.length < maxSpare && this.bytes.length === firstSize) spare.push(this.bytes)
+    this.bytes = new Uint8Array(0)
+  }
 
   get full(): boolean {
     return this.held === chunkSize
@@ -181,6 +193,9 @@ class SqlStore {
         [chunk(last), { table: "smtpd_queue", rows: [row] }, { table: "smtpd_queue_recipients", rows: recipients }],
         last.length
       )
+      // committed: the writer is done with it (an interrupted enqueue keeps its buffer: its
+      // write may still be waiting for the next transaction)
+      piece.release()
       return id
     })
   }
