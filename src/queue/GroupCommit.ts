@@ -14,9 +14,10 @@ import type * as Scope from "effect/Scope"
 import type * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import * as WallClock from "../internal/WallClock.js"
+import * as Inserts from "./Inserts.js"
 import { QueueError } from "./MailQueue.js"
 
-type Row = Record<string, unknown>
+type Row = Inserts.Row
 
 /**
  * Rows for one table, all with the same columns.
@@ -65,9 +66,6 @@ class Waiting {
 // a transaction takes what is waiting, up to these bounds
 const maxWrites = 256
 const maxBytes = 8 * 1024 * 1024
-// rows in one INSERT: counts are powers of two up to this, so that few statement texts (each
-// prepared once) serve every batch, and parameters stay far below the dialects' limits
-const maxRowsPerInsert = 64
 
 /**
  * @since 0.2.0
@@ -80,18 +78,6 @@ export interface GroupCommit {
   readonly insert: (inserts: ReadonlyArray<Insert>, bytes: number) => Effect.Effect<void, QueueError>
 }
 
-// 13 rows -> 8, 4, 1
-const slices = (rows: ReadonlyArray<Row>): Array<readonly [Row, ...Array<Row>]> => {
-  const out: Array<readonly [Row, ...Array<Row>]> = []
-  for (let i = 0; i < rows.length;) {
-    let n = maxRowsPerInsert
-    while (n > rows.length - i) n >>= 1
-    out.push([rows[i]!, ...rows.slice(i + 1, i + n)])
-    i += n
-  }
-  return out
-}
-
 // the rows of every write, table by table, then the writes' own statements
 const statements = (sql: SqlClient.SqlClient, writes: ReadonlyArray<Write>): Effect.Effect<void, SqlError> => {
   const tables = new Map<string, Array<Row>>()
@@ -102,11 +88,8 @@ const statements = (sql: SqlClient.SqlClient, writes: ReadonlyArray<Write>): Eff
       else all.push(...rows)
     }
   }
-  const inserts = Array.from(tables, ([table, rows]) =>
-    slices(rows).map((slice) => sql`INSERT INTO ${sql(table)} ${sql.insert(slice)}`)
-  ).flat()
   return Effect.andThen(
-    Effect.forEach(inserts, (insert) => insert, { discard: true }),
+    Inserts.insertAll(sql, tables),
     Effect.forEach(writes, (write) => write.run, { discard: true })
   )
 }
