@@ -102,6 +102,8 @@ export class Live implements Handle, Reader.Session, DataSection.Host {
   /** A message whose body nobody reads (the handler accepts all): drained as it comes. */
   draining: DataSection.DataSection | undefined = undefined
   ended = false
+  /** A 421 was sent: the session ends once it is written. */
+  closing = false
   /** The handler's hooks for this session (`acceptAll` taken for absent); `opened` sets a session's own. */
   hooks: MessageHandler.Hooks
   private forked: Fiber.Fiber<void> | undefined = undefined
@@ -127,6 +129,8 @@ export class Live implements Handle, Reader.Session, DataSection.Host {
   }
 
   send(reply: Reply.Reply): void {
+    // a 421 closes the channel (RFC 5321 §3.8), whoever gave it: a hook's ends the session too
+    if (reply.code === 421) this.closing = true
     this.pending += Reply.encode(reply, Session.isEsmtp(this.state))
   }
 

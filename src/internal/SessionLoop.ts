@@ -169,6 +169,7 @@ class SessionFiber {
           yield* self.flush
           yield* self.endTransaction()
         }
+        if (live.closing) return
       }
     })
   }

@@ -89,6 +89,8 @@ class Conversation<E> implements DataSection.Host {
   private authFailures = 0
   /** The handler's hooks for this session; its `session` makes them, in `scope`. */
   private hooks: MessageHandler.Hooks
+  /** A 421 was sent: the session ends once it is written. */
+  private closing = false
   private readonly scope = Scope.makeUnsafe()
 
   constructor(
@@ -153,7 +155,7 @@ class Conversation<E> implements DataSection.Host {
         yield* this.wire.flush
         yield* this.tidy()
       }
-      return true
+      return !this.closing
     })
   }
 
@@ -313,6 +315,8 @@ class Conversation<E> implements DataSection.Host {
   }
 
   send(reply: Reply.Reply): void {
+    // a 421 closes the channel (RFC 5321 §3.8), whoever gave it: a hook's ends the session too
+    if (reply.code === 421) this.closing = true
     this.wire.send(reply, Session.isEsmtp(this.state))
   }
 

@@ -241,3 +241,76 @@ describe("absent hooks", () => {
     }).pipe(quiet)
   )
 })
+
+describe("a 421 from a hook", () => {
+  const busy = () => Effect.fail(new SmtpError.ServerBusy({ text: "Going away" }))
+  // the 421, then the close; the NOOP sent behind the command got no reply
+  const closesAfter = (client: TestTransport.TestClient) =>
+    Effect.gen(function* () {
+      const reply = yield* client.reply
+      expect([reply.code, reply.lines]).toEqual([421, ["Going away"]])
+      yield* client.awaitClose
+      // (no enhanced code after a refused EHLO: the session is not ESMTP)
+      expect(yield* client.output).toMatch(/421 (4\.3\.2 )?Going away\r\n$/)
+    })
+  const envelope = "MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"
+
+  it.effect("to EHLO, MAIL, RCPT or DATA closes the session after the reply", () =>
+    Effect.gen(function* () {
+      const cases: ReadonlyArray<readonly [MessageHandler.Hooks, string, ReadonlyArray<number>]> = [
+        [{ helo: busy }, "EHLO c\r\n", []],
+        [{ mail: busy }, "EHLO c\r\n", [250]],
+        [{ rcpt: busy }, "EHLO c\r\n", [250]],
+        [{ data: busy }, `EHLO c\r\n`, [250]]
+      ]
+      for (const [hooks, greeting, before] of cases) {
+        const client = yield* (yield* serving(MessageHandler.make(hooks))).connect
+        yield* client.reply
+        yield* client.send(greeting)
+        expect(yield* codes(client, before.length)).toEqual(before)
+        if (hooks.mail !== undefined) yield* client.send("MAIL FROM:<a@example.com>\r\nNOOP\r\n")
+        if (hooks.rcpt !== undefined) {
+          yield* client.send(envelope + "NOOP\r\n")
+          expect(yield* codes(client, 1)).toEqual([250])
+        }
+        if (hooks.data !== undefined) {
+          yield* client.send(envelope + "DATA\r\n")
+          expect(yield* codes(client, 3)).toEqual([250, 250, 354])
+          yield* client.send("body\r\n.\r\nNOOP\r\n")
+        }
+        yield* closesAfter(client)
+      }
+    }).pipe(quiet)
+  )
+
+  it.effect("to a command of the handler's closes the session too", () =>
+    Effect.gen(function* () {
+      const server = yield* SmtpTest.server({ commands: { XBYE: busy } }).pipe(
+        Effect.provideService(MessageHandler.MessageHandler, MessageHandler.make({}))
+      )
+      const client = yield* server.connect
+      yield* client.reply
+      yield* hello(client)
+      yield* client.send("XBYE now\r\nNOOP\r\n")
+      yield* closesAfter(client)
+    }).pipe(quiet)
+  )
+
+  it.effect("from a transaction's hook: the reset hook still tidies up", () =>
+    Effect.gen(function* () {
+      const resets: Array<string> = []
+      const handler = MessageHandler.make({
+        data: busy,
+        reset: (session) => Effect.sync(() => void resets.push(session.id))
+      })
+      const client = yield* (yield* serving(handler)).connect
+      yield* client.reply
+      yield* hello(client)
+      yield* client.send(envelope + "DATA\r\n")
+      expect(yield* codes(client, 3)).toEqual([250, 250, 354])
+      yield* client.send("body\r\n.\r\n")
+      yield* closesAfter(client)
+      expect(resets).toHaveLength(1)
+    }).pipe(quiet)
+  )
+})

@@ -33,6 +33,7 @@ const local = fc.constantFrom(
   "fail",
   "reply",
   "each",
+  "closing",
   "ü"
 )
 const address = fc.oneof({ weight: 6, arbitrary: local.map((l) => `${l}@x.test`) }, fc.constant(""))
@@ -293,10 +294,12 @@ const record = (hook: string, session: SessionInfo, detail: unknown) =>
     calls.push(JSON.stringify([hook, summary(session), detail]))
   })
 
-// refused, a defect, or a pause, by local part
+// refused, a 421, a defect, or a pause, by local part
 const verdict = (address: string) => {
   const part = address.split("@")[0]
   if (part === "refused") return Effect.fail(new SmtpError.MailboxUnavailable({ transient: true }))
+  // a 421 ends the session after its reply
+  if (part === "closing") return Effect.fail(new SmtpError.ServerBusy())
   if (part === "crash") return Effect.die(new Error("hook crashed"))
   if (part === "yield") return Effect.yieldNow
   return Effect.void
@@ -313,6 +316,7 @@ const data = (session: SessionInfo, message: Message.Message) =>
     )
     yield* record("body", session, slices.map(latin1))
     if (behaviour === "fail") return yield* new SmtpError.StorageError()
+    if (behaviour === "closing") return yield* new SmtpError.ServerBusy()
     if (behaviour === "reply") return Reply.make(250, "2.0.0", "queued as X")
     // one verdict per recipient: refused for the b@ ones, a reply of its own for the a@ ones
     if (behaviour === "each") {
