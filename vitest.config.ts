@@ -1,8 +1,18 @@
+import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
 
+const source = (path: string) => fileURLToPath(new URL(path, import.meta.url))
+
 export default defineConfig({
+  // examples/testing-your-handler imports the package by its name, as an application does
+  resolve: {
+    alias: [
+      { find: /^effect-smtpd$/, replacement: source("./src/index.ts") },
+      { find: /^effect-smtpd\/testing$/, replacement: source("./src/testing/index.ts") }
+    ]
+  },
   test: {
-    include: ["test/**/*.test.ts"],
+    include: ["test/**/*.test.ts", "examples/**/*.test.ts"],
     // which outside tools (HAProxy, swaks, Postfix's, aiosmtpd, …) are here, checked once per run
     globalSetup: ["test/utils/tools.setup.ts"],
     testTimeout: 60_000,

@@ -82,7 +82,7 @@ it.effect("your own commands", () =>
     const client = yield* server.connect
     yield* client.reply
     yield* client.send("XHELLO world\r\n")
-    expect((yield* client.reply).lines).toEqual(["hello world, 192.0.2.1"])
+    expect((yield* client.reply).lines).toEqual(["hello world, 127.0.0.1"])
   }).pipe(Effect.provide(Recording.layer))
 )
 
@@ -188,7 +188,7 @@ it.effect("a handler with a session of its own: a finalizer per session, a helo 
     yield* client.send("hi\r\n.\r\nQUIT\r\n")
     expect((yield* client.replies(2)).map((r) => r.code)).toEqual([250, 221])
     yield* client.awaitClose
-    expect(logged).toEqual(["192.0.2.1: 1 message(s)"])
+    expect(logged).toEqual(["127.0.0.1: 1 message(s)"])
   }).pipe(Effect.provide(Handler))
 })
 

@@ -30,7 +30,11 @@ export interface TestServer {
 }
 
 /**
- * Starts an in-memory server in the current scope; closing the scope shuts it down gracefully.
+ * Starts an in-memory server in the current scope; closing the scope shuts it down. Sessions
+ * still running then are ended at once (`shutdownGrace` is 0 unless given), so a test that
+ * stops in the middle of a message does not wait for a grace period, real or on TestClock.
+ * Clients connect from `TestTransport.defaultRemote` (127.0.0.1) unless `connectWith` says
+ * otherwise.
  *
  * @since 0.1.0
  * @category constructors
@@ -39,7 +43,9 @@ export const server = (
   options: ServerConfig.Options = {}
 ): Effect.Effect<TestServer, ServerConfig.ConfigError, MessageHandler | Scope.Scope> =>
   Effect.gen(function* () {
-    const config = yield* ServerConfig.make({ hostname: "test.invalid", ...options })
+    // a test's scope closes at once, even with a message in progress (on TestClock a grace
+    // period would wait for a clock nobody moves): give `shutdownGrace` to test shutdown
+    const config = yield* ServerConfig.make({ hostname: "test.invalid", shutdownGrace: 0, ...options })
     const sessions = yield* Sessions.make(config, yield* MessageHandler)
     // with `startTls: true` the handshake is simulated: the session becomes secure
     const connectWith = (connection: Parameters<TestServer["connectWith"]>[0]) =>

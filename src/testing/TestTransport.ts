@@ -46,13 +46,33 @@ const closedMark = ""
 const simulatedTls: Transport.TlsInfo = { protocol: "TLSv1.3", cipher: "TLS_AES_256_GCM_SHA384 (simulated)" }
 
 /**
+ * The client of an in-memory connection unless told otherwise: on the loopback address, so that
+ * the server treats it as a local client (a relay's `relayNetworks`, the per-client limits'
+ * trusted networks). Give `remote` for a client from elsewhere (`192.0.2.1`, say, TEST-NET-1).
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultRemote: Endpoint = { address: "127.0.0.1", port: 40000 }
+
+/**
+ * The server's end of an in-memory connection unless told otherwise.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultLocal: Endpoint = { address: "127.0.0.1", port: 25 }
+
+/**
  * What the transport of `make` is like.
  *
  * @since 0.1.0
  * @category models
  */
 export interface Options {
+  /** The client's address: `defaultRemote` (a local client, 127.0.0.1:40000) unless given. */
   readonly remote?: Endpoint
+  /** The server's address: `defaultLocal` (127.0.0.1:25) unless given. */
   readonly local?: Endpoint
   /** Offer STARTTLS: the handshake is simulated (the session becomes secure, bytes stay plain). */
   readonly startTls?: boolean
@@ -109,8 +129,8 @@ class Wire {
       },
       close: this.close,
       park: this.park,
-      remote: options.remote ?? { address: "192.0.2.1", port: 40000 },
-      local: options.local ?? { address: "192.0.2.25", port: 25 },
+      remote: options.remote ?? defaultRemote,
+      local: options.local ?? defaultLocal,
       secure: options.secure === true,
       tls: options.secure === true ? simulatedTls : undefined,
       hasInput: () => Queue.sizeUnsafe(this.inbound) > 0

@@ -5,3 +5,4 @@
  */
 export * as SmtpTest from "./SmtpTest.js"
 export * as TestTransport from "./TestTransport.js"
+export * as Fixtures from "./Fixtures.js"

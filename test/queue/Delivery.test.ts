@@ -312,7 +312,9 @@ describe("Relay in queue mode", () => {
     Effect.gen(function* () {
       const queue = yield* Q.sqliteQueue
       const server = yield* queueRelay(queue, 9)
-      const replies = yield* send(yield* server.connect, ["a@example.net"])
+      const replies = yield* send(yield* server.connectWith({ remote: { address: "192.0.2.1", port: 40000 } }), [
+        "a@example.net"
+      ])
       expect(replies.map(said)).toEqual([expect.stringMatching(/^250 2\.1\.0/), expect.stringMatching(/^550 5\.7\.1/)])
       expect(yield* queue.list).toEqual([])
     }).pipe(Effect.scoped)

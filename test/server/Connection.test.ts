@@ -271,7 +271,7 @@ describe("Connection", () => {
       // VRFY ends a group (RFC 2920 §3.1), so HELP waits for its reply
       yield* client.send("XCLIENT there\r\nVRFY root\r\n")
       const replies = yield* client.replies(2)
-      expect(replies[0]!.lines).toEqual(["hello there from 192.0.2.1"])
+      expect(replies[0]!.lines).toEqual(["hello there from 127.0.0.1"])
       expect(codes([replies[1]!])).toEqual(["550 5.7.1"])
       expect((yield* SmtpTest.command(client, "HELP")).lines[0]).toContain("XCLIENT")
     }).pipe(Effect.provide(Recording.layer))

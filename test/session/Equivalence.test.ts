@@ -12,10 +12,12 @@ import * as fc from "fast-check"
 import { SmtpTest } from "../../src/testing/index.js"
 import { itLiveProp } from "../utils/property.js"
 import { connect, writes } from "./client.js"
+import * as TestTransport from "../../src/testing/TestTransport.js"
 import * as Sessions from "./sessions.js"
 
-const peer = { address: "192.0.2.1", port: 40000 }
-const local = { address: "192.0.2.25", port: 25 }
+// the addresses the in-memory server's clients have
+const peer = TestTransport.defaultRemote
+const local = TestTransport.defaultLocal
 
 const fast = (chunks: ReadonlyArray<Uint8Array>, options: Sessions.OptionsValue, setup: Sessions.Setup) => {
   const recorded = Sessions.handler(setup)

@@ -295,7 +295,7 @@ const record = (hook: string, session: SessionInfo, detail: unknown) =>
   })
 
 // refused, a 421, a defect, or a pause, by local part
-const verdict = (address: string) => {
+const verdict = (address: string): Effect.Effect<void, SmtpError.SmtpError> => {
   const part = address.split("@")[0]
   if (part === "refused") return Effect.fail(new SmtpError.MailboxUnavailable({ transient: true }))
   // a 421 ends the session after its reply
