@@ -37,6 +37,12 @@ export interface TestClient {
   readonly output: Effect.Effect<string>
   /** How many separate writes the server made (replies are batched per read). */
   readonly writes: Effect.Effect<number>
+  /**
+   * The server's next write as it was made, not cut into replies; `undefined` once the server
+   * has closed. For a client of your own over the connection (`TestDialer`); do not mix with
+   * `reply`.
+   */
+  readonly read: Effect.Effect<Uint8Array | undefined>
 }
 
 const encoder = new TextEncoder()
@@ -149,9 +155,24 @@ class Wire {
       isClosed: Effect.sync(() => this.isClosed),
       awaitClose: this.closed.await,
       output: Effect.sync(() => this.output),
-      writes: Effect.sync(() => this.writes)
+      writes: Effect.sync(() => this.writes),
+      read: this.read
     }
   }
+
+  private readonly read: Effect.Effect<Uint8Array | undefined> = Effect.suspend(() => {
+    if (this.unread !== "") {
+      const text = this.unread
+      this.unread = ""
+      return Effect.succeed(encoder.encode(text))
+    }
+    return Effect.map(Queue.take(this.outbound), (text) => {
+      if (text !== closedMark) return encoder.encode(text)
+      // every later read sees the close too
+      Queue.offerUnsafe(this.outbound, closedMark)
+      return undefined
+    })
+  })
 
   private readonly park: Transport.Parking = {
     start: (session, idleMs) => {

@@ -6,3 +6,4 @@
 export * as SmtpTest from "./SmtpTest.js"
 export * as TestTransport from "./TestTransport.js"
 export * as Fixtures from "./Fixtures.js"
+export * as TestDialer from "./TestDialer.js"
