@@ -334,10 +334,11 @@ export class Live implements Handle, Reader.Session, DataSection.Host {
   /**
    * Parks the session again, its replies written: its fiber is to end (its next fiber is forked
    * by the next command that needs one). False: it cannot park (a trace, a reset hook, replies
-   * that must wait, shutdown), its fiber goes on.
+   * that must wait, a line begun, shutdown), its fiber goes on.
    */
   parkAgain(): boolean {
-    if (this.ended || this.env.config.trace || this.env.isShuttingDown()) return false
+    // (a line begun stays with the fiber: its read runs to the line's deadline, not the idle timeout)
+    if (this.ended || this.env.config.trace || this.env.isShuttingDown() || this.framer.buffered > 0) return false
     if (this.transport.park === undefined || !this.writeNow()) return false
     const forked = this.forked
     this.forked = undefined

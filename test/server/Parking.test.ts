@@ -188,6 +188,23 @@ describe("a session parked again after a message", () => {
     })
   )
 
+  it.effect("not with a line begun behind the message: the line's command deadline still cuts it", () =>
+    Effect.gen(function* () {
+      const { client, seen } = yield* session(reading([]), { commandDeadline: "30 seconds" })
+      yield* client.send("EHLO client.test\r\n")
+      yield* client.reply
+      yield* client.send(transaction)
+      yield* client.replies(3)
+      yield* client.send("body\r\n.\r\nNO")
+      expect(yield* codes(client, 1)).toEqual([250])
+      yield* TestClock.adjust("31 seconds")
+      const cut = yield* client.reply
+      expect([cut.code, cut.enhanced]).toEqual([421, "4.4.2"])
+      yield* client.awaitClose
+      expect(seen.forks).toBe(1)
+    })
+  )
+
   it.effect("a handler with a reset hook keeps its fiber from message to message", () =>
     Effect.gen(function* () {
       const resets: Array<number> = []
