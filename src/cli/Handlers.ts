@@ -8,6 +8,7 @@ import * as FileSystem from "effect/FileSystem"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as SmtpClient from "../client/SmtpClient.js"
+import type * as TlsLevel from "../client/TlsLevel.js"
 import type { MessageHandler } from "../handler/MessageHandler.js"
 import * as Debugging from "../handlers/Debugging.js"
 import * as Maildir from "../handlers/Maildir.js"
@@ -49,13 +50,28 @@ export const upstreamOf = (parsed: Parsed, address: string) =>
       host,
       port,
       lmtp,
-      startTls: parsed.upstreamTls === "implicit" ? "off" : parsed.upstreamTls,
-      implicitTls: parsed.upstreamTls === "implicit",
+      security: tlsLevelOf(parsed.upstreamTls),
+      implicitTls: parsed.upstreamImplicitTls || parsed.upstreamTls === "implicit",
       tls: { ca },
       auth: user === undefined || password === undefined ? undefined : { user, password }
     }
     return options
   })
+
+// --upstream-tls: Postfix's levels, or the names this option had before them
+const tlsLevelOf = (given: Parsed["upstreamTls"]): TlsLevel.TlsLevel => {
+  switch (given) {
+    case "off":
+      return "none"
+    case "opportunistic":
+      return "may"
+    case "required":
+    case "implicit":
+      return "verify"
+    default:
+      return given
+  }
+}
 
 // --no-received and --max-hops, for the handlers that add a Received: field / count them
 const trace = (parsed: Parsed) => ({ received: parsed.received, maxReceived: parsed.maxHops })

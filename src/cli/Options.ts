@@ -173,10 +173,26 @@ export const options = {
     Flag.optional,
     Flag.withDescription("Warn the sender of a message still waiting after this many seconds (default: never).")
   ),
-  upstreamTls: Flag.Literals("upstream-tls", ["opportunistic", "required", "off", "implicit"]).pipe(
-    Flag.withDefault("opportunistic" as const),
+  upstreamTls: Flag.Literals("upstream-tls", [
+    "none",
+    "may",
+    "encrypt",
+    "verify",
+    "secure",
+    "off",
+    "opportunistic",
+    "required",
+    "implicit"
+  ]).pipe(
+    Flag.withDefault("may" as const),
     Flag.withDescription(
-      "TLS to the upstream: STARTTLS when offered (the default), STARTTLS or fail, none, or TLS from the start (port 465)."
+      "TLS to the upstream, Postfix's levels: none; may (the default: STARTTLS when offered, certificate not checked, plain text if the handshake fails); encrypt (TLS or no delivery); verify and secure (TLS with the certificate checked, --upstream-ca). Older names: off = none, opportunistic = may, required = verify, implicit = --upstream-implicit-tls with verify."
+    )
+  ),
+  upstreamImplicitTls: Flag.Boolean("upstream-implicit-tls").pipe(
+    Flag.withDefault(false),
+    Flag.withDescription(
+      "TLS from the first byte (port 465, RFC 8314) instead of STARTTLS; the certificate checked as --upstream-tls says."
     )
   ),
   upstreamCa: Flag.File("upstream-ca", { mustExist: true }).pipe(

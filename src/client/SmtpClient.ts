@@ -8,6 +8,7 @@
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -20,10 +21,12 @@ import * as Connection from "./Connection.js"
 import * as Conversation from "./Conversation.js"
 import * as Dialer from "./Dialer.js"
 import * as Extensions from "./Extensions.js"
+import * as TlsLevel from "./TlsLevel.js"
 import * as Transfer from "./Transfer.js"
 
 // the connection's models, moved to their own module, stay `SmtpClient.Connection` etc. for users
 export type { Connection, Envelope, RecipientReply, Result } from "./Connection.js"
+export type { TlsLevel } from "./TlsLevel.js"
 
 /**
  * How long to wait for each step; RFC 5321 §4.5.3.2 gives the defaults (and Postfix the
@@ -69,11 +72,20 @@ export interface Options {
   readonly host: string
   /** Default 25, or 465 with `implicitTls`. */
   readonly port?: number | undefined
-  /** STARTTLS when offered (`opportunistic`, the default), always (`required`), or never. */
+  /**
+   * How much TLS to insist on, as Postfix names it (`TlsLevel`): `none`, `may` (the default:
+   * STARTTLS when offered, the certificate not checked, plain text when the handshake fails),
+   * `encrypt`, `verify` or `secure` (TLS or no delivery; the last two check the certificate).
+   */
+  readonly security?: TlsLevel.TlsLevel | undefined
+  /**
+   * The older form of `security`: `off` is `none`, `opportunistic` is `may`, `required` is
+   * `verify` (`encrypt` with `tls.rejectUnauthorized: false`). `security` wins.
+   */
   readonly startTls?: "opportunistic" | "required" | "off" | undefined
-  /** TLS from the first byte (port 465, RFC 8314). */
+  /** TLS from the first byte (port 465, RFC 8314), checked as `security` says (`may` and `encrypt`: not checked). */
   readonly implicitTls?: boolean | undefined
-  /** Certificate checks; verification is on unless turned off here. */
+  /** Trusted CAs and the name to check, for `verify` and `secure`. */
   readonly tls?: Dialer.TlsOptions | undefined
   /** AUTH PLAIN or LOGIN with these credentials, over TLS only unless `allowPlaintextAuth`. */
   readonly auth?: { readonly user: string; readonly password: Redacted.Redacted<string> } | undefined
@@ -129,10 +141,29 @@ const hello = (talk: Conversation.Conversation, options: Options, limit: Limit) 
     return new Map<string, string>()
   })
 
+// a STARTTLS handshake that failed at level `may`: the message goes in plain text instead
+class HandshakeFailed extends Data.TaggedError("HandshakeFailed")<{ readonly error: ClientError }> {}
+
 // the greeting, hello, STARTTLS and AUTH: a session ready for mail, with what the server offers
-const open = (dialer: Dialer.Dialer["Service"], options: Options, limit: Limit) =>
+const open = (dialer: Dialer.Dialer["Service"], options: Options, limit: Limit) => {
+  const level = TlsLevel.of(options)
+  // (no handshake at level none, so no HandshakeFailed from it)
+  const plain = Effect.catchTag(openAt(dialer, options, limit, "none"), "HandshakeFailed", ({ error }) =>
+    Effect.fail(error)
+  )
+  return Effect.catchTag(openAt(dialer, options, limit, level), "HandshakeFailed", ({ error }) =>
+    Effect.andThen(
+      Effect.logWarning(
+        `${options.host}: TLS failed (${error._tag === "UpstreamUnavailable" ? error.detail : error._tag}); delivering without TLS (TLS level may)`
+      ),
+      plain
+    )
+  )
+}
+
+const openAt = (dialer: Dialer.Dialer["Service"], options: Options, limit: Limit, level: TlsLevel.TlsLevel) =>
   Effect.gen(function* () {
-    const tls = { ...options.tls, host: options.host }
+    const tls = TlsLevel.tlsOptions(level, options.host, options.tls)
     const talk = yield* Effect.acquireRelease(
       dialer
         .connect({
@@ -153,18 +184,23 @@ const open = (dialer: Dialer.Dialer["Service"], options: Options, limit: Limit) 
     yield* Effect.flatMap(talk.read(limit("greeting")), (reply) => talk.check("greeting", reply, 220))
     let extensions = yield* hello(talk, options, limit)
 
-    const startTls = options.implicitTls ? "off" : (options.startTls ?? "opportunistic")
-    if (startTls !== "off" && !talk.secure) {
+    if (level !== "none" && !talk.secure) {
       if (!extensions.has("STARTTLS")) {
-        if (startTls === "required") {
+        if (TlsLevel.required(level)) {
           return yield* new UpstreamUnavailable({ reason: "tls", detail: `${options.host} does not offer STARTTLS` })
         }
       } else {
         const reply = yield* talk.command("STARTTLS\r\n", limit("command"))
         if (reply.code === 220) {
-          yield* talk.startTls(tls, limit("command"))
+          yield* Effect.catch(
+            talk.startTls(tls, limit("command")),
+            (error): Effect.Effect<never, ClientError | HandshakeFailed> =>
+              level === "may"
+                ? Effect.andThen(talk.abandon, Effect.fail(new HandshakeFailed({ error })))
+                : Effect.fail(error)
+          )
           extensions = yield* hello(talk, options, limit)
-        } else if (startTls === "required") {
+        } else if (TlsLevel.required(level)) {
           return yield* new UpstreamUnavailable({ reason: "tls", detail: `STARTTLS refused: ${reply.code}` })
         }
       }
