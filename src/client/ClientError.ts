@@ -53,6 +53,24 @@ export class UpstreamUnsupported extends Schema.TaggedError<UpstreamUnsupported>
  */
 export type ClientError = UpstreamUnavailable | UpstreamRefused | UpstreamUnsupported
 
+/**
+ * The failure on one line, for a log: `connect: 127.0.0.1: connect ECONNREFUSED …`, `MAIL
+ * refused: 550 5.7.1 …`, `no 8BITMIME`.
+ *
+ * @since 0.2.0
+ * @category getters
+ */
+export const describe = (error: ClientError): string => {
+  switch (error._tag) {
+    case "UpstreamUnavailable":
+      return `${error.reason}: ${error.detail}`
+    case "UpstreamRefused":
+      return `${error.command} refused: ${Reply.encode(error.reply, true).trimEnd().replace(/\r\n/g, " ")}`
+    case "UpstreamUnsupported":
+      return `the upstream does not offer ${error.extension}`
+  }
+}
+
 // RFC 6152 §3 and RFC 3030 §3 (content the upstream cannot take), RFC 6531 §3.5 (addresses)
 const unsupported: Record<UpstreamUnsupported["extension"], () => SmtpError.SmtpError> = {
   "8BITMIME": () =>

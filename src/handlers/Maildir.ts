@@ -39,6 +39,7 @@ import * as MessageHandler from "../handler/MessageHandler.js"
 import type { SessionInfo } from "../handler/SessionInfo.js"
 import * as SmtpError from "../protocol/SmtpError.js"
 import * as Received from "./Received.js"
+import * as ErrorText from "../internal/ErrorText.js"
 
 /**
  * @since 0.1.0
@@ -77,7 +78,7 @@ const envelopeLines = (message: Message.Message): Uint8Array => {
 const storage = <A, R>(effect: Effect.Effect<A, PlatformError, R>): Effect.Effect<A, SmtpError.StorageError, R> =>
   Effect.catch(effect, (cause) =>
     Effect.andThen(
-      Effect.logError("maildir: delivery failed", cause),
+      Effect.logError(`maildir: delivery failed: ${ErrorText.ofError(cause)}`),
       Effect.fail(new SmtpError.StorageError({ cause }))
     )
   )
@@ -113,7 +114,9 @@ export const make = (options: Options): Effect.Effect<MessageHandler.Handler, ne
           )
     )
     yield* prepare.pipe(
-      Effect.catch((cause) => Effect.logWarning(`maildir: cannot create ${options.root}; deliveries will retry`, cause))
+      Effect.catch((cause) =>
+        Effect.logWarning(`maildir: cannot create ${options.root} (${ErrorText.ofError(cause)}); deliveries will retry`)
+      )
     )
 
     // one file for all recipients: the field names one only when there is one

@@ -27,6 +27,7 @@ import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as ClientError from "../client/ClientError.js"
 import { asSmtpError, toSmtpError, UpstreamRefused } from "../client/ClientError.js"
 import * as SmtpClient from "../client/SmtpClient.js"
 import * as Message from "../handler/Message.js"
@@ -41,6 +42,7 @@ import { ConfigError } from "../server/ServerConfig.js"
 import * as MailQueue from "../queue/MailQueue.js"
 import * as Received from "./Received.js"
 import * as Refusals from "./Refusals.js"
+import * as ErrorText from "../internal/ErrorText.js"
 
 /**
  * @since 0.1.0
@@ -132,7 +134,12 @@ export const probeSize = (
     return /^\d+$/.test(size) ? Number(size) : 0
   }).pipe(
     Effect.scoped,
-    Effect.catch((error) => Effect.as(Effect.logWarning(`upstream SIZE unknown: ${error._tag}`, error), undefined))
+    Effect.catch((error) =>
+      Effect.as(
+        Effect.logWarning(`upstream SIZE unknown (${ClientError.describe(error)}); advertising our own limit`),
+        undefined
+      )
+    )
   )
 
 // RFC 1870: the SIZE we declare is that of what we send, our own lines included
@@ -300,7 +307,10 @@ const queued = (relaying: Relaying, queue: MailQueue.Service, route: string) =>
       ).pipe(
         Effect.map((id) => Reply.make(250, "2.0.0", `Ok: queued as ${id}`)),
         Effect.catchTag("QueueError", (error) =>
-          Effect.andThen(Effect.logError("mail queue: cannot store a message", error), Effect.fail(queueUnavailable))
+          Effect.andThen(
+            Effect.logError(`mail queue: cannot store a message: ${ErrorText.ofError(error)}`),
+            Effect.fail(queueUnavailable)
+          )
         )
       )
   })

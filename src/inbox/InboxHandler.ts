@@ -12,6 +12,7 @@ import * as MessageHandler from "../handler/MessageHandler.js"
 import * as Reply from "../protocol/Reply.js"
 import * as SmtpError from "../protocol/SmtpError.js"
 import * as Inbox from "./Inbox.js"
+import * as ErrorText from "../internal/ErrorText.js"
 
 const unavailable = new SmtpError.Custom({
   code: 451,
@@ -34,7 +35,10 @@ export const layer: Layer.Layer<MessageHandler.MessageHandler, never, Inbox.Inbo
           ),
           Effect.map((summary) => Reply.make(250, "2.0.0", `Ok: stored as ${summary.ID}`)),
           Effect.catchTag("InboxError", (error) =>
-            Effect.andThen(Effect.logError("inbox: cannot store a message", error), Effect.fail(unavailable))
+            Effect.andThen(
+              Effect.logError(`inbox: cannot store a message: ${ErrorText.ofError(error)}`),
+              Effect.fail(unavailable)
+            )
           )
         )
     })

@@ -23,3 +23,11 @@ export const oneLine = (cause: Cause.Cause<unknown>): string => {
   }
   return parts.join(": ").replace(/\s+/g, " ")
 }
+
+/**
+ * `oneLine` for an error (a failure's value) rather than a `Cause`.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const ofError = (error: unknown): string => oneLine(Cause.fail(error))

@@ -20,6 +20,7 @@ import * as MailQueue from "./MailQueue.js"
 import * as QueueMetrics from "./QueueMetrics.js"
 import * as QueueRows from "./QueueRows.js"
 import * as Reports from "./Reports.js"
+import * as ErrorText from "../internal/ErrorText.js"
 
 /**
  * @since 0.2.0
@@ -92,7 +93,7 @@ const deliver = (worker: Worker, message: MailQueue.QueuedMessage) =>
       warned: message.warned || warn
     })
   }).pipe(
-    Effect.catch((error) => Effect.logError(`queue: message ${message.id} not settled`, error)),
+    Effect.catch((error) => Effect.logError(`queue: message ${message.id} not settled: ${ErrorText.ofError(error)}`)),
     // a defect in one message must not stop the others: it is tried again when its lease runs out
     Effect.catchDefect((defect) => Effect.logError(`queue: message ${message.id} failed`, defect))
   )
@@ -121,7 +122,11 @@ const notices = (
     { hostname: worker.options.hostname, now: at.now, willRetryUntil },
     message,
     entries
-  ).pipe(Effect.catch((error) => Effect.logError(`queue: a notice about ${message.id} could not be queued`, error)))
+  ).pipe(
+    Effect.catch((error) =>
+      Effect.logError(`queue: a notice about ${message.id} could not be queued: ${ErrorText.ofError(error)}`)
+    )
+  )
 }
 
 // one round: claim what is due, deliver it; true when there may be more due at once
@@ -134,7 +139,9 @@ const round = (worker: Worker, limit: number, leaseMs: number) =>
     yield* Effect.forEach(due, (message) => deliver(worker, message), { concurrency: limit, discard: true })
     return due.length === limit
   }).pipe(
-    Effect.catch((error) => Effect.as(Effect.logWarning("queue: cannot claim messages", error), false)),
+    Effect.catch((error) =>
+      Effect.as(Effect.logWarning(`queue: cannot claim messages: ${ErrorText.ofError(error)}`), false)
+    ),
     Effect.catchDefect((defect) => Effect.as(Effect.logError("queue: a delivery round failed", defect), false))
   )
 
@@ -177,7 +184,7 @@ const housekeeping = (queue: MailQueue.Service) =>
     const now = yield* Clock.currentTimeMillis
     yield* QueueMetrics.observe(yield* queue.stats, now)
     yield* queue.sweep(now - 3_600_000)
-  }).pipe(Effect.catch((error) => Effect.logWarning("queue: housekeeping failed", error)))
+  }).pipe(Effect.catch((error) => Effect.logWarning(`queue: housekeeping failed: ${ErrorText.ofError(error)}`)))
 
 /**
  * The delivery running for as long as the layer's scope is open.

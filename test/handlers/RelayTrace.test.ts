@@ -22,7 +22,8 @@ import {
   withHandler,
   withQueuedRelay
 } from "../utils/relay.js"
-import { fakeUpstream } from "../utils/upstreams.js"
+import { fakeUpstream, freePort } from "../utils/upstreams.js"
+import { logTo } from "../utils/logs.js"
 
 type RelayOptions = Omit<Relay.Options, "upstream">
 
@@ -153,4 +154,23 @@ s.quit()`,
       expect(refused.data?.[0]).toBe(552)
     })
   )
+})
+
+describe("Relay.probeSize with nothing listening", () => {
+  it.live("says so on one line, what failed and what it does instead, and gives no limit", () => {
+    const lines: Array<string> = []
+    return Effect.gen(function* () {
+      const port = yield* freePort
+      const size = yield* Relay.probeSize({ host: "127.0.0.1", port, timeouts: quick }).pipe(
+        Effect.provide(NodeSmtpClient.layer)
+      )
+      expect(size).toBeUndefined()
+      const warned = lines.filter((line) => line.startsWith("upstream SIZE unknown"))
+      expect(warned).toHaveLength(1)
+      expect(warned[0]).toMatch(
+        /^upstream SIZE unknown \(connect: 127\.0\.0\.1: .*ECONNREFUSED.*\); advertising our own limit$/
+      )
+      expect(warned[0]).not.toContain("\n")
+    }).pipe(Effect.provide(logTo(lines)))
+  })
 })
