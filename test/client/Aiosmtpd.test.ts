@@ -72,31 +72,36 @@ describe.skipIf(skipWithout("aiosmtpd", "openssl"))("SmtpClient against aiosmtpd
     })
   )
 
-  it.live("STARTTLS verifies the certificate: an untrusted one or a wrong name fails with reason tls", () =>
-    Effect.gen(function* () {
-      const cert = yield* certificate()
-      const server = yield* aiosmtpd({ certificate: cert, startTls: true })
-      const untrusted = yield* Effect.flip(connect({ host: server.host, port: server.port, timeouts: quick }))
-      assert.instanceOf(untrusted, UpstreamUnavailable)
-      expect(untrusted.reason).toBe("tls")
-      const wrongName = yield* Effect.flip(
-        connect({
-          host: server.host,
-          port: server.port,
-          tls: { ca: cert.pem, servername: "mx.elsewhere.test" },
-          timeouts: quick
-        })
-      )
-      assert.instanceOf(wrongName, UpstreamUnavailable)
-      expect(wrongName.reason).toBe("tls")
-    })
+  it.live(
+    "STARTTLS at level verify checks the certificate: an untrusted one or a wrong name fails with reason tls",
+    () =>
+      Effect.gen(function* () {
+        const cert = yield* certificate()
+        const server = yield* aiosmtpd({ certificate: cert, startTls: true })
+        const untrusted = yield* Effect.flip(
+          connect({ host: server.host, port: server.port, security: "verify", timeouts: quick })
+        )
+        assert.instanceOf(untrusted, UpstreamUnavailable)
+        expect(untrusted.reason).toBe("tls")
+        const wrongName = yield* Effect.flip(
+          connect({
+            host: server.host,
+            port: server.port,
+            security: "verify",
+            tls: { ca: cert.pem, servername: "mx.elsewhere.test" },
+            timeouts: quick
+          })
+        )
+        assert.instanceOf(wrongName, UpstreamUnavailable)
+        expect(wrongName.reason).toBe("tls")
+      })
   )
 
-  it.live("STARTTLS with rejectUnauthorized: false takes any certificate; startTls: off stays plain", () =>
+  it.live("STARTTLS at the default level (may) takes any certificate; startTls: off stays plain", () =>
     Effect.gen(function* () {
       const cert = yield* certificate()
       const server = yield* aiosmtpd({ certificate: cert, startTls: true })
-      const unchecked = yield* connect({ host: server.host, port: server.port, tls: { rejectUnauthorized: false } })
+      const unchecked = yield* connect({ host: server.host, port: server.port })
       expect(unchecked.secure).toBe(true)
       yield* unchecked.send(envelope("s@example.com", "unchecked@example.com"), body("a\r\n"))
       const plain = yield* connect({ host: server.host, port: server.port, startTls: "off" })

@@ -139,7 +139,7 @@ describe("SmtpClient against failing upstreams", () => {
     })
   )
 
-  it.live("plaintext injected after the 220 to STARTTLS: reason tls, nothing more is sent", () =>
+  it.live("plaintext injected after the 220 to STARTTLS: at encrypt, reason tls and nothing more is sent", () =>
     Effect.gen(function* () {
       const fake = yield* fakeUpstream((peer) =>
         Effect.gen(function* () {
@@ -151,11 +151,19 @@ describe("SmtpClient against failing upstreams", () => {
         })
       )
       const error = yield* Effect.flip(
-        connect({ host: fake.host, port: fake.port, tls: { rejectUnauthorized: false }, timeouts: quick })
+        connect({ host: fake.host, port: fake.port, security: "encrypt", timeouts: quick })
       ).pipe(Effect.scoped)
       assert.instanceOf(error, UpstreamUnavailable)
       expect(error.reason).toBe("tls")
       expect(yield* fake.received).toEqual(["EHLO localhost\r\nSTARTTLS\r\n"])
+      // at may the injected connection is dropped as a failed handshake: the client starts over
+      // without TLS on a new connection, and sends nothing more on this one
+      const plain = yield* connect({ host: fake.host, port: fake.port, timeouts: quick }).pipe(Effect.scoped)
+      expect(plain.secure).toBe(false)
+      const [, injected, fresh] = yield* fake.received
+      expect(injected).toBe("EHLO localhost\r\nSTARTTLS\r\n")
+      expect(fresh).toMatch(/^EHLO localhost\r\n/)
+      expect(fresh).not.toContain("STARTTLS")
     })
   )
 
