@@ -10,6 +10,7 @@
 #   HAProxy (PROXY protocol)
 #   PostgreSQL's server (the SQL mail queue's tests start their own throw-away clusters)
 #   Chromium (the web inbox's browser tests drive it with playwright-core)
+#   Prometheus's promtool (checks the /metrics text)
 #
 # No daemon is started (a temporary policy-rc.d that exits 101), Postfix gets no mail
 # configuration ("No configuration") and PostgreSQL no "main" cluster: only the programs are wanted.
@@ -38,6 +39,7 @@ missing_packages() {
   installed haproxy || missing+=(haproxy)
   postgres_installed || missing+=(postgresql)
   installed chromium || missing+=(chromium)
+  installed promtool || missing+=(prometheus)
   echo "${missing[@]}"
 }
 

@@ -121,34 +121,59 @@ export const answerMetrics: Effect.Effect<void, never, Scope.Scope> = Effect.asV
 
 let nextRequest = 0
 
+// In the primary: each worker's last reading, and the counters and histograms of the workers
+// that have gone (their last reading), so that a sum never goes back when a worker dies
+const lastReading = new Map<number, ReadonlyArray<MetricsText.Sample>>()
+let retired: ReadonlyArray<MetricsText.Sample> = []
+let watching = false
+
+const watchExits = () => {
+  if (watching) return
+  watching = true
+  Cluster.default.on("exit", (worker) => {
+    const last = lastReading.get(worker.id)
+    lastReading.delete(worker.id)
+    if (last !== undefined) retired = MetricsText.merge([retired, MetricsText.cumulative(last)])
+  })
+}
+
+// one worker's metrics, or its last reading when it does not answer within a second (busy,
+// starting or stopping)
+const ask = (worker: Cluster.Worker, id: number) =>
+  new Promise<ReadonlyArray<MetricsText.Sample>>((resolve) => {
+    const done = (samples: ReadonlyArray<MetricsText.Sample> | undefined) => {
+      clearTimeout(timer)
+      worker.off("message", onMessage)
+      if (samples !== undefined) lastReading.set(worker.id, samples)
+      resolve(samples ?? lastReading.get(worker.id) ?? [])
+    }
+    const onMessage = (message: unknown) => {
+      if (isMetricsMessage(message, metricsReply) && message.id === id) {
+        done(MetricsText.revive(message.samples ?? []))
+      }
+    }
+    const timer = setTimeout(() => done(undefined), 1000)
+    worker.on("message", onMessage)
+    // with a callback: a worker gone since the count is no error event, just no answer
+    worker.send({ type: metricsRequest, id } satisfies MetricsMessage, undefined, (error) => error && done(undefined))
+  })
+
 /**
- * In the primary: every worker's metrics, summed. A worker that does not answer within a
- * second (one starting or stopping) is left out of this reading.
+ * In the primary: every worker's metrics, summed, with the counters and histograms of workers
+ * that have exited kept at their last reading (a counter never goes back).
  *
  * @since 0.1.0
  * @category constructors
  */
 export const workersMetrics = (): Promise<ReadonlyArray<MetricsText.Sample>> => {
+  watchExits()
   const id = ++nextRequest
   const workers = Object.values(Cluster.default.workers ?? {}).filter(
     (worker): worker is Cluster.Worker => worker !== undefined && worker.isConnected()
   )
-  const ask = (worker: Cluster.Worker) =>
-    new Promise<ReadonlyArray<MetricsText.Sample>>((resolve) => {
-      const done = (samples: ReadonlyArray<MetricsText.Sample>) => {
-        clearTimeout(timer)
-        worker.off("message", onMessage)
-        resolve(samples)
-      }
-      const onMessage = (message: unknown) => {
-        if (isMetricsMessage(message, metricsReply) && message.id === id) done(message.samples ?? [])
-      }
-      const timer = setTimeout(() => done([]), 1000)
-      worker.on("message", onMessage)
-      // with a callback: a worker gone since the count is no error event, just no answer
-      worker.send({ type: metricsRequest, id } satisfies MetricsMessage, undefined, (error) => error && done([]))
-    })
-  return Promise.all(workers.map(ask)).then(MetricsText.merge)
+  return Promise.all(workers.map((worker) => ask(worker, id))).then((readings) =>
+    MetricsText.merge([retired, ...readings])
+  )
 }
 
 const ignore = () => {}

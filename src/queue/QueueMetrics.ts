@@ -10,15 +10,26 @@ import * as Metric from "effect/Metric"
 import type * as MailQueue from "./MailQueue.js"
 
 /** @since 0.2.0 @category metrics */
-export const delivered = Metric.counter("smtp_queue_delivered_total", { incremental: true })
+export const delivered = Metric.counter("smtp_queue_delivered_total", {
+  description: "Recipients the mail queue delivered.",
+  incremental: true
+})
 /** @since 0.2.0 @category metrics */
-export const deferred = Metric.counter("smtp_queue_deferred_total", { incremental: true })
+export const deferred = Metric.counter("smtp_queue_deferred_total", {
+  description: "Delivery attempts that left a recipient deferred, to be tried again.",
+  incremental: true
+})
 /** @since 0.2.0 @category metrics */
-export const bounced = Metric.counter("smtp_queue_bounced_total", { incremental: true })
+export const bounced = Metric.counter("smtp_queue_bounced_total", {
+  description: "Recipients the mail queue gave up on (a bounce went to the sender).",
+  incremental: true
+})
 /** @since 0.2.0 @category metrics */
-export const messages = Metric.gauge("smtp_queue_messages")
+export const messages = Metric.gauge("smtp_queue_messages", { description: "Messages in the mail queue, by state." })
 /** @since 0.2.0 @category metrics */
-export const oldestAge = Metric.gauge("smtp_queue_oldest_age_seconds")
+export const oldestAge = Metric.gauge("smtp_queue_oldest_age_seconds", {
+  description: "Age of the oldest message in the mail queue, in seconds."
+})
 
 /**
  * Counts one attempt's recipients by what became of them.

@@ -91,6 +91,35 @@ export const merge = (snapshots: ReadonlyArray<ReadonlyArray<Sample>>): Readonly
   return [...merged.values()]
 }
 
+/**
+ * Samples as they arrive from another process (sent as JSON): an infinite bucket bound (the
+ * last bucket's, `+Inf`) or a sum that was not finite arrives as `null`, and is made a number
+ * again here.
+ *
+ * @since 0.2.0
+ * @category encoding
+ */
+export const revive = (samples: ReadonlyArray<Sample>): ReadonlyArray<Sample> =>
+  samples.map((sample) =>
+    sample.kind === "histogram"
+      ? {
+          ...sample,
+          buckets: sample.buckets.map(([le, count]) => [le ?? Infinity, count] as const),
+          sum: sample.sum ?? NaN
+        }
+      : { ...sample, value: sample.value ?? NaN }
+  )
+
+/**
+ * The counters and histograms of `samples` (what only ever grows): a process's last reading of
+ * them stays in the sum once it has gone, so that the sum never goes back.
+ *
+ * @since 0.2.0
+ * @category combinators
+ */
+export const cumulative = (samples: ReadonlyArray<Sample>): ReadonlyArray<Sample> =>
+  samples.filter((sample) => sample.kind !== "gauge")
+
 const escapeLabel = (value: string) => value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")
 const escapeHelp = (value: string) => value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")
 const number = (value: number) =>
@@ -115,7 +144,9 @@ export const render = (samples: ReadonlyArray<Sample>): string => {
   for (const name of [...families.keys()].sort()) {
     const family = families.get(name)!
     const first = family[0]!
-    if (first.help !== undefined) lines.push(`# HELP ${name} ${escapeHelp(first.help)}`)
+    // every family with its HELP line (Prometheus's linter wants one): the name, when the
+    // metric has no description
+    lines.push(`# HELP ${name} ${escapeHelp(first.help ?? name)}`)
     lines.push(`# TYPE ${name} ${first.kind}`)
     for (const sample of family) {
       if (sample.kind !== "histogram") {

@@ -2,13 +2,26 @@
 // primary's script with plain node, so this runs the built command, as users do.
 import { expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { spawn } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { python } from "../utils/process.js"
 import { skipWithout } from "../utils/tools.js"
 import { buildCommand } from "../utils/relay.js"
+
+const childPids = (pid: number) =>
+  python(`import subprocess;print(subprocess.run(["pgrep","-P","${pid}"],capture_output=True,text=True).stdout)`).pipe(
+    Effect.map((result) => result.stdout.split("\n").filter((line) => line.trim() !== ""))
+  )
+
+// Prometheus's own check of the text format (Debian's prometheus package), when it is here
+const expectValidExposition = (text: string) => {
+  if (skipWithout("promtool")) return
+  const checked = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" })
+  expect(`${checked.stdout}${checked.stderr}`.trim()).toBe("")
+  expect(checked.status).toBe(0)
+}
 
 const children = (pid: number) =>
   python(`import subprocess;print(subprocess.run(["pgrep","-P","${pid}"],capture_output=True,text=True).stdout)`).pipe(
@@ -73,6 +86,31 @@ print("ok")`,
       expect(metrics).toMatch(/^smtp_connections_total 10$/m)
       // registered in the workers from the start, so present before first use
       expect(metrics).toMatch(/^smtp_messages_rejected_total 0$/m)
+      expect(metrics).toContain('smtp_message_size_bytes_bucket{le="+Inf"} 10')
+      expectValidExposition(metrics)
+      // a worker killed: it is replaced, and the sums do not go back (its counts stay in them)
+      const [victim] = yield* childPids(child.pid!)
+      process.kill(Number(victim), "SIGKILL")
+      yield* Effect.promise(
+        () =>
+          new Promise<void>((resolve, reject) => {
+            const timer = setTimeout(() => reject(new Error(`no replacement worker: ${stderr}`)), 20_000)
+            const check = () => {
+              if ([...stderr.matchAll(/listening on 127\.0\.0\.1:(\d+)/g)].length === 3) {
+                clearTimeout(timer)
+                resolve()
+              }
+            }
+            child.stderr.on("data", check)
+            check()
+          })
+      )
+      const after = yield* Effect.promise(() => fetch(at![1]!).then((response) => response.text()))
+      expect(after).toMatch(/^smtp_messages_accepted_total 10$/m)
+      expect(after).toMatch(/^smtp_connections_total 10$/m)
+      expect(after).toContain('smtp_message_size_bytes_bucket{le="+Inf"} 10')
+      expect(after).not.toContain('le="null"')
+      expectValidExposition(after)
       child.kill("SIGTERM")
       expect(yield* Effect.promise(() => exited)).toBe(0)
       expect(yield* children(child.pid!)).toBe(0)

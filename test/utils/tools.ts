@@ -110,7 +110,12 @@ const specs = {
     package: "postgresql",
     present: () => postgresBin() !== undefined
   },
-  chromium: { what: "Chromium (the web inbox's browser tests)", package: "chromium", present: installed("chromium") }
+  chromium: { what: "Chromium (the web inbox's browser tests)", package: "chromium", present: installed("chromium") },
+  promtool: {
+    what: "Prometheus's promtool (checks the metrics text)",
+    package: "prometheus",
+    present: installed("promtool")
+  }
 } satisfies Record<string, Spec>
 
 export type Tool = keyof typeof specs
