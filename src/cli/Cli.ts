@@ -38,6 +38,7 @@ import * as QueueCommand from "./QueueCommand.js"
 import * as Inboxing from "./Inboxing.js"
 import * as Queueing from "./Queueing.js"
 import * as TrustFlags from "./TrustFlags.js"
+import * as Environment from "./Environment.js"
 
 export { classes, UsageError, version } from "./Options.js"
 
@@ -98,8 +99,15 @@ const serveMetrics = (address: string, collect: () => Promise<ReadonlyArray<Metr
  * @since 0.1.0
  * @category constructors
  */
-export const serve = (parsed: Parsed) =>
+export const serve = (given: Parsed) =>
   Effect.gen(function* () {
+    // the repeatable flags from the environment too (the others read it as they are parsed)
+    const parsed: Parsed = {
+      ...given,
+      listen: yield* Environment.repeated("listen", given.listen),
+      tlsListen: yield* Environment.repeated("tls-listen", given.tlsListen),
+      proxyProtocolFrom: yield* Environment.repeated("proxy-protocol-from", given.proxyProtocolFrom)
+    }
     if (parsed.size < 0) return yield* new UsageError({ message: `--size must be 0 or more, got ${parsed.size}` })
     const deadline = yield* commandDeadline(parsed)
     yield* checkMaxHops(parsed)

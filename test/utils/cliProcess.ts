@@ -30,9 +30,14 @@ export const runner = (main: string) => {
     )
 
   // `listening`: the line that says the server is up (its group 1, if any, is the port)
-  const start = (args: ReadonlyArray<string>, listening = /listening on 127\.0\.0\.1:(\d+)/): Promise<Running> =>
+  // `env`: variables added to this process's own
+  const start = (
+    args: ReadonlyArray<string>,
+    listening = /listening on 127\.0\.0\.1:(\d+)/,
+    env: Readonly<Record<string, string>> = {}
+  ): Promise<Running> =>
     new Promise((resolve, reject) => {
-      const child = spawn(node, [main, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+      const child = spawn(node, [main, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } })
       let stdout = ""
       let stderr = ""
       const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)))
