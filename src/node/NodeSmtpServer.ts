@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
@@ -232,3 +233,22 @@ export const layer = (
   options: Options = {}
 ): Layer.Layer<SmtpServer, ServerConfig.ConfigError | ListenError, MessageHandler> =>
   Layer.effect(SmtpServer, make(options))
+
+/**
+ * `layer` with its options read through Effect's `Config` when the layer is built: each option a
+ * `Config` of its own, or a value (`Config.Wrap`), as Effect's own servers take theirs.
+ *
+ * ```ts
+ * NodeSmtpServer.layerConfig({
+ *   listen: Config.String("EFFECT_SMTPD_LISTEN").pipe(Config.withDefault("127.0.0.1:2525")),
+ *   maxMessageSize: Config.Int("EFFECT_SMTPD_SIZE").pipe(Config.withDefault(10_000_000))
+ * })
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerConfig = (
+  options: Config.Wrap<Options>
+): Layer.Layer<SmtpServer, ServerConfig.ConfigError | ListenError | Config.ConfigError, MessageHandler> =>
+  Layer.unwrap(Effect.map(Config.unwrap(options), layer))

@@ -1,5 +1,5 @@
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Layer } from "effect"
+import { Cause, Config, ConfigProvider, Effect, Exit, Layer } from "effect"
 import * as NodeSmtpServer from "../../src/node/NodeSmtpServer.js"
 import * as Recording from "../../src/handlers/Recording.js"
 import { SmtpServer } from "../../src/server/SmtpServer.js"
@@ -89,6 +89,51 @@ describe("NodeSmtpServer", () => {
       )
       const refused = yield* Effect.exit(Effect.scoped(connect("127.0.0.1", port)))
       assert(Exit.isFailure(refused))
+    })
+  )
+})
+
+describe("NodeSmtpServer.layerConfig", () => {
+  const options = {
+    listen: Config.String("EFFECT_SMTPD_LISTEN"),
+    hostname: Config.String("EFFECT_SMTPD_HOSTNAME").pipe(Config.withDefault("config.example")),
+    maxMessageSize: Config.Int("EFFECT_SMTPD_SIZE")
+  }
+  const withEnv = (env: Record<string, string>) => ConfigProvider.layer(ConfigProvider.fromEnv({ env }))
+
+  it.live("reads its options through Config when the layer is built", () =>
+    Effect.gen(function* () {
+      const { addresses } = yield* SmtpServer
+      const client = yield* connect("127.0.0.1", addresses[0]!.port)
+      expect(yield* client.reply).toEqual(["220 config.example ESMTP effect-smtpd"])
+      yield* client.write("EHLO c\r\n")
+      expect(yield* client.reply).toContain("250-SIZE 4321")
+    }).pipe(
+      Effect.provide(
+        NodeSmtpServer.layerConfig(options).pipe(
+          Layer.provideMerge(Recording.layer),
+          Layer.provide(withEnv({ EFFECT_SMTPD_LISTEN: "127.0.0.1:0", EFFECT_SMTPD_SIZE: "4321" }))
+        )
+      )
+    )
+  )
+
+  it.live("fails to build with a ConfigError when a variable is missing or wrong", () =>
+    Effect.gen(function* () {
+      for (const env of [
+        { EFFECT_SMTPD_LISTEN: "127.0.0.1:0" },
+        { EFFECT_SMTPD_LISTEN: "127.0.0.1:0", EFFECT_SMTPD_SIZE: "big" }
+      ]) {
+        const exit = yield* Effect.exit(
+          Effect.scoped(
+            Layer.build(
+              NodeSmtpServer.layerConfig(options).pipe(Layer.provide(Recording.layer), Layer.provide(withEnv(env)))
+            )
+          )
+        )
+        assert(Exit.isFailure(exit))
+        expect(String(Cause.squash(exit.cause))).toContain("EFFECT_SMTPD_SIZE")
+      }
     })
   )
 })
