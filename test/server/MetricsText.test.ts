@@ -25,6 +25,8 @@ describe("MetricsText", () => {
     ])
     expect(text).toBe(
       [
+        // a metric without a description has its name as HELP (promtool wants HELP on every family)
+        "# HELP a_total a_total",
         "# TYPE a_total counter",
         'a_total{class="say \\"hi\\"\\\\\\n"} 7',
         "# HELP b_active open now",
@@ -94,4 +96,30 @@ describe("MetricsText", () => {
       ])
     })
   )
+
+  it("revives samples that crossed a JSON channel: null bounds and sums are numbers again", () => {
+    const sent = JSON.parse(
+      JSON.stringify([
+        {
+          kind: "histogram",
+          name: "h",
+          help: undefined,
+          labels: [],
+          buckets: [
+            [1, 1],
+            [Infinity, 2]
+          ],
+          count: 2,
+          sum: NaN
+        },
+        { kind: "gauge", name: "g", help: "g", labels: [], value: 1 }
+      ])
+    ) as ReadonlyArray<MetricsText.Sample>
+    const revived = MetricsText.revive(sent)
+    const histogram = revived[0]
+    expect(histogram?.kind === "histogram" && histogram.buckets.at(-1)).toEqual([Infinity, 2])
+    expect(histogram?.kind === "histogram" && Number.isNaN(histogram.sum)).toBe(true)
+    expect(MetricsText.render(revived)).toContain('h_bucket{le="+Inf"} 2')
+    expect(MetricsText.cumulative(revived).map((sample) => sample.kind)).toEqual(["histogram"])
+  })
 })
