@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { CliOutput, Command } from "effect/cli"
+import { CliConfig, CliOutput, Command, GlobalFlag } from "effect/cli"
 import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -306,5 +306,9 @@ const presenter: CliOutput.Presenter = {
  */
 export const run = (argv: ReadonlyArray<string>) =>
   Command.runWith(command, { version })(argv.slice(2).map((arg) => (arg === "-V" ? "--version" : arg))).pipe(
-    Effect.provide(CliOutput.layerPresenter(presenter))
+    Effect.provide(CliOutput.layerPresenter(presenter)),
+    // effect/cli's own flags, but its interactive --wizard: a server's flags are given, not asked for
+    Effect.provide(CliConfig.layer({ builtIns: builtIns.filter((flag) => flag !== GlobalFlag.Wizard) }))
   )
+
+const builtIns: ReadonlyArray<GlobalFlag.BuiltIn> = GlobalFlag.BuiltIns
