@@ -39,6 +39,7 @@ import * as Inboxing from "./Inboxing.js"
 import * as Queueing from "./Queueing.js"
 import * as TrustFlags from "./TrustFlags.js"
 import * as Environment from "./Environment.js"
+import * as Tracing from "./Tracing.js"
 
 export { classes, UsageError, version } from "./Options.js"
 
@@ -137,8 +138,10 @@ export const serve = (given: Parsed) =>
         return yield* Cluster.primary(workers)
       }).pipe(Effect.scoped)
     }
+    const otlp = yield* Tracing.endpoint(parsed.otlp)
     const server = NodeSmtpServer.layer({
       ...trust.server,
+      tracing: otlp !== undefined,
       authRateLimit: {
         attempts: trust.server.authRateLimit?.attempts ?? 10,
         window: trust.server.authRateLimit?.window ?? "60 seconds",
@@ -153,7 +156,9 @@ export const serve = (given: Parsed) =>
       commandDeadline: deadline
     }).pipe(
       Layer.provide(withInbox(withQueue(handler, queueing), inboxing)),
-      Layer.provide(trust.authenticator ?? Layer.empty)
+      Layer.provide(trust.authenticator ?? Layer.empty),
+      // the tracer under all of it: the sessions' spans, and the relay's upstream commands
+      Layer.provide(otlp === undefined ? Layer.empty : Tracing.layer(otlp, version))
     )
     const logLevel = parsed.debug ? "Debug" : "Info"
     yield* Effect.gen(function* () {

@@ -245,6 +245,13 @@ export const options = {
     Flag.withDefault("1"),
     Flag.withDescription("Worker processes sharing the listeners (node:cluster); auto = one per core (default 1).")
   ),
+  otlp: Flag.String("otlp").pipe(
+    Flag.withFallbackConfig(Config.String(env("otlp"))),
+    Flag.optional,
+    Flag.withDescription(
+      "Send tracing spans (a session, its transactions, the handler's calls, a relay's upstream commands) over OTLP/HTTP to this base URL (http://collector:4318); the standard OTEL_EXPORTER_OTLP_ENDPOINT does the same (default: no tracing, no span made)."
+    )
+  ),
   metrics: Flag.String("metrics").pipe(
     Flag.withFallbackConfig(Config.String(env("metrics"))),
     Flag.optional,

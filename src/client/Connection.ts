@@ -191,12 +191,18 @@ export class ClientConnection implements Connection {
   readonly mail: Connection["mail"] = (from, parameters = []) =>
     Effect.flatMap(this.mailLine(from, parameters), (line) =>
       this.talk.expect(line, this.settings.limit("mail"), 250)
-    ).pipe(Effect.tap(() => this.reset))
+    ).pipe(
+      Effect.tap(() => this.reset),
+      Effect.withSpan("smtp.client.mail", { kind: "client" })
+    )
 
   readonly rcpt: Connection["rcpt"] = (to, parameters = []) =>
     Effect.flatMap(this.rcptLine(to, parameters), (line) =>
       this.talk.expect(line, this.settings.limit("rcpt"), [250, 251])
-    ).pipe(Effect.tap(() => Effect.sync(() => this.recipients.push(to))))
+    ).pipe(
+      Effect.tap(() => Effect.sync(() => this.recipients.push(to))),
+      Effect.withSpan("smtp.client.rcpt", { kind: "client" })
+    )
 
   readonly data: Connection["data"] = (body) =>
     Effect.flatMap(this.content(body), ({ replies }) =>
@@ -214,7 +220,13 @@ export class ClientConnection implements Connection {
         : Effect.succeed(Transaction.perRecipient(this.settings.lmtp, addresses, replies))
     )
 
-  readonly send: Connection["send"] = (envelope, body) => Transaction.send(this.link, envelope, body)
+  readonly send: Connection["send"] = (envelope, body) =>
+    Transaction.send(this.link, envelope, body).pipe(
+      Effect.withSpan("smtp.client.send", {
+        kind: "client",
+        attributes: { "smtp.recipients": envelope.recipients.length }
+      })
+    )
 
   // what the server cannot take is refused here, with the reply a server would give
   private readonly mailLine = (from: string, parameters: Parameters.Parameters, to: ReadonlyArray<string> = []) =>
@@ -263,6 +275,6 @@ export class ClientConnection implements Connection {
         addresses,
         replies
       }))
-    })
+    }).pipe(Effect.withSpan("smtp.client.data", { kind: "client" }))
   }
 }

@@ -229,7 +229,15 @@ const connect = (dialer: Dialer.Dialer["Service"], options: Options) =>
   })
 
 export const make: Effect.Effect<SmtpClient["Service"], never, Dialer.Dialer> = Effect.map(Dialer.Dialer, (dialer) =>
-  SmtpClient.of({ connect: (options) => connect(dialer, options) })
+  SmtpClient.of({
+    connect: (options) =>
+      connect(dialer, options).pipe(
+        Effect.withSpan("smtp.client.connect", {
+          kind: "client",
+          attributes: { "server.address": options.host, "server.port": options.port ?? 25 }
+        })
+      )
+  })
 )
 
 /**

@@ -29,6 +29,7 @@ import * as Metrics from "../server/Metrics.js"
 import * as Reader from "./Reader.js"
 import type { ServerConfig } from "../server/ServerConfig.js"
 import { answered, outOfTurn, type QuickStep } from "./QuickStep.js"
+import type * as Spans from "./Spans.js"
 import * as Trace from "./Trace.js"
 import type * as Transport from "./Transport.js"
 
@@ -59,6 +60,8 @@ export interface Environment {
   readonly authenticator?: Authenticator.Service | undefined
   /** Runs last, once the session has ended and its transport is closed. */
   readonly onEnd?: (() => void) | undefined
+  /** The session's tracing spans, when the server traces. */
+  readonly spans?: Spans.SessionSpans | undefined
   /** Forks the session's fiber, when it needs one (effects to run, or a transport that cannot park). */
   readonly fork: (session: Effect.Effect<void>) => Fiber.Fiber<void>
   /** The server's clock (TestClock in tests): the DATA rate is measured with it. */
@@ -95,7 +98,7 @@ export class Live implements Handle, Reader.Session, DataSection.Host {
   /** STARTTLS replaces the transport (and the reader on it) in the middle of the session. */
   transport: Transport.Transport
   reader: Reader.Reader
-  state: Session.SessionState
+  private current: Session.SessionState
   /** Replies not yet written. */
   pending = ""
   authFailures = 0
@@ -123,9 +126,25 @@ export class Live implements Handle, Reader.Session, DataSection.Host {
       bareLineEndings: config.bareLineEndings
     })
     this.transport = transport
-    this.state = transport.secure ? Session.secured() : Session.initial
+    this.current = transport.secure ? Session.secured() : Session.initial
     this.hooks = MessageHandler.hooksOf(env.handler)
     this.reader = this.readerOn(transport)
+  }
+
+  /** The fold's state; a transaction's start and end are traced, when the server traces. */
+  get state(): Session.SessionState {
+    return this.current
+  }
+
+  set state(next: Session.SessionState) {
+    this.env.spans?.transition(this.current, next)
+    this.current = next
+  }
+
+  /** The session has ended and its transport is closed: its spans end, then the server's `onEnd`. */
+  finish(): void {
+    this.env.spans?.end(this.current, this.transport.secure, this.transport.tls?.protocol)
+    this.env.onEnd?.()
   }
 
   send(reply: Reply.Reply): void {
@@ -276,9 +295,11 @@ export class Live implements Handle, Reader.Session, DataSection.Host {
   ): void {
     if (end.abandoned) return
     const context = this.env.context
-    this.state = Session.reset(this.state)
     const config = this.env.config.protocol
     const verdict = DataSection.replies(end, outcome, section.envelope.recipients.length, config.lmtp)
+    // (told to the transaction's span before the reset ends it)
+    this.env.spans?.message(end.size, verdict.replies)
+    this.state = Session.reset(this.state)
     if (verdict.accepted) {
       Metrics.messagesAccepted.updateUnsafe(1, context)
       Metrics.messageSize.updateUnsafe(end.size, context)
@@ -327,7 +348,7 @@ export class Live implements Handle, Reader.Session, DataSection.Host {
       return false
     }
     this.ended = true
-    park.end(() => this.env.onEnd?.())
+    park.end(() => this.finish())
     return true
   }
 

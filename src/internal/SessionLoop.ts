@@ -187,7 +187,7 @@ class SessionFiber {
   // HELO/EHLO to the `helo` hook: its refusal leaves the session without a greeting
   private greet(greeting: Session.Greeting, reply: Reply.Reply): Effect.Effect<void> {
     const live = this.live
-    return Effect.map(guarded(live.hooks.helo!(this.info(), greeting)), (outcome) => {
+    return Effect.map(guarded(this.traced("helo", live.hooks.helo!(this.info(), greeting))), (outcome) => {
       if (Result.isSuccess(outcome)) return live.send(reply)
       live.state = Hooks.refusedGreeting(live.state)
       live.send(outcome.failure)
@@ -196,17 +196,25 @@ class SessionFiber {
 
   private mailHook(from: string, parameters: Parameters.Parameters) {
     const mail = this.live.hooks.mail
-    return mail === undefined ? Effect.succeed(accepted) : guarded(mail(this.info(), from, parameters))
+    return mail === undefined
+      ? Effect.succeed(accepted)
+      : guarded(this.traced("mail", mail(this.info(), from, parameters)))
   }
 
   private rcptHook(recipient: Session.Recipient) {
     const rcpt = this.live.hooks.rcpt
-    return rcpt === undefined ? Effect.succeed(accepted) : guarded(rcpt(this.info(), recipient))
+    return rcpt === undefined ? Effect.succeed(accepted) : guarded(this.traced("rcpt", rcpt(this.info(), recipient)))
   }
 
   // the replies go out, then the session waits
   private pause(duration: Duration.Duration): Effect.Effect<void, Transport.TransportError> {
     return Effect.andThen(this.flush, Effect.sleep(duration))
+  }
+
+  // a hook's call in a span of its own, when the server traces
+  private traced<A, E>(hook: string, effect: Effect.Effect<A, E>): Effect.Effect<A, E> {
+    const spans = this.live.env.spans
+    return spans === undefined ? effect : spans.hook(hook, effect)
   }
 
   private info(): SessionInfo {
@@ -322,7 +330,7 @@ class SessionFiber {
       return Effect.gen(function* () {
         yield* self.flush
         const message = new Received(decision.envelope, data, config.decodeData)
-        const outcome = yield* guarded(handle(self.info(), message))
+        const outcome = yield* guarded(self.traced("data", handle(self.info(), message)))
         live.received(data, yield* data.finish(), outcome)
       })
     })
@@ -332,13 +340,13 @@ class SessionFiber {
     const command = this.live.env.config.commands[verb]
     return command === undefined
       ? Effect.succeed(Result.fail(Reply.unknownCommand))
-      : guarded(command(this.info(), argument))
+      : guarded(this.traced("command", command(this.info(), argument)))
   }
 
   // the handler's per-transaction resources go when the transaction does
   private endTransaction(): Effect.Effect<void> {
     const reset = this.live.hooks.reset
-    return reset === undefined ? Effect.void : guarded(reset(this.info())).pipe(Effect.asVoid)
+    return reset === undefined ? Effect.void : guarded(this.traced("reset", reset(this.info()))).pipe(Effect.asVoid)
   }
 
   private failed(error: Reader.ReadFailure | Transport.TransportError): Effect.Effect<void> {
@@ -373,7 +381,7 @@ class SessionFiber {
         Effect.ensuring(Effect.suspend(() => (this.scope === undefined ? Effect.void : Scope.close(this.scope, exit)))),
         // the transport of the moment: after STARTTLS it is the encrypted one
         Effect.ensuring(Effect.suspend(() => live.transport.close)),
-        Effect.ensuring(Effect.sync(() => live.env.onEnd?.()))
+        Effect.ensuring(Effect.sync(() => live.finish()))
       )
     })
   }

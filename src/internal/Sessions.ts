@@ -27,6 +27,7 @@ import * as Protocol from "../protocol/Protocol.js"
 import * as Reply from "../protocol/Reply.js"
 import { fromProxy, type ServerConfig } from "../server/ServerConfig.js"
 import type * as Transport from "./Transport.js"
+import * as Spans from "./Spans.js"
 
 /**
  * @since 0.1.0
@@ -110,12 +111,14 @@ class SessionEnvironment implements Connection.Environment {
   readonly authenticator: Authenticator.Service | undefined
   readonly clock: Clock.Clock
   readonly context: Context.Context<never>
+  readonly spans: Spans.SessionSpans | undefined
 
   constructor(
     private readonly server: Server,
     readonly id: string,
     private readonly peer: Endpoint,
-    private readonly entry: Running
+    private readonly entry: Running,
+    local: Endpoint
   ) {
     this.config = server.config
     this.handler = server.handler
@@ -123,6 +126,7 @@ class SessionEnvironment implements Connection.Environment {
     this.authenticator = server.authenticator
     this.clock = server.clock
     this.context = server.context
+    this.spans = Spans.make(server.config.tracing, server.context, id, peer, local)
   }
 
   isShuttingDown(): boolean {
@@ -248,7 +252,10 @@ class Server implements Sessions {
     Metrics.connectionsActive.modifyUnsafe(1, this.context)
     // plain code in the platform's callback: a defect must end this session, not the process
     try {
-      entry.handle = Connection.start(transport, new SessionEnvironment(this, id, transport.remote, entry))
+      entry.handle = Connection.start(
+        transport,
+        new SessionEnvironment(this, id, transport.remote, entry, transport.local)
+      )
     } catch (defect) {
       this.runFork(
         Effect.logError("session failed to start", defect).pipe(

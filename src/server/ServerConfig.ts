@@ -127,6 +127,12 @@ export interface Options {
   readonly commands?: Readonly<Record<string, UserCommand>> | undefined
   /** Log every command line and reply at Debug level (the command line's `--debug`). */
   readonly trace?: boolean | undefined
+  /**
+   * Tracing spans on the tracer in the server's context (an OTLP exporter's, say): one per
+   * session, per transaction and per call of a handler's hook, the relay's upstream calls under
+   * them. Off by default: then no span is made at all.
+   */
+  readonly tracing?: boolean | undefined
 }
 
 /**
@@ -144,6 +150,7 @@ export interface ServerConfig {
   readonly maxConnections: number
   readonly commands: Readonly<Record<string, UserCommand>>
   readonly trace: boolean
+  readonly tracing: boolean
   readonly errorDelay: Duration.Duration
   readonly maxAuthFailures: number
   readonly authFailureDelay: Duration.Duration
@@ -256,6 +263,7 @@ export const make = (options: Options = {}): Effect.Effect<ServerConfig, ConfigE
       maxConnections: options.maxConnections ?? 10000,
       commands,
       trace: options.trace ?? false,
+      tracing: options.tracing ?? false,
       errorDelay: Duration.fromInputUnsafe(options.errorDelay ?? "1 second"),
       maxAuthFailures: options.maxAuthFailures ?? 3,
       authFailureDelay: Duration.fromInputUnsafe(options.authFailureDelay ?? "1 second"),

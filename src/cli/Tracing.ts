@@ -1,0 +1,53 @@
+/**
+ * Tracing for the command: spans sent over OTLP (HTTP, JSON) when `--otlp URL` or the standard
+ * `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) says where, with
+ * Effect's own OTLP exporter (`effect/observability`: no OpenTelemetry SDK to load), and
+ * `OTEL_SDK_DISABLED=true` turning it off. Without an endpoint nothing is traced, and no span is
+ * made.
+ *
+ * @since 0.2.0
+ */
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as FetchHttpClient from "effect/http/FetchHttpClient"
+import * as Layer from "effect/Layer"
+import * as OtlpSerialization from "effect/observability/OtlpSerialization"
+import * as OtlpTracer from "effect/observability/OtlpTracer"
+import * as Option from "effect/Option"
+
+// a base URL's traces path, as the OpenTelemetry exporters add it
+const tracesOf = (base: string) => `${base.replace(/\/+$/, "")}/v1/traces`
+
+const variable = (name: string) => Effect.orElseSucceed(Config.option(Config.String(name)), Option.none)
+
+/**
+ * Where the spans go: `--otlp` (a base URL, as `OTEL_EXPORTER_OTLP_ENDPOINT`), else the
+ * environment's endpoint for traces; `undefined`: not traced.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const endpoint = (otlp: Option.Option<string>): Effect.Effect<string | undefined> =>
+  Effect.gen(function* () {
+    if (Option.isSome(otlp)) return tracesOf(otlp.value)
+    const disabled = yield* variable("OTEL_SDK_DISABLED")
+    if (Option.isSome(disabled) && disabled.value.trim().toLowerCase() === "true") return undefined
+    const traces = yield* variable("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    if (Option.isSome(traces) && traces.value.trim() !== "") return traces.value.trim()
+    const base = yield* variable("OTEL_EXPORTER_OTLP_ENDPOINT")
+    return Option.isSome(base) && base.value.trim() !== "" ? tracesOf(base.value.trim()) : undefined
+  })
+
+/**
+ * The OTLP tracer for `url`, as the server's `Tracer`; its spans are sent every second and when
+ * the command stops.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layer = (url: string, version: string) =>
+  OtlpTracer.layer({
+    url,
+    resource: { serviceName: "effect-smtpd", serviceVersion: version },
+    exportInterval: "1 second"
+  }).pipe(Layer.provide(OtlpSerialization.layerJson), Layer.provide(FetchHttpClient.layer))
