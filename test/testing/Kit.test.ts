@@ -11,24 +11,29 @@ import * as MailQueue from "../../src/queue/MailQueue.js"
 import * as SmtpClient from "../../src/client/SmtpClient.js"
 import { Fixtures, SmtpTest, TestTransport } from "../../src/testing/index.js"
 
+// a server in a scope of its own, with a client that has just been told 354
+const midData = (options: Parameters<typeof SmtpTest.server>[0]) =>
+  Effect.gen(function* () {
+    const scope = yield* Scope.make()
+    const server = yield* SmtpTest.server(options).pipe(
+      Effect.provideService(
+        MessageHandler.MessageHandler,
+        MessageHandler.make({ data: (_, message) => Stream.runDrain(message.body) })
+      ),
+      Scope.provide(scope)
+    )
+    const client = yield* server.connect
+    yield* client.reply
+    yield* SmtpTest.command(client, "EHLO client.test")
+    yield* client.send("MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
+    yield* client.replies(3)
+    return { client, scope, server }
+  })
+
 describe("SmtpTest.server", () => {
   it.effect("closes its scope at once with a message in the middle of DATA, on TestClock", () =>
     Effect.gen(function* () {
-      const scope = yield* Scope.make()
-      const bodyFailed: Array<string> = []
-      const handler = MessageHandler.make({
-        data: (_, message) =>
-          Stream.runDrain(message.body).pipe(Effect.tapError((e) => Effect.sync(() => void bodyFailed.push(e._tag))))
-      })
-      const server = yield* SmtpTest.server().pipe(
-        Effect.provideService(MessageHandler.MessageHandler, handler),
-        Scope.provide(scope)
-      )
-      const client = yield* server.connect
-      yield* client.reply
-      yield* SmtpTest.command(client, "EHLO client.test")
-      yield* client.send("MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
-      yield* client.replies(3)
+      const { client, scope, server } = yield* midData({})
       yield* client.send("Subject: half a message\r\n")
       // no TestClock.adjust: a grace period would wait here for good
       const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
@@ -40,19 +45,7 @@ describe("SmtpTest.server", () => {
 
   it.effect("keeps a grace period when asked: a message in progress may finish within it", () =>
     Effect.gen(function* () {
-      const scope = yield* Scope.make()
-      const server = yield* SmtpTest.server({ shutdownGrace: "10 seconds" }).pipe(
-        Effect.provideService(
-          MessageHandler.MessageHandler,
-          MessageHandler.make({ data: (_, message) => Stream.runDrain(message.body) })
-        ),
-        Scope.provide(scope)
-      )
-      const client = yield* server.connect
-      yield* client.reply
-      yield* SmtpTest.command(client, "EHLO client.test")
-      yield* client.send("MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
-      yield* client.replies(3)
+      const { client, scope } = yield* midData({ shutdownGrace: "10 seconds" })
       yield* client.send("Subject: x\r\n")
       const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
       yield* TestClock.adjust("5 seconds")
