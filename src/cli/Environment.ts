@@ -5,6 +5,7 @@
  *
  * @since 0.2.0
  */
+import { Flag } from "effect/cli"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -16,6 +17,19 @@ import * as Option from "effect/Option"
  * @category constructors
  */
 export const env = (flag: string): string => `EFFECT_SMTPD_${flag.toUpperCase().replaceAll("-", "_")}`
+
+// is any of the command's variables set? Without one, no flag looks for its variable (a lookup
+// per flag at start-up cost ~1 MiB of memory)
+const anySet = Object.keys(process.env).some((name) => name.startsWith("EFFECT_SMTPD_"))
+
+/**
+ * `Flag.withFallbackConfig(config)` when any `EFFECT_SMTPD_*` variable is set, else nothing.
+ *
+ * @since 0.2.0
+ * @category combinators
+ */
+export const fallback = <B>(config: Config.Config<B>): (<A>(self: Flag.Flag<A>) => Flag.Flag<A | B>) =>
+  anySet ? Flag.withFallbackConfig(config) : (self) => self
 
 /**
  * A repeatable flag's values: those given, else its variable's, separated by commas or white

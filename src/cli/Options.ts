@@ -15,7 +15,7 @@ import * as Networks from "../server/Networks.js"
 import { parseAddress } from "../server/SmtpServer.js"
 import * as TrustFlags from "./TrustFlags.js"
 import * as UpstreamAddress from "./UpstreamAddress.js"
-import { env } from "./Environment.js"
+import { env, fallback } from "./Environment.js"
 
 /**
  * @since 0.1.0
@@ -79,13 +79,13 @@ export const defaultMaxHops = 50
  */
 export const options = {
   nosetuid: Flag.Boolean("nosetuid").pipe(
-    Flag.withFallbackConfig(Config.Boolean(env("nosetuid"))),
+    fallback(Config.Boolean(env("nosetuid"))),
     Flag.withDefault(false),
     Flag.withAlias("n"),
     Flag.withDescription("Accepted for smtpd compatibility; the server never switches user.")
   ),
   handlerClass: Flag.Literals("class", classes).pipe(
-    Flag.withFallbackConfig(Config.Literals(classes, env("class"))),
+    fallback(Config.Literals(classes, env("class"))),
     Flag.withAlias("c"),
     Flag.withDefault("DebuggingServer" as const),
     Flag.withDescription(
@@ -93,52 +93,52 @@ export const options = {
     )
   ),
   size: Flag.Int("size").pipe(
-    Flag.withFallbackConfig(Config.Int(env("size"))),
+    fallback(Config.Int(env("size"))),
     Flag.withAlias("s"),
     Flag.withDefault(33554432),
     Flag.withDescription("Largest message accepted, in bytes; 0 means no limit (default 33554432).")
   ),
   smtputf8: Flag.Boolean("smtputf8").pipe(
-    Flag.withFallbackConfig(Config.Boolean(env("smtputf8"))),
+    fallback(Config.Boolean(env("smtputf8"))),
     Flag.withDefault(false),
     Flag.withAlias("u"),
     Flag.withDescription("Offer SMTPUTF8 (RFC 6531).")
   ),
   debug: Flag.Boolean("debug").pipe(
-    Flag.withFallbackConfig(Config.Boolean(env("debug"))),
+    fallback(Config.Boolean(env("debug"))),
     Flag.withDefault(false),
     Flag.withAlias("d"),
     Flag.withDescription("Trace the protocol (commands and replies) on stderr.")
   ),
   maildir: Flag.Directory("maildir").pipe(
-    Flag.withFallbackConfig(Config.String(env("maildir"))),
+    fallback(Config.String(env("maildir"))),
     Flag.optional,
     Flag.withDescription("The Maildir for --class Maildir.")
   ),
   bareLf: Flag.Literals("bare-lf", ["normalize", "reject", "pass"]).pipe(
-    Flag.withFallbackConfig(Config.Literals(["normalize", "reject", "pass"], env("bare-lf"))),
+    fallback(Config.Literals(["normalize", "reject", "pass"], env("bare-lf"))),
     Flag.withDefault("normalize" as const),
     Flag.withDescription(
       "A lone LF or CR in DATA or in a command: normalize (the default: CRLF in DATA, a command's end), reject (550 5.6.11 for the message, 500 5.5.2 for the command, nothing of it run), or pass (kept in DATA)."
     )
   ),
   format: Flag.Literals("format", ["text", "json"]).pipe(
-    Flag.withFallbackConfig(Config.Literals(["text", "json"], env("format"))),
+    fallback(Config.Literals(["text", "json"], env("format"))),
     Flag.withDefault("text" as const),
     Flag.withDescription("DebuggingServer output: smtpd's text (the default), or one JSON line per message.")
   ),
   routes: Flag.File("routes", { mustExist: true }).pipe(
-    Flag.withFallbackConfig(Config.String(env("routes"))),
+    fallback(Config.String(env("routes"))),
     Flag.optional,
     Flag.withDescription("The routes for --class Router: a JSON file (see the README).")
   ),
   relayNetworks: Flag.String("relay-networks").pipe(
-    Flag.withFallbackConfig(Config.String(env("relay-networks"))),
+    fallback(Config.String(env("relay-networks"))),
     Flag.withDefault(Networks.loopback.join(",")),
     Flag.withDescription("Clients allowed to relay, comma-separated CIDR networks (default loopback only).")
   ),
   relayMode: Flag.String("relay-mode").pipe(
-    Flag.withFallbackConfig(Config.String(env("relay-mode"))),
+    fallback(Config.String(env("relay-mode"))),
     Flag.filterMap(
       (mode) => (mode === "forward" || mode === "queue" ? Option.some<"forward" | "queue">(mode) : Option.none()),
       (mode) => (mode === "spool" ? spoolGone("--relay-mode spool", "--relay-mode queue") : relayModeExpected(mode))
@@ -149,50 +149,50 @@ export const options = {
     )
   ),
   queue: Flag.String("queue").pipe(
-    Flag.withFallbackConfig(Config.String(env("queue"))),
+    fallback(Config.String(env("queue"))),
     Flag.withDefault(defaultQueue),
     Flag.withDescription(
       `The mail queue of --relay-mode queue: a SQLite file, or a postgres:// URL that many receivers share (default ${defaultQueue} in the working directory; opened only when something is in queue mode).`
     )
   ),
   inbox: Flag.String("inbox").pipe(
-    Flag.withFallbackConfig(Config.String(env("inbox"))),
+    fallback(Config.String(env("inbox"))),
     Flag.optional,
     Flag.withDescription("The SQLite file --class Inbox keeps messages in (default: in memory, gone at exit).")
   ),
   inboxMax: Flag.Int("inbox-max").pipe(
-    Flag.withFallbackConfig(Config.Int(env("inbox-max"))),
+    fallback(Config.Int(env("inbox-max"))),
     Flag.withDefault(500),
     Flag.withDescription("The most messages --class Inbox keeps; the oldest go first (default 500).")
   ),
   web: Flag.String("web").pipe(
-    Flag.withFallbackConfig(Config.String(env("web"))),
+    fallback(Config.String(env("web"))),
     Flag.withDefault("localhost:8026"),
     Flag.withDescription(
       "Where --class Inbox serves the web inbox and Mailpit's API v1: host:port (default localhost:8026)."
     )
   ),
   retryMin: Flag.Int("retry-min").pipe(
-    Flag.withFallbackConfig(Config.Int(env("retry-min"))),
+    fallback(Config.Int(env("retry-min"))),
     Flag.withDefault(300),
     Flag.withDescription(
       "Seconds before a deferred message is first tried again; the wait doubles after each try (default 300)."
     )
   ),
   retryMax: Flag.Int("retry-max").pipe(
-    Flag.withFallbackConfig(Config.Int(env("retry-max"))),
+    fallback(Config.Int(env("retry-max"))),
     Flag.withDefault(4000),
     Flag.withDescription("The longest wait between two tries of a deferred message, in seconds (default 4000).")
   ),
   queueLifetime: Flag.Int("queue-lifetime").pipe(
-    Flag.withFallbackConfig(Config.Int(env("queue-lifetime"))),
+    fallback(Config.Int(env("queue-lifetime"))),
     Flag.withDefault(432000),
     Flag.withDescription(
       "Seconds after which a message still not delivered is given up and bounced to its sender (default 432000: 5 days)."
     )
   ),
   delayWarning: Flag.Int("delay-warning").pipe(
-    Flag.withFallbackConfig(Config.Int(env("delay-warning"))),
+    fallback(Config.Int(env("delay-warning"))),
     Flag.optional,
     Flag.withDescription("Warn the sender of a message still waiting after this many seconds (default: never).")
   ),
@@ -219,19 +219,19 @@ export const options = {
     )
   ),
   upstreamImplicitTls: Flag.Boolean("upstream-implicit-tls").pipe(
-    Flag.withFallbackConfig(Config.Boolean(env("upstream-implicit-tls"))),
+    fallback(Config.Boolean(env("upstream-implicit-tls"))),
     Flag.withDefault(false),
     Flag.withDescription(
       "TLS from the first byte (port 465, RFC 8314) instead of STARTTLS; the certificate checked as --upstream-tls says."
     )
   ),
   upstreamCa: Flag.File("upstream-ca", { mustExist: true }).pipe(
-    Flag.withFallbackConfig(Config.String(env("upstream-ca"))),
+    fallback(Config.String(env("upstream-ca"))),
     Flag.optional,
     Flag.withDescription("CA certificates (PEM) to verify the upstream with, instead of the system's.")
   ),
   upstreamUser: Flag.String("upstream-user").pipe(
-    Flag.withFallbackConfig(Config.String(env("upstream-user"))),
+    fallback(Config.String(env("upstream-user"))),
     Flag.optional,
     Flag.withDescription("AUTH to the upstream as this user (over TLS only).")
   ),
@@ -241,64 +241,64 @@ export const options = {
     Flag.withDescription("The upstream password; better given in EFFECT_SMTPD_UPSTREAM_PASSWORD.")
   ),
   workers: Flag.String("workers").pipe(
-    Flag.withFallbackConfig(Config.String(env("workers"))),
+    fallback(Config.String(env("workers"))),
     Flag.withDefault("1"),
     Flag.withDescription("Worker processes sharing the listeners (node:cluster); auto = one per core (default 1).")
   ),
   otlp: Flag.String("otlp").pipe(
-    Flag.withFallbackConfig(Config.String(env("otlp"))),
+    fallback(Config.String(env("otlp"))),
     Flag.optional,
     Flag.withDescription(
       "Send tracing spans (a session, its transactions, the handler's calls, a relay's upstream commands) over OTLP/HTTP to this base URL (http://collector:4318); the standard OTEL_EXPORTER_OTLP_ENDPOINT does the same (default: no tracing, no span made)."
     )
   ),
   metrics: Flag.String("metrics").pipe(
-    Flag.withFallbackConfig(Config.String(env("metrics"))),
+    fallback(Config.String(env("metrics"))),
     Flag.optional,
     Flag.withDescription(
       "Serve GET /metrics (Prometheus text format) on host:port; with --workers, the sum of the workers' metrics."
     )
   ),
   commandDeadline: Flag.Int("command-deadline").pipe(
-    Flag.withFallbackConfig(Config.Int(env("command-deadline"))),
+    fallback(Config.Int(env("command-deadline"))),
     Flag.optional,
     Flag.withDescription(
       "Seconds a command line, an AUTH answer or a STARTTLS handshake may take from its first byte, however slowly it comes (default 60; Postfix's smtpd_per_request_deadline)."
     )
   ),
   stdio: Flag.Boolean("stdio").pipe(
-    Flag.withFallbackConfig(Config.Boolean(env("stdio"))),
+    fallback(Config.Boolean(env("stdio"))),
     Flag.withDefault(false),
     Flag.withDescription(
       "Hold one SMTP session on standard input and output, then exit (inetd, systemd sockets with Accept=yes, sendmail -bs); logs go to stderr. Not with --class DebuggingServer."
     )
   ),
   lmtp: Flag.Boolean("lmtp").pipe(
-    Flag.withFallbackConfig(Config.Boolean(env("lmtp"))),
+    fallback(Config.Boolean(env("lmtp"))),
     Flag.withDefault(false),
     Flag.withDescription(
       "Speak LMTP (RFC 2033) instead of SMTP: LHLO, and one reply per recipient after the data (default off; the port stays 8025)."
     )
   ),
   chunking: Flag.Boolean("chunking").pipe(
-    Flag.withFallbackConfig(Config.Boolean(env("chunking"))),
+    fallback(Config.Boolean(env("chunking"))),
     Flag.withDefault(true),
     Flag.withDescription("Offer CHUNKING (BDAT, RFC 3030) and BINARYMIME (default on; --no-chunking turns it off).")
   ),
   dsn: Flag.Boolean("dsn").pipe(
-    Flag.withFallbackConfig(Config.Boolean(env("dsn"))),
+    fallback(Config.Boolean(env("dsn"))),
     Flag.withDefault(true),
     Flag.withDescription("Offer DSN (RFC 3461): RET, ENVID, NOTIFY, ORCPT (default on; --no-dsn turns it off).")
   ),
   received: Flag.Boolean("received").pipe(
-    Flag.withFallbackConfig(Config.Boolean(env("received"))),
+    fallback(Config.Boolean(env("received"))),
     Flag.withDefault(true),
     Flag.withDescription(
       "Maildir, PureProxy and Router add a Received: trace field (RFC 5321 §4.4) (default on; --no-received turns it off)."
     )
   ),
   maxHops: Flag.Int("max-hops").pipe(
-    Flag.withFallbackConfig(Config.Int(env("max-hops"))),
+    fallback(Config.Int(env("max-hops"))),
     Flag.withDefault(defaultMaxHops),
     Flag.withDescription(
       `PureProxy and Router refuse with 554 5.4.6 a message with more Received: fields than this: a mail loop (default ${defaultMaxHops}).`

@@ -20,7 +20,7 @@ import * as Console from "effect/Console"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as FileSystem from "effect/FileSystem"
-import * as NodeMailQueue from "../node/NodeMailQueue.js"
+import * as QueueSpec from "../queue/QueueSpec.js"
 import * as MailQueue from "../queue/MailQueue.js"
 import { defaultQueue } from "./Options.js"
 
@@ -50,11 +50,13 @@ const withQueue = <A>(
   operation: (queue: MailQueue.Service) => Effect.Effect<A, MailQueue.QueueError | QueueCommandError>
 ) =>
   Effect.gen(function* () {
-    if (!NodeMailQueue.isPostgres(spec)) {
+    if (!QueueSpec.isPostgres(spec)) {
       const fs = yield* FileSystem.FileSystem
       const exists = yield* fs.exists(spec).pipe(Effect.orElseSucceed(() => false))
       if (!exists) return yield* new QueueCommandError({ message: `cannot open the queue ${spec}: no such file` })
     }
+    // (loaded here: the server's command does not load the SQL clients unless it queues)
+    const NodeMailQueue = yield* Effect.promise(() => import("../node/NodeMailQueue.js"))
     return yield* Effect.flatMap(MailQueue.MailQueue, operation).pipe(
       Effect.provide(NodeMailQueue.layer(spec)),
       Effect.catchTags({

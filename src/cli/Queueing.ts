@@ -13,7 +13,8 @@ import * as Option from "effect/Option"
 import * as Os from "node:os"
 import type * as SmtpClient from "../client/SmtpClient.js"
 import * as Relay from "../handlers/Relay.js"
-import * as NodeMailQueue from "../node/NodeMailQueue.js"
+import type * as NodeMailQueue from "../node/NodeMailQueue.js"
+import * as QueueSpec from "../queue/QueueSpec.js"
 import * as NodeSmtpClient from "../node/NodeSmtpClient.js"
 import * as Backoff from "../queue/Backoff.js"
 import * as Delivery from "../queue/Delivery.js"
@@ -104,13 +105,21 @@ export const layer = (
     const hostname = Os.hostname()
     const upstreams = yield* routes(parsed, hostname)
     if (Object.keys(upstreams).length === 0) return undefined
-    if (workers > 1 && !NodeMailQueue.isPostgres(parsed.queue)) {
+    if (workers > 1 && !QueueSpec.isPostgres(parsed.queue)) {
       const message = `--workers ${workers} cannot share the SQLite queue ${parsed.queue}: SQLite is one process; run one worker, or use --queue postgres://…`
       return yield* new UsageError({ message })
     }
     const retry = yield* policy(parsed)
     return Delivery.layer({ routes: upstreams, hostname, policy: retry }).pipe(
-      Layer.provideMerge(NodeMailQueue.layer(parsed.queue)),
+      // the SQL clients loaded only now: a command without a queue never loads them
+      Layer.provideMerge(
+        Layer.unwrap(
+          Effect.map(
+            Effect.promise(() => import("../node/NodeMailQueue.js")),
+            (queue) => queue.layer(parsed.queue)
+          )
+        )
+      ),
       Layer.provide(NodeSmtpClient.layer)
     )
   })

@@ -9,10 +9,7 @@
  */
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
-import * as FetchHttpClient from "effect/http/FetchHttpClient"
 import * as Layer from "effect/Layer"
-import * as OtlpSerialization from "effect/observability/OtlpSerialization"
-import * as OtlpTracer from "effect/observability/OtlpTracer"
 import * as Option from "effect/Option"
 
 // a base URL's traces path, as the OpenTelemetry exporters add it
@@ -39,15 +36,16 @@ export const endpoint = (otlp: Option.Option<string>): Effect.Effect<string | un
   })
 
 /**
- * The OTLP tracer for `url`, as the server's `Tracer`; its spans are sent every second and when
- * the command stops.
+ * The OTLP tracer for `url`, as the server's `Tracer`, its exporter loaded only now: a command
+ * that does not trace never loads it (its modules cost ~2 MiB of memory at start-up).
  *
  * @since 0.2.0
  * @category layers
  */
 export const layer = (url: string, version: string) =>
-  OtlpTracer.layer({
-    url,
-    resource: { serviceName: "effect-smtpd", serviceVersion: version },
-    exportInterval: "1 second"
-  }).pipe(Layer.provide(OtlpSerialization.layerJson), Layer.provide(FetchHttpClient.layer))
+  Layer.unwrap(
+    Effect.map(
+      Effect.promise(() => import("./TracingExporter.js")),
+      (exporter) => exporter.layer(url, version)
+    )
+  )

@@ -15,7 +15,7 @@ import * as Authenticator from "../auth/Authenticator.js"
 import type * as NodeSmtpServer from "../node/NodeSmtpServer.js"
 import * as Networks from "../server/Networks.js"
 import { parseAddress } from "../server/SmtpServer.js"
-import { env } from "./Environment.js"
+import { env, fallback } from "./Environment.js"
 
 /**
  * @since 0.1.0
@@ -23,12 +23,12 @@ import { env } from "./Environment.js"
  */
 export const options = {
   tlsCert: Flag.File("tls-cert", { mustExist: true }).pipe(
-    Flag.withFallbackConfig(Config.String(env("tls-cert"))),
+    fallback(Config.String(env("tls-cert"))),
     Flag.optional,
     Flag.withDescription("The server's certificate chain (PEM); with --tls-key, STARTTLS is offered.")
   ),
   tlsKey: Flag.File("tls-key", { mustExist: true }).pipe(
-    Flag.withFallbackConfig(Config.String(env("tls-key"))),
+    fallback(Config.String(env("tls-key"))),
     Flag.optional,
     Flag.withDescription("The private key (PEM) of --tls-cert.")
   ),
@@ -37,36 +37,36 @@ export const options = {
     Flag.withDescription("An address for implicit TLS (port 465 style); repeatable; needs --tls-cert.")
   ),
   requireTls: Flag.Boolean("require-tls").pipe(
-    Flag.withFallbackConfig(Config.Boolean(env("require-tls"))),
+    fallback(Config.Boolean(env("require-tls"))),
     Flag.withDefault(false),
     Flag.withDescription("Before STARTTLS only EHLO, HELO, NOOP, STARTTLS, RSET and QUIT (530 5.7.0).")
   ),
   authUsers: Flag.File("auth-users", { mustExist: true }).pipe(
-    Flag.withFallbackConfig(Config.String(env("auth-users"))),
+    fallback(Config.String(env("auth-users"))),
     Flag.optional,
     Flag.withDescription(
       "Offer AUTH to these users: lines user:password or user:scrypt$… (effect-smtpd hash-password)."
     )
   ),
   authInsecure: Flag.Boolean("auth-insecure").pipe(
-    Flag.withFallbackConfig(Config.Boolean(env("auth-insecure"))),
+    fallback(Config.Boolean(env("auth-insecure"))),
     Flag.withDefault(false),
     Flag.withDescription("Allow AUTH before TLS.")
   ),
   requireAuth: Flag.Boolean("require-auth").pipe(
-    Flag.withFallbackConfig(Config.Boolean(env("require-auth"))),
+    fallback(Config.Boolean(env("require-auth"))),
     Flag.withDefault(false),
     Flag.withDescription("MAIL only after AUTH (530 5.7.0).")
   ),
   authRateLimit: Flag.String("auth-rate-limit").pipe(
-    Flag.withFallbackConfig(Config.String(env("auth-rate-limit"))),
+    fallback(Config.String(env("auth-rate-limit"))),
     Flag.optional,
     Flag.withDescription(
       "Failed AUTH attempts a client (IPv4 address, IPv6 /64) may make across its connections, N/SECONDS (default 10/60; 0/1 = no limit); past them 454 4.7.0 until the window passes."
     )
   ),
   trustedNetworks: Flag.String("trusted-networks").pipe(
-    Flag.withFallbackConfig(Config.String(env("trusted-networks"))),
+    fallback(Config.String(env("trusted-networks"))),
     Flag.optional,
     Flag.withDescription(
       "Clients exempt from the per-client limits (connections, AUTH failures), comma-separated CIDR networks (default loopback; an empty value trusts no one)."
@@ -77,22 +77,22 @@ export const options = {
     Flag.withDescription("A proxy (CIDR) whose connections start with a PROXY protocol header; repeatable.")
   ),
   maxConnections: Flag.Int("max-connections").pipe(
-    Flag.withFallbackConfig(Config.Int(env("max-connections"))),
+    fallback(Config.Int(env("max-connections"))),
     Flag.optional,
     Flag.withDescription("Simultaneous connections (default 10000; 0 = no limit).")
   ),
   maxConnectionsPerClient: Flag.Int("max-connections-per-client").pipe(
-    Flag.withFallbackConfig(Config.Int(env("max-connections-per-client"))),
+    fallback(Config.Int(env("max-connections-per-client"))),
     Flag.optional,
     Flag.withDescription("Simultaneous connections per client address or IPv6 /64 (default 50; 0 = no limit).")
   ),
   maxRecipients: Flag.Int("max-recipients").pipe(
-    Flag.withFallbackConfig(Config.Int(env("max-recipients"))),
+    fallback(Config.Int(env("max-recipients"))),
     Flag.optional,
     Flag.withDescription("Recipients per message (default 1000).")
   ),
   timeout: Flag.Int("timeout").pipe(
-    Flag.withFallbackConfig(Config.Int(env("timeout"))),
+    fallback(Config.Int(env("timeout"))),
     Flag.optional,
     Flag.withDescription("Seconds a client may stay silent (default 300).")
   )

@@ -24,6 +24,7 @@ import * as Path from "node:path"
 import * as ErrorText from "../internal/ErrorText.js"
 import * as MailQueue from "../queue/MailQueue.js"
 import * as SqlMailQueue from "../queue/SqlMailQueue.js"
+import * as QueueSpec from "../queue/QueueSpec.js"
 
 /**
  * The queue could not be opened: the file or the server cannot be reached, or its tables
@@ -44,7 +45,7 @@ export class QueueOpenError extends Data.TaggedError("QueueOpenError")<{
  * @since 0.2.0
  * @category predicates
  */
-export const isPostgres = (spec: string): boolean => /^postgres(ql)?:\/\//i.test(spec.trim())
+export const isPostgres = QueueSpec.isPostgres
 
 /**
  * `spec` fit to print: a URL's password masked.
