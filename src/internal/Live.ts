@@ -105,13 +105,11 @@ export class Live implements Handle, Reader.Session, DataSection.Host {
   /** A message whose body nobody reads (the handler accepts all): drained as it comes. */
   draining: DataSection.DataSection | undefined = undefined
   ended = false
-  /** A 421 was sent: the session ends once it is written. */
-  closing = false
+  closing = false // a 421 was sent: the session ends once it is written
   /** The handler's hooks for this session (`acceptAll` taken for absent); `opened` sets a session's own. */
   hooks: MessageHandler.Hooks
   private forked: Fiber.Fiber<void> | undefined = undefined
-  /** Times the session parked again after a fiber. */
-  private parks = 0
+  private parks = 0 // times the session parked again after a fiber
   readonly framer: Framer.Framer
 
   constructor(
