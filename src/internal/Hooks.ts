@@ -26,24 +26,26 @@ export const opens = (handler: MessageHandler.Handler): boolean =>
 
 /**
  * Opens a session: its hooks (made in `scope` by `session`, or the handler's own), then its
- * `connect` hook. A failure is the reply that refuses the client instead of the greeting.
+ * `connect` hook, each in `traced` (a span, when the server traces). A failure is the reply that
+ * refuses the client instead of the greeting.
  *
  * @since 0.1.0
  */
 export const open = (
   handler: MessageHandler.Handler,
   info: SessionInfo,
-  scope: Scope.Scope
+  scope: Scope.Scope,
+  traced: <A, E>(hook: string, effect: Effect.Effect<A, E>) => Effect.Effect<A, E> = (_, effect) => effect
 ): Effect.Effect<Result.Result<MessageHandler.Hooks, Reply.Reply>> =>
   Effect.gen(function* () {
     let hooks = MessageHandler.hooksOf(handler)
     if (handler.session !== undefined) {
-      const made = yield* guarded(Scope.provide(handler.session(info), scope))
+      const made = yield* guarded(traced("session", Scope.provide(handler.session(info), scope)))
       if (Result.isFailure(made)) return made
       hooks = MessageHandler.hooksOf(made.success)
     }
     if (hooks.connect !== undefined) {
-      const outcome = yield* guarded(hooks.connect(info))
+      const outcome = yield* guarded(traced("connect", hooks.connect(info)))
       if (Result.isFailure(outcome)) return Result.fail(outcome.failure)
     }
     return Result.succeed(hooks)

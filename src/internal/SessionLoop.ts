@@ -86,7 +86,8 @@ class SessionFiber {
     const live = this.live
     return Effect.suspend(() => {
       this.scope = Scope.makeUnsafe()
-      return Effect.flatMap(Hooks.open(live.env.handler, this.info(), this.scope), (opened) => {
+      const traced = <A, E>(hook: string, effect: Effect.Effect<A, E>) => this.traced(hook, effect)
+      return Effect.flatMap(Hooks.open(live.env.handler, this.info(), this.scope, traced), (opened) => {
         if (Result.isFailure(opened)) return Effect.sync(() => live.send(opened.failure))
         live.opened(opened.success)
         live.send(live.env.greeting ?? Protocol.greeting(live.env.config.protocol))

@@ -82,6 +82,23 @@ describe("the sessions' spans", () => {
     }).pipe(Effect.provide(layer))
   })
 
+  it.effect("the connect hook's call under the session", () => {
+    const { layer, made } = recording()
+    return Effect.gen(function* () {
+      const server = yield* SmtpTest.server({ tracing: true }).pipe(
+        Effect.provideService(MessageHandler.MessageHandler, MessageHandler.make({ connect: () => Effect.void }))
+      )
+      const client = yield* server.connect
+      expect((yield* client.reply).code).toBe(220)
+      yield* SmtpTest.command(client, "QUIT")
+      yield* client.awaitClose
+      expect(made.map((span) => `${span.name} < ${span.parent ?? "-"}`)).toEqual([
+        "smtp.session < -",
+        "smtp.handler.connect < smtp.session"
+      ])
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  })
+
   it.effect("none at all when tracing is off (the default)", () => {
     const { layer, made } = recording()
     return Effect.gen(function* () {
