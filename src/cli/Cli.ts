@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { CliConfig, CliOutput, Command, GlobalFlag } from "effect/cli"
+import { CliConfig, type CliError, CliOutput, Command, GlobalFlag } from "effect/cli"
 import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -288,13 +288,23 @@ export const command = Command.make("effect-smtpd", { ...options, ...TrustFlags.
 
 // `--version` prints the bare version, as smtpd's `-V` does; a wrong flag or value prints only
 // the problem, on stderr: stdout belongs to the DebuggingServer's output
+// What was wrong, on one line: a flag's value from its EFFECT_SMTPD_* variable is told by the
+// variable's name and what it should be (effect/cli tells it as the flag's value "config", with
+// the Schema's failure over several lines)
+const problem = (error: CliError.CliError): string => {
+  if (error._tag !== "InvalidValue" || error.kind !== "flag" || error.value !== "config") return error.message
+  const expected = /Expected ([^\n]*)/.exec(error.expected)?.[1]?.trim() ?? "another value"
+  const variable = Environment.env(error.option)
+  return `${variable} (--${error.option}) is ${JSON.stringify(process.env[variable] ?? "")}: expected ${expected}`
+}
+
 const presenter: CliOutput.Presenter = {
   present: (event) => {
     switch (event._tag) {
       case "Version":
         return Console.log(event.version)
       case "InvalidInvocation":
-        return Effect.forEach(event.errors, (error) => Console.error(`effect-smtpd: ${error.message}`), {
+        return Effect.forEach(event.errors, (error) => Console.error(`effect-smtpd: ${problem(error)}`), {
           discard: true
         })
       case "Help":
