@@ -32,6 +32,16 @@ export const fallback = <B>(config: Config.Config<B>): (<A>(self: Flag.Flag<A>) 
   anySet ? Flag.withFallbackConfig(config) : (self) => self
 
 /**
+ * An environment variable's value, read through `Config`; none when it is not set (or cannot be
+ * read).
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const variable = (name: string): Effect.Effect<Option.Option<string>> =>
+  Effect.orElseSucceed(Config.option(Config.String(name)), Option.none)
+
+/**
  * A repeatable flag's values: those given, else its variable's, separated by commas or white
  * space (`EFFECT_SMTPD_LISTEN="0.0.0.0:25 [::]:25"`).
  *
@@ -41,10 +51,10 @@ export const fallback = <B>(config: Config.Config<B>): (<A>(self: Flag.Flag<A>) 
 export const repeated = (flag: string, given: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<string>> =>
   given.length > 0
     ? Effect.succeed(given)
-    : Effect.gen(function* () {
-        const value = yield* Config.option(Config.String(env(flag)))
-        return Option.match(value, {
+    : Effect.map(
+        variable(env(flag)),
+        Option.match({
           onNone: (): ReadonlyArray<string> => [],
           onSome: (text) => text.split(/[\s,]+/).filter((item) => item !== "")
         })
-      }).pipe(Effect.orElseSucceed((): ReadonlyArray<string> => []))
+      )

@@ -7,15 +7,13 @@
  *
  * @since 0.2.0
  */
-import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import { variable } from "./Environment.js"
 
 // a base URL's traces path, as the OpenTelemetry exporters add it
 const tracesOf = (base: string) => `${base.replace(/\/+$/, "")}/v1/traces`
-
-const variable = (name: string) => Effect.orElseSucceed(Config.option(Config.String(name)), Option.none)
 
 /**
  * Where the spans go: `--otlp` (a base URL, as `OTEL_EXPORTER_OTLP_ENDPOINT`), else the

@@ -27,8 +27,7 @@ import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as ClientError from "../client/ClientError.js"
-import { asSmtpError, toSmtpError, UpstreamRefused } from "../client/ClientError.js"
+import { asSmtpError, describe as describeFailure, toSmtpError, UpstreamRefused } from "../client/ClientError.js"
 import * as SmtpClient from "../client/SmtpClient.js"
 import * as Message from "../handler/Message.js"
 import * as MessageHandler from "../handler/MessageHandler.js"
@@ -136,7 +135,7 @@ export const probeSize = (
     Effect.scoped,
     Effect.catch((error) =>
       Effect.as(
-        Effect.logWarning(`upstream SIZE unknown (${ClientError.describe(error)}); advertising our own limit`),
+        Effect.logWarning(`upstream SIZE unknown (${describeFailure(error)}); advertising our own limit`),
         undefined
       )
     )
