@@ -112,17 +112,20 @@ const gatherWindowMs = 1
 const gather = (pending: Pending): Effect.Effect<void> =>
   pending.together ? WallClock.sleep(gatherWindowMs) : WallClock.turn
 
-// takes the writes of one transaction: all that wait, within the bounds (the rest wait their turn)
+// takes the writes of one transaction: all that wait, within the bounds (the rest wait their
+// turn); suspended, as it is built once for every transaction and decides afresh each time
 const takeWaiting = (waiting: Waiting, pending: Pending): Effect.Effect<Array<Write>> =>
-  pending.held.length > 0
-    ? Effect.succeed(pending.held.splice(0))
-    : Effect.andThen(
-        waiting.first,
-        Effect.andThen(
-          gather(pending),
-          Effect.sync(() => waiting.take())
+  Effect.suspend(() =>
+    pending.held.length > 0
+      ? Effect.succeed(pending.held.splice(0))
+      : Effect.andThen(
+          waiting.first,
+          Effect.andThen(
+            gather(pending),
+            Effect.sync(() => waiting.take())
+          )
         )
-      )
+  )
 
 const batch = (waiting: Waiting, pending: Pending): Effect.Effect<Array<Write>> =>
   Effect.map(takeWaiting(waiting, pending), (taken) => {

@@ -65,6 +65,31 @@ describe("the queue's group commit", () => {
     }).pipe(Effect.provide(queueWith(Effect.sync(() => void syncs++))), Effect.scoped)
   })
 
+  // a transaction takes at most 256 writes and 8 MiB: the rest wait for the next one (they
+  // waited forever once, the writer never looking at what it held back)
+  it.live(
+    "more than a transaction holds (300 writers; 40 bodies of 300 KiB): every writer answered, each message whole",
+    () =>
+      Effect.gen(function* () {
+        const queue = yield* MailQueue.MailQueue
+        const big = (i: number) => new Uint8Array(300 * 1024).fill(i)
+        const small = yield* Effect.forEach(
+          Array.from({ length: 300 }, (_, i) => i),
+          (i) => queue.enqueue(submissionOf(i), streamOf(bodyOf(i % 3))),
+          { concurrency: "unbounded" }
+        )
+        const large = yield* Effect.forEach(
+          Array.from({ length: 40 }, (_, i) => i),
+          (i) => queue.enqueue(submissionOf(i), Stream.make(big(i))),
+          { concurrency: "unbounded" }
+        )
+        expect((yield* queue.list).length).toBe(340)
+        for (const [i, id] of small.entries()) expect(yield* read(queue, id)).toEqual(bodyOf(i % 3))
+        for (const [i, id] of large.entries()) expect(yield* read(queue, id)).toEqual(big(i))
+      }).pipe(Effect.timeout("20 seconds"), Effect.provide(queueWith(Effect.void)), Effect.scoped),
+    30_000
+  )
+
   it.live("a writer is answered only once the log is synced", () =>
     Effect.gen(function* () {
       const gate = yield* Deferred.make<void>()
