@@ -23,6 +23,12 @@ export interface Outcome {
   readonly index: number
   readonly state: "delivered" | "deferred" | "bounced"
   readonly reply: Reply.Reply
+  /**
+   * A delivered recipient's success as the queue reports it, when its upstream does not offer
+   * DSN (and so cannot report it in turn, RFC 3461 §5.2.2): `relayed` to an SMTP server,
+   * `delivered` to an LMTP one (the final delivery). Absent when the upstream took NOTIFY on.
+   */
+  readonly success?: "relayed" | "delivered" | undefined
 }
 
 // no connection to the upstream: the reply each recipient keeps, and how the delivery knows it
@@ -90,9 +96,11 @@ export const run = (
     }
     const replies = yield* Effect.result(connection.dataReplies(queue.body(message.id)))
     if (Result.isFailure(replies)) return [...outcomes, ...all(taken, replyOf(replies.failure))]
+    const success = connection.extensions.has("DSN") ? undefined : upstream.lmtp === true ? "delivered" : "relayed"
     for (const [i, recipient] of taken.entries()) {
       const reply = replies.success[i]?.reply ?? Reply.localError
-      outcomes.push({ index: recipient.index, state: stateOf(reply), reply })
+      const state = stateOf(reply)
+      outcomes.push({ index: recipient.index, state, reply, ...(state === "delivered" ? { success } : {}) })
     }
     return outcomes
   }).pipe(

@@ -13,12 +13,13 @@ import * as MailDate from "../protocol/MailDate.js"
 import * as Reply from "../protocol/Reply.js"
 
 /**
- * What became of a recipient (RFC 3464 §2.3.3, the actions the queue reports).
+ * What became of a recipient (RFC 3464 §2.3.3, the actions the queue reports): `relayed` is a
+ * success handed to an upstream that does not offer DSN, which will not report it in turn.
  *
  * @since 0.2.0
  * @category models
  */
-export type Action = "failed" | "delayed" | "delivered"
+export type Action = "failed" | "delayed" | "delivered" | "relayed"
 
 /**
  * One recipient of the report.
@@ -86,7 +87,7 @@ export interface Envelope {
   readonly smtpUtf8: boolean
 }
 
-const notifyKeyword = { failed: "FAILURE", delayed: "DELAY", delivered: "SUCCESS" } as const
+const notifyKeyword = { failed: "FAILURE", delayed: "DELAY", delivered: "SUCCESS", relayed: "SUCCESS" } as const
 
 /**
  * Does the recipient want a report of this action (RFC 3461 §4.1)? `NEVER`: no report; a
@@ -98,7 +99,7 @@ const notifyKeyword = { failed: "FAILURE", delayed: "DELAY", delivered: "SUCCESS
  * @category utils
  */
 export const shouldReport = (action: Action, notify: Dsn.Notify | undefined): boolean => {
-  if (notify === undefined) return action !== "delivered"
+  if (notify === undefined) return action === "failed" || action === "delayed"
   if (notify === "NEVER") return false
   return notify.includes(notifyKeyword[action])
 }
@@ -154,7 +155,7 @@ const typedAddress = (addressType: string, address: string): string =>
 const replyText = (reply: Reply.Reply): string =>
   `${reply.code}${reply.enhanced === undefined ? "" : ` ${reply.enhanced}`} ${reply.lines.join(" ")}`
 
-const defaultClass = { failed: "5", delayed: "4", delivered: "2" } as const
+const defaultClass = { failed: "5", delayed: "4", delivered: "2", relayed: "2" } as const
 
 // RFC 3464 §2.3.4: the reply's enhanced code, else its class with "unspecified" detail
 const statusOf = (recipient: Recipient): string => {
@@ -168,7 +169,7 @@ const statusOf = (recipient: Recipient): string => {
   return status
 }
 
-const severity: ReadonlyArray<Action> = ["failed", "delayed", "delivered"]
+const severity: ReadonlyArray<Action> = ["failed", "delayed", "relayed", "delivered"]
 
 // the gravest action decides the subject and the text: a failure outweighs a delay
 const mainAction = (input: Input): Action =>
@@ -177,27 +178,34 @@ const mainAction = (input: Input): Action =>
 const subjects = {
   failed: "Undelivered Mail Returned to Sender",
   delayed: "Delayed Mail (still being retried)",
-  delivered: "Successful Mail Delivery Report"
+  delivered: "Successful Mail Delivery Report",
+  relayed: "Successful Mail Delivery Report"
 } as const
 
 const intro = (input: Input, action: Action): ReadonlyArray<string> => {
   switch (action) {
     case "failed":
       return [
-        "I'm sorry to have to inform you that your message could not",
-        "be delivered to one or more recipients. It's attached below."
+        "Your message could not be delivered to one or more of its",
+        "recipients, listed below with the reason; it is attached."
       ]
     case "delayed": {
       const until = input.willRetryUntil === undefined ? "" : ` until ${formatDate(input.willRetryUntil)}`
       return [
-        "####### THIS IS A WARNING ONLY. YOU DO NOT NEED TO RESEND YOUR MESSAGE. #######",
+        "A warning only: there is no need to send your message again.",
         "",
-        "Your message could not be delivered yet to the recipients below.",
-        `The mail system will keep trying${until}.`
+        "It has not reached the recipients below yet; delivery will be",
+        `tried again${until}.`
       ]
     }
     case "delivered":
-      return ["Your message was successfully delivered to the recipients below."]
+      return ["Your message was delivered to the recipients below."]
+    case "relayed":
+      return [
+        "Your message was handed on to the systems of the recipients below,",
+        "which do not send delivery reports: this is the last report you",
+        "will get from us about them, though they may still tell you of a failure."
+      ]
   }
 }
 

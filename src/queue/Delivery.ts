@@ -98,7 +98,8 @@ const deliver = (worker: Worker, message: MailQueue.QueuedMessage) =>
     Effect.catchDefect((defect) => Effect.logError(`queue: message ${message.id} failed`, defect))
   )
 
-// a failure notice for the bounced (and the expired), a delay warning if due; one that cannot be
+// a failure notice for the bounced (and the expired), a delay warning if due, a success notice for
+// those delivered to an upstream that does not report (when NOTIFY asks); one that cannot be
 // queued is logged: the recipients' states are recorded all the same
 const notices = (
   worker: Worker,
@@ -114,6 +115,14 @@ const notices = (
     else if (o.state === "deferred" && at.expired) {
       entries.push({ recipient, action: "failed", reply: o.reply, status: expiredStatus })
     } else if (o.state === "deferred" && at.warn) entries.push({ recipient, action: "delayed", reply: o.reply })
+    else if (o.state === "delivered" && o.success !== undefined) {
+      entries.push({
+        recipient,
+        action: o.success,
+        reply: o.reply,
+        remoteMta: worker.options.routes[message.route]?.host
+      })
+    }
   }
   if (entries.length === 0) return Effect.void
   const willRetryUntil = message.createdAt + worker.policy.lifetimeMs

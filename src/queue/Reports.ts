@@ -33,8 +33,10 @@ export const originalLimit = 50_000
  */
 export interface Entry {
   readonly recipient: MailQueue.QueuedRecipient
-  readonly action: "failed" | "delayed"
+  readonly action: Bounce.Action
   readonly reply: Reply.Reply
+  /** The upstream that gave the reply (Remote-MTA). */
+  readonly remoteMta?: string | undefined
   /** RFC 3463 status to report instead of the reply's (the lifetime's end: 4.4.7). */
   readonly status?: string | undefined
 }
@@ -57,9 +59,12 @@ const original = (queue: MailQueue.Service, message: MailQueue.QueuedMessage, wh
   return Effect.map(MailQueue.header(queue, message.id, 65536), (header) => new Uint8Array(header.bytes))
 }
 
+// one notice for each of these: failures, delays, successes
+const notices: ReadonlyArray<ReadonlyArray<Bounce.Action>> = [["failed"], ["delayed"], ["delivered", "relayed"]]
+
 /**
- * Sends the notices `entries` call for, if any: one per action. Succeeds without sending when
- * nobody wants one.
+ * Sends the notices `entries` call for, if any: one for failures, one for delays, one for
+ * successes. Succeeds without sending when nobody wants one.
  *
  * @since 0.2.0
  * @category constructors
@@ -73,11 +78,11 @@ export const send = (
   Effect.gen(function* () {
     if (!Bounce.mayBounce({ mailFrom: message.mailFrom, isBounce: message.bounce })) return
     const wanted = entries.filter((e) => Bounce.shouldReport(e.action, rcptDsn(e.recipient).notify))
-    for (const action of ["failed", "delayed"] as const) {
-      const these = wanted.filter((e) => e.action === action)
+    for (const actions of notices) {
+      const these = wanted.filter((e) => actions.includes(e.action))
       if (these.length === 0) continue
       const dsn = mailDsn(message)
-      const whole = action === "failed" && dsn.ret !== "HDRS" && message.size <= originalLimit
+      const whole = actions.includes("failed") && dsn.ret !== "HDRS" && message.size <= originalLimit
       const input: Bounce.Input = {
         reportingMta: options.hostname,
         arrivalDate: message.createdAt,
@@ -86,9 +91,10 @@ export const send = (
         recipients: these.map((e) => ({
           address: e.recipient.address,
           orcpt: rcptDsn(e.recipient).orcpt,
-          action,
+          action: e.action,
           status: e.status,
-          diagnostic: e.reply
+          diagnostic: e.reply,
+          remoteMta: e.remoteMta
         })),
         original: yield* original(queue, message, whole),
         willRetryUntil: options.willRetryUntil

@@ -183,7 +183,7 @@ describe.skipIf(skipWithout("python3"))("Bounce.make as Python's email package r
       )
     )
     expect(parsed.headers["Subject"]).toBe("Delayed Mail (still being retried)")
-    expect(parsed.parts[0]!.text).toContain("THIS IS A WARNING ONLY")
+    expect(parsed.parts[0]!.text).toContain("A warning only: there is no need to send your message again.")
     expect(parsed.parts[1]!.groups![1]).toMatchObject({
       Action: "delayed",
       Status: "4.0.0",

@@ -172,6 +172,54 @@ describe.skipIf(skipWithout("python3"))("Delivery", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.live("NOTIFY=SUCCESS: a 'relayed' notice when the upstream offers no DSN; none when it takes NOTIFY on", () =>
+    Effect.gen(function* () {
+      const success = (address: string) => ({ address, parameters: [{ keyword: "NOTIFY", value: "SUCCESS,FAILURE" }] })
+      const run = (dsn: boolean) =>
+        Effect.gen(function* () {
+          const spied = yield* Effect.flatMap(Q.sqliteQueue, Q.spyQueue)
+          const up = yield* Q.upstream(refused, 0, dsn)
+          yield* Q.runDelivery(spied.queue, { routes: { upstream: Q.routeTo(up.port) }, policy })
+          yield* Q.enqueue(spied.queue, {
+            from: "asks@example.com",
+            to: [success("ok-1@example.net"), "ok-2@example.net", success("refuse@example.net")],
+            mailParameters: [{ keyword: "ENVID", value: "track-1" }],
+            body: Q.message("tracked", "A line the notice leaves out.")
+          })
+          expect(yield* emptied(spied.queue)).toEqual([])
+          return Q.notices(yield* up.received)
+        })
+      // no DSN upstream: the failure notice, and a success notice for ok-1 (ok-2 did not ask)
+      const plain = yield* run(false)
+      expect(plain).toHaveLength(2)
+      const reports = yield* Effect.forEach(plain, (n) => parseReport(n.data))
+      const successful = reports.find((r) => r.headers["Subject"] === "Successful Mail Delivery Report")!
+      expect(isWellFormed(successful)).toBe(true)
+      expect(successful.headers["To"]).toBe("asks@example.com")
+      expect(successful.parts[1]?.groups?.[0]?.["Original-Envelope-Id"]).toBe("track-1")
+      expect(recipientGroups(successful)).toEqual([
+        expect.objectContaining({
+          "Final-Recipient": "rfc822; ok-1@example.net",
+          Action: "relayed",
+          Status: "2.0.0",
+          "Remote-MTA": "dns; 127.0.0.1"
+        })
+      ])
+      // a success returns the headers only
+      expect(successful.parts[2]?.type).toBe("text/rfc822-headers")
+      expect(successful.parts[2]?.text).toContain("Subject: tracked")
+      expect(successful.parts[2]?.text).not.toContain("A line the notice leaves out.")
+      expect(reports.map((r) => r.headers["Subject"]).sort()).toEqual([
+        "Successful Mail Delivery Report",
+        "Undelivered Mail Returned to Sender"
+      ])
+      // a DSN upstream got NOTIFY with each RCPT and reports successes itself: only the failure
+      const withDsn = yield* run(true)
+      expect(withDsn).toHaveLength(1)
+      expect((yield* parseReport(withDsn[0]!.data)).headers["Subject"]).toBe("Undelivered Mail Returned to Sender")
+    }).pipe(Effect.scoped)
+  )
+
   it.live("RET=HDRS returns the header section only; RET=FULL returns a small message whole", () =>
     Effect.gen(function* () {
       const { queue, up } = yield* setUp(refused)

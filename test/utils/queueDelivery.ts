@@ -59,9 +59,9 @@ export const tryLater = new SmtpError.MailboxUnavailable({ text: "Mailbox busy, 
 
 /**
  * Our server on 127.0.0.1 (port 0, or `port`) as the queue's upstream, named upstream.test: RCPT
- * as `policy` says, every message accepted and kept.
+ * as `policy` says, every message accepted and kept; DSN offered unless `dsn` is false.
  */
-export const upstream = (policy: RcptPolicy = () => undefined, port = 0) =>
+export const upstream = (policy: RcptPolicy = () => undefined, port = 0, dsn = true) =>
   Effect.gen(function* () {
     const received = yield* Ref.make<ReadonlyArray<Received>>([])
     const rcpts = yield* Ref.make<ReadonlyArray<string>>([])
@@ -84,7 +84,7 @@ export const upstream = (policy: RcptPolicy = () => undefined, port = 0) =>
         })
     })
     const context = yield* Layer.build(
-      NodeSmtpServer.layer({ listen: `127.0.0.1:${port}`, hostname: "upstream.test", shutdownGrace: 0 }).pipe(
+      NodeSmtpServer.layer({ listen: `127.0.0.1:${port}`, hostname: "upstream.test", shutdownGrace: 0, dsn }).pipe(
         Layer.provide(Layer.succeed(MessageHandler.MessageHandler, handler))
       )
     )
