@@ -219,11 +219,11 @@ const recipientLine = (recipient: Recipient): string => {
 
 const humanText = (input: Input): string =>
   [
-    `This is the mail system at host ${input.reportingMta}.`,
+    `A report from the mail server at ${input.reportingMta}.`,
     "",
     ...intro(input, mainAction(input)),
     "",
-    "For further assistance, please send mail to postmaster.",
+    "Questions about it may go to postmaster at that host.",
     "",
     ...input.recipients.map(recipientLine),
     ""
