@@ -7,7 +7,7 @@
  *   last reply; `--json`: one JSON array of the messages;
  * - `queue show ID`: the envelope, every recipient's state and reply, the message's header;
  * - `queue flush` / `queue retry ID`: all messages / one due now (a running server's delivery
- *   takes them at its next look, within a second);
+ *   takes them at its next look, within a second, upstreams it found unreachable included);
  * - `queue delete ID` / `queue purge`: one message / every message removed.
  *
  * Each says what it did and exits 0; an id not in the queue, or a queue that cannot be opened,

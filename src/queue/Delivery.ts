@@ -57,11 +57,11 @@ interface Worker {
   readonly policy: Backoff.RetryPolicy
   readonly owner: string
   /**
-   * Routes whose upstream could not be reached, until when: their messages are left where they
-   * are meanwhile, untried and unwritten (Postfix's dead destinations), rather than each tried
-   * and deferred in turn.
+   * Routes whose upstream could not be reached, since and until when: their messages are left
+   * where they are meanwhile, untried and unwritten (Postfix's dead destinations), rather than
+   * each tried and deferred in turn. A flush (`queue flush`) after `since` ends it at once.
    */
-  readonly dead: Map<string, number>
+  readonly dead: Map<string, { readonly since: number; readonly until: number }>
   readonly deadMs: number
 }
 
@@ -75,7 +75,7 @@ const deliver = (worker: Worker, message: MailQueue.QueuedMessage) =>
         ? MailQueue.pending(message).map((r) => ({ index: r.index, state: "deferred" as const, reply: noRoute }))
         : yield* Attempt.run(queue, client, message, upstream)
     const now = yield* Clock.currentTimeMillis
-    if (Attempt.unreachable(outcomes)) worker.dead.set(message.route, now + worker.deadMs)
+    if (Attempt.unreachable(outcomes)) worker.dead.set(message.route, { since: now, until: now + worker.deadMs })
     const deferred = outcomes.filter((o) => o.state === "deferred")
     const next =
       deferred.length === 0
@@ -138,11 +138,21 @@ const notices = (
   )
 }
 
+// the dead routes whose time is up, or that a flush (of any process) has come after
+const reviveRoutes = (worker: Worker, now: number) =>
+  Effect.gen(function* () {
+    for (const [route, dead] of worker.dead) if (dead.until <= now) worker.dead.delete(route)
+    if (worker.dead.size === 0) return
+    const flushed = yield* Effect.orElseSucceed(worker.queue.flushedAt, () => undefined)
+    if (flushed === undefined) return
+    for (const [route, dead] of worker.dead) if (flushed >= dead.since) worker.dead.delete(route)
+  })
+
 // one round: claim what is due, deliver it; true when there may be more due at once
 const round = (worker: Worker, limit: number, leaseMs: number) =>
   Effect.gen(function* () {
     const now = yield* Clock.currentTimeMillis
-    for (const [route, until] of worker.dead) if (until <= now) worker.dead.delete(route)
+    yield* reviveRoutes(worker, now)
     const except = [...worker.dead.keys()]
     const due = yield* worker.queue.claim({ owner: worker.owner, now, limit, leaseMs, except })
     yield* Effect.forEach(due, (message) => deliver(worker, message), { concurrency: limit, discard: true })

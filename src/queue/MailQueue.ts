@@ -163,8 +163,14 @@ export interface Service {
   readonly list: Effect.Effect<ReadonlyArray<QueuedMessage>, QueueError>
   /** One message, if it is in the queue. */
   readonly get: (id: string) => Effect.Effect<QueuedMessage | undefined, QueueError>
-  /** Makes messages due now (one, or all with `undefined`): `postqueue -f`, `postqueue -i`. */
+  /**
+   * Makes messages due now (one, or all with `undefined`): `postqueue -f`, `postqueue -i`. The
+   * time is recorded (`flushedAt`), so that a running delivery tries again at once the upstreams
+   * it had found unreachable.
+   */
   readonly retry: (id: string | undefined, now: number) => Effect.Effect<number, QueueError>
+  /** When messages were last made due by `retry` (any process), if ever. */
+  readonly flushedAt: Effect.Effect<number | undefined, QueueError>
   /** Removes messages (one, or all with `undefined`): `postsuper -d`. */
   readonly remove: (id: string | undefined) => Effect.Effect<number, QueueError>
   readonly stats: Effect.Effect<Stats, QueueError>

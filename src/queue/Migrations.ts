@@ -54,6 +54,15 @@ const indexChunkAge = Effect.gen(function* () {
   yield* sql.unsafe(`CREATE INDEX smtpd_queue_chunks_age ON smtpd_queue_chunks (created_at)`)
 })
 
+// what the processes of one queue tell each other: `flushed`, when `retry` last made messages due
+const createControl = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.unsafe(`CREATE TABLE smtpd_queue_control (
+    name TEXT PRIMARY KEY,
+    value BIGINT NOT NULL
+  )`)
+})
+
 /**
  * Runs the migrations not yet applied.
  *
@@ -61,6 +70,10 @@ const indexChunkAge = Effect.gen(function* () {
  * @category constructors
  */
 export const run = Migrator.make({})({
-  loader: Migrator.fromRecord({ "1_create_queue": createQueue, "2_index_chunk_age": indexChunkAge }),
+  loader: Migrator.fromRecord({
+    "1_create_queue": createQueue,
+    "2_index_chunk_age": indexChunkAge,
+    "3_create_control": createControl
+  }),
   table: "effect_smtpd_migrations"
 })

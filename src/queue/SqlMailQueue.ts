@@ -79,6 +79,7 @@ export const makeWith = (options: Options) =>
       list: store.select(undefined).pipe(failed("list")),
       get: (id) => Effect.map(store.select(id), (found) => found[0]).pipe(failed("get")),
       retry: (id, now) => store.retry(id, now).pipe(failed("retry")),
+      flushedAt: store.flushedAt.pipe(failed("flushedAt")),
       remove: (id) => store.remove(id).pipe(failed("remove")),
       stats: store.stats.pipe(failed("stats")),
       sweep: (before) => store.sweep(before).pipe(failed("sweep")),
@@ -289,7 +290,16 @@ class SqlStore {
       id === undefined
         ? sql`UPDATE smtpd_queue SET next_attempt = ${now} RETURNING id`
         : sql`UPDATE smtpd_queue SET next_attempt = ${now} WHERE id = ${id} RETURNING id`
-    return Effect.map(rows, (changed) => changed.length)
+    const mark = sql`INSERT INTO smtpd_queue_control (name, value) VALUES ('flushed', ${now})
+      ON CONFLICT (name) DO UPDATE SET value = excluded.value`
+    return sql.withTransaction(Effect.flatMap(rows, (changed) => Effect.as(mark, changed.length)))
+  }
+
+  get flushedAt() {
+    return Effect.map(
+      this.sql<{ readonly value: unknown }>`SELECT value FROM smtpd_queue_control WHERE name = 'flushed'`,
+      (rows) => (rows[0] === undefined ? undefined : Number(rows[0].value))
+    )
   }
 
   remove(id: string | undefined) {

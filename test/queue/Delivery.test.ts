@@ -125,6 +125,26 @@ describe.skipIf(skipWithout("python3"))("Delivery", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.live("a flush (queue flush) tries an upstream found dead again at once, not when its pause ends", () =>
+    Effect.gen(function* () {
+      const queue = yield* Q.sqliteQueue
+      const port = yield* freePort
+      const quick = Backoff.make({ minBackoffMs: 100, maxBackoffMs: 100, lifetimeMs: 60_000 })
+      yield* Q.runDelivery(queue, { routes: { upstream: Q.routeTo(port) }, policy: quick, deadRoute: "1 minute" })
+      const id = yield* Q.enqueue(queue, { from: "sender@example.com", to: ["a@example.net"], body: Q.message("dead") })
+      yield* Q.waitFor(queue.get(id), (m) => (m?.attempts ?? 0) >= 1)
+      const up = yield* Q.upstream(undefined, port)
+      // due again after 100 ms, but its route is paused for a minute: untried
+      yield* Effect.sleep("700 millis")
+      expect(yield* up.received).toEqual([])
+      expect((yield* queue.get(id))?.attempts).toBe(1)
+      expect(yield* queue.retry(undefined, Date.now())).toBe(1)
+      const received = yield* Q.waitFor(up.received, (all) => all.length > 0)
+      expect(received.map((r) => r.rcptTos)).toEqual([["a@example.net"]])
+      expect(yield* queue.flushedAt).toBeGreaterThan(0)
+    }).pipe(Effect.scoped)
+  )
+
   it.live("a recipient still refused 450 at the end of the lifetime is bounced with 4.4.7", () =>
     Effect.gen(function* () {
       const short = Backoff.make({ minBackoffMs: 200, maxBackoffMs: 400, lifetimeMs: 1000 })

@@ -129,7 +129,12 @@ describe.skipIf(skipWithout("postgres"))("SqlMailQueue on PostgreSQL", () => {
         ])
         expect(yield* queue.stats).toMatchObject({ queued: 1, deferred: 1 })
         expect(yield* queue.claim({ owner: "w4", now: now + 70_000, limit: 10, leaseMs: 1 })).toEqual([])
+        expect(yield* queue.flushedAt).toBeUndefined()
         expect(yield* queue.retry(first, now + 70_000)).toBe(1)
+        // recorded for the delivery of every process (an upsert: the second replaces the first)
+        expect(yield* queue.flushedAt).toBe(now + 70_000)
+        expect(yield* queue.retry("no such id", now + 80_000)).toBe(0)
+        expect(yield* queue.flushedAt).toBe(now + 80_000)
         const due = yield* queue.claim({ owner: "w4", now: now + 70_000, limit: 10, leaseMs: 1000 })
         expect(due.map((m) => m.id)).toEqual([first])
         yield* queue.settle(first, "w4", {

@@ -42,6 +42,7 @@ const stubQueue = (pieces: Stream.Stream<Uint8Array, MailQueue.QueueError>, enqu
     list: unused,
     get: () => unused,
     retry: () => unused,
+    flushedAt: unused,
     remove: () => unused,
     stats: unused,
     sweep: () => unused,
