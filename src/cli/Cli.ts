@@ -22,10 +22,8 @@ import * as Cluster from "../node/Cluster.js"
 import * as ClusterAuthLimit from "../node/ClusterAuthLimit.js"
 import * as Listening from "../node/Listening.js"
 import * as MetricsEndpoint from "../node/MetricsEndpoint.js"
-import type * as NodeInbox from "../node/NodeInbox.js"
 import type * as NodeMailQueue from "../node/NodeMailQueue.js"
 import * as NodeSmtpServer from "../node/NodeSmtpServer.js"
-import type * as Inbox from "../inbox/Inbox.js"
 import type { MailQueue } from "../queue/MailQueue.js"
 import * as Metrics from "../server/Metrics.js"
 import * as MetricsText from "../server/MetricsText.js"
@@ -113,13 +111,13 @@ export const serve = (given: Parsed) =>
     const deadline = yield* commandDeadline(parsed)
     yield* checkMaxHops(parsed)
     if (parsed.stdio) return yield* serveStdio(parsed, deadline)
-    const handler = yield* handlerLayer(parsed)
     const listen =
       parsed.listen.length > 0 ? parsed.listen : [Option.getOrElse(parsed.localaddr, () => "localhost:8025")]
     const trust = yield* TrustFlags.resolve(parsed).pipe(Effect.mapError((message) => new UsageError({ message })))
     const workers = yield* workerCount(parsed, listen)
     const queueing = yield* Queueing.layer(parsed, workers)
-    const inboxing = yield* Inboxing.layer(parsed, workers)
+    // the inbox (and its web server) for --class Inbox, started before the SMTP listener
+    const handler = yield* handlerLayer(parsed, yield* Inboxing.layer(parsed, workers))
     const metrics = Option.getOrUndefined(parsed.metrics)
     if (metrics !== undefined && parseAddress(metrics) === undefined) {
       return yield* new UsageError({ message: `--metrics must be host:port, got ${metrics}` })
@@ -155,7 +153,7 @@ export const serve = (given: Parsed) =>
       maxMessageSize: yield* advertisedSize(parsed),
       commandDeadline: deadline
     }).pipe(
-      Layer.provide(withInbox(withQueue(handler, queueing), inboxing)),
+      Layer.provide(withQueue(handler, queueing)),
       Layer.provide(trust.authenticator ?? Layer.empty),
       // the tracer under all of it: the sessions' spans, and the relay's upstream commands
       Layer.provide(otlp === undefined ? Layer.empty : Tracing.layer(otlp, version))
@@ -205,12 +203,6 @@ const withQueue = <E>(
   handler: Layer.Layer<MessageHandler, E>,
   queueing: Layer.Layer<MailQueue, NodeMailQueue.QueueOpenError> | undefined
 ) => (queueing === undefined ? handler : handler.pipe(Layer.provide(queueing)))
-
-// the inbox (and its web server) for --class Inbox, started before the SMTP listener
-const withInbox = <E>(
-  handler: Layer.Layer<MessageHandler, E>,
-  inboxing: Layer.Layer<Inbox.Inbox, NodeInbox.InboxOpenError> | undefined
-) => (inboxing === undefined ? handler : handler.pipe(Layer.provide(inboxing)))
 
 const stderrLogger = Logger.layer([Logger.withConsoleError(Logger.formatLogFmt), Logger.tracerLogger])
 

@@ -10,6 +10,8 @@ import * as Option from "effect/Option"
 import type * as SmtpClient from "../client/SmtpClient.js"
 import type * as TlsLevel from "../client/TlsLevel.js"
 import type { MessageHandler } from "../handler/MessageHandler.js"
+import type * as Inbox from "../inbox/Inbox.js"
+import type { InboxOpenError } from "../node/NodeInbox.js"
 import * as Debugging from "../handlers/Debugging.js"
 import * as Maildir from "../handlers/Maildir.js"
 import * as Received from "../handlers/Received.js"
@@ -125,14 +127,16 @@ const routerLayer = (parsed: Parsed, file: string) =>
   })
 
 /**
- * The message handler `--class` names, with what its flags give it.
+ * The message handler `--class` names, with what its flags give it; `inbox` is where
+ * `--class Inbox` stores (Inboxing's).
  *
  * @since 0.1.0
  * @category constructors
  */
 export const handlerLayer = (
-  parsed: Parsed
-): Effect.Effect<Layer.Layer<MessageHandler, ConfigError>, UsageError, FileSystem.FileSystem> => {
+  parsed: Parsed,
+  inbox?: Layer.Layer<Inbox.Inbox, InboxOpenError> | undefined
+): Effect.Effect<Layer.Layer<MessageHandler, ConfigError | InboxOpenError>, UsageError, FileSystem.FileSystem> => {
   switch (parsed.handlerClass) {
     case "DebuggingServer":
       return Effect.succeed(Debugging.layer({ format: parsed.format }))
@@ -155,10 +159,11 @@ export const handlerLayer = (
         onSome: (file) => routerLayer(parsed, file)
       })
     case "Inbox":
-      // loaded only here (as Inboxing loads the rest); the Inbox it stores into comes from Inboxing
+      // the handler loaded only here, as Inboxing loads the inbox it stores into
+      if (inbox === undefined) return Effect.fail(new UsageError({ message: "--class Inbox needs its inbox" }))
       return Effect.map(
         Effect.promise(() => import("../inbox/InboxHandler.js")),
-        (InboxHandler) => InboxHandler.layer as unknown as Layer.Layer<MessageHandler, ConfigError>
+        (InboxHandler) => InboxHandler.layer.pipe(Layer.provide(inbox))
       )
   }
 }

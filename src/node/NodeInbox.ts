@@ -28,7 +28,7 @@ import * as Http from "node:http"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as ErrorText from "../internal/ErrorText.js"
-import type * as Inbox from "../inbox/Inbox.js"
+import * as Inbox from "../inbox/Inbox.js"
 import * as InboxApi from "../inbox/InboxApi.js"
 import * as InboxWeb from "../inbox/InboxWeb.js"
 import * as SqlInbox from "../inbox/SqlInbox.js"
@@ -63,11 +63,12 @@ export const layer = (options: Options = {}): Layer.Layer<Inbox.Inbox, InboxOpen
   SqlInbox.layer({ parse: NodeMimeParser.parse, max: options.max, version: options.version }).pipe(
     Layer.provide(SqliteClient.layer({ filename: options.file ?? ":memory:" })),
     Layer.catchCause((cause) =>
-      Layer.effectDiscard(
+      Layer.effect(
+        Inbox.Inbox,
         Effect.fail(new InboxOpenError({ message: `cannot open the inbox: ${ErrorText.oneLine(cause)}` }))
       )
     )
-  ) as Layer.Layer<Inbox.Inbox, InboxOpenError>
+  )
 
 const here = Path.dirname(fileURLToPath(import.meta.url))
 
@@ -169,5 +170,5 @@ export const web = (options: {
         )
       )
     )
-  ) as Layer.Layer<never, InboxOpenError, Inbox.Inbox>
+  )
 }
