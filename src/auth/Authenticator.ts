@@ -13,6 +13,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type { SessionInfo } from "../handler/SessionInfo.js"
 import type * as Sasl from "../protocol/Sasl.js"
+import type * as SmtpError from "../protocol/SmtpError.js"
 import * as Passwords from "./Passwords.js"
 
 /**
@@ -22,8 +23,14 @@ import * as Passwords from "./Passwords.js"
 export interface Service {
   /** The mechanisms it can check, in the order offered (CRAM-MD5 only if it knows passwords). */
   readonly mechanisms: ReadonlyArray<Sasl.Mechanism>
-  /** The authenticated identity, or none when the credentials are wrong. */
-  readonly authenticate: (credentials: Sasl.Credentials, session: SessionInfo) => Effect.Effect<Option.Option<string>>
+  /**
+   * The authenticated identity, or none when the credentials are wrong; or a failure with the
+   * reply to give instead (a temporary failure, say), not counted as a failed attempt.
+   */
+  readonly authenticate: (
+    credentials: Sasl.Credentials,
+    session: SessionInfo
+  ) => Effect.Effect<Option.Option<string>, SmtpError.SmtpError>
 }
 
 /**

@@ -117,7 +117,9 @@ export const serve = (given: Parsed) =>
     const workers = yield* workerCount(parsed, listen)
     const queueing = yield* Queueing.layer(parsed, workers)
     // the inbox (and its web server) for --class Inbox, started before the SMTP listener
-    const handler = yield* handlerLayer(parsed, yield* Inboxing.layer(parsed, workers))
+    const inboxing = yield* Inboxing.layer(parsed, workers)
+    const handler = yield* handlerLayer(parsed, inboxing)
+    const authenticator = Inboxing.authenticator(trust.authenticator, inboxing)
     const metrics = Option.getOrUndefined(parsed.metrics)
     if (metrics !== undefined && parseAddress(metrics) === undefined) {
       return yield* new UsageError({ message: `--metrics must be host:port, got ${metrics}` })
@@ -154,7 +156,7 @@ export const serve = (given: Parsed) =>
       commandDeadline: deadline
     }).pipe(
       Layer.provide(withQueue(handler, queueing)),
-      Layer.provide(trust.authenticator ?? Layer.empty),
+      Layer.provide(authenticator ?? Layer.empty),
       // the tracer under all of it: the sessions' spans, and the relay's upstream commands
       Layer.provide(otlp === undefined ? Layer.empty : Tracing.layer(otlp, version))
     )

@@ -10,6 +10,7 @@ import * as Option from "effect/Option"
 import type * as SmtpClient from "../client/SmtpClient.js"
 import type * as TlsLevel from "../client/TlsLevel.js"
 import type { MessageHandler } from "../handler/MessageHandler.js"
+import type * as Chaos from "../inbox/Chaos.js"
 import type * as Inbox from "../inbox/Inbox.js"
 import type { InboxOpenError } from "../node/NodeInbox.js"
 import * as Debugging from "../handlers/Debugging.js"
@@ -135,7 +136,7 @@ const routerLayer = (parsed: Parsed, file: string) =>
  */
 export const handlerLayer = (
   parsed: Parsed,
-  inbox?: Layer.Layer<Inbox.Inbox, InboxOpenError> | undefined
+  inbox?: Layer.Layer<Inbox.Inbox | Chaos.Chaos, InboxOpenError> | undefined
 ): Effect.Effect<Layer.Layer<MessageHandler, ConfigError | InboxOpenError>, UsageError, FileSystem.FileSystem> => {
   switch (parsed.handlerClass) {
     case "DebuggingServer":

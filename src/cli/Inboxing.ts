@@ -10,6 +10,8 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import type * as Authenticator from "../auth/Authenticator.js"
+import * as Chaos from "../inbox/Chaos.js"
 import type * as Inbox from "../inbox/Inbox.js"
 import type * as NodeInbox from "../node/NodeInbox.js"
 import { type Parsed, UsageError, version } from "./Options.js"
@@ -23,7 +25,7 @@ import { type Parsed, UsageError, version } from "./Options.js"
 export const layer = (
   parsed: Parsed,
   workers: number
-): Effect.Effect<Layer.Layer<Inbox.Inbox, NodeInbox.InboxOpenError> | undefined, UsageError> =>
+): Effect.Effect<Layer.Layer<Inbox.Inbox | Chaos.Chaos, NodeInbox.InboxOpenError> | undefined, UsageError> =>
   Effect.gen(function* () {
     if (parsed.handlerClass !== "Inbox") return undefined
     if (parsed.inboxMax < 1)
@@ -36,7 +38,7 @@ export const layer = (
       return yield* new UsageError({ message: "--class Inbox is one process: drop --workers" })
     }
     const file = Option.getOrUndefined(parsed.inbox)
-    const inbox = NodeInbox.layer({ file, max: parsed.inboxMax, version })
+    const inbox = NodeInbox.layer({ file, max: parsed.inboxMax, version, chaos: parsed.enableChaos })
     const web = NodeInbox.web({
       listen: parsed.web,
       database: file ?? ":memory:",
@@ -45,3 +47,18 @@ export const layer = (
     })
     return Layer.provideMerge(web, inbox)
   })
+
+/**
+ * The server's authenticator, with the inbox's `Authentication` chaos trigger in front when there
+ * is an inbox (the trigger fires only once chaos is enabled and set).
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const authenticator = <E>(
+  authenticator: Layer.Layer<Authenticator.Authenticator, E> | undefined,
+  inbox: Layer.Layer<Inbox.Inbox | Chaos.Chaos, NodeInbox.InboxOpenError> | undefined
+): Layer.Layer<Authenticator.Authenticator, E | NodeInbox.InboxOpenError> | undefined =>
+  authenticator === undefined || inbox === undefined
+    ? authenticator
+    : Chaos.guardAuthentication.pipe(Layer.provide(Layer.merge(authenticator, inbox)))

@@ -172,6 +172,13 @@ export const options = {
       "Where --class Inbox serves the web inbox and Mailpit's API v1: host:port (default localhost:8026)."
     )
   ),
+  enableChaos: Flag.Boolean("enable-chaos").pipe(
+    fallback(Config.Boolean(env("enable-chaos"))),
+    Flag.withDefault(false),
+    Flag.withDescription(
+      "Let --class Inbox's chaos triggers be set through its API (PUT /api/v1/chaos), as Mailpit's --enable-chaos."
+    )
+  ),
   retryMin: Flag.Int("retry-min").pipe(
     fallback(Config.Int(env("retry-min"))),
     Flag.withDefault(300),

@@ -1,7 +1,7 @@
 /**
  * Mailpit's HTTP API v1 over the `Inbox`, on Effect's HTTP router: the message list and search
  * with paging, a message, its headers, raw source and parts, read status, deletion, server
- * information, tags, and sending a message through the API. Field names and status codes as Mailpit
+ * information, tags, sending a message through the API, and the chaos triggers. Field names and status codes as Mailpit
  * publishes them, so that its client libraries and test plugins work unchanged; errors are
  * `{"Error": "…"}` with a 4xx status.
  *
@@ -11,6 +11,8 @@ import * as Effect from "effect/Effect"
 import * as HttpRouter from "effect/http/HttpRouter"
 import type * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
+import * as Result from "effect/Result"
+import * as Chaos from "./Chaos.js"
 import * as Inbox from "./Inbox.js"
 import * as InboxMessage from "./InboxMessage.js"
 import * as InboxSend from "./InboxSend.js"
@@ -195,14 +197,35 @@ const info = (version: string, database: string) =>
     })
   })
 
-const webui = HttpServerResponse.jsonUnsafe({
-  Label: "",
-  MessageRelay: { Enabled: false, SMTPServer: "", ReturnPath: "", AllowedRecipients: "", BlockedRecipients: "" },
-  SpamAssassin: false,
-  ChaosEnabled: false,
-  DuplicatesIgnored: false,
-  HideDeleteAllButton: false
+const webui = Effect.map(Effect.service(Chaos.Chaos), (chaos) =>
+  HttpServerResponse.jsonUnsafe({
+    Label: "",
+    MessageRelay: { Enabled: false, SMTPServer: "", ReturnPath: "", AllowedRecipients: "", BlockedRecipients: "" },
+    SpamAssassin: false,
+    ChaosEnabled: chaos.enabled,
+    DuplicatesIgnored: false,
+    HideDeleteAllButton: false
+  })
+)
+
+const chaosOff = error(400, "Chaos is not enabled")
+
+// GET /api/v1/chaos: the triggers; PUT sets them (those not given are turned off)
+const chaos = Effect.gen(function* () {
+  const service = yield* Chaos.Chaos
+  return service.enabled ? HttpServerResponse.jsonUnsafe(yield* service.triggers) : chaosOff
 })
+
+const setChaos = (request: HttpServerRequest.HttpServerRequest) =>
+  Effect.gen(function* () {
+    const service = yield* Chaos.Chaos
+    if (!service.enabled) return chaosOff
+    const body = yield* bodyOf(request)
+    if (body === undefined) return error(400, "the body must be a JSON object of triggers")
+    const parsed = Chaos.parse(body)
+    if (Result.isFailure(parsed)) return error(400, parsed.failure)
+    return HttpServerResponse.jsonUnsafe(yield* service.set(parsed.success))
+  })
 
 const tags = Effect.gen(function* () {
   const stats = yield* (yield* Inbox.Inbox).stats
@@ -276,6 +299,8 @@ export const routes = (options: { readonly version: string; readonly database: s
     HttpRouter.route("GET", "/api/v1/message/:id/part/:part", guarded(part)),
     HttpRouter.route("GET", "/api/v1/info", guarded(info(options.version, options.database))),
     HttpRouter.route("GET", "/api/v1/webui", webui),
+    HttpRouter.route("GET", "/api/v1/chaos", chaos),
+    HttpRouter.route("PUT", "/api/v1/chaos", (request) => guarded(setChaos(request))),
     HttpRouter.route("GET", "/api/v1/tags", guarded(tags)),
     HttpRouter.route("PUT", "/api/v1/tags", (request) => guarded(setTags(request))),
     HttpRouter.route("PUT", "/api/v1/tags/:tag", (request) => guarded(renameTag(request))),

@@ -1,7 +1,8 @@
 /**
  * The message handler of `-c Inbox`: each message read whole (the server's SIZE bounds it),
  * parsed and kept in the `Inbox`; the client's 250 names its id. A store that fails answers
- * `451 4.3.0`, so the client tries again.
+ * `451 4.3.0`, so the client tries again. With chaos enabled, MAIL and RCPT fail as its
+ * triggers say (only then do they have hooks: a hook costs each command a turn of the session).
  *
  * @since 0.2.0
  */
@@ -11,6 +12,7 @@ import * as Message from "../handler/Message.js"
 import * as MessageHandler from "../handler/MessageHandler.js"
 import * as Reply from "../protocol/Reply.js"
 import * as SmtpError from "../protocol/SmtpError.js"
+import * as Chaos from "./Chaos.js"
 import * as Inbox from "./Inbox.js"
 import * as ErrorText from "../internal/ErrorText.js"
 
@@ -24,10 +26,16 @@ const unavailable = new SmtpError.Custom({
  * @since 0.2.0
  * @category layers
  */
-export const layer: Layer.Layer<MessageHandler.MessageHandler, never, Inbox.Inbox> = Layer.effect(
+export const layer: Layer.Layer<MessageHandler.MessageHandler, never, Inbox.Inbox | Chaos.Chaos> = Layer.effect(
   MessageHandler.MessageHandler,
-  Effect.map(Effect.service(Inbox.Inbox), (inbox) =>
-    MessageHandler.make({
+  Effect.gen(function* () {
+    const inbox = yield* Inbox.Inbox
+    const chaos = yield* Chaos.Chaos
+    const triggers: MessageHandler.Hooks = chaos.enabled
+      ? { mail: () => chaos.roll("Sender"), rcpt: () => chaos.roll("Recipient") }
+      : {}
+    return MessageHandler.make({
+      ...triggers,
       data: (_session, message) =>
         Message.bytes(message).pipe(
           Effect.flatMap((raw) =>
@@ -42,5 +50,5 @@ export const layer: Layer.Layer<MessageHandler.MessageHandler, never, Inbox.Inbo
           )
         )
     })
-  )
+  })
 )

@@ -13,6 +13,7 @@ import type * as Authenticator from "../auth/Authenticator.js"
 import type { SessionInfo } from "../handler/SessionInfo.js"
 import * as Reply from "../protocol/Reply.js"
 import * as Sasl from "../protocol/Sasl.js"
+import * as SmtpError from "../protocol/SmtpError.js"
 import type { AuthRateLimit } from "../server/AuthRateLimit.js"
 import * as Metrics from "../server/Metrics.js"
 
@@ -77,6 +78,7 @@ export const exchange = <E>(options: {
           onSome: (identity): Outcome => ({ _tag: "Authenticated", identity })
         })
       ),
+      Effect.catch((error) => Effect.succeed<Outcome>({ _tag: "Reply", reply: SmtpError.reply(error) })),
       Effect.catchDefect((defect) =>
         Effect.as(Effect.logError("authenticator failed", defect), { _tag: "Reply", reply: temporaryFailure } as const)
       ),

@@ -28,6 +28,7 @@ import * as Http from "node:http"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as ErrorText from "../internal/ErrorText.js"
+import * as Chaos from "../inbox/Chaos.js"
 import * as Inbox from "../inbox/Inbox.js"
 import * as InboxApi from "../inbox/InboxApi.js"
 import * as InboxWeb from "../inbox/InboxWeb.js"
@@ -53,13 +54,17 @@ export interface Options {
   readonly max?: number | undefined
   /** The version that `/api/v1/info` and the `stats` events report (default none). */
   readonly version?: string | undefined
+  /** Mailpit's chaos triggers may be set (`--enable-chaos`; default off). */
+  readonly chaos?: boolean | undefined
 }
 
 /**
+ * The inbox, and its chaos triggers (`Chaos`, enabled or not).
+ *
  * @since 0.2.0
  * @category layers
  */
-export const layer = (options: Options = {}): Layer.Layer<Inbox.Inbox, InboxOpenError> =>
+export const layer = (options: Options = {}): Layer.Layer<Inbox.Inbox | Chaos.Chaos, InboxOpenError> =>
   SqlInbox.layer({ parse: NodeMimeParser.parse, max: options.max, version: options.version }).pipe(
     Layer.provide(SqliteClient.layer({ filename: options.file ?? ":memory:" })),
     Layer.catchCause((cause) =>
@@ -67,7 +72,8 @@ export const layer = (options: Options = {}): Layer.Layer<Inbox.Inbox, InboxOpen
         Inbox.Inbox,
         Effect.fail(new InboxOpenError({ message: `cannot open the inbox: ${ErrorText.oneLine(cause)}` }))
       )
-    )
+    ),
+    Layer.merge(Chaos.layer(options.chaos ?? false))
   )
 
 const here = Path.dirname(fileURLToPath(import.meta.url))
@@ -141,7 +147,7 @@ export const web = (options: {
   /** As the inbox's own (`layer`). */
   readonly version?: string | undefined
   readonly onListening?: ((url: string) => Effect.Effect<void>) | undefined
-}): Layer.Layer<never, InboxOpenError, Inbox.Inbox> => {
+}): Layer.Layer<never, InboxOpenError, Inbox.Inbox | Chaos.Chaos> => {
   const address = parseListen(options.listen ?? "localhost:8026")
   if (address === undefined)
     return Layer.effectDiscard(Effect.fail(new InboxOpenError({ message: `--web: not host:port: ${options.listen}` })))

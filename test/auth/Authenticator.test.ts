@@ -56,9 +56,9 @@ const cramMd5 = (user: string, password: string, nonce = "4711.1700000000"): Sas
 const authenticate = (service: Authenticator.Service, credentials: Sasl.Credentials) =>
   service.authenticate(credentials, session)
 
-const withService = <A, E>(
+const withService = <A, E, E2>(
   layer: Layer.Layer<Authenticator.Authenticator, E>,
-  use: (service: Authenticator.Service) => Effect.Effect<A>
+  use: (service: Authenticator.Service) => Effect.Effect<A, E2>
 ) => Effect.flatMap(Authenticator.Authenticator, use).pipe(Effect.provide(layer))
 
 const tempFile = (content: string) => {
