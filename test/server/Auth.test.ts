@@ -2,7 +2,7 @@
 // client drives it, the refusals that come before any exchange, the delay before each 535 and
 // the close after too many, what the trace may show, and relaying for authenticated clients.
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Stream } from "effect"
+import { Effect, Fiber, Layer, Option, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import * as Crypto from "node:crypto"
 import * as Authenticator from "../../src/auth/Authenticator.js"
@@ -13,6 +13,7 @@ import type { SessionInfo } from "../../src/handler/SessionInfo.js"
 import * as Recording from "../../src/handlers/Recording.js"
 import * as Relay from "../../src/handlers/Relay.js"
 import * as Reply from "../../src/protocol/Reply.js"
+import * as SmtpError from "../../src/protocol/SmtpError.js"
 import type * as ServerConfig from "../../src/server/ServerConfig.js"
 import { SmtpTest } from "../../src/testing/index.js"
 import type { TestClient } from "../../src/testing/TestTransport.js"
@@ -182,6 +183,26 @@ describe("AUTH exchanges that go wrong", () => {
       expect(code(yield* command(client, `AUTH PLAIN ${alicePlain}`))).toBe("235 2.7.0")
     }).pipe(Effect.provide(Layer.merge(Recording.layer, users)))
   )
+
+  it.effect("an Authenticator that fails with an SmtpError: that reply, not a failed attempt (no delay, no close)", () => {
+    let calls = 0
+    const storeDown = Layer.succeed(Authenticator.Authenticator, {
+      mechanisms: ["PLAIN"],
+      authenticate: () =>
+        ++calls <= 3
+          ? Effect.fail(new SmtpError.Custom({ code: 454, enhanced: "4.7.0", text: "User store unavailable" }))
+          : Effect.succeed(Option.some("alice"))
+    })
+    return Effect.gen(function* () {
+      const { client } = yield* session()
+      for (let i = 0; i < 3; i++) {
+        const reply = yield* command(client, `AUTH PLAIN ${alicePlain}`)
+        expect([code(reply), reply.lines]).toEqual(["454 4.7.0", ["User store unavailable"]])
+      }
+      // three failed attempts would have closed the connection: these were not
+      expect(code(yield* command(client, `AUTH PLAIN ${alicePlain}`))).toBe("235 2.7.0")
+    }).pipe(Effect.provide(Layer.merge(Recording.layer, storeDown)))
+  })
 
   it.effect("an answer that is not base64: 501 5.5.2, and the session goes on", () =>
     Effect.gen(function* () {
