@@ -184,25 +184,28 @@ describe("AUTH exchanges that go wrong", () => {
     }).pipe(Effect.provide(Layer.merge(Recording.layer, users)))
   )
 
-  it.effect("an Authenticator that fails with an SmtpError: that reply, not a failed attempt (no delay, no close)", () => {
-    let calls = 0
-    const storeDown = Layer.succeed(Authenticator.Authenticator, {
-      mechanisms: ["PLAIN"],
-      authenticate: () =>
-        ++calls <= 3
-          ? Effect.fail(new SmtpError.Custom({ code: 454, enhanced: "4.7.0", text: "User store unavailable" }))
-          : Effect.succeed(Option.some("alice"))
-    })
-    return Effect.gen(function* () {
-      const { client } = yield* session()
-      for (let i = 0; i < 3; i++) {
-        const reply = yield* command(client, `AUTH PLAIN ${alicePlain}`)
-        expect([code(reply), reply.lines]).toEqual(["454 4.7.0", ["User store unavailable"]])
-      }
-      // three failed attempts would have closed the connection: these were not
-      expect(code(yield* command(client, `AUTH PLAIN ${alicePlain}`))).toBe("235 2.7.0")
-    }).pipe(Effect.provide(Layer.merge(Recording.layer, storeDown)))
-  })
+  it.effect(
+    "an Authenticator that fails with an SmtpError: that reply, not a failed attempt (no delay, no close)",
+    () => {
+      let calls = 0
+      const storeDown = Layer.succeed(Authenticator.Authenticator, {
+        mechanisms: ["PLAIN"],
+        authenticate: () =>
+          ++calls <= 3
+            ? Effect.fail(new SmtpError.Custom({ code: 454, enhanced: "4.7.0", text: "User store unavailable" }))
+            : Effect.succeed(Option.some("alice"))
+      })
+      return Effect.gen(function* () {
+        const { client } = yield* session()
+        for (let i = 0; i < 3; i++) {
+          const reply = yield* command(client, `AUTH PLAIN ${alicePlain}`)
+          expect([code(reply), reply.lines]).toEqual(["454 4.7.0", ["User store unavailable"]])
+        }
+        // three failed attempts would have closed the connection: these were not
+        expect(code(yield* command(client, `AUTH PLAIN ${alicePlain}`))).toBe("235 2.7.0")
+      }).pipe(Effect.provide(Layer.merge(Recording.layer, storeDown)))
+    }
+  )
 
   it.effect("an answer that is not base64: 501 5.5.2, and the session goes on", () =>
     Effect.gen(function* () {
