@@ -36,10 +36,14 @@ export const layer: Layer.Layer<MessageHandler.MessageHandler, never, Inbox.Inbo
       : {}
     return MessageHandler.make({
       ...triggers,
-      data: (_session, message) =>
+      data: (session, message) =>
         Message.bytes(message).pipe(
           Effect.flatMap((raw) =>
-            inbox.store(raw, { mailFrom: Message.mailFrom(message), recipients: Message.rcptTos(message) })
+            inbox.store(raw, {
+              mailFrom: Message.mailFrom(message),
+              recipients: Message.rcptTos(message),
+              ...(session.auth === undefined ? {} : { username: session.auth })
+            })
           ),
           Effect.map((summary) => Reply.make(250, "2.0.0", `Ok: stored as ${summary.ID}`)),
           Effect.catchTag("InboxError", (error) =>

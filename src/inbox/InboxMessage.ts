@@ -68,6 +68,8 @@ export interface Parsed {
 export interface Envelope {
   readonly mailFrom: string
   readonly recipients: ReadonlyArray<string>
+  /** The identity the client authenticated as (AUTH), if it did: Mailpit's `Username`. */
+  readonly username?: string | undefined
 }
 
 /**
@@ -221,7 +223,7 @@ export const summary = (stored: Stored): Summary => {
     ReplyTo: parsed.replyTo,
     Subject: parsed.subject,
     Created: new Date(stored.created).toISOString(),
-    Username: "",
+    Username: stored.envelope?.username ?? "",
     Tags: parsed.tags,
     Size: stored.size,
     Attachments: parsed.attachments.length,
@@ -249,7 +251,7 @@ export const message = (stored: Stored): Message => {
     ListUnsubscribe: listUnsubscribe(parsed.headers),
     Date: new Date(parsed.date ?? stored.created).toISOString(),
     Tags: parsed.tags,
-    Username: "",
+    Username: stored.envelope?.username ?? "",
     Text: parsed.text,
     HTML: parsed.html,
     Size: stored.size,
