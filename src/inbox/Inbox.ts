@@ -77,6 +77,8 @@ export interface Stats {
   readonly total: number
   readonly unread: number
   readonly tags: Readonly<Record<string, number>>
+  /** Messages deleted since the inbox opened (through the API, or the oldest past the limit). */
+  readonly deleted: number
 }
 
 /**

@@ -11,7 +11,9 @@ import * as Effect from "effect/Effect"
 import * as HttpRouter from "effect/http/HttpRouter"
 import type * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
+import * as Metric from "effect/Metric"
 import * as Result from "effect/Result"
+import * as Metrics from "../server/Metrics.js"
 import * as Chaos from "./Chaos.js"
 import * as Inbox from "./Inbox.js"
 import * as InboxMessage from "./InboxMessage.js"
@@ -188,10 +190,12 @@ const info = (version: string, database: string) =>
       RuntimeStats: {
         Uptime: Math.round(process.uptime()),
         Memory: process.memoryUsage().rss,
-        MessagesDeleted: 0,
-        SMTPAccepted: 0,
-        SMTPAcceptedSize: 0,
-        SMTPRejected: 0,
+        MessagesDeleted: stats.deleted,
+        // the server's own counters: this process's SMTP sessions
+        SMTPAccepted: (yield* Metric.value(Metrics.messagesAccepted)).count,
+        SMTPAcceptedSize: (yield* Metric.value(Metrics.messageSize)).sum,
+        SMTPRejected: (yield* Metric.value(Metrics.messagesRejected)).count,
+        // duplicates are kept, never ignored
         SMTPIgnored: 0
       }
     })

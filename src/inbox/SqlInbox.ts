@@ -122,6 +122,8 @@ class SqlStore {
   // A change is published at once; the counts (a `stats` event) at most every 250 ms, as
   // Mailpit does: counting after every message of a burst would cost a scan each.
   private statsDue = false
+  // messages deleted since the inbox opened (Mailpit's RuntimeStats.MessagesDeleted)
+  private deleted = 0
 
   private publish(events: ReadonlyArray<Inbox.Event>) {
     return Effect.andThen(PubSub.publishAll(this.pubsub, events), this.scheduleStats)
@@ -153,6 +155,7 @@ class SqlStore {
 
   store(raw: Uint8Array, parsed: InboxMessage.Parsed, envelope: InboxMessage.Envelope | undefined) {
     const { max, sql } = this
+    const self = this
     const { row, summary } = InboxRows.rowOf(raw, parsed, envelope)
     return Effect.gen(function* () {
       const pruned = yield* sql.withTransaction(
@@ -169,6 +172,7 @@ class SqlStore {
           return old.length
         })
       )
+      self.deleted += pruned
       return { summary, pruned }
     }).pipe(
       Effect.tap(({ pruned, summary }) =>
@@ -287,6 +291,7 @@ class SqlStore {
           ? [{ Type: "truncate", Data: null }]
           : ids.map((row) => ({ Type: "delete", Data: { ID: row.id } }) as const)
       )
+      self.deleted += ids.length
       return ids.length
     })
   }
@@ -316,6 +321,10 @@ class SqlStore {
   }
 
   get stats() {
-    return Effect.map(Effect.all([this.counts, this.tags]), ([counts, tags]) => ({ ...counts, tags }))
+    return Effect.map(Effect.all([this.counts, this.tags]), ([counts, tags]) => ({
+      ...counts,
+      tags,
+      deleted: this.deleted
+    }))
   }
 }

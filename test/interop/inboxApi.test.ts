@@ -199,6 +199,12 @@ describe("the inbox's changes through the API", () => {
         const page = yield* listed(inbox, 6)
         const id = (subject: string) => bySubject(page, subject).ID
         expect(yield* info(inbox)).toMatchObject({ Messages: 6, Unread: 6 })
+        // the server's own counts: six taken over SMTP, their bytes, none refused or deleted yet
+        const bytes = page.messages.reduce((sum, m) => sum + m.Size, 0)
+        const runtime = (deleted: number) => ({
+          RuntimeStats: { SMTPAccepted: 6, SMTPAcceptedSize: bytes, SMTPRejected: 0, MessagesDeleted: deleted }
+        })
+        expect(yield* info(inbox)).toMatchObject(runtime(0))
 
         const put = (json: unknown) => request(inbox.web, "/api/v1/messages", { method: "PUT", json })
         const marked = yield* put({ IDs: [id("kept 2"), id("kept 3")], Read: true })
@@ -243,12 +249,12 @@ describe("the inbox's changes through the API", () => {
         })
         expect([bySearch.status, bySearch.text]).toEqual([200, "ok"])
         expect(subjects(yield* list(inbox))).toEqual(["kept 4", "kept 3", "kept 2"])
-        expect(yield* info(inbox)).toMatchObject({ Messages: 3, Unread: 3 })
+        expect(yield* info(inbox)).toMatchObject({ Messages: 3, Unread: 3, ...runtime(3) })
         // no body: all
         const cleared = yield* request(inbox.web, "/api/v1/messages", { method: "DELETE" })
         expect([cleared.status, cleared.text]).toEqual([200, "ok"])
         expect(yield* list(inbox)).toMatchObject({ total: 0, unread: 0, messages_count: 0, count: 0, messages: [] })
-        expect(yield* info(inbox)).toMatchObject({ Messages: 0, Unread: 0 })
+        expect(yield* info(inbox)).toMatchObject({ Messages: 0, Unread: 0, ...runtime(6) })
         const noLatest = yield* request(inbox.web, "/api/v1/message/latest")
         expectError(noLatest, 404)
       }),
@@ -358,7 +364,12 @@ describe("the inbox's changes through the API", () => {
         const page = yield* list(inbox)
         expect(page).toMatchObject({ total: 3, unread: 3, messages_count: 3, count: 3 })
         expect(subjects(page)).toEqual(["retained 4", "retained 3", "retained 2"])
-        expect(yield* info(inbox)).toMatchObject({ Messages: 3, Unread: 3 })
+        // the two oldest pruned: deleted, as Mailpit counts them
+        expect(yield* info(inbox)).toMatchObject({
+          Messages: 3,
+          Unread: 3,
+          RuntimeStats: { MessagesDeleted: 2, SMTPAccepted: 5 }
+        })
         expect(yield* Effect.map(search(inbox, "retained"), subjects)).toEqual([
           "retained 4",
           "retained 3",
