@@ -49,7 +49,8 @@ export interface Page {
 export type Selection =
   | { readonly _tag: "All" }
   | { readonly _tag: "Ids"; readonly ids: ReadonlyArray<string> }
-  | { readonly _tag: "Search"; readonly query: string }
+  /** `timeZone`: the IANA zone of the query's dates (Mailpit's `tz`). */
+  | { readonly _tag: "Search"; readonly query: string; readonly timeZone?: string | undefined }
 
 /**
  * What changed, for live views: Mailpit's websocket events.
@@ -88,11 +89,15 @@ export interface Stats {
 export interface Service {
   /** Parses and keeps a message; the oldest beyond the limit go. */
   readonly store: (raw: Uint8Array, envelope?: InboxMessage.Envelope) => Effect.Effect<InboxMessage.Summary, InboxError>
-  /** Newest first; with a query, only the messages matching it (Mailpit's search syntax). */
+  /**
+   * Newest first; with a query, only the messages matching it (Mailpit's search syntax, its
+   * dates in `timeZone` when given).
+   */
   readonly list: (options: {
     readonly start: number
     readonly limit: number
     readonly query?: string | undefined
+    readonly timeZone?: string | undefined
   }) => Effect.Effect<Page, InboxError>
   /** A message (`latest`: the newest), undefined when there is none. */
   readonly get: (id: string) => Effect.Effect<InboxMessage.Stored | undefined, InboxError>

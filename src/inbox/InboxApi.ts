@@ -18,6 +18,7 @@ import * as Chaos from "./Chaos.js"
 import * as Inbox from "./Inbox.js"
 import * as InboxMessage from "./InboxMessage.js"
 import * as InboxSend from "./InboxSend.js"
+import * as Search from "./Search.js"
 
 /**
  * A 4xx answer: `{"Error": message}`.
@@ -82,6 +83,15 @@ const idsOf = (body: Record<string, unknown>): ReadonlyArray<string> | undefined
 }
 
 // the list, or with `search` the messages matching its `query`
+// `tz`, the zone of a search's dates: undefined when absent, null when it names none
+const timeZoneOf = (params: URLSearchParams): string | undefined | null => {
+  const tz = params.get("tz")?.trim() ?? ""
+  if (tz === "") return undefined
+  return Search.isTimeZone(tz) ? tz : null
+}
+
+const badTimeZone = error(400, "tz must be a time zone such as Pacific/Auckland")
+
 const list = (request: HttpServerRequest.HttpServerRequest, search: boolean) =>
   Effect.gen(function* () {
     const inbox = yield* Inbox.Inbox
@@ -91,7 +101,9 @@ const list = (request: HttpServerRequest.HttpServerRequest, search: boolean) =>
     if (search) {
       const q = (params.get("query") ?? "").trim()
       if (q === "") return error(400, "Error: no search query")
-      return pageJson(yield* inbox.list({ ...page, query: q }))
+      const timeZone = timeZoneOf(params)
+      if (timeZone === null) return badTimeZone
+      return pageJson(yield* inbox.list({ ...page, query: q, timeZone }))
     }
     return pageJson(yield* inbox.list(page))
   })
@@ -124,9 +136,12 @@ const remove = (request: HttpServerRequest.HttpServerRequest) =>
 const removeSearch = (request: HttpServerRequest.HttpServerRequest) =>
   Effect.gen(function* () {
     const inbox = yield* Inbox.Inbox
-    const q = (query(request).get("query") ?? "").trim()
+    const params = query(request)
+    const q = (params.get("query") ?? "").trim()
     if (q === "") return error(400, "Error: no search query")
-    yield* inbox.remove({ _tag: "Search", query: q })
+    const timeZone = timeZoneOf(params)
+    if (timeZone === null) return badTimeZone
+    yield* inbox.remove({ _tag: "Search", query: q, timeZone })
     return ok
   })
 

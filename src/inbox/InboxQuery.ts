@@ -51,8 +51,8 @@ const condition = (sql: SqlClient.SqlClient, term: Search.Term): Statement.Fragm
  * @since 0.2.0
  * @category constructors
  */
-export const where = (sql: SqlClient.SqlClient, query: string): Statement.Fragment => {
-  const terms = Search.parse(query)
+export const where = (sql: SqlClient.SqlClient, query: string, timeZone?: string | undefined): Statement.Fragment => {
+  const terms = Search.parse(query, timeZone)
   if (terms.length === 0) return sql`1 = 1`
   return sql.and(
     terms.map((term) => (term.negated ? sql`NOT (${condition(sql, term)})` : sql`(${condition(sql, term)})`))
@@ -72,6 +72,6 @@ export const selected = (sql: SqlClient.SqlClient, selection: Inbox.Selection): 
     case "Ids":
       return selection.ids.length === 0 ? sql`1 = 0` : sql.in("id", selection.ids)
     case "Search":
-      return where(sql, selection.query)
+      return where(sql, selection.query, selection.timeZone)
   }
 }

@@ -65,10 +65,53 @@ const tokens = (query: string): Array<string> => {
   return out
 }
 
-// a date as Mailpit takes it (2024-01-31, or anything Date parses); undefined when it is none
-const dateOf = (value: string): number | undefined => {
+// `utc` (a wall-clock time written as if in UTC) less the offset of `timeZone` then
+const offsetMs = (timeZone: string, utc: number): number => {
+  const parts = new Intl.DateTimeFormat("en-US", {
+    timeZone,
+    hourCycle: "h23",
+    year: "numeric",
+    month: "numeric",
+    day: "numeric",
+    hour: "numeric",
+    minute: "numeric",
+    second: "numeric"
+  }).formatToParts(utc)
+  const part = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0)
+  const wall = Date.UTC(part("year"), part("month") - 1, part("day"), part("hour"), part("minute"), part("second"))
+  return wall - Math.floor(utc / 1000) * 1000
+}
+
+const wallClock = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?$/
+
+// a date as Mailpit takes it (2024-01-31, or anything Date parses); a date or date and time
+// without a zone is in `timeZone` when one is given (Mailpit's `tz`); undefined when it is none
+const dateOf = (value: string, timeZone: string | undefined): number | undefined => {
+  const wall = timeZone === undefined ? null : wallClock.exec(value)
+  if (wall !== null && timeZone !== undefined) {
+    const [y, mo, d, h, mi, se] = wall.slice(1).map((part) => (part === undefined ? 0 : Number(part)))
+    const utc = Date.UTC(y!, mo! - 1, d!, h!, mi!, se!)
+    // the zone's offset at that moment (twice: the first guess may sit across a DST change)
+    const first = utc - offsetMs(timeZone, utc)
+    return utc - offsetMs(timeZone, first)
+  }
   const at = Date.parse(value)
   return Number.isNaN(at) ? undefined : at
+}
+
+/**
+ * Is `timeZone` an IANA time zone this runtime knows (`Pacific/Auckland`, `UTC`)?
+ *
+ * @since 0.2.0
+ * @category predicates
+ */
+export const isTimeZone = (timeZone: string): boolean => {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone })
+    return true
+  } catch {
+    return false
+  }
 }
 
 // 1024, 10k, 10kb, 1.5m, 2MB -> bytes
@@ -79,7 +122,7 @@ const sizeOf = (value: string): number | undefined => {
   return Math.round(Number(match[1]) * (unit.startsWith("m") ? 1024 * 1024 : unit.startsWith("k") ? 1024 : 1))
 }
 
-const termOf = (token: string): Term | undefined => {
+const termOf = (token: string, timeZone: string | undefined): Term | undefined => {
   const negated = token.length > 1 && (token.startsWith("-") || token.startsWith("!"))
   const body = negated ? token.slice(1) : token
   const colon = body.indexOf(":")
@@ -96,7 +139,7 @@ const termOf = (token: string): Term | undefined => {
     return bytes === undefined ? undefined : { _tag: "Size", larger: name === "larger", bytes, negated }
   }
   if (name === "before" || name === "after") {
-    const at = dateOf(value)
+    const at = dateOf(value, timeZone)
     return at === undefined ? undefined : { _tag: "Date", before: name === "before", at, negated }
   }
   if (fields.has(name)) {
@@ -110,13 +153,13 @@ const termOf = (token: string): Term | undefined => {
 
 /**
  * The terms of `query`; all must hold. Terms that mean nothing (an empty `from:`, a date that
- * is none) are left out.
+ * is none) are left out. Dates without a zone are in `timeZone` when given (an IANA name).
  *
  * @since 0.2.0
  * @category parsing
  */
-export const parse = (query: string): ReadonlyArray<Term> =>
+export const parse = (query: string, timeZone?: string | undefined): ReadonlyArray<Term> =>
   tokens(query).flatMap((token) => {
-    const term = termOf(token)
+    const term = termOf(token, timeZone)
     return term === undefined ? [] : [term]
   })

@@ -190,9 +190,14 @@ class SqlStore {
     )
   }
 
-  list(page: { readonly start: number; readonly limit: number; readonly query?: string | undefined }) {
+  list(page: {
+    readonly start: number
+    readonly limit: number
+    readonly query?: string | undefined
+    readonly timeZone?: string | undefined
+  }) {
     const { sql } = this
-    const where = InboxQuery.where(sql, page.query ?? "")
+    const where = InboxQuery.where(sql, page.query ?? "", page.timeZone)
     const self = this
     return Effect.gen(function* () {
       const { total, unread } = yield* self.counts

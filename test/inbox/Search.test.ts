@@ -29,6 +29,23 @@ describe("Search.parse", () => {
     ])
   })
 
+  it("reads dates without a zone in `tz` (Mailpit's search parameter), across DST changes", () => {
+    const at = (query: string, tz?: string) => (Search.parse(query, tz)[0] as { readonly at: number }).at
+    // NZDT (+13) in January, CEST (+2) in July, EST (-5) in December
+    expect(at("before:2026-01-31", "Pacific/Auckland")).toBe(Date.parse("2026-01-30T11:00:00Z"))
+    expect(at("after:2026-07-01T10:00", "Europe/Berlin")).toBe(Date.parse("2026-07-01T08:00:00Z"))
+    expect(at("after:2026-12-24T18:30:15", "America/New_York")).toBe(Date.parse("2026-12-24T23:30:15Z"))
+    // the day Berlin moves to summer time: before the change +1, after it +2
+    expect(at("after:2026-03-29T01:30", "Europe/Berlin")).toBe(Date.parse("2026-03-29T00:30:00Z"))
+    expect(at("after:2026-03-29T04:00", "Europe/Berlin")).toBe(Date.parse("2026-03-29T02:00:00Z"))
+    expect(at("before:2026-01-31", "UTC")).toBe(Date.parse("2026-01-31T00:00:00Z"))
+    // a date with its own zone keeps it; without tz, as before
+    expect(at("before:2026-01-31T00:00:00Z", "Pacific/Auckland")).toBe(Date.parse("2026-01-31T00:00:00Z"))
+    expect(at("before:2026-01-31")).toBe(Date.parse("2026-01-31"))
+    expect(Search.isTimeZone("Pacific/Auckland")).toBe(true)
+    expect(Search.isTimeZone("Mars/Olympus_Mons")).toBe(false)
+  })
+
   it("leaves out what means nothing: empty fields, dates that are none, a lone dash", () => {
     expect(Search.parse("from: before:someday   -  ")).toEqual([])
     expect(Search.parse("")).toEqual([])

@@ -94,6 +94,21 @@ describe("the inbox's search", () => {
         expect((yield* search(inbox, "after:2000-01-01")).messages_count).toBe(16)
         expect((yield* search(inbox, "before:2000-01-01")).messages_count).toBe(0)
         expect((yield* search(inbox, "-before:2000-01-01 subject:invoice")).messages_count).toBe(1)
+        // `tz`: a date without a zone is in that zone (Mailpit's parameter); tomorrow (UTC) begins
+        // 14 hours earlier at UTC+14 (Etc/GMT-14) and 12 hours later at UTC-12 (Etc/GMT+12)
+        const created = Date.parse(bySubject(yield* list(inbox), "Lunch plans").Created)
+        const tomorrow = new Date(created + 86_400_000).toISOString().slice(0, 10)
+        const midnight = Date.parse(`${tomorrow}T00:00:00Z`)
+        const before = (tz: string) =>
+          search(inbox, `before:${tomorrow} subject:lunch`, `&tz=${encodeURIComponent(tz)}`)
+        expect((yield* before("Etc/GMT+12")).messages_count).toBe(2)
+        expect((yield* before("Etc/GMT-14")).messages_count).toBe(created < midnight - 14 * 3_600_000 ? 2 : 0)
+        // today (UTC) at UTC-12 ends at noon UTC; without tz at midnight, before any message
+        const today = new Date(created).toISOString().slice(0, 10)
+        const todayAt = (tz: string) => search(inbox, `before:${today} subject:lunch`, tz === "" ? "" : `&tz=${tz}`)
+        expect((yield* todayAt("")).messages_count).toBe(0)
+        expect((yield* todayAt("Etc%2FGMT%2B12")).messages_count).toBe(created < midnight - 12 * 3_600_000 ? 2 : 0)
+        expectError(yield* request(inbox.web, "/api/v1/search?query=lunch&tz=Nowhere%2FLand"), 400)
 
         // read and unread
         expect((yield* search(inbox, "is:unread")).messages_count).toBe(16)
