@@ -14,7 +14,39 @@ import type * as Authenticator from "../auth/Authenticator.js"
 import * as Chaos from "../inbox/Chaos.js"
 import type * as Inbox from "../inbox/Inbox.js"
 import type * as NodeInbox from "../node/NodeInbox.js"
+import type * as FileSystem from "effect/FileSystem"
+import * as Address from "../protocol/Address.js"
+import { upstreamOf } from "./Handlers.js"
 import { type Parsed, UsageError, version } from "./Options.js"
+import * as UpstreamAddress from "./UpstreamAddress.js"
+
+// --release-to and what goes with it: where and how messages are released, if anywhere
+const releaseOptions = (parsed: Parsed) =>
+  Effect.gen(function* () {
+    const to = Option.getOrUndefined(parsed.releaseTo)
+    const allowed = Option.getOrUndefined(parsed.releaseAllowed)
+    const returnPath = Option.getOrUndefined(parsed.releaseReturnPath)
+    if (to === undefined) {
+      if (allowed !== undefined || returnPath !== undefined) {
+        return yield* new UsageError({ message: "--release-allowed and --release-return-path need --release-to" })
+      }
+      return undefined
+    }
+    if (UpstreamAddress.parse(to) === undefined) {
+      return yield* new UsageError({ message: `--release-to must be ${UpstreamAddress.expected}, got ${to}` })
+    }
+    let pattern: RegExp | undefined = undefined
+    try {
+      pattern = allowed === undefined ? undefined : new RegExp(allowed, "i")
+    } catch {
+      return yield* new UsageError({ message: `--release-allowed is not a regular expression: ${allowed}` })
+    }
+    if (returnPath !== undefined && returnPath !== "" && !Address.isMailbox(returnPath)) {
+      return yield* new UsageError({ message: `--release-return-path must be an address, got ${returnPath}` })
+    }
+    const upstream = yield* upstreamOf(parsed, to)
+    return { upstream, allowed: pattern, returnPath }
+  })
 
 /**
  * The inbox and its web server when the class is Inbox; `undefined` otherwise.
@@ -25,7 +57,11 @@ import { type Parsed, UsageError, version } from "./Options.js"
 export const layer = (
   parsed: Parsed,
   workers: number
-): Effect.Effect<Layer.Layer<Inbox.Inbox | Chaos.Chaos, NodeInbox.InboxOpenError> | undefined, UsageError> =>
+): Effect.Effect<
+  Layer.Layer<Inbox.Inbox | Chaos.Chaos, NodeInbox.InboxOpenError> | undefined,
+  UsageError,
+  FileSystem.FileSystem
+> =>
   Effect.gen(function* () {
     if (parsed.handlerClass !== "Inbox") return undefined
     if (parsed.inboxMax < 1)
@@ -38,7 +74,8 @@ export const layer = (
       return yield* new UsageError({ message: "--class Inbox is one process: drop --workers" })
     }
     const file = Option.getOrUndefined(parsed.inbox)
-    const inbox = NodeInbox.layer({ file, max: parsed.inboxMax, version, chaos: parsed.enableChaos })
+    const release = yield* releaseOptions(parsed)
+    const inbox = NodeInbox.layer({ file, max: parsed.inboxMax, version, chaos: parsed.enableChaos, release })
     const web = NodeInbox.web({
       listen: parsed.web,
       database: file ?? ":memory:",

@@ -172,6 +172,23 @@ export const options = {
       "Where --class Inbox serves the web inbox and Mailpit's API v1: host:port (default localhost:8026)."
     )
   ),
+  releaseTo: Flag.String("release-to").pipe(
+    fallback(Config.String(env("release-to"))),
+    Flag.optional,
+    Flag.withDescription(
+      "host:port of the SMTP server --class Inbox releases messages through (POST /api/v1/message/ID/release; its TLS and login as --upstream-tls, --upstream-user)."
+    )
+  ),
+  releaseAllowed: Flag.String("release-allowed").pipe(
+    fallback(Config.String(env("release-allowed"))),
+    Flag.optional,
+    Flag.withDescription("A regular expression a recipient must match to be released to (default: any).")
+  ),
+  releaseReturnPath: Flag.String("release-return-path").pipe(
+    fallback(Config.String(env("release-return-path"))),
+    Flag.optional,
+    Flag.withDescription("The envelope sender of released messages (default: the one each came with).")
+  ),
   enableChaos: Flag.Boolean("enable-chaos").pipe(
     fallback(Config.Boolean(env("enable-chaos"))),
     Flag.withDefault(false),

@@ -1,9 +1,9 @@
 /**
  * Mailpit's HTTP API v1 over the `Inbox`, on Effect's HTTP router: the message list and search
  * with paging, a message, its headers, raw source and parts, read status, deletion, server
- * information, tags, sending a message through the API, and the chaos triggers. Field names and status codes as Mailpit
- * publishes them, so that its client libraries and test plugins work unchanged; errors are
- * `{"Error": "…"}` with a 4xx status.
+ * information, tags, sending a message through the API, releasing one, and the chaos triggers.
+ * Field names and status codes as Mailpit publishes them, so that its client libraries and test
+ * plugins work unchanged; errors are `{"Error": "…"}` with a 4xx status.
  *
  * @since 0.2.0
  */
@@ -18,6 +18,7 @@ import * as Chaos from "./Chaos.js"
 import * as Inbox from "./Inbox.js"
 import * as InboxMessage from "./InboxMessage.js"
 import * as InboxSend from "./InboxSend.js"
+import * as Release from "./Release.js"
 import * as Search from "./Search.js"
 
 /**
@@ -216,16 +217,47 @@ const info = (version: string, database: string) =>
     })
   })
 
-const webui = Effect.map(Effect.service(Chaos.Chaos), (chaos) =>
-  HttpServerResponse.jsonUnsafe({
+const webui = Effect.gen(function* () {
+  const chaos = yield* Chaos.Chaos
+  const relay = (yield* Release.Release).settings
+  return HttpServerResponse.jsonUnsafe({
     Label: "",
-    MessageRelay: { Enabled: false, SMTPServer: "", ReturnPath: "", AllowedRecipients: "", BlockedRecipients: "" },
+    MessageRelay: {
+      Enabled: relay !== undefined,
+      SMTPServer: relay?.server ?? "",
+      ReturnPath: relay?.returnPath ?? "",
+      AllowedRecipients: relay?.allowed ?? "",
+      BlockedRecipients: ""
+    },
     SpamAssassin: false,
     ChaosEnabled: chaos.enabled,
     DuplicatesIgnored: false,
     HideDeleteAllButton: false
   })
-)
+})
+
+// POST /api/v1/message/{ID}/release {"To": [...]}: the message sent on, as it is, through the
+// release server; its sender the one it came with (or the From address)
+const release = (request: HttpServerRequest.HttpServerRequest) =>
+  Effect.gen(function* () {
+    const service = yield* Release.Release
+    if (service.settings === undefined) return error(400, "message release is not enabled (--release-to)")
+    const inbox = yield* Inbox.Inbox
+    const id = yield* idParam
+    const stored = yield* inbox.get(id)
+    const raw = stored === undefined ? undefined : yield* inbox.raw(stored.id)
+    if (stored === undefined || raw === undefined) return notFound
+    const body = yield* bodyOf(request)
+    const to = body?.["to"]
+    if (!Array.isArray(to) || !to.every((address) => typeof address === "string")) {
+      return error(400, 'the body must be {"To": ["address", ...]}')
+    }
+    const mailFrom = stored.envelope?.mailFrom ?? stored.parsed.from?.Address ?? ""
+    return yield* service.send(raw, mailFrom, to).pipe(
+      Effect.as(ok),
+      Effect.catch((refused) => Effect.succeed(error(400, refused.message)))
+    )
+  })
 
 const chaosOff = error(400, "Chaos is not enabled")
 
@@ -316,6 +348,7 @@ export const routes = (options: { readonly version: string; readonly database: s
     HttpRouter.route("GET", "/api/v1/message/:id/headers", guarded(headers)),
     HttpRouter.route("GET", "/api/v1/message/:id/raw", (request) => guarded(raw(request))),
     HttpRouter.route("GET", "/api/v1/message/:id/part/:part", guarded(part)),
+    HttpRouter.route("POST", "/api/v1/message/:id/release", (request) => guarded(release(request))),
     HttpRouter.route("GET", "/api/v1/info", guarded(info(options.version, options.database))),
     HttpRouter.route("GET", "/api/v1/webui", webui),
     HttpRouter.route("GET", "/api/v1/chaos", chaos),

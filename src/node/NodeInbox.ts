@@ -15,6 +15,7 @@
  */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as NodeSmtpClient from "./NodeSmtpClient.js"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as HttpRouter from "effect/http/HttpRouter"
@@ -30,6 +31,7 @@ import { fileURLToPath } from "node:url"
 import * as ErrorText from "../internal/ErrorText.js"
 import * as Chaos from "../inbox/Chaos.js"
 import * as Inbox from "../inbox/Inbox.js"
+import * as Release from "../inbox/Release.js"
 import * as InboxApi from "../inbox/InboxApi.js"
 import * as InboxWeb from "../inbox/InboxWeb.js"
 import * as SqlInbox from "../inbox/SqlInbox.js"
@@ -56,15 +58,19 @@ export interface Options {
   readonly version?: string | undefined
   /** Mailpit's chaos triggers may be set (`--enable-chaos`; default off). */
   readonly chaos?: boolean | undefined
+  /** Where messages are released to (`--release-to`; default: releasing is off). */
+  readonly release?: Release.Options | undefined
 }
 
 /**
- * The inbox, and its chaos triggers (`Chaos`, enabled or not).
+ * The inbox, its chaos triggers (`Chaos`, enabled or not) and its release (on or off).
  *
  * @since 0.2.0
  * @category layers
  */
-export const layer = (options: Options = {}): Layer.Layer<Inbox.Inbox | Chaos.Chaos, InboxOpenError> =>
+export const layer = (
+  options: Options = {}
+): Layer.Layer<Inbox.Inbox | Chaos.Chaos | Release.Release, InboxOpenError> =>
   SqlInbox.layer({ parse: NodeMimeParser.parse, max: options.max, version: options.version }).pipe(
     Layer.provide(SqliteClient.layer({ filename: options.file ?? ":memory:" })),
     Layer.catchCause((cause) =>
@@ -73,7 +79,12 @@ export const layer = (options: Options = {}): Layer.Layer<Inbox.Inbox | Chaos.Ch
         Effect.fail(new InboxOpenError({ message: `cannot open the inbox: ${ErrorText.oneLine(cause)}` }))
       )
     ),
-    Layer.merge(Chaos.layer(options.chaos ?? false))
+    Layer.merge(Chaos.layer(options.chaos ?? false)),
+    Layer.merge(
+      options.release === undefined
+        ? Release.off
+        : Release.layer(options.release).pipe(Layer.provide(NodeSmtpClient.layer))
+    )
   )
 
 const here = Path.dirname(fileURLToPath(import.meta.url))
@@ -147,7 +158,7 @@ export const web = (options: {
   /** As the inbox's own (`layer`). */
   readonly version?: string | undefined
   readonly onListening?: ((url: string) => Effect.Effect<void>) | undefined
-}): Layer.Layer<never, InboxOpenError, Inbox.Inbox | Chaos.Chaos> => {
+}): Layer.Layer<never, InboxOpenError, Inbox.Inbox | Chaos.Chaos | Release.Release> => {
   const address = parseListen(options.listen ?? "localhost:8026")
   if (address === undefined)
     return Layer.effectDiscard(Effect.fail(new InboxOpenError({ message: `--web: not host:port: ${options.listen}` })))

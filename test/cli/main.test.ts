@@ -75,7 +75,37 @@ describe("effect-smtpd command", () => {
         [["-c", "Sink", "--require-auth", "127.0.0.1:0"], "--require-auth needs --auth-users"],
         [["-c", "Sink", "--auth-users", routes, "127.0.0.1:0"], "--auth-users needs --tls-cert/--tls-key"],
         [["-c", "Sink", "--auth-users", users, "--auth-insecure", "127.0.0.1:0"], ":2:"],
-        [["-c", "Sink", "--tls-cert", routes, "--tls-key", routes, "127.0.0.1:0"], "TLS"]
+        [["-c", "Sink", "--tls-cert", routes, "--tls-key", routes, "127.0.0.1:0"], "TLS"],
+        [["-c", "Inbox", "--web", "127.0.0.1:0", "--release-allowed", "x", "127.0.0.1:0"], "need --release-to"],
+        [["-c", "Inbox", "--web", "127.0.0.1:0", "--release-to", "nowhere", "127.0.0.1:0"], "--release-to must be"],
+        [
+          [
+            "-c",
+            "Inbox",
+            "--web",
+            "127.0.0.1:0",
+            "--release-to",
+            "127.0.0.1:25",
+            "--release-allowed",
+            "(",
+            "127.0.0.1:0"
+          ],
+          "--release-allowed is not a regular expression"
+        ],
+        [
+          [
+            "-c",
+            "Inbox",
+            "--web",
+            "127.0.0.1:0",
+            "--release-to",
+            "127.0.0.1:25",
+            "--release-return-path",
+            "no",
+            "127.0.0.1:0"
+          ],
+          "--release-return-path must be an address"
+        ]
       ]
       const results = await runAll(cases.map(([args]) => args))
       for (const [i, [args, message]] of cases.entries()) {
