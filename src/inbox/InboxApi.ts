@@ -1,9 +1,9 @@
 /**
  * Mailpit's HTTP API v1 over the `Inbox`, on Effect's HTTP router: the message list and search
  * with paging, a message, its headers, raw source and parts, read status, deletion, server
- * information, tags, sending a message through the API, releasing one, and the chaos triggers.
- * Field names and status codes as Mailpit publishes them, so that its client libraries and test
- * plugins work unchanged; errors are `{"Error": "…"}` with a 4xx status.
+ * information, tags, sending a message through the API, releasing one, checking its links, and
+ * the chaos triggers. Field names and status codes as Mailpit publishes them, so that its client
+ * libraries and test plugins work unchanged; errors are `{"Error": "…"}` with a 4xx status.
  *
  * @since 0.2.0
  */
@@ -18,6 +18,7 @@ import * as Chaos from "./Chaos.js"
 import * as Inbox from "./Inbox.js"
 import * as InboxMessage from "./InboxMessage.js"
 import * as InboxSend from "./InboxSend.js"
+import * as LinkCheck from "./LinkCheck.js"
 import * as Release from "./Release.js"
 import * as Search from "./Search.js"
 
@@ -236,6 +237,15 @@ const webui = Effect.gen(function* () {
   })
 })
 
+// GET /api/v1/message/{ID}/link-check?follow=true: each link asked for, on demand
+const linkCheck = (request: HttpServerRequest.HttpServerRequest) =>
+  Effect.gen(function* () {
+    const stored = yield* (yield* Inbox.Inbox).get(yield* idParam)
+    if (stored === undefined) return notFound
+    const follow = query(request).get("follow") === "true"
+    return HttpServerResponse.jsonUnsafe(yield* LinkCheck.check(LinkCheck.links(stored.parsed), follow))
+  })
+
 // POST /api/v1/message/{ID}/release {"To": [...]}: the message sent on, as it is, through the
 // release server; its sender the one it came with (or the From address)
 const release = (request: HttpServerRequest.HttpServerRequest) =>
@@ -349,6 +359,7 @@ export const routes = (options: { readonly version: string; readonly database: s
     HttpRouter.route("GET", "/api/v1/message/:id/raw", (request) => guarded(raw(request))),
     HttpRouter.route("GET", "/api/v1/message/:id/part/:part", guarded(part)),
     HttpRouter.route("POST", "/api/v1/message/:id/release", (request) => guarded(release(request))),
+    HttpRouter.route("GET", "/api/v1/message/:id/link-check", (request) => guarded(linkCheck(request))),
     HttpRouter.route("GET", "/api/v1/info", guarded(info(options.version, options.database))),
     HttpRouter.route("GET", "/api/v1/webui", webui),
     HttpRouter.route("GET", "/api/v1/chaos", chaos),

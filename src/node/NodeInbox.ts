@@ -15,6 +15,7 @@
  */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as FetchHttpClient from "effect/http/FetchHttpClient"
 import * as NodeSmtpClient from "./NodeSmtpClient.js"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -178,6 +179,8 @@ export const web = (options: {
   return HttpRouter.serve(Layer.merge(app, notFound), { disableLogger: true, disableListenLog: true }).pipe(
     Layer.merge(announce),
     Layer.provide(NodeHttpServer.layer(() => Http.createServer(), { port: address.port, host: address.host })),
+    // the link check's requests
+    Layer.provide(FetchHttpClient.layer),
     Layer.catchCause((cause) =>
       Layer.effectDiscard(
         Effect.fail(
