@@ -55,7 +55,8 @@ const isWeb = (url: string) => {
  */
 export const links = (message: { readonly html: string; readonly text: string }): ReadonlyArray<string> => {
   const found: Array<string> = []
-  for (const match of message.html.matchAll(attributes)) found.push(unescape((match[1] ?? match[2] ?? match[3]!).trim()))
+  for (const match of message.html.matchAll(attributes))
+    found.push(unescape((match[1] ?? match[2] ?? match[3]!).trim()))
   // a sentence's full stop or comma after a URL is not part of it
   for (const match of message.text.matchAll(bare)) found.push(match[0].replace(/[.,;:!?]+$/, ""))
   return [...new Set(found.filter(isWeb))]
@@ -96,7 +97,9 @@ const ask = (client: HttpClient.HttpClient, url: string): Effect.Effect<Link> =>
       Effect.scoped
     )
   return status(HttpClientRequest.head(url)).pipe(
-    Effect.flatMap((code) => (code === 405 || code === 501 ? status(HttpClientRequest.get(url)) : Effect.succeed(code))),
+    Effect.flatMap((code) =>
+      code === 405 || code === 501 ? status(HttpClientRequest.get(url)) : Effect.succeed(code)
+    ),
     Effect.timeoutOrElse({ duration: "10 seconds", orElse: () => Effect.fail("timed out" as const) }),
     Effect.match({
       onFailure: (why) => ({ URL: url, StatusCode: 0, Status: why === "timed out" ? why : "no answer" }),
@@ -112,7 +115,10 @@ const ask = (client: HttpClient.HttpClient, url: string): Effect.Effect<Link> =>
  * @since 0.2.0
  * @category constructors
  */
-export const check = (urls: ReadonlyArray<string>, follow: boolean): Effect.Effect<Report, never, HttpClient.HttpClient> =>
+export const check = (
+  urls: ReadonlyArray<string>,
+  follow: boolean
+): Effect.Effect<Report, never, HttpClient.HttpClient> =>
   Effect.gen(function* () {
     const base = yield* HttpClient.HttpClient
     const client = follow ? HttpClient.followRedirects(base, 10) : base
