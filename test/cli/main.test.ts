@@ -66,6 +66,14 @@ describe("effect-smtpd command", () => {
       // line 2 has no colon: the error names the line, never its text
       const users = Path.join(dir, "users")
       Fs.writeFileSync(users, "alice:secret\nbob-without-password\n")
+      const inbox = (...flags: ReadonlyArray<string>) => [
+        "-c",
+        "Inbox",
+        "--web",
+        "127.0.0.1:0",
+        ...flags,
+        "127.0.0.1:0"
+      ]
       const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
         [["-c", "Router", "127.0.0.1:0"], "--class Router needs --routes FILE"],
         [["-c", "Router", "--routes", routes, "127.0.0.1:0"], "line 3: routes[0].deliver.relay: expected host:port"],
@@ -76,34 +84,14 @@ describe("effect-smtpd command", () => {
         [["-c", "Sink", "--auth-users", routes, "127.0.0.1:0"], "--auth-users needs --tls-cert/--tls-key"],
         [["-c", "Sink", "--auth-users", users, "--auth-insecure", "127.0.0.1:0"], ":2:"],
         [["-c", "Sink", "--tls-cert", routes, "--tls-key", routes, "127.0.0.1:0"], "TLS"],
-        [["-c", "Inbox", "--web", "127.0.0.1:0", "--release-allowed", "x", "127.0.0.1:0"], "need --release-to"],
-        [["-c", "Inbox", "--web", "127.0.0.1:0", "--release-to", "nowhere", "127.0.0.1:0"], "--release-to must be"],
+        [inbox("--release-allowed", "x"), "need --release-to"],
+        [inbox("--release-to", "nowhere"), "--release-to must be"],
         [
-          [
-            "-c",
-            "Inbox",
-            "--web",
-            "127.0.0.1:0",
-            "--release-to",
-            "127.0.0.1:25",
-            "--release-allowed",
-            "(",
-            "127.0.0.1:0"
-          ],
+          inbox("--release-to", "127.0.0.1:25", "--release-allowed", "("),
           "--release-allowed is not a regular expression"
         ],
         [
-          [
-            "-c",
-            "Inbox",
-            "--web",
-            "127.0.0.1:0",
-            "--release-to",
-            "127.0.0.1:25",
-            "--release-return-path",
-            "no",
-            "127.0.0.1:0"
-          ],
+          inbox("--release-to", "127.0.0.1:25", "--release-return-path", "no"),
           "--release-return-path must be an address"
         ]
       ]

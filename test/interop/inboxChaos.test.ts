@@ -5,9 +5,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { MailpitClient } from "mailpit-api"
-import * as Fs from "node:fs"
-import * as Os from "node:os"
-import * as Path from "node:path"
 import { builtCommand } from "../utils/command.js"
 import { expectError, listed } from "../utils/inboxMail.js"
 import { inboxProcess } from "../utils/inboxProcess.js"
@@ -16,36 +13,9 @@ import * as RawClient from "../utils/rawClient.js"
 const main = builtCommand()
 const call = <A>(f: () => Promise<A>) => Effect.promise(f)
 
-const usersFile = Effect.acquireRelease(
-  Effect.sync(() => {
-    const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-smtpd-chaos-"))
-    Fs.writeFileSync(Path.join(dir, "users"), "ann:secret\n")
-    return dir
-  }),
-  (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
-).pipe(Effect.map((dir) => Path.join(dir, "users")))
-
-// one transaction's replies: AUTH PLAIN ann/secret (when `auth`), MAIL, RCPT
-const transaction = (port: number, auth: boolean) =>
-  Effect.scoped(
-    Effect.gen(function* () {
-      const client = yield* RawClient.connect("127.0.0.1", port)
-      yield* client.status
-      yield* client.write("EHLO client.example\r\n")
-      yield* client.reply
-      const said: Array<string> = []
-      if (auth) {
-        yield* client.write(`AUTH PLAIN ${Buffer.from("\0ann\0secret").toString("base64")}\r\n`)
-        said.push(yield* client.status)
-      }
-      yield* client.write("MAIL FROM:<app@example.com>\r\n")
-      said.push(yield* client.status)
-      yield* client.write("RCPT TO:<ann@example.net>\r\n")
-      said.push(yield* client.status)
-      yield* client.write("QUIT\r\n")
-      return said
-    })
-  )
+const ann = { user: "ann", password: "secret" }
+// one transaction's replies: AUTH PLAIN as ann (when `auth`), MAIL, RCPT
+const transaction = (port: number, auth: boolean) => RawClient.transaction(port, { auth: auth ? ann : undefined })
 
 const request = (web: string, method: string, body?: unknown) =>
   Effect.promise(async () => {
@@ -66,7 +36,7 @@ describe("the inbox's chaos triggers (Mailpit's --enable-chaos)", () => {
     "set through the API, they fail MAIL, RCPT and AUTH with their codes; left out, they are off",
     () =>
       Effect.gen(function* () {
-        const users = yield* usersFile
+        const users = yield* RawClient.usersFile("ann:secret\n")
         const inbox = yield* inboxProcess(main, ["--enable-chaos", "--auth-users", users, "--auth-insecure"])
         const mailpit = new MailpitClient(inbox.web)
         expect((yield* call(() => mailpit.getConfiguration())).ChaosEnabled).toBe(true)

@@ -1,7 +1,10 @@
 // A raw SMTP client over node:net, for tests that drive the server byte by byte.
 import { Effect } from "effect"
 import type { Scope } from "effect"
+import * as Fs from "node:fs"
 import * as Net from "node:net"
+import * as Os from "node:os"
+import * as Path from "node:path"
 
 export interface RawClient {
   /** Writes text as is (latin1). */
@@ -63,5 +66,54 @@ export const connect = (host: string, port: number): Effect.Effect<RawClient, Er
         }),
         unread: () => buffer
       }
+    })
+  )
+
+/**
+ * One transaction on a new connection: EHLO, AUTH PLAIN when `auth` is given, MAIL, RCPT and,
+ * with `data`, the message; the last line of each reply after EHLO's, in order. Stops at the
+ * first reply that refuses MAIL or the recipient (no DATA after it).
+ */
+export const transaction = (
+  port: number,
+  options: {
+    readonly auth?: { readonly user: string; readonly password: string } | undefined
+    readonly from?: string
+    readonly to?: string
+    readonly data?: string | undefined
+  } = {}
+): Effect.Effect<ReadonlyArray<string>, Error> =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const client = yield* connect("127.0.0.1", port)
+      yield* client.status
+      yield* client.write("EHLO client.example\r\n")
+      yield* client.reply
+      const said: Array<string> = []
+      const step = (line: string) =>
+        Effect.flatMap(client.write(`${line}\r\n`), () => Effect.map(client.status, (status) => void said.push(status)))
+      if (options.auth !== undefined) {
+        yield* step(`AUTH PLAIN ${Buffer.from(`\0${options.auth.user}\0${options.auth.password}`).toString("base64")}`)
+      }
+      yield* step(`MAIL FROM:<${options.from ?? "app@example.com"}>`)
+      yield* step(`RCPT TO:<${options.to ?? "ann@example.net"}>`)
+      if (options.data !== undefined && said.at(-1)!.startsWith("250") && said.at(-2)!.startsWith("250")) {
+        yield* step("DATA")
+        yield* step(`${options.data}.`)
+      }
+      yield* client.write("QUIT\r\n")
+      return said
+    })
+  )
+
+/** A file of AUTH users (`user:password` lines) in a temp directory, removed with the scope. */
+export const usersFile = (lines: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-smtpd-users-"))),
+    (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+  ).pipe(
+    Effect.map((dir) => {
+      Fs.writeFileSync(Path.join(dir, "users"), lines)
+      return Path.join(dir, "users")
     })
   )
