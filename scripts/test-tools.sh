@@ -11,6 +11,7 @@
 #   PostgreSQL's server (the SQL mail queue's tests start their own throw-away clusters)
 #   Chromium (the web inbox's browser tests drive it with playwright-core)
 #   Prometheus's promtool (checks the /metrics text)
+#   SpamAssassin's spamd (the inbox's SpamAssassin check; the tests start their own on loopback)
 #
 # No daemon is started (a temporary policy-rc.d that exits 101), Postfix gets no mail
 # configuration ("No configuration") and PostgreSQL no "main" cluster: only the programs are wanted.
@@ -40,6 +41,7 @@ missing_packages() {
   postgres_installed || missing+=(postgresql)
   installed chromium || missing+=(chromium)
   installed promtool || missing+=(prometheus)
+  installed spamd || missing+=(spamd)
   echo "${missing[@]}"
 }
 

@@ -16,6 +16,7 @@ import type * as Inbox from "../inbox/Inbox.js"
 import type * as NodeInbox from "../node/NodeInbox.js"
 import type * as FileSystem from "effect/FileSystem"
 import * as Address from "../protocol/Address.js"
+import { parseAddress } from "../server/SmtpServer.js"
 import { upstreamOf } from "./Handlers.js"
 import { type Parsed, UsageError, version } from "./Options.js"
 import * as UpstreamAddress from "./UpstreamAddress.js"
@@ -75,7 +76,19 @@ export const layer = (
     }
     const file = Option.getOrUndefined(parsed.inbox)
     const release = yield* releaseOptions(parsed)
-    const inbox = NodeInbox.layer({ file, max: parsed.inboxMax, version, chaos: parsed.enableChaos, release })
+    const spamd = Option.getOrUndefined(parsed.enableSpamassassin)
+    const spamAssassin = spamd === undefined ? undefined : parseAddress(spamd)
+    if (spamd !== undefined && spamAssassin === undefined) {
+      return yield* new UsageError({ message: `--enable-spamassassin must be host:port, got ${spamd}` })
+    }
+    const inbox = NodeInbox.layer({
+      file,
+      max: parsed.inboxMax,
+      version,
+      chaos: parsed.enableChaos,
+      release,
+      spamAssassin
+    })
     const web = NodeInbox.web({
       listen: parsed.web,
       database: file ?? ":memory:",

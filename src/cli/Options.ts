@@ -189,6 +189,13 @@ export const options = {
     Flag.optional,
     Flag.withDescription("The envelope sender of released messages (default: the one each came with).")
   ),
+  enableSpamassassin: Flag.String("enable-spamassassin").pipe(
+    fallback(Config.String(env("enable-spamassassin"))),
+    Flag.optional,
+    Flag.withDescription(
+      "host:port of a SpamAssassin daemon (spamd) that --class Inbox asks to score a message (GET /api/v1/message/ID/sa-check), as Mailpit's flag."
+    )
+  ),
   enableChaos: Flag.Boolean("enable-chaos").pipe(
     fallback(Config.Boolean(env("enable-chaos"))),
     Flag.withDefault(false),

@@ -1,9 +1,10 @@
 /**
  * Mailpit's HTTP API v1 over the `Inbox`, on Effect's HTTP router: the message list and search
  * with paging, a message, its headers, raw source and parts, read status, deletion, server
- * information, tags, sending a message through the API, releasing one, checking its links, and
- * the chaos triggers. Field names and status codes as Mailpit publishes them, so that its client
- * libraries and test plugins work unchanged; errors are `{"Error": "…"}` with a 4xx status.
+ * information, tags, sending a message through the API, releasing one, checking its links or
+ * its SpamAssassin score, and the chaos triggers. Field names and status codes as Mailpit
+ * publishes them, so that its client libraries and test plugins work unchanged; errors are
+ * `{"Error": "…"}` with a 4xx status.
  *
  * @since 0.2.0
  */
@@ -21,6 +22,7 @@ import * as InboxSend from "./InboxSend.js"
 import * as LinkCheck from "./LinkCheck.js"
 import * as Release from "./Release.js"
 import * as Search from "./Search.js"
+import * as SpamCheck from "./SpamCheck.js"
 
 /**
  * A 4xx answer: `{"Error": message}`.
@@ -230,7 +232,7 @@ const webui = Effect.gen(function* () {
       AllowedRecipients: relay?.allowed ?? "",
       BlockedRecipients: ""
     },
-    SpamAssassin: false,
+    SpamAssassin: (yield* SpamCheck.SpamCheck).server !== undefined,
     ChaosEnabled: chaos.enabled,
     DuplicatesIgnored: false,
     HideDeleteAllButton: false
@@ -245,6 +247,17 @@ const linkCheck = (request: HttpServerRequest.HttpServerRequest) =>
     const follow = query(request).get("follow") === "true"
     return HttpServerResponse.jsonUnsafe(yield* LinkCheck.check(LinkCheck.links(stored.parsed), follow))
   })
+
+// GET /api/v1/message/{ID}/sa-check: the message scored by spamd (its Error says why not)
+const spamCheck = Effect.gen(function* () {
+  const service = yield* SpamCheck.SpamCheck
+  if (service.server === undefined) return error(400, "SpamAssassin is not enabled (--enable-spamassassin)")
+  const inbox = yield* Inbox.Inbox
+  const stored = yield* inbox.get(yield* idParam)
+  const raw = stored === undefined ? undefined : yield* inbox.raw(stored.id)
+  if (raw === undefined) return notFound
+  return HttpServerResponse.jsonUnsafe(yield* service.check(raw))
+})
 
 // POST /api/v1/message/{ID}/release {"To": [...]}: the message sent on, as it is, through the
 // release server; its sender the one it came with (or the From address)
@@ -360,6 +373,7 @@ export const routes = (options: { readonly version: string; readonly database: s
     HttpRouter.route("GET", "/api/v1/message/:id/part/:part", guarded(part)),
     HttpRouter.route("POST", "/api/v1/message/:id/release", (request) => guarded(release(request))),
     HttpRouter.route("GET", "/api/v1/message/:id/link-check", (request) => guarded(linkCheck(request))),
+    HttpRouter.route("GET", "/api/v1/message/:id/sa-check", guarded(spamCheck)),
     HttpRouter.route("GET", "/api/v1/info", guarded(info(options.version, options.database))),
     HttpRouter.route("GET", "/api/v1/webui", webui),
     HttpRouter.route("GET", "/api/v1/chaos", chaos),

@@ -17,6 +17,7 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as FetchHttpClient from "effect/http/FetchHttpClient"
 import * as NodeSmtpClient from "./NodeSmtpClient.js"
+import * as NodeSpamAssassin from "./NodeSpamAssassin.js"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as HttpRouter from "effect/http/HttpRouter"
@@ -33,6 +34,7 @@ import * as ErrorText from "../internal/ErrorText.js"
 import * as Chaos from "../inbox/Chaos.js"
 import * as Inbox from "../inbox/Inbox.js"
 import * as Release from "../inbox/Release.js"
+import * as SpamCheck from "../inbox/SpamCheck.js"
 import * as InboxApi from "../inbox/InboxApi.js"
 import * as InboxWeb from "../inbox/InboxWeb.js"
 import * as SqlInbox from "../inbox/SqlInbox.js"
@@ -61,17 +63,20 @@ export interface Options {
   readonly chaos?: boolean | undefined
   /** Where messages are released to (`--release-to`; default: releasing is off). */
   readonly release?: Release.Options | undefined
+  /** The SpamAssassin daemon that scores messages on demand (`--enable-spamassassin`; default off). */
+  readonly spamAssassin?: { readonly host: string; readonly port: number } | undefined
 }
 
 /**
- * The inbox, its chaos triggers (`Chaos`, enabled or not) and its release (on or off).
+ * The inbox, its chaos triggers (`Chaos`, enabled or not), its release and its SpamAssassin
+ * check (each on or off).
  *
  * @since 0.2.0
  * @category layers
  */
 export const layer = (
   options: Options = {}
-): Layer.Layer<Inbox.Inbox | Chaos.Chaos | Release.Release, InboxOpenError> =>
+): Layer.Layer<Inbox.Inbox | Chaos.Chaos | Release.Release | SpamCheck.SpamCheck, InboxOpenError> =>
   SqlInbox.layer({ parse: NodeMimeParser.parse, max: options.max, version: options.version }).pipe(
     Layer.provide(SqliteClient.layer({ filename: options.file ?? ":memory:" })),
     Layer.catchCause((cause) =>
@@ -85,6 +90,11 @@ export const layer = (
       options.release === undefined
         ? Release.off
         : Release.layer(options.release).pipe(Layer.provide(NodeSmtpClient.layer))
+    ),
+    Layer.merge(
+      options.spamAssassin === undefined
+        ? SpamCheck.off
+        : NodeSpamAssassin.layer(options.spamAssassin.host, options.spamAssassin.port)
     )
   )
 
@@ -159,7 +169,7 @@ export const web = (options: {
   /** As the inbox's own (`layer`). */
   readonly version?: string | undefined
   readonly onListening?: ((url: string) => Effect.Effect<void>) | undefined
-}): Layer.Layer<never, InboxOpenError, Inbox.Inbox | Chaos.Chaos | Release.Release> => {
+}): Layer.Layer<never, InboxOpenError, Inbox.Inbox | Chaos.Chaos | Release.Release | SpamCheck.SpamCheck> => {
   const address = parseListen(options.listen ?? "localhost:8026")
   if (address === undefined)
     return Layer.effectDiscard(Effect.fail(new InboxOpenError({ message: `--web: not host:port: ${options.listen}` })))

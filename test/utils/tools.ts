@@ -115,6 +115,11 @@ const specs = {
     what: "Prometheus's promtool (checks the metrics text)",
     package: "prometheus",
     present: installed("promtool")
+  },
+  spamd: {
+    what: "SpamAssassin's spamd (the inbox's SpamAssassin check)",
+    package: "spamd",
+    present: installed("spamd")
   }
 } satisfies Record<string, Spec>
 
