@@ -1,10 +1,9 @@
 /**
  * Mailpit's HTTP API v1 over the `Inbox`, on Effect's HTTP router: the message list and search
  * with paging, a message, its headers, raw source and parts, read status, deletion, server
- * information, tags, sending a message through the API, releasing one, checking its links or
- * its SpamAssassin score, and the chaos triggers. Field names and status codes as Mailpit
- * publishes them, so that its client libraries and test plugins work unchanged; errors are
- * `{"Error": "…"}` with a 4xx status.
+ * information, tags, and sending a message through the API (the tools beside them:
+ * `InboxTools`). Field names and status codes as Mailpit publishes them, so that its client
+ * libraries and test plugins work unchanged; errors are `{"Error": "…"}` with a 4xx status.
  *
  * @since 0.2.0
  */
@@ -13,31 +12,12 @@ import * as HttpRouter from "effect/http/HttpRouter"
 import type * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Metric from "effect/Metric"
-import * as Result from "effect/Result"
 import * as Metrics from "../server/Metrics.js"
-import * as Chaos from "./Chaos.js"
+import { bodyOf, error, guarded, idParam, notFound, ok, query } from "./ApiAnswers.js"
 import * as Inbox from "./Inbox.js"
 import * as InboxMessage from "./InboxMessage.js"
 import * as InboxSend from "./InboxSend.js"
-import * as LinkCheck from "./LinkCheck.js"
-import * as Release from "./Release.js"
 import * as Search from "./Search.js"
-import * as SpamCheck from "./SpamCheck.js"
-
-/**
- * A 4xx answer: `{"Error": message}`.
- *
- * @since 0.2.0
- * @category constructors
- */
-export const error = (status: number, message: string) =>
-  HttpServerResponse.jsonUnsafe({ Error: message }, { status, headers: { "referrer-policy": "no-referrer" } })
-
-const notFound = error(404, "message not found")
-const ok = HttpServerResponse.text("ok")
-
-// the request's query parameters
-const query = (request: HttpServerRequest.HttpServerRequest) => new URL(request.url, "http://inbox").searchParams
 
 // start and limit: absent -> defaults; anything but a whole number -> undefined (a 400)
 const paging = (params: URLSearchParams): { readonly start: number; readonly limit: number } | undefined => {
@@ -63,30 +43,12 @@ const pageJson = (page: Inbox.Page) =>
     messages: page.messages
   })
 
-// a request body as JSON, keys matched without regard to case (as Mailpit's Go decoder does);
-// undefined when it is not a JSON object
-const bodyOf = (request: HttpServerRequest.HttpServerRequest) =>
-  Effect.map(
-    Effect.orElseSucceed(request.text, () => ""),
-    (text): Record<string, unknown> | undefined => {
-      if (text.trim() === "") return {}
-      try {
-        const value: unknown = JSON.parse(text)
-        if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined
-        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.toLowerCase(), v]))
-      } catch {
-        return undefined
-      }
-    }
-  )
-
 const idsOf = (body: Record<string, unknown>): ReadonlyArray<string> | undefined => {
   const ids = body["ids"]
   if (ids === undefined || ids === null) return []
   return Array.isArray(ids) && ids.every((id) => typeof id === "string") ? ids : undefined
 }
 
-// the list, or with `search` the messages matching its `query`
 // `tz`, the zone of a search's dates: undefined when absent, null when it names none
 const timeZoneOf = (params: URLSearchParams): string | undefined | null => {
   const tz = params.get("tz")?.trim() ?? ""
@@ -96,6 +58,7 @@ const timeZoneOf = (params: URLSearchParams): string | undefined | null => {
 
 const badTimeZone = error(400, "tz must be a time zone such as Pacific/Auckland")
 
+// the list, or with `search` the messages matching its `query`
 const list = (request: HttpServerRequest.HttpServerRequest, search: boolean) =>
   Effect.gen(function* () {
     const inbox = yield* Inbox.Inbox
@@ -148,8 +111,6 @@ const removeSearch = (request: HttpServerRequest.HttpServerRequest) =>
     yield* inbox.remove({ _tag: "Search", query: q, timeZone })
     return ok
   })
-
-const idParam = Effect.map(HttpRouter.params, (params) => params["id"] ?? "")
 
 // a message, marked read (as opening it in Mailpit does)
 const message = Effect.gen(function* () {
@@ -220,87 +181,6 @@ const info = (version: string, database: string) =>
     })
   })
 
-const webui = Effect.gen(function* () {
-  const chaos = yield* Chaos.Chaos
-  const relay = (yield* Release.Release).settings
-  return HttpServerResponse.jsonUnsafe({
-    Label: "",
-    MessageRelay: {
-      Enabled: relay !== undefined,
-      SMTPServer: relay?.server ?? "",
-      ReturnPath: relay?.returnPath ?? "",
-      AllowedRecipients: relay?.allowed ?? "",
-      BlockedRecipients: ""
-    },
-    SpamAssassin: (yield* SpamCheck.SpamCheck).server !== undefined,
-    ChaosEnabled: chaos.enabled,
-    DuplicatesIgnored: false,
-    HideDeleteAllButton: false
-  })
-})
-
-// GET /api/v1/message/{ID}/link-check?follow=true: each link asked for, on demand
-const linkCheck = (request: HttpServerRequest.HttpServerRequest) =>
-  Effect.gen(function* () {
-    const stored = yield* (yield* Inbox.Inbox).get(yield* idParam)
-    if (stored === undefined) return notFound
-    const follow = query(request).get("follow") === "true"
-    return HttpServerResponse.jsonUnsafe(yield* LinkCheck.check(LinkCheck.links(stored.parsed), follow))
-  })
-
-// GET /api/v1/message/{ID}/sa-check: the message scored by spamd (its Error says why not)
-const spamCheck = Effect.gen(function* () {
-  const service = yield* SpamCheck.SpamCheck
-  if (service.server === undefined) return error(400, "SpamAssassin is not enabled (--enable-spamassassin)")
-  const inbox = yield* Inbox.Inbox
-  const stored = yield* inbox.get(yield* idParam)
-  const raw = stored === undefined ? undefined : yield* inbox.raw(stored.id)
-  if (raw === undefined) return notFound
-  return HttpServerResponse.jsonUnsafe(yield* service.check(raw))
-})
-
-// POST /api/v1/message/{ID}/release {"To": [...]}: the message sent on, as it is, through the
-// release server; its sender the one it came with (or the From address)
-const release = (request: HttpServerRequest.HttpServerRequest) =>
-  Effect.gen(function* () {
-    const service = yield* Release.Release
-    if (service.settings === undefined) return error(400, "message release is not enabled (--release-to)")
-    const inbox = yield* Inbox.Inbox
-    const id = yield* idParam
-    const stored = yield* inbox.get(id)
-    const raw = stored === undefined ? undefined : yield* inbox.raw(stored.id)
-    if (stored === undefined || raw === undefined) return notFound
-    const body = yield* bodyOf(request)
-    const to = body?.["to"]
-    if (!Array.isArray(to) || !to.every((address) => typeof address === "string")) {
-      return error(400, 'the body must be {"To": ["address", ...]}')
-    }
-    const mailFrom = stored.envelope?.mailFrom ?? stored.parsed.from?.Address ?? ""
-    return yield* service.send(raw, mailFrom, to).pipe(
-      Effect.as(ok),
-      Effect.catch((refused) => Effect.succeed(error(400, refused.message)))
-    )
-  })
-
-const chaosOff = error(400, "Chaos is not enabled")
-
-// GET /api/v1/chaos: the triggers; PUT sets them (those not given are turned off)
-const chaos = Effect.gen(function* () {
-  const service = yield* Chaos.Chaos
-  return service.enabled ? HttpServerResponse.jsonUnsafe(yield* service.triggers) : chaosOff
-})
-
-const setChaos = (request: HttpServerRequest.HttpServerRequest) =>
-  Effect.gen(function* () {
-    const service = yield* Chaos.Chaos
-    if (!service.enabled) return chaosOff
-    const body = yield* bodyOf(request)
-    if (body === undefined) return error(400, "the body must be a JSON object of triggers")
-    const parsed = Chaos.parse(body)
-    if (Result.isFailure(parsed)) return error(400, parsed.failure)
-    return HttpServerResponse.jsonUnsafe(yield* service.set(parsed.success))
-  })
-
 const tags = Effect.gen(function* () {
   const stats = yield* (yield* Inbox.Inbox).stats
   return HttpServerResponse.jsonUnsafe(Object.keys(stats.tags).sort())
@@ -348,12 +228,6 @@ const send = (request: HttpServerRequest.HttpServerRequest) =>
     return HttpServerResponse.jsonUnsafe({ ID: summary.ID })
   })
 
-// a failed store is the server's fault: 500, its cause in the log only
-const guarded = <E, R>(effect: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
-  Effect.catchCause(effect, (cause) =>
-    Effect.as(Effect.logError("inbox API", cause), error(500, "the inbox cannot answer now"))
-  )
-
 /**
  * The routes of the API, for `HttpRouter.serve` (with the `Inbox` in the context).
  *
@@ -371,13 +245,7 @@ export const routes = (options: { readonly version: string; readonly database: s
     HttpRouter.route("GET", "/api/v1/message/:id/headers", guarded(headers)),
     HttpRouter.route("GET", "/api/v1/message/:id/raw", (request) => guarded(raw(request))),
     HttpRouter.route("GET", "/api/v1/message/:id/part/:part", guarded(part)),
-    HttpRouter.route("POST", "/api/v1/message/:id/release", (request) => guarded(release(request))),
-    HttpRouter.route("GET", "/api/v1/message/:id/link-check", (request) => guarded(linkCheck(request))),
-    HttpRouter.route("GET", "/api/v1/message/:id/sa-check", guarded(spamCheck)),
     HttpRouter.route("GET", "/api/v1/info", guarded(info(options.version, options.database))),
-    HttpRouter.route("GET", "/api/v1/webui", webui),
-    HttpRouter.route("GET", "/api/v1/chaos", chaos),
-    HttpRouter.route("PUT", "/api/v1/chaos", (request) => guarded(setChaos(request))),
     HttpRouter.route("GET", "/api/v1/tags", guarded(tags)),
     HttpRouter.route("PUT", "/api/v1/tags", (request) => guarded(setTags(request))),
     HttpRouter.route("PUT", "/api/v1/tags/:tag", (request) => guarded(renameTag(request))),

@@ -12,7 +12,7 @@ import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Stream from "effect/Stream"
 import * as Inbox from "./Inbox.js"
-import { error } from "./InboxApi.js"
+import { error } from "./ApiAnswers.js"
 
 /**
  * The policy of the inbox's own pages: its scripts only, no plugins, no framing by others.

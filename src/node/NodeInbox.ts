@@ -35,7 +35,9 @@ import * as Chaos from "../inbox/Chaos.js"
 import * as Inbox from "../inbox/Inbox.js"
 import * as Release from "../inbox/Release.js"
 import * as SpamCheck from "../inbox/SpamCheck.js"
+import * as ApiAnswers from "../inbox/ApiAnswers.js"
 import * as InboxApi from "../inbox/InboxApi.js"
+import * as InboxTools from "../inbox/InboxTools.js"
 import * as InboxWeb from "../inbox/InboxWeb.js"
 import * as SqlInbox from "../inbox/SqlInbox.js"
 import * as NodeMimeParser from "./NodeMimeParser.js"
@@ -116,7 +118,7 @@ const isRouteNotFound = (error: unknown): boolean =>
   HttpServerError.isHttpServerError(error) && error.reason._tag === "RouteNotFound"
 const notFound = HttpRouter.middleware(
   <E, R>(effect: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
-    Effect.catchIf(effect, isRouteNotFound, () => Effect.succeed(InboxApi.error(404, "no such path"))),
+    Effect.catchIf(effect, isRouteNotFound, () => Effect.succeed(ApiAnswers.error(404, "no such path"))),
   { global: true }
 )
 
@@ -184,6 +186,7 @@ export const web = (options: {
   )
   const app = Layer.mergeAll(
     InboxApi.routes({ version: options.version ?? "", database: options.database ?? ":memory:" }),
+    InboxTools.routes,
     InboxWeb.routes(assets(), options.version ?? "")
   )
   return HttpRouter.serve(Layer.merge(app, notFound), { disableLogger: true, disableListenLog: true }).pipe(
