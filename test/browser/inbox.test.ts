@@ -13,29 +13,12 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { type Browser, chromium, type Page } from "playwright-core"
 import { builtCommand } from "../utils/command.js"
+import { send } from "../utils/browserMail.js"
 import { type InboxProcess, inboxProcess } from "../utils/inboxProcess.js"
 import { python3, skipWithout, which } from "../utils/tools.js"
 
 const main = builtCommand()
 const shots = process.env["INBOX_SCREENSHOTS"] ?? Fs.mkdtempSync(Path.join(Os.tmpdir(), "inbox-shots-"))
-
-// one message through python's smtplib: subject, from, html, an attachment
-const send = (smtp: number, message: { subject: string; from: string; html: string; attachment?: string }) => {
-  const script = `
-import smtplib, sys, json
-from email.message import EmailMessage
-m = json.loads(sys.argv[2])
-e = EmailMessage()
-e["From"] = m["from"]; e["To"] = "dev@example.com"; e["Subject"] = m["subject"]
-e.set_content("The text part of " + m["subject"])
-e.add_alternative(m["html"], subtype="html")
-if m.get("attachment"):
-    e.add_attachment(m["attachment"].encode(), maintype="text", subtype="csv", filename="report.csv")
-s = smtplib.SMTP("127.0.0.1", int(sys.argv[1])); s.send_message(e); s.quit()
-`
-  const result = spawnSync(python3, ["-c", script, String(smtp), JSON.stringify(message)], { encoding: "utf8" })
-  if (result.status !== 0) throw new Error(`smtplib: ${result.stderr}`)
-}
 
 // script in a message's HTML: in the page it would set the title, a global, and empty the list
 const hostile = [

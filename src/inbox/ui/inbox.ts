@@ -8,6 +8,7 @@
  * content security policy blocks remote images until the reader asks for them.
  */
 import { setRead } from "./changes.js"
+import { checkLinks, checkSpam, loadFeatures, release, toggleReleaseForm } from "./checks.js"
 import { deleteAll, deleteMessages, deleteOpen } from "./delete.js"
 import { byId, isVisible } from "./dom.js"
 import { connect } from "./events.js"
@@ -90,11 +91,16 @@ const start = () => {
     state.remoteImages = !state.remoteImages
     renderHtml()
   })
+  on("check-links-button", "click", () => run(checkLinks))
+  on("check-spam-button", "click", () => run(checkSpam))
+  on("release-button", "click", toggleReleaseForm)
+  on("release-form", "submit", (event) => run(() => release(event)))
   on("tabs", "keydown", onTabKey)
   for (const tab of TABS) on(`tab-${tab}`, "click", () => selectTab(tab, false))
   document.addEventListener("keydown", onKey)
   window.addEventListener("popstate", () => show(routeOf(location)))
   renderUnread()
+  run(loadFeatures)
   show(routeOf(location))
   connect()
 }

@@ -1,4 +1,7 @@
-/** The message view's tabs: HTML, text, source and headers (the last two loaded on first use). */
+/**
+ * The message view's tabs: HTML, text, source and headers (the last two loaded on first use),
+ * and the links and spam checks (run when asked, `checks.ts`).
+ */
 import { getJson, messagePath, request } from "./api.js"
 import { byId, h } from "./dom.js"
 import { state } from "./state.js"
@@ -7,8 +10,8 @@ import { run } from "./status.js"
 // ---------------------------------------------------------------------------------------------
 // Tabs (WAI-ARIA tabs: arrows move between them, the selected one is in the tab order)
 
-type Tab = "html" | "text" | "source" | "headers"
-export const TABS: ReadonlyArray<Tab> = ["html", "text", "source", "headers"]
+type Tab = "html" | "text" | "source" | "headers" | "links" | "spam"
+export const TABS: ReadonlyArray<Tab> = ["html", "text", "source", "headers", "links", "spam"]
 
 export const selectTab = (tab: Tab, focus: boolean) => {
   for (const name of TABS) {

@@ -1,6 +1,7 @@
 /** One message at its own address: loading it, its subject, addresses, attachments and body. */
 import { getJson, messagePath, partUrl, type Message } from "./api.js"
 import { markLocally, setRead } from "./changes.js"
+import { clearChecks } from "./checks.js"
 import { byId, h, paperclip } from "./dom.js"
 import { addressList, addressText, formatSize, longDate, subjectOf, validDate } from "./format.js"
 import { loadList } from "./list.js"
@@ -33,6 +34,7 @@ const clearView = () => {
   for (const id of ["text-body", "source-body", "headers-body"]) byId(id).replaceChildren()
   state.sourceOf = ""
   state.headersOf = ""
+  clearChecks()
 }
 
 const loadMessage = async (id: string) => {
