@@ -149,8 +149,11 @@ export const snippet = (parsed: Pick<Parsed, "text" | "html">): string => {
           .replace(/&amp;/g, "&")
           .replace(/&lt;/g, "<")
           .replace(/&gt;/g, ">")
-  const characters = Array.from(source.replace(/\s+/g, " ").trim())
-  return characters.length > 250 ? `${characters.slice(0, 250).join("")}...` : characters.join("")
+  // the first 250 characters (code points, never half a pair), counted without an array of all
+  const text = source.replace(/\s+/g, " ").trim()
+  let end = 0
+  for (let count = 0; end < text.length && count < 250; count++) end += text.codePointAt(end)! > 0xffff ? 2 : 1
+  return end < text.length ? `${text.slice(0, end)}...` : text
 }
 
 const lowered = (addresses: ReadonlyArray<Address>) => new Set(addresses.map((a) => a.Address.toLowerCase()))

@@ -88,6 +88,7 @@ export const make = (options: Options) =>
     yield* migrate
     const pubsub = yield* Effect.acquireRelease(PubSub.unbounded<Inbox.Event>(), PubSub.shutdown)
     const store = new SqlStore(sql, pubsub, options.max ?? 500, options.version ?? "", yield* Effect.scope)
+    yield* store.recount
     return Inbox.Inbox.of({
       store: (raw, envelope) =>
         Effect.flatMap(options.parse(raw), (parsed) => store.store(raw, parsed, envelope)).pipe(failed("store")),
@@ -124,6 +125,15 @@ class SqlStore {
   private statsDue = false
   // messages deleted since the inbox opened (Mailpit's RuntimeStats.MessagesDeleted)
   private deleted = 0
+  // messages in the inbox, kept here so that a new one prunes without counting (the inbox is
+  // one process's); counted again after a store that failed
+  private stored = 0
+
+  get recount(): Effect.Effect<void, SqlError> {
+    return Effect.map(this.counts, ({ total }) => {
+      this.stored = total
+    })
+  }
 
   private publish(events: ReadonlyArray<Inbox.Event>) {
     return Effect.andThen(PubSub.publishAll(this.pubsub, events), this.scheduleStats)
@@ -158,20 +168,27 @@ class SqlStore {
     const self = this
     const { row, summary } = InboxRows.rowOf(raw, parsed, envelope)
     return Effect.gen(function* () {
-      const pruned = yield* sql.withTransaction(
-        Effect.gen(function* () {
-          yield* sql`INSERT INTO inbox_messages ${sql.insert(row)}`
-          const parts = [...parsed.contents].map(([part_id, content]) => ({ message_id: row.id, part_id, content }))
-          if (parts.length > 0) yield* sql`INSERT INTO inbox_parts ${sql.insert(parts as any)}`
-          const old = yield* sql<{ readonly id: string }>`SELECT id FROM inbox_messages
-            ORDER BY seq DESC LIMIT -1 OFFSET ${max}`
-          yield* InboxRows.deleteIds(
-            sql,
-            old.map((o) => o.id)
-          )
-          return old.length
-        })
-      )
+      const pruned = yield* sql
+        .withTransaction(
+          Effect.gen(function* () {
+            yield* sql`INSERT INTO inbox_messages ${sql.insert(row)}`
+            const parts = [...parsed.contents].map(([part_id, content]) => ({ message_id: row.id, part_id, content }))
+            if (parts.length > 0) yield* sql`INSERT INTO inbox_parts ${sql.insert(parts as any)}`
+            // the oldest past the limit: found from the start of the index, not counted past max
+            const excess = self.stored + 1 - max
+            const old =
+              excess > 0
+                ? yield* sql<{ readonly id: string }>`SELECT id FROM inbox_messages ORDER BY seq ASC LIMIT ${excess}`
+                : []
+            yield* InboxRows.deleteIds(
+              sql,
+              old.map((o) => o.id)
+            )
+            self.stored += 1 - old.length
+            return old.length
+          })
+        )
+        .pipe(Effect.tapError(() => Effect.ignore(self.recount)))
       self.deleted += pruned
       return { summary, pruned }
     }).pipe(
@@ -297,6 +314,7 @@ class SqlStore {
           : ids.map((row) => ({ Type: "delete", Data: { ID: row.id } }) as const)
       )
       self.deleted += ids.length
+      self.stored -= ids.length
       return ids.length
     })
   }

@@ -3,6 +3,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Fiber, Layer, Stream } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import * as Inbox from "../../src/inbox/Inbox.js"
 import * as SqlInbox from "../../src/inbox/SqlInbox.js"
 import * as NodeMimeParser from "../../src/node/NodeMimeParser.js"
@@ -32,6 +35,43 @@ describe("SqlInbox", () => {
       // each store: new; the fourth also prune; the counts once, a moment after the burst
       expect(types).toEqual(["new", "new", "new", "new", "prune", "stats"])
     }).pipe(Effect.provide(inboxOf(3)))
+  )
+
+  it.live("keeps the limit across deletions and a reopening with a lower one; concurrent stores too", () =>
+    Effect.gen(function* () {
+      const dir = yield* Effect.acquireRelease(
+        Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-smtpd-inbox-"))),
+        (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+      )
+      const file = Path.join(dir, "inbox.db")
+      const onFile = (max: number) =>
+        SqlInbox.layer({ parse: NodeMimeParser.parse, max, version: "test" }).pipe(
+          Layer.provide(SqliteClient.layer({ filename: file }))
+        )
+      const subjects = Effect.map(
+        Effect.flatMap(Inbox.Inbox, (inbox) => inbox.list({ start: 0, limit: 50 })),
+        (page) => page.messages.map((m) => m.Subject)
+      )
+      yield* Effect.gen(function* () {
+        const inbox = yield* Inbox.Inbox
+        yield* Effect.forEach([1, 2, 3, 4, 5, 6, 7], (n) => inbox.store(mail(n)), { concurrency: "unbounded" })
+        expect(yield* subjects).toHaveLength(5)
+        // two deleted: room for two more before the oldest goes again
+        const [newest, next] = (yield* inbox.list({ start: 0, limit: 2 })).messages
+        yield* inbox.remove({ _tag: "Ids", ids: [newest!.ID, next!.ID] })
+        yield* inbox.store(mail(8))
+        yield* inbox.store(mail(9))
+        expect(yield* subjects).toHaveLength(5)
+        yield* inbox.store(mail(10))
+        expect(yield* subjects).toHaveLength(5)
+      }).pipe(Effect.provide(onFile(5)), Effect.scoped)
+      // reopened with a limit of 2: the next message leaves the newest 2
+      yield* Effect.gen(function* () {
+        expect(yield* subjects).toHaveLength(5)
+        yield* (yield* Inbox.Inbox).store(mail(11))
+        expect(yield* subjects).toEqual(["number 11", "number 10"])
+      }).pipe(Effect.provide(onFile(2)), Effect.scoped)
+    }).pipe(Effect.scoped)
   )
 
   it.effect("search, paging, read status and deletion", () =>
