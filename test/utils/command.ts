@@ -16,6 +16,9 @@ export const builtCommand = (): string => {
     const bundle = Path.resolve(import.meta.dirname, "../../scripts/bundle.mjs")
     const result = spawnSync(process.execPath, [bundle, main], { encoding: "utf8", timeout: 60_000 })
     if (result.status !== 0) throw new Error(`scripts/bundle.mjs exited ${result.status}: ${result.stderr}`)
+    // an ES module, as the package's package.json says for dist/ (without it Node 22 parses the
+    // file as CommonJS first, then again: +13 MiB of RSS at start)
+    Fs.writeFileSync(Path.join(buildDir, "package.json"), '{ "type": "module" }\n')
     // the web inbox's files beside it, where the command looks for them (as in dist/)
     const ui = Path.resolve(import.meta.dirname, "../../scripts/inbox-ui.mjs")
     const built = spawnSync(process.execPath, [ui, Path.join(buildDir, "inbox-ui")], {
