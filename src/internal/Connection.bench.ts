@@ -54,7 +54,8 @@ Connection.start(transport, {
   isShuttingDown: () => false,
   clock: Context.get(context, Clock.Clock),
   context,
-  fork: (session) => Effect.runFork(session)
+  fork: (session) => Effect.runFork(session),
+  forkHook: (hook) => Effect.runFork(hook)
 })
 // the session has greeted and is waiting for a command
 // hands a chunk to the session and checks the code of the last reply it wrote

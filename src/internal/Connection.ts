@@ -7,11 +7,12 @@
 import * as Protocol from "../protocol/Protocol.js"
 import * as Reply from "../protocol/Reply.js"
 import * as Hooks from "./Hooks.js"
-import { type Environment, type Handle, Live } from "./Live.js"
+import type { Environment, Handle } from "./Environment.js"
+import { Live } from "./Live.js"
 import * as SessionLoop from "./SessionLoop.js"
 import type * as Transport from "./Transport.js"
 
-export type { Environment, Handle } from "./Live.js"
+export type { Environment, Handle } from "./Environment.js"
 
 /**
  * Starts one session on `transport`, served until QUIT, a close by either side, a fatal error,

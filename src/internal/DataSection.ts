@@ -19,6 +19,8 @@ import * as Protocol from "../protocol/Protocol.js"
 import * as Reply from "../protocol/Reply.js"
 import * as Session from "../protocol/Session.js"
 import * as SmtpError from "../protocol/SmtpError.js"
+import * as Metrics from "../server/Metrics.js"
+import type { Environment } from "./Environment.js"
 import type { ReadFailure } from "./ReadFailure.js"
 
 /**
@@ -76,6 +78,9 @@ export class DataSection {
   private end: DataEnd | undefined = undefined
   /** BDAT: waiting for the command after a chunk. */
   private betweenChunks = false
+  /** The content read before its handler was called (`keep`): the body begins with it. */
+  private kept: Array<Uint8Array> | undefined = undefined
+  private keptSize = 0
 
   /** `chunk`: the message comes in BDAT chunks; the current one is `last`, of `size` octets. */
   constructor(
@@ -91,6 +96,59 @@ export class DataSection {
       if (this.next() === undefined) return undefined
     }
     return this.end
+  }
+
+  /**
+   * Keeps the content read so far, without I/O, for a handler to be called once it is all in:
+   * its end when it is (the handler reads what was kept), `"full"` once more than `limit` octets
+   * are kept (the handler is called now and reads the rest as it comes), `undefined` when more
+   * input is needed.
+   */
+  keep(limit: number): DataEnd | "full" | undefined {
+    const kept = (this.kept ??= [])
+    while (this.end === undefined) {
+      if (this.keptSize > limit) return "full"
+      const bytes = this.next()
+      if (bytes === undefined) return undefined
+      // the input's chunks are not reused, but a slice keeps only what the message needs
+      if (bytes !== endOfContent) {
+        kept.push(bytes.slice())
+        this.keptSize += bytes.length
+      }
+    }
+    return this.end
+  }
+
+  /** The message as its handler gets it. */
+  message(decodeData: boolean): Message.Message {
+    return new SectionMessage(this, decodeData)
+  }
+
+  /**
+   * The end of the message: the transaction is over, and the reply says how (over LMTP, one
+   * per recipient), counted in `env`'s metrics. A message the client abandoned between chunks
+   * gets none.
+   */
+  answer(
+    end: DataEnd,
+    outcome: Result.Result<void | Reply.Reply | Verdicts.PerRecipient, Reply.Reply>,
+    env: Pick<Environment, "config" | "context" | "spans">
+  ): void {
+    if (end.abandoned) return
+    const host = this.host
+    const { context, config, spans } = env
+    const verdict = replies(end, outcome, this.envelope.recipients.length, config.protocol.lmtp)
+    // (told to the transaction's span before the reset ends it)
+    spans?.message(end.size, verdict.replies)
+    host.state = Session.reset(host.state)
+    if (verdict.accepted) {
+      Metrics.messagesAccepted.updateUnsafe(1, context)
+      Metrics.messageSize.updateUnsafe(end.size, context)
+    } else {
+      Metrics.messagesRejected.updateUnsafe(1, context)
+    }
+    if (verdict.replies instanceof Reply.Reply) return host.send(verdict.replies)
+    for (const reply of verdict.replies) host.send(reply)
   }
 
   /** The content is coming in BDAT chunks. */
@@ -109,13 +167,22 @@ export class DataSection {
 
   /** The body as a stream, built when a handler asks for it: one that does not read it pays nothing. */
   body(): Stream.Stream<Uint8Array, Message.BodyError> {
+    const kept = this.kept
+    this.kept = undefined
+    if (kept !== undefined) {
+      // an abort seen while keeping: the handler hears of it after what came before it
+      const aborted = this.aborted
+      if (aborted !== undefined) return Stream.concat(Stream.fromArray(kept), Stream.fail(abortError(aborted)))
+      // all of it was kept: no reads to make
+      if (this.end !== undefined) return Stream.fromArray(kept)
+    }
     const pull: Effect.Effect<Uint8Array | undefined, ReadFailure> = Effect.suspend(() => {
       const bytes = this.next()
       if (bytes === undefined) return Effect.andThen(this.fill(), pull)
       return Effect.succeed(bytes === endOfContent ? undefined : bytes)
     })
     // the stream ends where the effect fails with Done
-    return Stream.fromEffectRepeat(
+    const rest = Stream.fromEffectRepeat(
       pull.pipe(
         Effect.mapError(
           (error) =>
@@ -130,6 +197,7 @@ export class DataSection {
         })
       )
     )
+    return kept === undefined ? rest : Stream.concat(Stream.fromArray(kept), rest)
   }
 
   private fill(): Effect.Effect<void, ReadFailure> {
@@ -200,6 +268,21 @@ export class DataSection {
     host.state = Session.reset(host.state)
     host.unread(frame)
     this.end = new DataEnd(0, this.aborted, true)
+  }
+}
+
+// a message as its handler gets it: the body stream is built when the handler asks for it. (A
+// getter on the prototype, never in an object literal: docs/performance/gc.md.)
+class SectionMessage implements Message.Message {
+  readonly envelope: Session.Envelope
+  constructor(
+    private readonly data: DataSection,
+    readonly decodeData: boolean
+  ) {
+    this.envelope = data.envelope
+  }
+  get body(): Stream.Stream<Uint8Array, Message.BodyError> {
+    return this.data.body()
   }
 }
 

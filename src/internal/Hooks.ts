@@ -10,10 +10,56 @@ import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
 import * as MessageHandler from "../handler/MessageHandler.js"
 import type { SessionInfo } from "../handler/SessionInfo.js"
+import type { ServerConfig } from "../server/ServerConfig.js"
 import type * as Protocol from "../protocol/Protocol.js"
 import type * as Reply from "../protocol/Reply.js"
 import type * as Session from "../protocol/Session.js"
 import { guarded } from "./Guarded.js"
+import type * as Spans from "./Spans.js"
+import type * as Transport from "./Transport.js"
+
+/**
+ * A session as its hooks are told of it.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface Described {
+  readonly env: { readonly id: string; readonly config: ServerConfig; readonly spans?: Spans.SessionSpans | undefined }
+  readonly transport: Transport.Transport
+  readonly state: Session.SessionState
+}
+
+/**
+ * What a hook is told of its session, now.
+ *
+ * @since 0.3.0
+ */
+export const info = (session: Described): SessionInfo => {
+  const { env, transport, state } = session
+  return {
+    id: env.id,
+    peer: transport.remote,
+    local: transport.local,
+    hostname: env.config.protocol.hostname,
+    greeting: state.greeting,
+    envelope: state.envelope,
+    secure: transport.secure,
+    tls: transport.tls,
+    auth: state.auth,
+    protocol: env.config.protocol.lmtp ? "lmtp" : "smtp"
+  }
+}
+
+/**
+ * A hook's call in a span of its own, when the server traces.
+ *
+ * @since 0.3.0
+ */
+export const traced = <A, E>(session: Described, hook: string, effect: Effect.Effect<A, E>): Effect.Effect<A, E> => {
+  const spans = session.env.spans
+  return spans === undefined ? effect : spans.hook(hook, effect)
+}
 
 /**
  * Does a session of this handler need an effect before its greeting (its `session`, or a

@@ -9,29 +9,27 @@
  *
  * @since 0.1.0
  */
-import type * as Clock from "effect/Clock"
-import type * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import type * as Fiber from "effect/Fiber"
-import type * as Verdicts from "../handler/Verdicts.js"
-import type * as Authenticator from "../auth/Authenticator.js"
 import * as MessageHandler from "../handler/MessageHandler.js"
 import * as Framer from "../protocol/Framer.js"
 import * as Protocol from "../protocol/Protocol.js"
 import * as Reply from "../protocol/Reply.js"
 import * as Session from "../protocol/Session.js"
 import * as DataSection from "./DataSection.js"
+import type { Environment, Handle } from "./Environment.js"
 import { accepted } from "./Guarded.js"
+import * as HookFiber from "./HookFiber.js"
 import * as Hooks from "./Hooks.js"
 import * as Pipelining from "../protocol/Pipelining.js"
-import * as Metrics from "../server/Metrics.js"
 import * as Reader from "./Reader.js"
-import type { ServerConfig } from "../server/ServerConfig.js"
 import { answered, outOfTurn, type QuickStep } from "./QuickStep.js"
-import type * as Spans from "./Spans.js"
 import * as Trace from "./Trace.js"
 import type * as Transport from "./Transport.js"
+
+/** The most of a message kept before its handler is called (`DataSection.keep`); more streams. */
+const keptAtMost = 64 * 1024
 
 /**
  * The session's fiber, given the session (`SessionLoop.run`): with `serveCommands` false it
@@ -41,50 +39,6 @@ import type * as Transport from "./Transport.js"
  * @category models
  */
 export type Loop = (live: Live, serveCommands: boolean) => Effect.Effect<void>
-
-/**
- * What a connection needs from its server.
- *
- * @since 0.1.0
- * @category models
- */
-export interface Environment {
-  readonly id: string
-  readonly config: ServerConfig
-  readonly handler: MessageHandler.Handler
-  /** Has the server begun to shut down? Checked before waiting for each command. */
-  readonly isShuttingDown: () => boolean
-  /** The 220 greeting, made once per server. */
-  readonly greeting?: Reply.Reply | undefined
-  /** Checks AUTH credentials; AUTH is offered only with one (and mechanisms in the config). */
-  readonly authenticator?: Authenticator.Service | undefined
-  /** Runs last, once the session has ended and its transport is closed. */
-  readonly onEnd?: (() => void) | undefined
-  /** The session's tracing spans, when the server traces. */
-  readonly spans?: Spans.SessionSpans | undefined
-  /** Forks the session's fiber, when it needs one (effects to run, or a transport that cannot park). */
-  readonly fork: (session: Effect.Effect<void>) => Fiber.Fiber<void>
-  /** The server's clock (TestClock in tests): the DATA rate is measured with it. */
-  readonly clock: Clock.Clock
-  /** The server's services and references: metrics are counted in its registry. */
-  readonly context: Context.Context<never>
-}
-
-/**
- * A session that has started.
- *
- * @since 0.1.0
- * @category models
- */
-export interface Handle {
-  /**
-   * The session's fiber, forked now if the session was parked; `undefined` once it ended while
-   * parked (its connection is closing).
-   */
-  readonly fiber: () => Fiber.Fiber<void> | undefined
-  /** Is it waiting for the client's next command (with nothing to act on)? */
-  readonly isIdle: () => boolean
-}
 
 /**
  * A session's state, shared by its inline steps (here) and its fiber (`SessionLoop`): one object
@@ -104,6 +58,10 @@ export class Live implements Handle, Reader.Session, DataSection.Host {
   authFailures = 0
   /** A message whose body nobody reads (the handler accepts all): drained as it comes. */
   draining: DataSection.DataSection | undefined = undefined
+  /** A message kept as it comes, for its handler to be called once it is all in (`HookFiber`). */
+  collecting: DataSection.DataSection | undefined = undefined
+  /** A hook running in its own fiber while the session has none. */
+  readonly inFlight = new HookFiber.InFlight(this)
   ended = false
   closing = false // a 421 was sent: the session ends once it is written
   /** The handler's hooks for this session (`acceptAll` taken for absent); `opened` sets a session's own. */
@@ -241,9 +199,11 @@ export class Live implements Handle, Reader.Session, DataSection.Host {
 
   /**
    * The steps of the fold that need no effect, answered here, whether in the session's loop or
-   * inline. Anything else is returned, its state not yet taken, for the loop's effects.
+   * inline. Anything else is returned, its state not yet taken, for the loop's effects. While
+   * the session has no fiber (`parked`), MAIL and RCPT hooks and a DATA's are called in fibers
+   * of their own (`HookFiber`).
    */
-  quick(frame: Reader.CommandFrame): QuickStep {
+  quick(frame: Reader.CommandFrame, parked = false): QuickStep {
     const { config } = this.env
     const hooks = this.hooks
     if (config.forbidUnauthPipelining && this.framer.buffered > 0 && Pipelining.isViolation(this.state, frame)) {
@@ -259,19 +219,40 @@ export class Live implements Handle, Reader.Session, DataSection.Host {
         if (decision.discard !== undefined) this.framer.discard(decision.discard)
         this.send(decision.reply)
         return answered
-      case "Mail":
-        if (hooks.mail !== undefined) return decision
-        this.state = decision.accepted
-        this.send(Reply.senderOk)
+      case "Mail": {
+        if (hooks.mail === undefined) {
+          this.state = decision.accepted
+          this.send(Reply.senderOk)
+          return answered
+        }
+        if (!parked) return decision
+        this.inFlight.launch("mail", hooks.mail(Hooks.info(this), decision.from, decision.parameters), (outcome) =>
+          this.hookAnswered(decision.accepted, Reply.senderOk, outcome)
+        )
         return answered
-      case "Rcpt":
-        if (hooks.rcpt !== undefined) return decision
-        this.state = decision.accepted
-        this.send(Reply.recipientOk)
+      }
+      case "Rcpt": {
+        if (hooks.rcpt === undefined) {
+          this.state = decision.accepted
+          this.send(Reply.recipientOk)
+          return answered
+        }
+        if (!parked) return decision
+        this.inFlight.launch("rcpt", hooks.rcpt(Hooks.info(this), decision.recipient), (outcome) =>
+          this.hookAnswered(decision.accepted, Reply.recipientOk, outcome)
+        )
         return answered
+      }
       case "Data":
       case "Bdat":
-        if (hooks.data !== undefined) return decision
+        if (hooks.data !== undefined) {
+          // a DATA is kept as it comes, the handler called once it is in; BDAT goes to the fiber
+          if (!parked || decision._tag !== "Data") return decision
+          this.state = decision.state
+          this.send(Reply.startData)
+          this.collecting = this.startMessage(decision)
+          return answered
+        }
         this.state = decision.state
         // the 354 goes out before the next read of the body (the reader flushes)
         if (decision._tag === "Data") this.send(Reply.startData)
@@ -283,32 +264,6 @@ export class Live implements Handle, Reader.Session, DataSection.Host {
   }
 
   /**
-   * The end of a message: the transaction is over, and the reply says how (over LMTP, one per
-   * recipient). A message the client abandoned between chunks gets none.
-   */
-  received(
-    section: DataSection.DataSection,
-    end: DataSection.DataEnd,
-    outcome: Result.Result<void | Reply.Reply | Verdicts.PerRecipient, Reply.Reply>
-  ): void {
-    if (end.abandoned) return
-    const context = this.env.context
-    const config = this.env.config.protocol
-    const verdict = DataSection.replies(end, outcome, section.envelope.recipients.length, config.lmtp)
-    // (told to the transaction's span before the reset ends it)
-    this.env.spans?.message(end.size, verdict.replies)
-    this.state = Session.reset(this.state)
-    if (verdict.accepted) {
-      Metrics.messagesAccepted.updateUnsafe(1, context)
-      Metrics.messageSize.updateUnsafe(end.size, context)
-    } else {
-      Metrics.messagesRejected.updateUnsafe(1, context)
-    }
-    if (verdict.replies instanceof Reply.Reply) return this.send(verdict.replies)
-    for (const reply of verdict.replies) this.send(reply)
-  }
-
-  /**
    * The fold in the transport's callback, while the session is parked or its fiber waits for a
    * command: true when all input was answered (replies written); false leaves the rest to the
    * session's fiber.
@@ -316,23 +271,52 @@ export class Live implements Handle, Reader.Session, DataSection.Host {
   inline(): boolean {
     // a read left waiting when the session ended (reads need no canceler): nothing more is done
     if (this.ended) return false
+    const parked = this.forked === undefined
     while (true) {
+      // (a 421 a hook gave closes the session: its fiber does)
+      if (this.inFlight.busy || this.closing) return false
+      if (this.collecting !== undefined) {
+        const section = this.collecting
+        const end = section.keep(keptAtMost)
+        if (end === undefined) return this.writeNow()
+        // a message too big to keep goes to the session's fiber, its handler reading the rest
+        if (end === "full") return false
+        this.collecting = undefined
+        // what the client waits for is written before the handler runs (as the session's fiber does)
+        this.writeNow()
+        const message = section.message(this.env.config.decodeData)
+        this.inFlight.launch("data", this.hooks.data!(Hooks.info(this), message), (outcome) =>
+          section.answer(end, outcome, this.env)
+        )
+        continue
+      }
       if (this.draining !== undefined) {
         const section = this.draining
         const end = section.drain()
         if (end === undefined) return this.writeNow()
         this.draining = undefined
-        this.received(section, end, accepted)
+        section.answer(end, accepted, this.env)
       }
       if (this.env.isShuttingDown()) return false
       const frame = this.reader.bufferedCommand()
       if (frame === undefined) return this.writeNow()
-      const step = this.quick(frame)
+      const step = this.quick(frame, parked)
       if (step === answered) continue
       if (this.forked === undefined && step._tag === "Close" && this.quit(step.reply)) return true
       this.reader.unread(frame)
       return false
     }
+  }
+
+  forkHook(effect: Effect.Effect<void>): Fiber.Fiber<void> {
+    return this.env.forkHook(effect)
+  }
+
+  /** A hook that waited has its answer: what came meanwhile is acted on, then the session parks again or forks. */
+  goOn(): void {
+    const handled = this.inline()
+    if (this.ended || this.inFlight.busy) return
+    if (!handled || this.framer.buffered > 0 || !this.reader.park()) this.fork()
   }
 
   /** QUIT to a parked session: the 221 and the lingering close, with no fiber. */
@@ -369,8 +353,13 @@ export class Live implements Handle, Reader.Session, DataSection.Host {
     return false
   }
 
-  /** Forks the session's fiber, unless it has one. */
+  /** The park ended: the session's fiber is forked, unless a hook's landing goes on without it. */
   wake(): void {
+    if (!this.inFlight.busy) this.fork()
+  }
+
+  /** Forks the session's fiber, unless it has one. */
+  private fork(): void {
     if (this.forked !== undefined) return
     const parks = this.parks
     const fiber = this.env.fork(this.loop(this, true))
@@ -382,7 +371,7 @@ export class Live implements Handle, Reader.Session, DataSection.Host {
   fiber(): Fiber.Fiber<void> | undefined {
     if (this.forked === undefined && !this.ended) {
       this.transport.park?.stop()
-      this.wake()
+      this.fork()
     }
     return this.forked
   }

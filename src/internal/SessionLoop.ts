@@ -12,8 +12,6 @@ import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
-import type * as Stream from "effect/Stream"
-import type * as Message from "../handler/Message.js"
 import * as MessageHandler from "../handler/MessageHandler.js"
 import type { SessionInfo } from "../handler/SessionInfo.js"
 import type * as Parameters from "../protocol/Parameters.js"
@@ -30,19 +28,6 @@ import * as Hooks from "./Hooks.js"
 import type * as Reader from "./Reader.js"
 import * as Trace from "./Trace.js"
 import * as Transport from "./Transport.js"
-
-// a message as its handler gets it: the body stream is built when the handler asks for it. (A
-// getter on the prototype, never in an object literal: docs/performance/gc.md.)
-class Received implements Message.Message {
-  constructor(
-    readonly envelope: Session.Envelope,
-    private readonly data: DataSection.DataSection,
-    readonly decodeData: boolean
-  ) {}
-  get body(): Stream.Stream<Uint8Array, Message.BodyError> {
-    return this.data.body()
-  }
-}
 
 /**
  * Serves the session from where it is until it ends, then closes its transport and runs its
@@ -108,8 +93,20 @@ class SessionFiber {
       let greeting: Session.Greeting | undefined
       let received = false
       while (true) {
+        // a hook that began in its own fiber while the session had none
+        const flight = live.inFlight.claim()
+        if (flight !== undefined) yield* flight
+        if (live.closing) return
         if (live.draining !== undefined) {
           yield* self.drained(live.draining)
+          continue
+        }
+        if (live.collecting !== undefined) {
+          // a message too big to keep inline
+          const data = live.collecting
+          live.collecting = undefined
+          yield* self.handled(data)
+          received = live.state.envelope === undefined
           continue
         }
         if (env.isShuttingDown()) return live.send(Reply.shuttingDown)
@@ -180,7 +177,7 @@ class SessionFiber {
     const live = this.live
     live.draining = undefined
     return Effect.flatMap(data.finish(), (end) => {
-      live.received(data, end, accepted)
+      data.answer(end, accepted, live.env)
       return live.hooks.reset === undefined ? Effect.void : Effect.andThen(this.flush, this.endTransaction())
     })
   }
@@ -212,26 +209,12 @@ class SessionFiber {
     return Effect.andThen(this.flush, Effect.sleep(duration))
   }
 
-  // a hook's call in a span of its own, when the server traces
   private traced<A, E>(hook: string, effect: Effect.Effect<A, E>): Effect.Effect<A, E> {
-    const spans = this.live.env.spans
-    return spans === undefined ? effect : spans.hook(hook, effect)
+    return Hooks.traced(this.live, hook, effect)
   }
 
   private info(): SessionInfo {
-    const live = this.live
-    return {
-      id: live.env.id,
-      peer: live.transport.remote,
-      local: live.transport.local,
-      hostname: live.env.config.protocol.hostname,
-      greeting: live.state.greeting,
-      envelope: live.state.envelope,
-      secure: live.transport.secure,
-      tls: live.transport.tls,
-      auth: live.state.auth,
-      protocol: live.env.config.protocol.lmtp ? "lmtp" : "smtp"
-    }
+    return Hooks.info(this.live)
   }
 
   // the next line as the client sent it, not a command (SASL answers): never traced
@@ -320,20 +303,24 @@ class SessionFiber {
   private receive(
     decision: Extract<Protocol.Decision, { _tag: "Data" | "Bdat" }>
   ): Effect.Effect<void, Reader.ReadFailure | Transport.TransportError> {
-    const self = this
     const live = this.live
-    const config = live.env.config
-    const handle = live.hooks.data ?? MessageHandler.acceptAll
     return Effect.suspend(() => {
       if (decision._tag === "Data") live.send(Reply.startData)
-      const data = live.startMessage(decision)
-      // the client waits for 354 before it sends the body, whatever the handler does first
-      return Effect.gen(function* () {
-        yield* self.flush
-        const message = new Received(decision.envelope, data, config.decodeData)
-        const outcome = yield* guarded(self.traced("data", handle(self.info(), message)))
-        live.received(data, yield* data.finish(), outcome)
-      })
+      return this.handled(live.startMessage(decision))
+    })
+  }
+
+  // the handler reads the message as it comes (after what was kept of it inline, if anything)
+  private handled(data: DataSection.DataSection): Effect.Effect<void, Reader.ReadFailure | Transport.TransportError> {
+    const self = this
+    const live = this.live
+    const handle = live.hooks.data ?? MessageHandler.acceptAll
+    // the client waits for 354 before it sends the body, whatever the handler does first
+    return Effect.gen(function* () {
+      yield* self.flush
+      const message = data.message(live.env.config.decodeData)
+      const outcome = yield* guarded(self.traced("data", handle(self.info(), message)))
+      data.answer(yield* data.finish(), outcome, live.env)
     })
   }
 

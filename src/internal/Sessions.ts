@@ -112,6 +112,7 @@ class SessionEnvironment implements Connection.Environment {
   readonly clock: Clock.Clock
   readonly context: Context.Context<never>
   readonly spans: Spans.SessionSpans | undefined
+  private fibers: ((effect: Effect.Effect<void>) => Fiber.Fiber<void>) | undefined = undefined
 
   constructor(
     private readonly server: Server,
@@ -134,7 +135,17 @@ class SessionEnvironment implements Connection.Environment {
   }
 
   fork(session: Effect.Effect<void>): Fiber.Fiber<void> {
-    return this.server.fork(session, this.id, formatEndpoint(this.peer))
+    return this.annotated(session)
+  }
+
+  forkHook(hook: Effect.Effect<void>): Fiber.Fiber<void> {
+    return this.annotated(hook)
+  }
+
+  // a fiber with the session's log annotations: their context made once, when first needed
+  private annotated(effect: Effect.Effect<void>): Fiber.Fiber<void> {
+    this.fibers ??= this.server.forkWith(this.id, formatEndpoint(this.peer))
+    return this.fibers(effect)
   }
 
   onEnd(): void {
@@ -196,10 +207,10 @@ class Server implements Sessions {
   readonly active: Effect.Effect<number> = Effect.sync(() => this.running.size)
 
   // the log annotations are the fiber's own from its start (Effect.annotateLogs would hold
-  // a frame for as long as the session is open); made only when the session forks its fiber
-  fork(session: Effect.Effect<void>, id: string, peer: string): Fiber.Fiber<void> {
+  // a frame for as long as the session is open); made only when the session forks a fiber
+  forkWith(id: string, peer: string): (effect: Effect.Effect<void>) => Fiber.Fiber<void> {
     const annotations = { ...this.annotations, session: id, peer }
-    return Effect.runForkWith(Context.add(this.context, References.CurrentLogAnnotations, annotations))(session)
+    return Effect.runForkWith(Context.add(this.context, References.CurrentLogAnnotations, annotations))
   }
 
   /** The session has ended and its transport is closed. */

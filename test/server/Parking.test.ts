@@ -2,10 +2,11 @@
 // transport with a fork that counts (when a fiber is forked, and what ends the session).
 // NodeTransport's side of Transport.Parking, over a real socket: test/node/NodeTransport.test.ts.
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Clock, Context, Effect, Exit, Fiber, Layer, Logger, References } from "effect"
+import { Clock, Context, Deferred, Effect, Exit, Fiber, Layer, Logger, References } from "effect"
 import { TestClock } from "effect/testing"
 import * as Message from "../../src/handler/Message.js"
 import * as MessageHandler from "../../src/handler/MessageHandler.js"
+import * as SmtpError from "../../src/protocol/SmtpError.js"
 import * as Connection from "../../src/internal/Connection.js"
 import * as ServerConfig from "../../src/server/ServerConfig.js"
 import { SmtpTest } from "../../src/testing/index.js"
@@ -19,6 +20,8 @@ const session = (handler: MessageHandler.Handler, options: ServerConfig.Options 
     const runFork = Effect.runForkWith(context)
     const { client, transport } = yield* TestTransport.make()
     const seen = { forks: 0, ends: 0, shuttingDown: false }
+    // the hooks' own fibers (`HookFiber`): not the session's
+    const hooks: Array<Effect.Effect<void>> = []
     const handle = Connection.start(transport, {
       id: "parking",
       config,
@@ -30,12 +33,16 @@ const session = (handler: MessageHandler.Handler, options: ServerConfig.Options 
         seen.forks++
         return runFork(effect)
       },
+      forkHook: (effect) => {
+        hooks.push(effect)
+        return runFork(effect)
+      },
       onEnd: () => {
         seen.ends++
       }
     })
     expect((yield* client.reply).code).toBe(220)
-    return { client, handle, seen }
+    return { client, handle, seen, hooks }
   })
 
 const codes = (client: TestTransport.TestClient, n: number) =>
@@ -62,23 +69,53 @@ describe("a parked session", () => {
     })
   )
 
-  it.effect("forks its fiber at the first command that needs an effect, once, and the fiber serves the rest", () =>
+  it.effect("runs MAIL and DATA hooks in fibers of their own, answered inline: the session forks none", () =>
     Effect.gen(function* () {
       const mails: Array<string> = []
-      const handler = MessageHandler.make({ mail: (_, from) => Effect.sync(() => void mails.push(from)) })
-      const { client, seen } = yield* session(handler)
+      const bodies: Array<string> = []
+      const handler = MessageHandler.make({
+        mail: (_, from) => Effect.sync(() => void mails.push(from)),
+        data: (_, message) => Effect.map(Message.text(message), (text) => void bodies.push(text))
+      })
+      const { client, seen, hooks } = yield* session(handler)
       yield* client.send("EHLO client.test\r\n")
       expect(yield* codes(client, 1)).toEqual([250])
-      expect(seen.forks).toBe(0)
       yield* client.send(transaction)
       expect(yield* codes(client, 3)).toEqual([250, 250, 354])
-      expect(seen.forks).toBe(1)
       yield* client.send("body\r\n.\r\n" + transaction)
       expect(yield* codes(client, 4)).toEqual([250, 250, 250, 354])
       yield* client.send("second\r\n.\r\nQUIT\r\n")
       expect(yield* codes(client, 2)).toEqual([250, 221])
       yield* client.awaitClose
       expect(mails).toEqual(["a@example.com", "a@example.com"])
+      expect(bodies).toEqual(["body\r\n", "second\r\n"])
+      expect(hooks.length).toBe(4)
+      expect(seen).toEqual({ forks: 0, ends: 1, shuttingDown: false })
+    })
+  )
+
+  it.effect("forks its fiber at the first command that needs it, once, and the fiber serves the rest", () =>
+    Effect.gen(function* () {
+      const mails: Array<string> = []
+      const handler = MessageHandler.make({
+        helo: () => Effect.void,
+        mail: (_, from) => Effect.sync(() => void mails.push(from))
+      })
+      const { client, seen, hooks } = yield* session(handler)
+      yield* client.send("NOOP\r\n")
+      expect(yield* codes(client, 1)).toEqual([250])
+      expect(seen.forks).toBe(0)
+      yield* client.send("EHLO client.test\r\n")
+      expect(yield* codes(client, 1)).toEqual([250])
+      expect(seen.forks).toBe(1)
+      yield* client.send(transaction)
+      expect(yield* codes(client, 3)).toEqual([250, 250, 354])
+      yield* client.send("body\r\n.\r\nQUIT\r\n")
+      expect(yield* codes(client, 2)).toEqual([250, 221])
+      yield* client.awaitClose
+      expect(mails).toEqual(["a@example.com"])
+      // the fiber calls its hooks itself
+      expect(hooks.length).toBe(0)
       expect(seen).toEqual({ forks: 1, ends: 1, shuttingDown: false })
     })
   )
@@ -129,12 +166,15 @@ describe("a parked session", () => {
 })
 
 describe("a session parked again after a message", () => {
+  // over what a session keeps before calling the handler: its fiber reads the rest
+  const large = (n: number) => `message ${n}\r\n` + `${"x".repeat(78)}\r\n`.repeat(900)
+
   const reading = (bodies: Array<string>) =>
     MessageHandler.make({
       data: (_, message) => Effect.map(Message.text(message), (text) => void bodies.push(text))
     })
 
-  it.effect("its fiber ends once the message is answered; the next message forks one; QUIT needs none", () =>
+  it.effect("its fiber ends once a large message is answered; the next forks one; QUIT needs none", () =>
     Effect.gen(function* () {
       const bodies: Array<string> = []
       const { client, handle, seen } = yield* session(reading(bodies))
@@ -143,7 +183,7 @@ describe("a session parked again after a message", () => {
       for (const n of [1, 2]) {
         yield* client.send(transaction)
         expect(yield* codes(client, 3)).toEqual([250, 250, 354])
-        yield* client.send(`message ${n}\r\n.\r\n`)
+        yield* client.send(`${large(n)}.\r\n`)
         expect(yield* codes(client, 1)).toEqual([250])
         expect(seen.forks).toBe(n)
         expect(handle.isIdle()).toBe(true)
@@ -151,7 +191,7 @@ describe("a session parked again after a message", () => {
       yield* client.send("QUIT\r\n")
       expect(yield* codes(client, 1)).toEqual([221])
       yield* client.awaitClose
-      expect(bodies).toEqual(["message 1\r\n", "message 2\r\n"])
+      expect(bodies).toEqual([large(1), large(2)])
       expect(seen).toEqual({ forks: 2, ends: 1, shuttingDown: false })
     })
   )
@@ -163,7 +203,7 @@ describe("a session parked again after a message", () => {
       yield* first.client.reply
       yield* first.client.send(transaction)
       yield* first.client.replies(3)
-      yield* first.client.send("body\r\n.\r\n")
+      yield* first.client.send(`${large(1)}.\r\n`)
       yield* first.client.reply
       yield* TestClock.adjust("11 seconds")
       const timedOut = yield* first.client.reply
@@ -176,7 +216,7 @@ describe("a session parked again after a message", () => {
       yield* second.client.reply
       yield* second.client.send(transaction)
       yield* second.client.replies(3)
-      yield* second.client.send("body\r\n.\r\n")
+      yield* second.client.send(`${large(1)}.\r\n`)
       yield* second.client.reply
       second.seen.shuttingDown = true
       const fiber = second.handle.fiber()
@@ -195,7 +235,7 @@ describe("a session parked again after a message", () => {
       yield* client.reply
       yield* client.send(transaction)
       yield* client.replies(3)
-      yield* client.send("body\r\n.\r\nNO")
+      yield* client.send(`${large(1)}.\r\nNO`)
       expect(yield* codes(client, 1)).toEqual([250])
       yield* TestClock.adjust("31 seconds")
       const cut = yield* client.reply
@@ -224,6 +264,108 @@ describe("a session parked again after a message", () => {
       expect(seen.forks).toBe(1)
       expect(resets).toEqual([0, 1])
     })
+  )
+})
+
+describe("a hook in its own fiber (HookFiber)", () => {
+  // a MAIL hook that waits until the test lets it go; RCPTs counted
+  const held = Effect.gen(function* () {
+    const gate = yield* Deferred.make<void>()
+    const calls = { mails: 0, rcpts: 0, interrupted: false }
+    const handler = MessageHandler.make({
+      mail: () =>
+        Effect.sync(() => void calls.mails++).pipe(
+          Effect.andThen(Deferred.await(gate)),
+          Effect.onInterrupt(() => Effect.sync(() => void (calls.interrupted = true)))
+        ),
+      rcpt: () => Effect.sync(() => void calls.rcpts++)
+    })
+    const { client, handle, seen, hooks } = yield* session(handler)
+    yield* client.send("EHLO client.test\r\n")
+    yield* client.reply
+    return { client, handle, seen, hooks, gate, calls }
+  })
+
+  const settle = Effect.repeat(Effect.yieldNow, { times: 20 })
+
+  it.effect("one that waits holds the session: nothing after it is acted on until it lands, still with no fiber", () =>
+    Effect.gen(function* () {
+      const { client, handle, seen, gate, calls } = yield* held
+      yield* client.send(transaction)
+      yield* settle
+      expect(calls).toEqual({ mails: 1, rcpts: 0, interrupted: false })
+      expect(handle.isIdle()).toBe(false)
+      yield* Deferred.succeed(gate, undefined)
+      expect(yield* codes(client, 3)).toEqual([250, 250, 354])
+      expect(calls.rcpts).toBe(1)
+      yield* client.send("body\r\n.\r\nQUIT\r\n")
+      expect(yield* codes(client, 2)).toEqual([250, 221])
+      yield* client.awaitClose
+      expect(seen).toEqual({ forks: 0, ends: 1, shuttingDown: false })
+    })
+  )
+
+  it.effect("what comes while it waits is read by the session's fiber once it lands", () =>
+    Effect.gen(function* () {
+      const { client, seen, gate, calls } = yield* held
+      yield* client.send("MAIL FROM:<a@example.com>\r\n")
+      yield* settle
+      yield* client.send("RCPT TO:<b@example.com>\r\n")
+      yield* settle
+      expect(calls.rcpts).toBe(0)
+      yield* Deferred.succeed(gate, undefined)
+      expect(yield* codes(client, 2)).toEqual([250, 250])
+      expect(seen.forks).toBe(1)
+    })
+  )
+
+  it.effect("shutdown while it waits: the session's fiber takes it over, answers it, then 421", () =>
+    Effect.gen(function* () {
+      const { client, handle, seen, gate, calls } = yield* held
+      yield* client.send("MAIL FROM:<a@example.com>\r\n")
+      yield* settle
+      seen.shuttingDown = true
+      const fiber = handle.fiber()
+      assert(fiber !== undefined)
+      yield* Deferred.succeed(gate, undefined)
+      expect(yield* codes(client, 2)).toEqual([250, 421])
+      yield* Fiber.join(fiber)
+      expect(calls.interrupted).toBe(false)
+      expect(seen).toEqual({ forks: 1, ends: 1, shuttingDown: true })
+    })
+  )
+
+  it.effect("interrupting the session's fiber that took it over interrupts the hook", () =>
+    Effect.gen(function* () {
+      const { client, handle, calls } = yield* held
+      yield* client.send("MAIL FROM:<a@example.com>\r\n")
+      yield* settle
+      const fiber = handle.fiber()
+      assert(fiber !== undefined)
+      yield* settle
+      yield* Fiber.interrupt(fiber)
+      expect(calls.interrupted).toBe(true)
+      yield* client.awaitClose
+    })
+  )
+
+  it.effect("one that fails or dies is answered as the session's fiber would (451 for a defect)", () =>
+    Effect.gen(function* () {
+      const handler = MessageHandler.make({
+        rcpt: (_, recipient) =>
+          recipient.address.startsWith("dies")
+            ? Effect.die(new Error("boom"))
+            : Effect.fail(new SmtpError.MailboxUnavailable({}))
+      })
+      const { client, seen } = yield* session(handler)
+      yield* client.send("EHLO client.test\r\n")
+      yield* client.reply
+      yield* client.send("MAIL FROM:<a@example.com>\r\n")
+      yield* client.reply
+      yield* client.send("RCPT TO:<dies@example.com>\r\nRCPT TO:<gone@example.com>\r\n")
+      expect(yield* codes(client, 2)).toEqual([451, 550])
+      expect(seen.forks).toBe(0)
+    }).pipe(Effect.provide(Logger.layer([])))
   )
 })
 

@@ -122,9 +122,12 @@ const bodyPiece = fc.oneof(
   fc.constantFrom(".", "..", ".x", "", "\r", "\n", ".\n", "\n.\n", "\r.\r", "\n.\r\n", "\r\n.\r", "ü", "QUIT")
 )
 const terminator = fc.constantFrom("\r\n.\r\n", "\r\n.\r\n", "\r\n.\r\n", "\n.\n", "")
-const body = fc
-  .tuple(fc.array(bodyPiece, { maxLength: 12 }), terminator)
-  .map(([pieces, end]) => encoder.encode(pieces.join("\r\n") + end))
+// now and then more than the fast engine keeps before calling the handler (64 KiB)
+const bodyPieces = fc.oneof(
+  { weight: 19, arbitrary: fc.array(bodyPiece, { maxLength: 12 }) },
+  { weight: 1, arbitrary: fc.array(bodyPiece, { maxLength: 4 }).map((pieces) => [...pieces, "y".repeat(70_000)]) }
+)
+const body = fc.tuple(bodyPieces, terminator).map(([pieces, end]) => encoder.encode(pieces.join("\r\n") + end))
 // BDAT chunks (RFC 3030): opaque bytes, sizes that may not match what follows, the last one
 // LAST (or not: the client goes on with a command between chunks)
 const chunk = fc
