@@ -191,6 +191,13 @@ export class Live implements Handle, Reader.Session, DataSection.Host {
     this.send(ok)
   }
 
+  // MAIL or RCPT with no hook to ask
+  private acceptNow(state: Session.SessionState, ok: Reply.Reply): QuickStep {
+    this.state = state
+    this.send(ok)
+    return answered
+  }
+
   /** A refused AUTH: what the client sent behind it would be its answers (credentials), sent out
    * of turn; they are dropped unread rather than taken, and traced, as commands. */
   dropAnswersOfRefusedAuth(frame: Reader.CommandFrame): void {
@@ -220,11 +227,7 @@ export class Live implements Handle, Reader.Session, DataSection.Host {
         this.send(decision.reply)
         return answered
       case "Mail": {
-        if (hooks.mail === undefined) {
-          this.state = decision.accepted
-          this.send(Reply.senderOk)
-          return answered
-        }
+        if (hooks.mail === undefined) return this.acceptNow(decision.accepted, Reply.senderOk)
         if (!parked) return decision
         this.inFlight.launch("mail", hooks.mail(Hooks.info(this), decision.from, decision.parameters), (outcome) =>
           this.hookAnswered(decision.accepted, Reply.senderOk, outcome)
@@ -232,11 +235,7 @@ export class Live implements Handle, Reader.Session, DataSection.Host {
         return answered
       }
       case "Rcpt": {
-        if (hooks.rcpt === undefined) {
-          this.state = decision.accepted
-          this.send(Reply.recipientOk)
-          return answered
-        }
+        if (hooks.rcpt === undefined) return this.acceptNow(decision.accepted, Reply.recipientOk)
         if (!parked) return decision
         this.inFlight.launch("rcpt", hooks.rcpt(Hooks.info(this), decision.recipient), (outcome) =>
           this.hookAnswered(decision.accepted, Reply.recipientOk, outcome)
