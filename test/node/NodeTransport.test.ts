@@ -5,6 +5,8 @@
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Cause, Duration, Effect, Exit, Fiber, Layer, Result } from "effect"
 import * as Net from "node:net"
+import * as Message from "../../src/handler/Message.js"
+import * as MessageHandler from "../../src/handler/MessageHandler.js"
 import * as Sink from "../../src/handlers/Sink.js"
 import * as NodeSmtpServer from "../../src/node/NodeSmtpServer.js"
 import * as NodeTransport from "../../src/node/NodeTransport.js"
@@ -17,6 +19,12 @@ import { port } from "../utils/server.js"
 const nodeServer = (options: NodeSmtpServer.Options = {}) =>
   NodeSmtpServer.layer({ listen: "127.0.0.1:0", hostname: "mx.test", shutdownGrace: "1 second", ...options }).pipe(
     Layer.provide(Sink.layer)
+  )
+
+// the same with a handler of the test's
+const handlerServer = (handler: Layer.Layer<MessageHandler.MessageHandler>) =>
+  NodeSmtpServer.layer({ listen: "127.0.0.1:0", hostname: "mx.test", shutdownGrace: "1 second" }).pipe(
+    Layer.provide(handler)
   )
 
 // waits (live) until `ok` holds, checking every 20 ms
@@ -110,6 +118,45 @@ describe("inline sessions over real sockets", () => {
       yield* client.closed
       expect(delta(before, yield* counts)).toEqual({ accepted: 2, rejected: 0, bytes: 2 * 1024 * 1024 })
     }).pipe(Effect.provide(nodeServer()))
+  )
+})
+
+describe("hooks in their own fibers over real sockets", () => {
+  it.live("a MAIL hook that waits: what the client sends meanwhile is held, then answered in order", () =>
+    Effect.gen(function* () {
+      const bodies: Array<number> = []
+      const rcpts: Array<string> = []
+      const handler = MessageHandler.layer({
+        mail: () => Effect.sleep("50 millis"),
+        rcpt: (_, recipient) => Effect.sync(() => void rcpts.push(recipient.address)),
+        data: (_, message) => Effect.map(Message.text(message), (text) => void bodies.push(text.length))
+      })
+      const before = yield* counts
+      return yield* Effect.gen(function* () {
+        const client = yield* connect("127.0.0.1", yield* port)
+        expect((yield* client.status).slice(0, 4)).toBe("220 ")
+        yield* client.write("EHLO client.test\r\n")
+        yield* client.reply
+        // a small message (kept, then its hook called) and one over 64 KiB (read by the fiber)
+        for (const size of [4 * 1024, 100 * 1024]) {
+          yield* client.write("MAIL FROM:<a@example.com>\r\n")
+          yield* Effect.sleep("10 millis")
+          expect(rcpts.length).toBe(bodies.length)
+          yield* client.write("RCPT TO:<b@example.com>\r\nDATA\r\n")
+          expect(yield* client.status).toMatch(/^250 2\.1\.0/)
+          expect(yield* client.status).toMatch(/^250 2\.1\.5/)
+          expect(yield* client.status).toMatch(/^354 /)
+          yield* client.write(`${"z".repeat(1022)}\r\n`.repeat(size / 1024) + ".\r\n")
+          expect(yield* client.status).toMatch(/^250 2\.0\.0/)
+        }
+        yield* client.write("QUIT\r\n")
+        expect(yield* client.status).toMatch(/^221 2\.0\.0/)
+        yield* client.closed
+        expect(rcpts).toEqual(["b@example.com", "b@example.com"])
+        expect(bodies).toEqual([4 * 1024, 100 * 1024])
+        expect(delta(before, yield* counts)).toEqual({ accepted: 2, rejected: 0, bytes: 104 * 1024 })
+      }).pipe(Effect.provide(handlerServer(handler)))
+    })
   )
 })
 
