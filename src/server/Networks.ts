@@ -27,16 +27,28 @@ export interface Network {
  */
 export const loopback: ReadonlyArray<string> = ["127.0.0.0/8", "::1/128"]
 
+// four decimal octets, read character by character (it runs for every connection and every
+// relay check): no leading zeros, as some parsers read 010 as octal 8 (the ambiguity of
+// CVE-2021-29418), nothing over 255, nothing else
 const parseV4 = (text: string): bigint | undefined => {
-  const parts = text.split(".")
-  if (parts.length !== 4) return undefined
-  let value = 0n
-  for (const part of parts) {
-    // no leading zeros: some parsers read 010 as octal 8 (the ambiguity of CVE-2021-29418)
-    if (!/^(?:0|[1-9]\d{0,2})$/.test(part) || Number(part) > 255) return undefined
-    value = (value << 8n) | BigInt(part)
+  let value = 0
+  let octet = 0
+  let digits = 0
+  let octets = 0
+  for (let i = 0; i <= text.length; i++) {
+    const code = i < text.length ? text.charCodeAt(i) : 46 // the end closes the last octet
+    if (code === 46) {
+      if (digits === 0 || ++octets > 4) return undefined
+      value = value * 256 + octet
+      octet = 0
+      digits = 0
+    } else if (code >= 48 && code <= 57) {
+      if (digits === 1 && octet === 0) return undefined
+      octet = octet * 10 + (code - 48)
+      if (++digits > 3 || octet > 255) return undefined
+    } else return undefined
   }
-  return value
+  return octets === 4 ? BigInt(value) : undefined
 }
 
 const parseV6 = (text: string): bigint | undefined => {
