@@ -67,6 +67,8 @@ export class Live implements Handle, Reader.Session, DataSection.Host {
   /** The handler's hooks for this session (`acceptAll` taken for absent); `opened` sets a session's own. */
   hooks: MessageHandler.Hooks
   private forked: Fiber.Fiber<void> | undefined = undefined
+  /** The session's fiber runs: from its fork (before `forked` is known: it starts at once) until it parks the session again. */
+  private serving = false
   private parks = 0 // times the session parked again after a fiber
   readonly framer: Framer.Framer
 
@@ -270,7 +272,7 @@ export class Live implements Handle, Reader.Session, DataSection.Host {
   inline(): boolean {
     // a read left waiting when the session ended (reads need no canceler): nothing more is done
     if (this.ended) return false
-    const parked = this.forked === undefined
+    const parked = !this.serving
     while (true) {
       // (a 421 a hook gave closes the session: its fiber does)
       if (this.inFlight.busy || this.closing) return false
@@ -301,7 +303,7 @@ export class Live implements Handle, Reader.Session, DataSection.Host {
       if (frame === undefined) return this.writeNow()
       const step = this.quick(frame, parked)
       if (step === answered) continue
-      if (this.forked === undefined && step._tag === "Close" && this.quit(step.reply)) return true
+      if (parked && step._tag === "Close" && this.quit(step.reply)) return true
       this.reader.unread(frame)
       return false
     }
@@ -344,11 +346,13 @@ export class Live implements Handle, Reader.Session, DataSection.Host {
     if (this.transport.park === undefined || !this.writeNow()) return false
     const forked = this.forked
     this.forked = undefined
+    this.serving = false
     if (this.reader.park()) {
       this.parks++
       return true
     }
     this.forked = forked
+    this.serving = true
     return false
   }
 
@@ -359,7 +363,8 @@ export class Live implements Handle, Reader.Session, DataSection.Host {
 
   /** Forks the session's fiber, unless it has one. */
   private fork(): void {
-    if (this.forked !== undefined) return
+    if (this.serving) return
+    this.serving = true
     const parks = this.parks
     const fiber = this.env.fork(this.loop(this, true))
     // a fiber that parked the session again before its fork returned (it ran to its end at once)
@@ -368,7 +373,7 @@ export class Live implements Handle, Reader.Session, DataSection.Host {
   }
 
   fiber(): Fiber.Fiber<void> | undefined {
-    if (this.forked === undefined && !this.ended) {
+    if (!this.serving && !this.ended) {
       this.transport.park?.stop()
       this.fork()
     }
@@ -382,6 +387,7 @@ export class Live implements Handle, Reader.Session, DataSection.Host {
 
   /** Ends the session at once, in its fiber, with what is pending (an early talker's refusal). */
   hangUp(): void {
+    this.serving = true
     this.forked = this.env.fork(this.loop(this, false))
   }
 }

@@ -319,6 +319,23 @@ describe("a hook in its own fiber (HookFiber)", () => {
     })
   )
 
+  it.effect(
+    "what came while it waited, up to QUIT, is answered by the fiber forked at its landing; nothing after 221",
+    () =>
+      Effect.gen(function* () {
+        const { client, seen, gate } = yield* held
+        yield* client.send("MAIL FROM:<a@example.com>\r\n")
+        yield* settle
+        for (const line of ["RCPT TO:<b@example.com>\r\n", "QUIT\r\n", "NOOP\r\n"]) yield* client.send(line)
+        yield* settle
+        yield* Deferred.succeed(gate, undefined)
+        expect(yield* codes(client, 3)).toEqual([250, 250, 221])
+        yield* client.awaitClose
+        expect(yield* client.output).not.toMatch(/221 [^\n]*\n[\s\S]+/)
+        expect(seen).toEqual({ forks: 1, ends: 1, shuttingDown: false })
+      })
+  )
+
   it.effect("shutdown while it waits: the session's fiber takes it over, answers it, then 421", () =>
     Effect.gen(function* () {
       const { client, handle, seen, gate, calls } = yield* held
