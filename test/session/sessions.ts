@@ -313,6 +313,8 @@ const data = (session: SessionInfo, message: Message.Message) =>
     const behaviour = message.envelope.mailFrom.split("@")[0]
     yield* record("data", session, { behaviour, decodeData: message.decodeData })
     if (behaviour === "skip") return
+    // a hook that waits: it lands after the session has let go of it
+    if (behaviour === "yield") yield* Effect.yieldNow
     if (behaviour === "crash") return yield* Effect.die(new Error("data crashed"))
     const slices = yield* Stream.runCollect(behaviour === "first" ? Stream.take(message.body, 1) : message.body).pipe(
       Effect.tapError((error) => record("body failed", session, error._tag))
