@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Result from "effect/Result"
 import * as Reply from "../protocol/Reply.js"
+import type { Environment } from "./Environment.js"
 import { guarded } from "./Guarded.js"
 import * as Hooks from "./Hooks.js"
 
@@ -22,8 +23,8 @@ import * as Hooks from "./Hooks.js"
  * @category models
  */
 export interface Host extends Hooks.Described {
-  /** Forks a fiber of the session's (its log annotations); it starts at once. */
-  readonly forkHook: (effect: Effect.Effect<void>) => Fiber.Fiber<void>
+  /** `forkHook` starts the hook's fiber (with the session's log annotations) at once. */
+  readonly env: Pick<Environment, "id" | "config" | "spans" | "forkHook">
   /** A hook that waited was answered: the session acts on what came meanwhile, parks or forks. */
   readonly goOn: () => void
   /** Forks the session's fiber (no hook is in flight). */
@@ -70,7 +71,7 @@ export class InFlight {
     answer: (outcome: Result.Result<A, Reply.Reply>) => void
   ): void {
     const flight = new Flight(answer)
-    const fiber = this.host.forkHook(
+    const fiber = this.host.env.forkHook(
       Effect.map(guarded(Hooks.traced(this.host, name, hook)), (outcome) => {
         flight.outcome = outcome
       })

@@ -10,12 +10,11 @@ import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
 import * as MessageHandler from "../handler/MessageHandler.js"
 import type { SessionInfo } from "../handler/SessionInfo.js"
-import type { ServerConfig } from "../server/ServerConfig.js"
 import type * as Protocol from "../protocol/Protocol.js"
 import type * as Reply from "../protocol/Reply.js"
 import type * as Session from "../protocol/Session.js"
+import type { Environment } from "./Environment.js"
 import { guarded } from "./Guarded.js"
-import type * as Spans from "./Spans.js"
 import type * as Transport from "./Transport.js"
 
 /**
@@ -25,7 +24,7 @@ import type * as Transport from "./Transport.js"
  * @category models
  */
 export interface Described {
-  readonly env: { readonly id: string; readonly config: ServerConfig; readonly spans?: Spans.SessionSpans | undefined }
+  readonly env: Pick<Environment, "id" | "config" | "spans">
   readonly transport: Transport.Transport
   readonly state: Session.SessionState
 }

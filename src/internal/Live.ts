@@ -309,10 +309,6 @@ export class Live implements Handle, Reader.Session, DataSection.Host {
     }
   }
 
-  forkHook(effect: Effect.Effect<void>): Fiber.Fiber<void> {
-    return this.env.forkHook(effect)
-  }
-
   /** A hook that waited has its answer: what came meanwhile is acted on, then the session parks again or forks. */
   goOn(): void {
     const handled = this.inline()
