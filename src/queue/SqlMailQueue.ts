@@ -163,9 +163,10 @@ class SqlStore {
   // the body in pieces of `chunkSize`, each written as it fills; the last with the message
   enqueue<E, R>(submission: MailQueue.Submission, body: Stream.Stream<Uint8Array, E, R>) {
     const { writer } = this
-    return Effect.gen(function* () {
+    // steps, not a generator: a generator suspended across the commit is promoted by every
+    // scavenge it lives through (docs/performance/gc.md)
+    return Effect.flatMap(Clock.currentTimeMillis, (createdAt) => {
       // the server's clock: TestClock moves it in tests
-      const createdAt = yield* Clock.currentTimeMillis
       const id = Rows.newId(createdAt)
       const piece = new Piece()
       let seq = 0
@@ -186,18 +187,23 @@ class SqlStore {
           Effect.suspend(() => (rest.length > 0 ? fill(rest) : Effect.void))
         )
       }
-      yield* Stream.runForEach(body, fill)
-      const last = piece.take()
-      const row = Rows.messageRow(id, submission, { size, chunks: seq + 1, createdAt })
-      const recipients = Rows.recipientRows(id, submission.recipients)
-      yield* writer.insert(
-        [chunk(last), { table: "smtpd_queue", rows: [row] }, { table: "smtpd_queue_recipients", rows: recipients }],
-        last.length
+      const last = Effect.suspend(() => {
+        const last = piece.take()
+        const row = Rows.messageRow(id, submission, { size, chunks: seq + 1, createdAt })
+        const recipients = Rows.recipientRows(id, submission.recipients)
+        return writer.insert(
+          [chunk(last), { table: "smtpd_queue", rows: [row] }, { table: "smtpd_queue_recipients", rows: recipients }],
+          last.length
+        )
+      })
+      return Effect.andThen(Stream.runForEach(body, fill), last).pipe(
+        Effect.map(() => {
+          // committed: the writer is done with it (an interrupted enqueue keeps its buffer: its
+          // write may still be waiting for the next transaction)
+          piece.release()
+          return id
+        })
       )
-      // committed: the writer is done with it (an interrupted enqueue keeps its buffer: its
-      // write may still be waiting for the next transaction)
-      piece.release()
-      return id
     })
   }
 
