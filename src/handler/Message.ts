@@ -42,7 +42,8 @@ export interface Message {
   readonly envelope: Session.Envelope
   /**
    * The content after dot-unstuffing, CRLF line endings. It can be read once, while the client
-   * sends; what the handler leaves unread is drained by the server.
+   * sends; what the handler leaves unread is drained by the server. Once the message is answered
+   * it is an empty stream.
    */
   readonly body: Stream.Stream<Uint8Array, BodyError>
   /** `decodeData` servers: handlers are expected to work with text (see `text`). */

@@ -81,6 +81,8 @@ export class DataSection {
   /** The content read before its handler was called (`keep`): the body begins with it. */
   private kept: Array<Uint8Array> | undefined = undefined
   private keptSize = 0
+  /** The message handed to the handler, let go of once the transaction is answered. */
+  private handed: SectionMessage | undefined = undefined
 
   /** `chunk`: the message comes in BDAT chunks; the current one is `last`, of `size` octets. */
   constructor(
@@ -121,7 +123,7 @@ export class DataSection {
 
   /** The message as its handler gets it. */
   message(decodeData: boolean): Message.Message {
-    return new SectionMessage(this, decodeData)
+    return (this.handed = new SectionMessage(this, decodeData))
   }
 
   /**
@@ -134,6 +136,8 @@ export class DataSection {
     outcome: Result.Result<void | Reply.Reply | Verdicts.PerRecipient, Reply.Reply>,
     env: Pick<Environment, "config" | "context" | "spans">
   ): void {
+    this.handed?.detach()
+    this.handed = undefined
     if (end.abandoned) return
     const host = this.host
     const { context, config, spans } = env
@@ -272,17 +276,25 @@ export class DataSection {
 }
 
 // a message as its handler gets it: the body stream is built when the handler asks for it. (A
-// getter on the prototype, never in an object literal: docs/performance/gc.md.)
+// getter on the prototype, never in an object literal: docs/performance/gc.md.) Once the
+// transaction is answered it lets go of the section, and so of the session: a closure of the
+// handler's that outlives the hook (any generator function made per message does, in V8's old
+// generation) then keeps only the message. Its body is over by then: an empty stream.
 class SectionMessage implements Message.Message {
   readonly envelope: Session.Envelope
+  private section: DataSection | undefined
   constructor(
-    private readonly data: DataSection,
+    section: DataSection,
     readonly decodeData: boolean
   ) {
-    this.envelope = data.envelope
+    this.envelope = section.envelope
+    this.section = section
   }
   get body(): Stream.Stream<Uint8Array, Message.BodyError> {
-    return this.data.body()
+    return this.section === undefined ? Stream.empty : this.section.body()
+  }
+  detach(): void {
+    this.section = undefined
   }
 }
 

@@ -2,6 +2,7 @@
 // in-memory server; and that hooks left absent keep the fast path (no fiber for a Sink session).
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Context, Effect, References } from "effect"
+import * as Message from "../../src/handler/Message.js"
 import * as MessageHandler from "../../src/handler/MessageHandler.js"
 import type { SessionInfo } from "../../src/handler/SessionInfo.js"
 import * as Connection from "../../src/internal/Connection.js"
@@ -317,5 +318,35 @@ describe("a 421 from a hook", () => {
       yield* closesAfter(client)
       expect(resets).toHaveLength(1)
     }).pipe(quiet)
+  )
+})
+
+describe("a message kept past its hook", () => {
+  // (it lets go of its session once answered: docs/performance/gc.md)
+  it.effect("keeps its envelope; its body, over, is an empty stream", () =>
+    Effect.gen(function* () {
+      const kept: Array<Message.Message> = []
+      const read: Array<string> = []
+      const handler = MessageHandler.make({
+        data: (_, message) =>
+          Effect.gen(function* () {
+            kept.push(message)
+            // the first message is read in its hook, the second left to the server's drain
+            if (kept.length === 1) read.push(yield* Message.text(message))
+          })
+      })
+      const client = yield* (yield* serving(handler)).connect
+      yield* client.reply
+      yield* hello(client)
+      yield* deliver(client)
+      yield* deliver(client)
+      yield* quit(client)
+      expect(read).toEqual(["body\r\n"])
+      expect(kept.map((message) => message.envelope.recipients.map((r) => r.address))).toEqual([
+        ["b@example.com"],
+        ["b@example.com"]
+      ])
+      for (const message of kept) expect(yield* Message.text(message)).toBe("")
+    })
   )
 })
