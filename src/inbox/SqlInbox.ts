@@ -163,39 +163,51 @@ class SqlStore {
     )
   }
 
+  // steps, not generators: a generator function made per message is kept by V8's old
+  // generation with all it captured (docs/performance/gc.md)
   store(raw: Uint8Array, parsed: InboxMessage.Parsed, envelope: InboxMessage.Envelope | undefined) {
-    const { max, sql } = this
-    const self = this
+    const { sql } = this
     const { row, summary } = InboxRows.rowOf(raw, parsed, envelope)
-    return Effect.gen(function* () {
-      const pruned = yield* sql
-        .withTransaction(
-          Effect.gen(function* () {
-            yield* sql`INSERT INTO inbox_messages ${sql.insert(row)}`
-            const parts = [...parsed.contents].map(([part_id, content]) => ({ message_id: row.id, part_id, content }))
-            if (parts.length > 0) yield* sql`INSERT INTO inbox_parts ${sql.insert(parts as any)}`
-            // the oldest past the limit: found from the start of the index, not counted past max
-            const excess = self.stored + 1 - max
-            const old =
-              excess > 0
-                ? yield* sql<{ readonly id: string }>`SELECT id FROM inbox_messages ORDER BY seq ASC LIMIT ${excess}`
-                : []
-            yield* InboxRows.deleteIds(
-              sql,
-              old.map((o) => o.id)
-            )
-            self.stored += 1 - old.length
-            return old.length
-          })
+    const parts = [...parsed.contents].map(([part_id, content]) => ({ message_id: row.id, part_id, content }))
+    const inserts = Effect.andThen(
+      sql`INSERT INTO inbox_messages ${sql.insert(row)}`,
+      parts.length > 0 ? sql`INSERT INTO inbox_parts ${sql.insert(parts as any)}` : Effect.void
+    )
+    return sql.withTransaction(Effect.andThen(inserts, this.pruneForOne)).pipe(
+      Effect.tapError(() => Effect.ignore(this.recount)),
+      Effect.flatMap((pruned) => {
+        this.deleted += pruned
+        const events: Array<Inbox.Event> = [{ Type: "new", Data: summary }]
+        if (pruned > 0) events.push({ Type: "prune", Data: null })
+        return Effect.as(this.publish(events), summary)
+      })
+    )
+  }
+
+  // in the transaction of a new message: the oldest past the limit deleted, found from the
+  // start of the index (not counted past max); how many
+  private get pruneForOne(): Effect.Effect<number, SqlError> {
+    const { sql } = this
+    return Effect.suspend(() => {
+      const excess = this.stored + 1 - this.max
+      const old =
+        excess > 0
+          ? sql<{ readonly id: string }>`SELECT id FROM inbox_messages ORDER BY seq ASC LIMIT ${excess}`
+          : Effect.succeed([])
+      return Effect.flatMap(old, (rows) =>
+        Effect.as(
+          InboxRows.deleteIds(
+            sql,
+            rows.map((o) => o.id)
+          ),
+          rows.length
         )
-        .pipe(Effect.tapError(() => Effect.ignore(self.recount)))
-      self.deleted += pruned
-      return { summary, pruned }
+      )
     }).pipe(
-      Effect.tap(({ pruned, summary }) =>
-        this.publish([{ Type: "new", Data: summary }, ...(pruned > 0 ? [{ Type: "prune", Data: null } as const] : [])])
-      ),
-      Effect.map(({ summary }) => summary)
+      Effect.map((pruned) => {
+        this.stored += 1 - pruned
+        return pruned
+      })
     )
   }
 
