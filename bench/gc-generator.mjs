@@ -7,6 +7,8 @@
 //   effect   an Effect.gen loop in a fiber, waiting in Effect.callback
 //   flatmap  the same loop as Effect.suspend / Effect.flatMap, no generator
 //   async    an async function awaiting a promise
+//   shared   as jsgen, but one generator function for every connection (the connection's
+//            functions as its arguments) instead of a closure made per connection
 //
 //   MODE=jsgen node_modules/.bin/node --trace-gc bench/gc-generator.mjs &
 //   taskset -c 0 smtp-source -s 1 -m 8000 -l 4096 127.0.0.1:2791
@@ -17,6 +19,15 @@ import { Effect } from "effect"
 import * as Net from "node:net"
 
 const mode = process.env.MODE ?? "effect"
+
+// the generator of `shared`, made once
+function* lines(nextLine, handle) {
+  while (true) {
+    const line = nextLine()
+    if (line === undefined) yield
+    else if (!handle(line)) return
+  }
+}
 
 const serve = (socket) => {
   let buf = ""
@@ -71,6 +82,13 @@ const serve = (socket) => {
           else if (!handle(line)) return
         }
       })()
+      const step = () => {
+        if (!it.next().done) wake = step
+      }
+      return step()
+    }
+    case "shared": {
+      const it = lines(nextLine, handle)
       const step = () => {
         if (!it.next().done) wake = step
       }

@@ -54,38 +54,41 @@ export const exchange = <E>(options: {
   readonly challenge: (text: string) => Effect.Effect<string | undefined, E>
   /** Failed attempts counted across the client's connections: past the limit, no exchange at all. */
   readonly rateLimit: AuthRateLimit
-}): Effect.Effect<Outcome, E> =>
-  Effect.gen(function* () {
-    const address = options.session.peer.address
-    if (options.rateLimit.isRefused(address, yield* Clock.currentTimeMillis)) {
-      yield* Metric.update(Metrics.authRateLimited, 1)
-      return { _tag: "Reply", reply: rateLimited } as const
-    }
-    let step = Sasl.start(options.mechanism, options.initialResponse, { hostname: options.hostname, nonce: nonce() })
-    while (step._tag === "Challenge") {
-      const line = yield* options.challenge(step.challenge)
-      if (line === undefined) return { _tag: "Reply", reply: Reply.lineTooLong } as const
-      if (line === "*") return { _tag: "Reply", reply: Reply.authCancelled } as const
-      step = step.next(line)
-    }
-    if (step._tag === "Fail") return { _tag: "Reply", reply: step.reply } as const
-    const credentials = step.credentials
-    // an Authenticator that breaks is a temporary failure (RFC 4954 §6), never a session crash
-    return yield* options.authenticator.authenticate(credentials, options.session).pipe(
-      Effect.map(
-        Option.match({
-          onNone: (): Outcome => ({ _tag: "Refused" }),
-          onSome: (identity): Outcome => ({ _tag: "Authenticated", identity })
-        })
-      ),
-      Effect.catch((error) => Effect.succeed<Outcome>({ _tag: "Reply", reply: SmtpError.reply(error) })),
-      Effect.catchDefect((defect) =>
-        Effect.as(Effect.logError("authenticator failed", defect), { _tag: "Reply", reply: temporaryFailure } as const)
-      ),
-      Effect.tap((outcome) =>
-        outcome._tag === "Refused"
-          ? Effect.map(Clock.currentTimeMillis, (now) => options.rateLimit.failed(address, now))
-          : Effect.void
-      )
+}): Effect.Effect<Outcome, E> => Effect.gen(() => exchangeSteps(options))
+
+// a generator function of the module's, not one made per call: V8 keeps those in the old
+// generation with all they capture (docs/performance/gc.md)
+function* exchangeSteps<E>(options: Parameters<typeof exchange<E>>[0]) {
+  const address = options.session.peer.address
+  if (options.rateLimit.isRefused(address, yield* Clock.currentTimeMillis)) {
+    yield* Metric.update(Metrics.authRateLimited, 1)
+    return { _tag: "Reply", reply: rateLimited } as const
+  }
+  let step = Sasl.start(options.mechanism, options.initialResponse, { hostname: options.hostname, nonce: nonce() })
+  while (step._tag === "Challenge") {
+    const line = yield* options.challenge(step.challenge)
+    if (line === undefined) return { _tag: "Reply", reply: Reply.lineTooLong } as const
+    if (line === "*") return { _tag: "Reply", reply: Reply.authCancelled } as const
+    step = step.next(line)
+  }
+  if (step._tag === "Fail") return { _tag: "Reply", reply: step.reply } as const
+  const credentials = step.credentials
+  // an Authenticator that breaks is a temporary failure (RFC 4954 §6), never a session crash
+  return yield* options.authenticator.authenticate(credentials, options.session).pipe(
+    Effect.map(
+      Option.match({
+        onNone: (): Outcome => ({ _tag: "Refused" }),
+        onSome: (identity): Outcome => ({ _tag: "Authenticated", identity })
+      })
+    ),
+    Effect.catch((error) => Effect.succeed<Outcome>({ _tag: "Reply", reply: SmtpError.reply(error) })),
+    Effect.catchDefect((defect) =>
+      Effect.as(Effect.logError("authenticator failed", defect), { _tag: "Reply", reply: temporaryFailure } as const)
+    ),
+    Effect.tap((outcome) =>
+      outcome._tag === "Refused"
+        ? Effect.map(Clock.currentTimeMillis, (now) => options.rateLimit.failed(address, now))
+        : Effect.void
     )
-  })
+  )
+}

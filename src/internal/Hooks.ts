@@ -82,19 +82,7 @@ export const open = (
   scope: Scope.Scope,
   traced: <A, E>(hook: string, effect: Effect.Effect<A, E>) => Effect.Effect<A, E> = (_, effect) => effect
 ): Effect.Effect<Result.Result<MessageHandler.Hooks, Reply.Reply>> =>
-  Effect.gen(function* () {
-    let hooks = MessageHandler.hooksOf(handler)
-    if (handler.session !== undefined) {
-      const made = yield* guarded(traced("session", Scope.provide(handler.session(info), scope)))
-      if (Result.isFailure(made)) return made
-      hooks = MessageHandler.hooksOf(made.success)
-    }
-    if (hooks.connect !== undefined) {
-      const outcome = yield* guarded(traced("connect", hooks.connect(info)))
-      if (Result.isFailure(outcome)) return Result.fail(outcome.failure)
-    }
-    return Result.succeed(hooks)
-  })
+  Effect.gen(() => openSteps(handler, info, scope, traced))
 
 /**
  * The greeting a decision accepts, when it answers HELO/EHLO (the only replies that set a new
@@ -117,3 +105,24 @@ export const refusedGreeting = (state: Session.SessionState): Session.SessionSta
   ...state,
   greeting: undefined
 })
+
+// a generator function of the module's, not one made per call: V8 keeps those in the old
+// generation with all they capture (docs/performance/gc.md)
+function* openSteps(
+  handler: MessageHandler.Handler,
+  info: SessionInfo,
+  scope: Scope.Scope,
+  traced: <A, E>(hook: string, effect: Effect.Effect<A, E>) => Effect.Effect<A, E>
+) {
+  let hooks = MessageHandler.hooksOf(handler)
+  if (handler.session !== undefined) {
+    const made = yield* guarded(traced("session", Scope.provide(handler.session(info), scope)))
+    if (Result.isFailure(made)) return made
+    hooks = MessageHandler.hooksOf(made.success)
+  }
+  if (hooks.connect !== undefined) {
+    const outcome = yield* guarded(traced("connect", hooks.connect(info)))
+    if (Result.isFailure(outcome)) return Result.fail(outcome.failure)
+  }
+  return Result.succeed(hooks)
+}

@@ -98,31 +98,34 @@ class PendingFirst implements Transport.Parking {
 export const accept = (
   transport: Transport.Transport,
   timeout: Duration.Input
-): Effect.Effect<Transport.Transport, ProxyHeaderError> =>
-  Effect.gen(function* () {
-    const deadline = Date.now() + Duration.toMillis(Duration.fromInputUnsafe(timeout))
-    let buffer: Uint8Array = new Uint8Array(0)
-    while (true) {
-      const parsed = ProxyHeader.parse(buffer)
-      if (parsed._tag === "Malformed") return yield* new ProxyHeaderError({ reason: parsed.reason })
-      if (parsed._tag === "Complete") {
-        const rest = buffer.subarray(parsed.length)
-        const header = parsed.header
-        return header._tag === "Local"
-          ? new Reframed(transport, transport.remote, transport.local, rest)
-          : new Reframed(transport, header.source, header.destination, rest)
-      }
-      const left = deadline - Date.now()
-      if (left <= 0) return yield* new ProxyHeaderError({ reason: "no header in time" })
-      const chunk = yield* transport
-        .read(Duration.millis(left))
-        .pipe(
-          Effect.mapError(
-            (error) =>
-              new ProxyHeaderError({ reason: error._tag === "ReadTimeout" ? "no header in time" : "read failed" })
-          )
-        )
-      if (chunk === undefined) return yield* new ProxyHeaderError({ reason: "closed before the header" })
-      buffer = Framer.concat([buffer, chunk])
+): Effect.Effect<Transport.Transport, ProxyHeaderError> => Effect.gen(() => headerSteps(transport, timeout))
+
+// a generator function of the module's, not one made per call: V8 keeps those in the old
+// generation with all they capture (docs/performance/gc.md)
+function* headerSteps(transport: Transport.Transport, timeout: Duration.Input) {
+  const deadline = Date.now() + Duration.toMillis(Duration.fromInputUnsafe(timeout))
+  let buffer: Uint8Array = new Uint8Array(0)
+  while (true) {
+    const parsed = ProxyHeader.parse(buffer)
+    if (parsed._tag === "Malformed") return yield* new ProxyHeaderError({ reason: parsed.reason })
+    if (parsed._tag === "Complete") {
+      const rest = buffer.subarray(parsed.length)
+      const header = parsed.header
+      return header._tag === "Local"
+        ? new Reframed(transport, transport.remote, transport.local, rest)
+        : new Reframed(transport, header.source, header.destination, rest)
     }
-  })
+    const left = deadline - Date.now()
+    if (left <= 0) return yield* new ProxyHeaderError({ reason: "no header in time" })
+    const chunk = yield* transport
+      .read(Duration.millis(left))
+      .pipe(
+        Effect.mapError(
+          (error) =>
+            new ProxyHeaderError({ reason: error._tag === "ReadTimeout" ? "no header in time" : "read failed" })
+        )
+      )
+    if (chunk === undefined) return yield* new ProxyHeaderError({ reason: "closed before the header" })
+    buffer = Framer.concat([buffer, chunk])
+  }
+}

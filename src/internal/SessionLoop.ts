@@ -83,93 +83,96 @@ class SessionFiber {
 
   // The fold: one command at a time, its step carried out here when `Live.quick` could not
   // answer it inline. The cases stay in this one generator: a step of its own would cost an
-  // effect per command.
+  // effect per command. (Generators here are methods, one function for every session: a
+  // generator function made per session is kept with it by V8's old generation, gc.md.)
   private serve(): Effect.Effect<void, Reader.ReadFailure | Transport.TransportError> {
+    return Effect.gen({ self: this }, this.serveSteps)
+  }
+
+  private *serveSteps() {
     const self = this
     const live = this.live
     const { env } = live
     const config = env.config
-    return Effect.gen(function* () {
-      let greeting: Session.Greeting | undefined
-      let received = false
-      while (true) {
-        // a hook that began in its own fiber while the session had none
-        const flight = live.inFlight.claim()
-        if (flight !== undefined) yield* flight
-        if (live.closing) return
-        if (live.draining !== undefined) {
-          yield* self.drained(live.draining)
-          continue
-        }
-        if (live.collecting !== undefined) {
-          // a message too big to keep inline
-          const data = live.collecting
-          live.collecting = undefined
-          yield* self.handled(data)
-          received = live.state.envelope === undefined
-          continue
-        }
-        if (env.isShuttingDown()) return live.send(Reply.shuttingDown)
-        const frame = live.reader.bufferedCommand()
-        if (frame === undefined) {
-          // a message is over and nothing waits: the session parks again, its fiber ends (a
-          // fiber held from message to message costs more than a new one for the next)
-          if (received && self.scope === undefined && live.parkAgain()) {
-            self.parked = true
-            return
-          }
-          received = false
-          yield* live.reader.fillCommand()
-          continue
-        }
-        if (config.trace) yield* Effect.logDebug(`<<< ${Trace.commandLine(frame)}`)
-        const before = live.state
-        const open = before.envelope !== undefined
-        const step = live.quick(frame)
-        if (step._tag === "OutOfTurn") return live.send(Reply.protocolViolation)
-        if (step._tag !== "Answered") live.state = step.state
-        switch (step._tag) {
-          case "Reply":
-            live.dropAnswersOfRefusedAuth(frame)
-            if (step.discard !== undefined) live.framer.discard(step.discard)
-            // past the soft error limit every error waits (Postfix's smtpd_error_sleep_time)
-            if (step.slow === true) yield* self.pause(config.errorDelay)
-            // HELO/EHLO to a helo hook; any other reply costs no effect
-            greeting = live.hooks.helo === undefined ? undefined : Hooks.greeting(before, step)
-            if (greeting === undefined) live.send(step.reply)
-            else yield* self.greet(greeting, step.reply)
-            break
-          case "StartTls":
-            if (!(yield* self.startTls(step.reply))) return
-            break
-          case "Auth":
-            if ((yield* self.authenticate(step.mechanism as Sasl.Mechanism, step.initialResponse)) === "close") return
-            break
-          case "Close":
-            return live.send(step.reply)
-          case "Mail":
-            live.hookAnswered(step.accepted, Reply.senderOk, yield* self.mailHook(step.from, step.parameters))
-            break
-          case "Rcpt":
-            live.hookAnswered(step.accepted, Reply.recipientOk, yield* self.rcptHook(step.recipient))
-            break
-          case "Data":
-          case "Bdat":
-            yield* self.receive(step)
-            received = live.state.envelope === undefined
-            break
-          case "User":
-            live.send(Result.merge(yield* self.userCommand(step.verb, step.argument)))
-            break
-        }
-        if (open && live.state.envelope === undefined && live.hooks.reset !== undefined) {
-          // the client has its reply before the handler tidies up (a relay says QUIT upstream)
-          yield* self.flush
-          yield* self.endTransaction()
-        }
-        if (live.closing) return
+    let greeting: Session.Greeting | undefined
+    let received = false
+    while (true) {
+      // a hook that began in its own fiber while the session had none
+      const flight = live.inFlight.claim()
+      if (flight !== undefined) yield* flight
+      if (live.closing) return
+      if (live.draining !== undefined) {
+        yield* self.drained(live.draining)
+        continue
       }
-    })
+      if (live.collecting !== undefined) {
+        // a message too big to keep inline
+        const data = live.collecting
+        live.collecting = undefined
+        yield* self.handled(data)
+        received = live.state.envelope === undefined
+        continue
+      }
+      if (env.isShuttingDown()) return live.send(Reply.shuttingDown)
+      const frame = live.reader.bufferedCommand()
+      if (frame === undefined) {
+        // a message is over and nothing waits: the session parks again, its fiber ends (a
+        // fiber held from message to message costs more than a new one for the next)
+        if (received && self.scope === undefined && live.parkAgain()) {
+          self.parked = true
+          return
+        }
+        received = false
+        yield* live.reader.fillCommand()
+        continue
+      }
+      if (config.trace) yield* Effect.logDebug(`<<< ${Trace.commandLine(frame)}`)
+      const before = live.state
+      const open = before.envelope !== undefined
+      const step = live.quick(frame)
+      if (step._tag === "OutOfTurn") return live.send(Reply.protocolViolation)
+      if (step._tag !== "Answered") live.state = step.state
+      switch (step._tag) {
+        case "Reply":
+          live.dropAnswersOfRefusedAuth(frame)
+          if (step.discard !== undefined) live.framer.discard(step.discard)
+          // past the soft error limit every error waits (Postfix's smtpd_error_sleep_time)
+          if (step.slow === true) yield* self.pause(config.errorDelay)
+          // HELO/EHLO to a helo hook; any other reply costs no effect
+          greeting = live.hooks.helo === undefined ? undefined : Hooks.greeting(before, step)
+          if (greeting === undefined) live.send(step.reply)
+          else yield* self.greet(greeting, step.reply)
+          break
+        case "StartTls":
+          if (!(yield* self.startTls(step.reply))) return
+          break
+        case "Auth":
+          if ((yield* self.authenticate(step.mechanism as Sasl.Mechanism, step.initialResponse)) === "close") return
+          break
+        case "Close":
+          return live.send(step.reply)
+        case "Mail":
+          live.hookAnswered(step.accepted, Reply.senderOk, yield* self.mailHook(step.from, step.parameters))
+          break
+        case "Rcpt":
+          live.hookAnswered(step.accepted, Reply.recipientOk, yield* self.rcptHook(step.recipient))
+          break
+        case "Data":
+        case "Bdat":
+          yield* self.receive(step)
+          received = live.state.envelope === undefined
+          break
+        case "User":
+          live.send(Result.merge(yield* self.userCommand(step.verb, step.argument)))
+          break
+      }
+      if (open && live.state.envelope === undefined && live.hooks.reset !== undefined) {
+        // the client has its reply before the handler tidies up (a relay says QUIT upstream)
+        yield* self.flush
+        yield* self.endTransaction()
+      }
+      if (live.closing) return
+    }
   }
 
   // the end of a DATA begun inline, whose body nobody reads
@@ -231,72 +234,80 @@ class SessionFiber {
   // RFC 3207: the 220 goes out, plaintext the client pipelined after STARTTLS is dropped, and
   // the session starts over on the encrypted connection; a failed handshake ends it (false)
   private startTls(ready: Reply.Reply): Effect.Effect<boolean, Transport.TransportError> {
-    const self = this
-    const live = this.live
-    const config = live.env.config
-    return Effect.gen(function* () {
-      const transport = live.transport
-      if (transport.acceptTls === undefined) {
-        live.send(Reply.notImplemented)
-        return true
-      }
-      live.send(ready)
-      yield* self.flush
-      live.framer.reset()
-      // the handshake is a request too: it has the command deadline (and the platform's own limit)
-      const secured = yield* Effect.result(
-        Effect.timeoutOrElse(transport.acceptTls(), {
-          duration: config.commandDeadline,
-          orElse: () => Effect.fail(new Transport.TransportError({ cause: new Error("TLS handshake timed out") }))
-        })
-      )
-      if (Result.isFailure(secured)) {
-        const cause = secured.failure.cause
-        yield* Effect.logInfo(`TLS handshake failed: ${cause instanceof Error ? cause.message : String(cause)}`)
-        return false
-      }
-      live.secured(secured.success)
-      return true
+    return Effect.gen({ self: this }, function () {
+      return this.startTlsSteps(ready)
     })
   }
 
+  private *startTlsSteps(ready: Reply.Reply) {
+    const self = this
+    const live = this.live
+    const config = live.env.config
+    const transport = live.transport
+    if (transport.acceptTls === undefined) {
+      live.send(Reply.notImplemented)
+      return true
+    }
+    live.send(ready)
+    yield* self.flush
+    live.framer.reset()
+    // the handshake is a request too: it has the command deadline (and the platform's own limit)
+    const secured = yield* Effect.result(
+      Effect.timeoutOrElse(transport.acceptTls(), {
+        duration: config.commandDeadline,
+        orElse: () => Effect.fail(new Transport.TransportError({ cause: new Error("TLS handshake timed out") }))
+      })
+    )
+    if (Result.isFailure(secured)) {
+      const cause = secured.failure.cause
+      yield* Effect.logInfo(`TLS handshake failed: ${cause instanceof Error ? cause.message : String(cause)}`)
+      return false
+    }
+    live.secured(secured.success)
+    return true
+  }
+
   private authenticate(mechanism: Sasl.Mechanism, initialResponse: string | undefined) {
+    return Effect.gen({ self: this }, function () {
+      return this.authenticateSteps(mechanism, initialResponse)
+    })
+  }
+
+  private *authenticateSteps(mechanism: Sasl.Mechanism, initialResponse: string | undefined) {
     const self = this
     const live = this.live
     const { config, authenticator } = live.env
-    return Effect.gen(function* () {
-      if (authenticator === undefined) return live.send(Reply.notImplemented)
-      const outcome = yield* Authentication.exchange({
-        mechanism,
-        initialResponse,
-        hostname: config.protocol.hostname,
-        authenticator,
-        rateLimit: config.authRateLimit,
-        session: self.info(),
-        challenge: (text) =>
-          Effect.suspend(() => {
-            live.send(Reply.make(334, undefined, text))
-            return self.nextLine()
-          })
-      })
-      switch (outcome._tag) {
-        case "Authenticated":
-          live.state = Session.authenticated(live.state, outcome.identity)
-          return live.send(Reply.authSucceeded)
-        case "Reply":
-          return live.send(outcome.reply)
-        case "Refused": {
-          live.authFailures++
-          // a pause before each verdict slows guessing down; then the door closes
-          yield* self.pause(config.authFailureDelay)
-          if (live.authFailures >= config.maxAuthFailures) {
-            live.send(Reply.tooManyAuthFailures)
-            return "close" as const
-          }
-          return live.send(Reply.authFailed)
-        }
-      }
+    if (authenticator === undefined) return live.send(Reply.notImplemented)
+    const outcome = yield* Authentication.exchange({
+      mechanism,
+      initialResponse,
+      hostname: config.protocol.hostname,
+      authenticator,
+      rateLimit: config.authRateLimit,
+      session: self.info(),
+      challenge: (text) =>
+        Effect.suspend(() => {
+          live.send(Reply.make(334, undefined, text))
+          return self.nextLine()
+        })
     })
+    switch (outcome._tag) {
+      case "Authenticated":
+        live.state = Session.authenticated(live.state, outcome.identity)
+        return live.send(Reply.authSucceeded)
+      case "Reply":
+        return live.send(outcome.reply)
+      case "Refused": {
+        live.authFailures++
+        // a pause before each verdict slows guessing down; then the door closes
+        yield* self.pause(config.authFailureDelay)
+        if (live.authFailures >= config.maxAuthFailures) {
+          live.send(Reply.tooManyAuthFailures)
+          return "close" as const
+        }
+        return live.send(Reply.authFailed)
+      }
+    }
   }
 
   // DATA, or the first BDAT: the handler reads the body while it comes; the reply once it ended
@@ -312,16 +323,20 @@ class SessionFiber {
 
   // the handler reads the message as it comes (after what was kept of it inline, if anything)
   private handled(data: DataSection.DataSection): Effect.Effect<void, Reader.ReadFailure | Transport.TransportError> {
+    return Effect.gen({ self: this }, function () {
+      return this.handledSteps(data)
+    })
+  }
+
+  private *handledSteps(data: DataSection.DataSection) {
     const self = this
     const live = this.live
     const handle = live.hooks.data ?? MessageHandler.acceptAll
     // the client waits for 354 before it sends the body, whatever the handler does first
-    return Effect.gen(function* () {
-      yield* self.flush
-      const message = data.message(live.env.config.decodeData)
-      const outcome = yield* guarded(self.traced("data", handle(self.info(), message)))
-      data.answer(yield* data.finish(), outcome, live.env)
-    })
+    yield* self.flush
+    const message = data.message(live.env.config.decodeData)
+    const outcome = yield* guarded(self.traced("data", handle(self.info(), message)))
+    data.answer(yield* data.finish(), outcome, live.env)
   }
 
   private userCommand(verb: string, argument: string): Effect.Effect<Result.Result<Reply.Reply, Reply.Reply>> {
