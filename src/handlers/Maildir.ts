@@ -125,28 +125,45 @@ export const make = (options: Options): Effect.Effect<MessageHandler.Handler, ne
         ? Effect.succeed(message.body)
         : Effect.map(Received.make(session, Message.rcptTos(message)), (field) => Received.prepend(message.body, field))
 
+    const maildir: Maildir = { fs, prepare, tmp, fresh, content }
     const deliver = (session: SessionInfo, message: Message.Message) =>
-      Effect.gen(function* () {
-        yield* storage(prepare)
-        const name = yield* uniqueName(session.hostname)
-        const path = `${tmp}/${name}`
-        const file = yield* Effect.acquireRelease(
-          // "wx": a name clash fails the delivery (452, the client retries) rather than
-          // overwriting another message
-          storage(fs.open(path, { flag: "wx", mode: 0o600 })),
-          // runs before the handle's own close; unlinking an open file is fine on POSIX, and
-          // libuv opens files with FILE_SHARE_DELETE on Windows
-          (_, exit) => (Exit.isSuccess(exit) ? Effect.void : Effect.ignore(fs.remove(path)))
-        )
-        yield* storage(file.writeAll(envelopeLines(message)))
-        yield* Stream.runForEach(yield* content(session, message), (chunk) => storage(file.writeAll(chunk)))
-        // the 250 promises the message is stored: its bytes reach the disk before the rename
-        yield* storage(file.sync)
-        yield* storage(fs.rename(path, `${fresh}/${name}`))
-      }).pipe(Effect.scoped)
+      Effect.gen(() => deliverSteps(maildir, session, message)).pipe(Effect.scoped)
 
     return MessageHandler.make({ data: deliver })
   })
+
+// what every delivery to one Maildir shares
+interface Maildir {
+  readonly fs: FileSystem.FileSystem
+  /** Creates the directories until they exist. */
+  readonly prepare: Effect.Effect<void, PlatformError>
+  readonly tmp: string
+  readonly fresh: string
+  /** What the file holds after the envelope lines. */
+  readonly content: (session: SessionInfo, message: Message.Message) => Effect.Effect<Message.Message["body"]>
+}
+
+// a generator function of the module's, not one made per call: V8 keeps those in the old
+// generation with all they capture (docs/performance/gc.md)
+function* deliverSteps(maildir: Maildir, session: SessionInfo, message: Message.Message) {
+  const { fs, prepare, tmp, fresh, content } = maildir
+  yield* storage(prepare)
+  const name = yield* uniqueName(session.hostname)
+  const path = `${tmp}/${name}`
+  const file = yield* Effect.acquireRelease(
+    // "wx": a name clash fails the delivery (452, the client retries) rather than
+    // overwriting another message
+    storage(fs.open(path, { flag: "wx", mode: 0o600 })),
+    // runs before the handle's own close; unlinking an open file is fine on POSIX, and
+    // libuv opens files with FILE_SHARE_DELETE on Windows
+    (_, exit) => (Exit.isSuccess(exit) ? Effect.void : Effect.ignore(fs.remove(path)))
+  )
+  yield* storage(file.writeAll(envelopeLines(message)))
+  yield* Stream.runForEach(yield* content(session, message), (chunk) => storage(file.writeAll(chunk)))
+  // the 250 promises the message is stored: its bytes reach the disk before the rename
+  yield* storage(file.sync)
+  yield* storage(fs.rename(path, `${fresh}/${name}`))
+}
 
 /**
  * @since 0.1.0

@@ -24,6 +24,7 @@ import * as Scope from "effect/Scope"
 import * as MessageHandler from "../handler/MessageHandler.js"
 import type { SessionInfo } from "../handler/SessionInfo.js"
 import type * as Parameters from "../protocol/Parameters.js"
+import type * as Session from "../protocol/Session.js"
 import * as SmtpError from "../protocol/SmtpError.js"
 import { deliver, type Leg, type Routing, view } from "./RouterDelivery.js"
 import * as Received from "./Received.js"
@@ -165,27 +166,49 @@ const routerSession = (routing: Routing): Effect.Effect<MessageHandler.Hooks, ne
           reset(session),
           Effect.sync(() => void (transaction = { from, parameters, legs: new Map() }))
         ),
-      rcpt: (session, recipient) =>
-        Effect.gen(function* () {
-          const open = transaction
-          const index = yield* routing.routeOf(recipient.address, session)
-          if (open === undefined || index === undefined) return yield* new SmtpError.MailboxNotFound({})
-          let leg = open.legs.get(index)
-          if (leg === undefined) {
-            // a route's handler sees MAIL when its first recipient comes; its refusal is this RCPT's
-            const route = yield* hooksOf(index, session)
-            yield* route.mail?.(session, open.from, open.parameters) ?? Effect.void
-            leg = { hooks: route, recipients: [] }
-            open.legs.set(index, leg)
-          }
-          yield* leg.hooks.rcpt?.(view(session, leg), recipient) ?? Effect.void
-          leg.recipients.push(recipient)
-        }),
+      // the transaction as it is when the RCPT runs (Effect.gen calls the arrow then)
+      rcpt: (session, recipient) => Effect.gen(() => rcptSteps(routing, transaction, hooksOf, session, recipient)),
       data: (session, message) => deliver(routing, session, message, [...(transaction?.legs.values() ?? [])]),
       reset
     }
     return hooks
   })
+
+// a generator function of the module's, not one made per call: V8 keeps those in the old
+// generation with all they capture (docs/performance/gc.md)
+function* rcptSteps(
+  routing: Routing,
+  open: Transaction | undefined,
+  hooksOf: (index: number, session: SessionInfo) => Effect.Effect<MessageHandler.Hooks, SmtpError.SmtpError>,
+  session: SessionInfo,
+  recipient: Session.Recipient
+) {
+  const index = yield* routing.routeOf(recipient.address, session)
+  if (open === undefined || index === undefined) return yield* new SmtpError.MailboxNotFound({})
+  let leg = open.legs.get(index)
+  if (leg === undefined) {
+    // a route's handler sees MAIL when its first recipient comes; its refusal is this RCPT's
+    const route = yield* hooksOf(index, session)
+    yield* route.mail?.(session, open.from, open.parameters) ?? Effect.void
+    leg = { hooks: route, recipients: [] }
+    open.legs.set(index, leg)
+  }
+  yield* leg.hooks.rcpt?.(view(session, leg), recipient) ?? Effect.void
+  leg.recipients.push(recipient)
+}
+
+function* firstRoute<E, R>(
+  routes: ReadonlyArray<Route<E, R>>,
+  matches: (matcher: Matcher<R>, recipient: string, session: SessionInfo) => Effect.Effect<boolean>,
+  fallback: MessageHandler.Handler | undefined,
+  recipient: string,
+  session: SessionInfo
+) {
+  for (const [i, route] of routes.entries()) {
+    if (yield* matches(route.match, recipient, session)) return i
+  }
+  return fallback === undefined ? undefined : -1
+}
 
 /**
  * @since 0.1.0
@@ -225,12 +248,7 @@ export const make = <E, R>(options: Options<E, R>) =>
 
     // the index of the first matching route; -1 for the fallback
     const routeOf = (recipient: string, session: SessionInfo) =>
-      Effect.gen(function* () {
-        for (const [i, route] of options.routes.entries()) {
-          if (yield* matches(route.match, recipient, session)) return i
-        }
-        return fallback === undefined ? undefined : -1
-      })
+      Effect.gen(() => firstRoute(options.routes, matches, fallback, recipient, session))
 
     const routing: Routing = {
       handlers,

@@ -58,37 +58,39 @@ const messageFor = (message: Message.Message, leg: Leg, body: Message.Message["b
 // DATA: the body, its hops counted, to every route with recipients at once, each copy with our
 // Received: on top; one reply for all (SMTP) or one per recipient (LMTP)
 export const deliver = (routing: Routing, session: SessionInfo, message: Message.Message, all: ReadonlyArray<Leg>) =>
-  Effect.gen(function* () {
-    const legs = all.filter((leg) => leg.recipients.length > 0)
-    // a loop's 554 5.4.6 travels in the body, which every route passes on as its failure; the
-    // body's type names only BodyError, but routes fail with what the body fails with
-    // behind another Router, this hop has its field already: each copy carries that one
-    const outer = Received.traced(message)
-    const body = Received.limitHops(outer?.body ?? message.body, routing.maxReceived) as Message.Message["body"]
-    const transaction = Received.id(session)
-    const copyOf = (leg: Leg, body: Message.Message["body"]) => {
-      const copy = messageFor(message, leg, body)
-      if (outer !== undefined) return Effect.succeed(Received.withField(copy, outer.field))
-      return routing.received ? Received.trace(session, copy, transaction) : Effect.succeed(copy)
-    }
-    const run = (leg: Leg, body: Message.Message["body"]) =>
-      Effect.flatMap(copyOf(leg, body), (copy) =>
-        (leg.hooks.data ?? MessageHandler.acceptAll)(view(session, leg), copy)
-      )
-    if (legs.length === 1) return yield* run(legs[0]!, body)
-    const exits = yield* fanOut(
-      body,
-      legs.map((leg) => (body: Message.Message["body"]) => run(leg, body))
-    )
-    // the body itself was bad (too big, bare line endings, client gone): that is the reply
-    for (const exit of exits) {
-      const failure = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : Option.none()
-      if (Option.isSome(failure) && !SmtpError.isSmtpError(failure.value)) return yield* Effect.fail(failure.value)
-    }
-    const outcomes = legs.flatMap((leg, i) => outcomesOf(leg, exits[i]!))
-    if (session.protocol === "lmtp") return inRcptOrder(message, outcomes)
-    return yield* oneReply(routing, session, message, outcomes)
-  })
+  Effect.gen(() => deliverSteps(routing, session, message, all))
+
+// a generator function of the module's, not one made per call: V8 keeps those in the old
+// generation with all they capture (docs/performance/gc.md)
+function* deliverSteps(routing: Routing, session: SessionInfo, message: Message.Message, all: ReadonlyArray<Leg>) {
+  const legs = all.filter((leg) => leg.recipients.length > 0)
+  // a loop's 554 5.4.6 travels in the body, which every route passes on as its failure; the
+  // body's type names only BodyError, but routes fail with what the body fails with
+  // behind another Router, this hop has its field already: each copy carries that one
+  const outer = Received.traced(message)
+  const body = Received.limitHops(outer?.body ?? message.body, routing.maxReceived) as Message.Message["body"]
+  const transaction = Received.id(session)
+  const copyOf = (leg: Leg, body: Message.Message["body"]) => {
+    const copy = messageFor(message, leg, body)
+    if (outer !== undefined) return Effect.succeed(Received.withField(copy, outer.field))
+    return routing.received ? Received.trace(session, copy, transaction) : Effect.succeed(copy)
+  }
+  const run = (leg: Leg, body: Message.Message["body"]) =>
+    Effect.flatMap(copyOf(leg, body), (copy) => (leg.hooks.data ?? MessageHandler.acceptAll)(view(session, leg), copy))
+  if (legs.length === 1) return yield* run(legs[0]!, body)
+  const exits = yield* fanOut(
+    body,
+    legs.map((leg) => (body: Message.Message["body"]) => run(leg, body))
+  )
+  // the body itself was bad (too big, bare line endings, client gone): that is the reply
+  for (const exit of exits) {
+    const failure = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : Option.none()
+    if (Option.isSome(failure) && !SmtpError.isSmtpError(failure.value)) return yield* Effect.fail(failure.value)
+  }
+  const outcomes = legs.flatMap((leg, i) => outcomesOf(leg, exits[i]!))
+  if (session.protocol === "lmtp") return inRcptOrder(message, outcomes)
+  return yield* oneReply(routing, session, message, outcomes)
+}
 
 // each recipient of a route, with its reply: the route's failure, or its verdict for that recipient
 interface Outcome {
@@ -129,14 +131,15 @@ const inRcptOrder = (message: Message.Message, outcomes: ReadonlyArray<Outcome>)
 // SMTP: 250 when any recipient got the message (the others to onRefused), else the refusal,
 // a transient one first so that the client retries
 const oneReply = (routing: Routing, session: SessionInfo, message: Message.Message, outcomes: ReadonlyArray<Outcome>) =>
-  Effect.gen(function* () {
+  Effect.suspend(() => {
     const refused = outcomes.filter((o) => o.reply.code >= 400)
     if (refused.length === outcomes.length) {
       const { reply } = refused.find((o) => o.reply.isTransient) ?? refused[0]!
-      return yield* new SmtpError.Upstream({ code: reply.code, enhanced: reply.enhanced, lines: reply.lines })
+      return Effect.fail(new SmtpError.Upstream({ code: reply.code, enhanced: reply.enhanced, lines: reply.lines }))
     }
-    if (refused.length > 0) {
-      yield* routing.onRefused({ session, mailFrom: message.envelope.mailFrom, recipients: refused })
-    }
-    return Reply.accepted
+    if (refused.length === 0) return Effect.succeed(Reply.accepted)
+    return Effect.as(
+      routing.onRefused({ session, mailFrom: message.envelope.mailFrom, recipients: refused }),
+      Reply.accepted
+    )
   })

@@ -77,37 +77,47 @@ export const run = (
   upstream: SmtpClient.Options
 ): Effect.Effect<ReadonlyArray<Outcome>> => {
   const waiting = MailQueue.pending(message)
-  return Effect.gen(function* () {
-    const connection = yield* client.connect(upstream)
-    const mail = yield* Effect.result(connection.mail(message.mailFrom, message.mailParameters))
-    if (Result.isFailure(mail)) return all(waiting, replyOf(mail.failure))
-    const outcomes: Array<Outcome> = []
-    const taken: Array<MailQueue.QueuedRecipient> = []
-    for (const [i, recipient] of waiting.entries()) {
-      const rcpt = yield* Effect.result(connection.rcpt(recipient.address, recipient.parameters))
-      if (Result.isSuccess(rcpt)) taken.push(recipient)
-      else if (rcpt.failure._tag === "UpstreamRefused") {
-        outcomes.push({ index: recipient.index, state: stateOf(rcpt.failure.reply), reply: rcpt.failure.reply })
-      } else return [...outcomes, ...all([...taken, ...waiting.slice(i)], replyOf(rcpt.failure))]
-    }
-    if (taken.length === 0) {
-      yield* Effect.ignore(connection.rset)
-      return outcomes
-    }
-    const replies = yield* Effect.result(connection.dataReplies(queue.body(message.id)))
-    if (Result.isFailure(replies)) return [...outcomes, ...all(taken, replyOf(replies.failure))]
-    const success = connection.extensions.has("DSN") ? undefined : upstream.lmtp === true ? "delivered" : "relayed"
-    for (const [i, recipient] of taken.entries()) {
-      const reply = replies.success[i]?.reply ?? Reply.localError
-      const state = stateOf(reply)
-      outcomes.push({ index: recipient.index, state, reply, ...(state === "delivered" ? { success } : {}) })
-    }
-    return outcomes
-  }).pipe(
+  return Effect.gen(() => attemptSteps(queue, client, message, upstream, waiting)).pipe(
     Effect.scoped,
     Effect.catch((error) => Effect.succeed(all(waiting, replyOf(error)))),
     Effect.map((outcomes) => outcomes.slice().sort((a, b) => a.index - b.index))
   )
+}
+
+// a generator function of the module's, not one made per call: V8 keeps those in the old
+// generation with all they capture (docs/performance/gc.md)
+function* attemptSteps(
+  queue: MailQueue.Service,
+  client: SmtpClient.SmtpClient["Service"],
+  message: MailQueue.QueuedMessage,
+  upstream: SmtpClient.Options,
+  waiting: ReadonlyArray<MailQueue.QueuedRecipient>
+) {
+  const connection = yield* client.connect(upstream)
+  const mail = yield* Effect.result(connection.mail(message.mailFrom, message.mailParameters))
+  if (Result.isFailure(mail)) return all(waiting, replyOf(mail.failure))
+  const outcomes: Array<Outcome> = []
+  const taken: Array<MailQueue.QueuedRecipient> = []
+  for (const [i, recipient] of waiting.entries()) {
+    const rcpt = yield* Effect.result(connection.rcpt(recipient.address, recipient.parameters))
+    if (Result.isSuccess(rcpt)) taken.push(recipient)
+    else if (rcpt.failure._tag === "UpstreamRefused") {
+      outcomes.push({ index: recipient.index, state: stateOf(rcpt.failure.reply), reply: rcpt.failure.reply })
+    } else return [...outcomes, ...all([...taken, ...waiting.slice(i)], replyOf(rcpt.failure))]
+  }
+  if (taken.length === 0) {
+    yield* Effect.ignore(connection.rset)
+    return outcomes
+  }
+  const replies = yield* Effect.result(connection.dataReplies(queue.body(message.id)))
+  if (Result.isFailure(replies)) return [...outcomes, ...all(taken, replyOf(replies.failure))]
+  const success = connection.extensions.has("DSN") ? undefined : upstream.lmtp === true ? "delivered" : "relayed"
+  for (const [i, recipient] of taken.entries()) {
+    const reply = replies.success[i]?.reply ?? Reply.localError
+    const state = stateOf(reply)
+    outcomes.push({ index: recipient.index, state, reply, ...(state === "delivered" ? { success } : {}) })
+  }
+  return outcomes
 }
 
 /**

@@ -67,36 +67,40 @@ interface Worker {
 
 // one message: the attempt, the notices it calls for, then its new state
 const deliver = (worker: Worker, message: MailQueue.QueuedMessage) =>
-  Effect.gen(function* () {
-    const { client, options, policy, queue } = worker
-    const upstream = options.routes[message.route]
-    const outcomes =
-      upstream === undefined
-        ? MailQueue.pending(message).map((r) => ({ index: r.index, state: "deferred" as const, reply: noRoute }))
-        : yield* Attempt.run(queue, client, message, upstream)
-    const now = yield* Clock.currentTimeMillis
-    if (Attempt.unreachable(outcomes)) worker.dead.set(message.route, { since: now, until: now + worker.deadMs })
-    const deferred = outcomes.filter((o) => o.state === "deferred")
-    const next =
-      deferred.length === 0
-        ? undefined
-        : Backoff.nextAttempt(policy, { createdAt: message.createdAt, attempts: message.attempts + 1, now })
-    const expired = next === "expired"
-    const final = outcomes.map((o) => (expired && o.state === "deferred" ? { ...o, state: "bounced" as const } : o))
-    const warn =
-      !expired && deferred.length > 0 && Backoff.delayWarningDue(policy, { ...message, now, warned: message.warned })
-    yield* notices(worker, message, outcomes, { expired, warn, now })
-    yield* QueueMetrics.count(final)
-    yield* queue.settle(message.id, worker.owner, {
-      recipients: final.map((o) => ({ index: o.index, state: o.state, reply: Attempt.text(o.reply) })),
-      nextAttempt: next === undefined || expired ? undefined : next,
-      warned: message.warned || warn
-    })
-  }).pipe(
+  Effect.gen(() => deliverSteps(worker, message)).pipe(
     Effect.catch((error) => Effect.logError(`queue: message ${message.id} not settled: ${ErrorText.ofError(error)}`)),
     // a defect in one message must not stop the others: it is tried again when its lease runs out
     Effect.catchDefect((defect) => Effect.logError(`queue: message ${message.id} failed`, defect))
   )
+
+// a generator function of the module's, not one made per call: V8 keeps those in the old
+// generation with all they capture (docs/performance/gc.md)
+function* deliverSteps(worker: Worker, message: MailQueue.QueuedMessage) {
+  const { client, options, policy, queue } = worker
+  const upstream = options.routes[message.route]
+  const outcomes =
+    upstream === undefined
+      ? MailQueue.pending(message).map((r) => ({ index: r.index, state: "deferred" as const, reply: noRoute }))
+      : yield* Attempt.run(queue, client, message, upstream)
+  const now = yield* Clock.currentTimeMillis
+  if (Attempt.unreachable(outcomes)) worker.dead.set(message.route, { since: now, until: now + worker.deadMs })
+  const deferred = outcomes.filter((o) => o.state === "deferred")
+  const next =
+    deferred.length === 0
+      ? undefined
+      : Backoff.nextAttempt(policy, { createdAt: message.createdAt, attempts: message.attempts + 1, now })
+  const expired = next === "expired"
+  const final = outcomes.map((o) => (expired && o.state === "deferred" ? { ...o, state: "bounced" as const } : o))
+  const warn =
+    !expired && deferred.length > 0 && Backoff.delayWarningDue(policy, { ...message, now, warned: message.warned })
+  yield* notices(worker, message, outcomes, { expired, warn, now })
+  yield* QueueMetrics.count(final)
+  yield* queue.settle(message.id, worker.owner, {
+    recipients: final.map((o) => ({ index: o.index, state: o.state, reply: Attempt.text(o.reply) })),
+    nextAttempt: next === undefined || expired ? undefined : next,
+    warned: message.warned || warn
+  })
+}
 
 // a failure notice for the bounced (and the expired), a delay warning if due, a success notice for
 // those delivered to an upstream that does not report (when NOTIFY asks); one that cannot be
@@ -139,30 +143,34 @@ const notices = (
 }
 
 // the dead routes whose time is up, or that a flush (of any process) has come after
-const reviveRoutes = (worker: Worker, now: number) =>
-  Effect.gen(function* () {
+const reviveRoutes = (worker: Worker, now: number): Effect.Effect<void> =>
+  Effect.suspend(() => {
     for (const [route, dead] of worker.dead) if (dead.until <= now) worker.dead.delete(route)
-    if (worker.dead.size === 0) return
-    const flushed = yield* Effect.orElseSucceed(worker.queue.flushedAt, () => undefined)
-    if (flushed === undefined) return
-    for (const [route, dead] of worker.dead) if (flushed >= dead.since) worker.dead.delete(route)
+    if (worker.dead.size === 0) return Effect.void
+    const flushedAt = Effect.orElseSucceed(worker.queue.flushedAt, () => undefined)
+    return Effect.map(flushedAt, (flushed) => {
+      if (flushed === undefined) return
+      for (const [route, dead] of worker.dead) if (flushed >= dead.since) worker.dead.delete(route)
+    })
   })
 
 // one round: claim what is due, deliver it; true when there may be more due at once
 const round = (worker: Worker, limit: number, leaseMs: number) =>
-  Effect.gen(function* () {
-    const now = yield* Clock.currentTimeMillis
-    yield* reviveRoutes(worker, now)
-    const except = [...worker.dead.keys()]
-    const due = yield* worker.queue.claim({ owner: worker.owner, now, limit, leaseMs, except })
-    yield* Effect.forEach(due, (message) => deliver(worker, message), { concurrency: limit, discard: true })
-    return due.length === limit
-  }).pipe(
+  Effect.gen(() => roundSteps(worker, limit, leaseMs)).pipe(
     Effect.catch((error) =>
       Effect.as(Effect.logWarning(`queue: cannot claim messages: ${ErrorText.ofError(error)}`), false)
     ),
     Effect.catchDefect((defect) => Effect.as(Effect.logError("queue: a delivery round failed", defect), false))
   )
+
+function* roundSteps(worker: Worker, limit: number, leaseMs: number) {
+  const now = yield* Clock.currentTimeMillis
+  yield* reviveRoutes(worker, now)
+  const except = [...worker.dead.keys()]
+  const due = yield* worker.queue.claim({ owner: worker.owner, now, limit, leaseMs, except })
+  yield* Effect.forEach(due, (message) => deliver(worker, message), { concurrency: limit, discard: true })
+  return due.length === limit
+}
 
 /**
  * Delivers from the queue until interrupted: a round whenever messages are due, else one every
@@ -199,11 +207,12 @@ export const run = (options: Options): Effect.Effect<never, never, MailQueue.Mai
 
 // the gauges, and the body pieces of messages a crash left unfinished an hour ago or more
 const housekeeping = (queue: MailQueue.Service) =>
-  Effect.gen(function* () {
-    const now = yield* Clock.currentTimeMillis
-    yield* QueueMetrics.observe(yield* queue.stats, now)
-    yield* queue.sweep(now - 3_600_000)
-  }).pipe(Effect.catch((error) => Effect.logWarning(`queue: housekeeping failed: ${ErrorText.ofError(error)}`)))
+  Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    Effect.andThen(
+      Effect.flatMap(queue.stats, (stats) => QueueMetrics.observe(stats, now)),
+      () => queue.sweep(now - 3_600_000)
+    )
+  ).pipe(Effect.catch((error) => Effect.logWarning(`queue: housekeeping failed: ${ErrorText.ofError(error)}`)))
 
 /**
  * The delivery running for as long as the layer's scope is open.

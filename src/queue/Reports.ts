@@ -74,34 +74,42 @@ export const send = (
   options: { readonly hostname: string; readonly now: number; readonly willRetryUntil?: number | undefined },
   message: MailQueue.QueuedMessage,
   entries: ReadonlyArray<Entry>
-): Effect.Effect<void, MailQueue.QueueError> =>
-  Effect.gen(function* () {
-    if (!Bounce.mayBounce({ mailFrom: message.mailFrom, isBounce: message.bounce })) return
-    const wanted = entries.filter((e) => Bounce.shouldReport(e.action, rcptDsn(e.recipient).notify))
-    for (const actions of notices) {
-      const these = wanted.filter((e) => actions.includes(e.action))
-      if (these.length === 0) continue
-      const dsn = mailDsn(message)
-      const whole = actions.includes("failed") && dsn.ret !== "HDRS" && message.size <= originalLimit
-      const input: Bounce.Input = {
-        reportingMta: options.hostname,
-        arrivalDate: message.createdAt,
-        now: options.now,
-        originalEnvelope: { mailFrom: message.mailFrom, envid: dsn.envid, ret: whole ? "FULL" : "HDRS" },
-        recipients: these.map((e) => ({
-          address: e.recipient.address,
-          orcpt: rcptDsn(e.recipient).orcpt,
-          action: e.action,
-          status: e.status,
-          diagnostic: e.reply,
-          remoteMta: e.remoteMta
-        })),
-        original: yield* original(queue, message, whole),
-        willRetryUntil: options.willRetryUntil
-      }
-      yield* enqueueNotice(queue, message.route, input)
+): Effect.Effect<void, MailQueue.QueueError> => Effect.gen(() => sendSteps(queue, options, message, entries))
+
+// a generator function of the module's, not one made per call: V8 keeps those in the old
+// generation with all they capture (docs/performance/gc.md)
+function* sendSteps(
+  queue: MailQueue.Service,
+  options: Parameters<typeof send>[1],
+  message: MailQueue.QueuedMessage,
+  entries: ReadonlyArray<Entry>
+) {
+  if (!Bounce.mayBounce({ mailFrom: message.mailFrom, isBounce: message.bounce })) return
+  const wanted = entries.filter((e) => Bounce.shouldReport(e.action, rcptDsn(e.recipient).notify))
+  for (const actions of notices) {
+    const these = wanted.filter((e) => actions.includes(e.action))
+    if (these.length === 0) continue
+    const dsn = mailDsn(message)
+    const whole = actions.includes("failed") && dsn.ret !== "HDRS" && message.size <= originalLimit
+    const input: Bounce.Input = {
+      reportingMta: options.hostname,
+      arrivalDate: message.createdAt,
+      now: options.now,
+      originalEnvelope: { mailFrom: message.mailFrom, envid: dsn.envid, ret: whole ? "FULL" : "HDRS" },
+      recipients: these.map((e) => ({
+        address: e.recipient.address,
+        orcpt: rcptDsn(e.recipient).orcpt,
+        action: e.action,
+        status: e.status,
+        diagnostic: e.reply,
+        remoteMta: e.remoteMta
+      })),
+      original: yield* original(queue, message, whole),
+      willRetryUntil: options.willRetryUntil
     }
-  })
+    yield* enqueueNotice(queue, message.route, input)
+  }
+}
 
 const enqueueNotice = (queue: MailQueue.Service, route: string, input: Bounce.Input) => {
   const envelope = Bounce.envelopeOf(input)
