@@ -56,6 +56,38 @@ export const exchange = <E>(options: {
   readonly rateLimit: AuthRateLimit
 }): Effect.Effect<Outcome, E> => Effect.gen(() => exchangeSteps(options))
 
+/**
+ * The exchange as a session runs it, with the server's settings: each challenge goes out with
+ * `send` as a `334` reply, and `answer` reads the client's next line.
+ *
+ * @since 0.3.0
+ * @category combinators
+ */
+export const converse = <E>(options: {
+  readonly mechanism: Sasl.Mechanism
+  readonly initialResponse: string | undefined
+  readonly config: { readonly protocol: { readonly hostname: string }; readonly authRateLimit: AuthRateLimit }
+  readonly authenticator: Authenticator.Service
+  readonly session: SessionInfo
+  readonly send: (reply: Reply.Reply) => void
+  readonly answer: Effect.Effect<string | undefined, E>
+}): Effect.Effect<Outcome, E> => {
+  const { answer, config, send } = options
+  return exchange({
+    mechanism: options.mechanism,
+    initialResponse: options.initialResponse,
+    hostname: config.protocol.hostname,
+    authenticator: options.authenticator,
+    rateLimit: config.authRateLimit,
+    session: options.session,
+    challenge: (text) =>
+      Effect.suspend(() => {
+        send(Reply.make(334, undefined, text))
+        return answer
+      })
+  })
+}
+
 // a generator function of the module's, not one made per call: V8 keeps those in the old
 // generation with all they capture (docs/performance/gc.md)
 function* exchangeSteps<E>(options: Parameters<typeof exchange<E>>[0]) {

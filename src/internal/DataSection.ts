@@ -136,8 +136,7 @@ export class DataSection {
     outcome: Result.Result<void | Reply.Reply | Verdicts.PerRecipient, Reply.Reply>,
     env: Pick<Environment, "config" | "context" | "spans">
   ): void {
-    this.handed?.detach()
-    this.handed = undefined
+    this.release()
     if (end.abandoned) return
     const host = this.host
     const { context, config, spans } = env
@@ -153,6 +152,12 @@ export class DataSection {
     }
     if (verdict.replies instanceof Reply.Reply) return host.send(verdict.replies)
     for (const reply of verdict.replies) host.send(reply)
+  }
+
+  /** The transaction is answered: the message handed out lets go of the section (and session). */
+  release(): void {
+    this.handed?.detach()
+    this.handed = undefined
   }
 
   /** The content is coming in BDAT chunks. */

@@ -234,9 +234,7 @@ class SessionFiber {
   // RFC 3207: the 220 goes out, plaintext the client pipelined after STARTTLS is dropped, and
   // the session starts over on the encrypted connection; a failed handshake ends it (false)
   private startTls(ready: Reply.Reply): Effect.Effect<boolean, Transport.TransportError> {
-    return Effect.gen({ self: this }, function () {
-      return this.startTlsSteps(ready)
-    })
+    return Effect.gen(() => this.startTlsSteps(ready))
   }
 
   private *startTlsSteps(ready: Reply.Reply) {
@@ -268,9 +266,7 @@ class SessionFiber {
   }
 
   private authenticate(mechanism: Sasl.Mechanism, initialResponse: string | undefined) {
-    return Effect.gen({ self: this }, function () {
-      return this.authenticateSteps(mechanism, initialResponse)
-    })
+    return Effect.gen(() => this.authenticateSteps(mechanism, initialResponse))
   }
 
   private *authenticateSteps(mechanism: Sasl.Mechanism, initialResponse: string | undefined) {
@@ -278,18 +274,14 @@ class SessionFiber {
     const live = this.live
     const { config, authenticator } = live.env
     if (authenticator === undefined) return live.send(Reply.notImplemented)
-    const outcome = yield* Authentication.exchange({
+    const outcome = yield* Authentication.converse({
       mechanism,
       initialResponse,
-      hostname: config.protocol.hostname,
+      config,
       authenticator,
-      rateLimit: config.authRateLimit,
       session: self.info(),
-      challenge: (text) =>
-        Effect.suspend(() => {
-          live.send(Reply.make(334, undefined, text))
-          return self.nextLine()
-        })
+      send: (reply) => live.send(reply),
+      answer: self.nextLine()
     })
     switch (outcome._tag) {
       case "Authenticated":
@@ -323,9 +315,7 @@ class SessionFiber {
 
   // the handler reads the message as it comes (after what was kept of it inline, if anything)
   private handled(data: DataSection.DataSection): Effect.Effect<void, Reader.ReadFailure | Transport.TransportError> {
-    return Effect.gen({ self: this }, function () {
-      return this.handledSteps(data)
-    })
+    return Effect.gen(() => this.handledSteps(data))
   }
 
   private *handledSteps(data: DataSection.DataSection) {

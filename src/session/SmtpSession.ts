@@ -17,6 +17,7 @@
  *
  * @since 0.1.0
  */
+import type * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as Queue from "effect/Queue"
@@ -64,23 +65,31 @@ export const run = <E = never, R = never>(
   options: Options = {}
 ): Stream.Stream<Uint8Array, E | ServerConfig.ConfigError, R | MessageHandler.MessageHandler> =>
   Stream.callback<Uint8Array, E | ServerConfig.ConfigError, R | MessageHandler.MessageHandler>(
-    (out) =>
-      Effect.gen(function* () {
-        const env = yield* Environment.make(options)
-        const write = (bytes: Uint8Array) => Effect.asVoid(Queue.offer(out, bytes))
-        const wire = new Wire.Wire(yield* Stream.toPull(input), write, env.config)
-        yield* Metric.update(Metrics.connectionsTotal, 1)
-        yield* Effect.acquireUseRelease(
-          Metric.modify(Metrics.connectionsActive, 1),
-          () => new Conversation(env, wire).run(),
-          () => Metric.modify(Metrics.connectionsActive, -1)
-        )
-        if (wire.inputError !== undefined) return yield* Effect.fail(wire.inputError.error)
-        yield* Queue.end(out)
-      }),
+    (out) => Effect.gen(() => session(input, options, out)),
     // replies wait for a slow reader, as they would for a full socket
     { bufferSize: 16 }
   )
+
+// a session over `input`, its replies into `out` (a generator function of the module's, not one
+// made per call: V8 keeps those in the old generation with all they capture,
+// docs/performance/gc.md)
+function* session<E, R>(
+  input: Stream.Stream<Uint8Array, E, R>,
+  options: Options,
+  out: Queue.Queue<Uint8Array, E | ServerConfig.ConfigError | Cause.Done>
+) {
+  const env = yield* Environment.make(options)
+  const write = (bytes: Uint8Array) => Effect.asVoid(Queue.offer(out, bytes))
+  const wire = new Wire.Wire(yield* Stream.toPull(input), write, env.config)
+  yield* Metric.update(Metrics.connectionsTotal, 1)
+  yield* Effect.acquireUseRelease(
+    Metric.modify(Metrics.connectionsActive, 1),
+    () => new Conversation(env, wire).run(),
+    () => Metric.modify(Metrics.connectionsActive, -1)
+  )
+  if (wire.inputError !== undefined) return yield* Effect.fail(wire.inputError.error)
+  yield* Queue.end(out)
+}
 
 // One session: the fold's state, each command frame folded into it through `Protocol.step` and
 // its decision carried out, until a decision (or the input) ends the session.
@@ -102,13 +111,7 @@ class Conversation<E> implements DataSection.Host {
   }
 
   run(): Effect.Effect<void> {
-    const { config } = this.env
-    return Effect.gen({ self: this }, function* () {
-      if (!(yield* this.open())) return
-      this.send(Protocol.greeting(config.protocol))
-      let goOn = true
-      while (goOn) goOn = yield* this.serve(yield* this.wire.command)
-    }).pipe(
+    return Effect.gen({ self: this }, this.runSteps).pipe(
       Effect.catchTag("ReadFailure", (failure) =>
         Effect.sync(() => {
           if (failure.reason === "timeout") this.send(Reply.idleTimeout)
@@ -126,6 +129,14 @@ class Conversation<E> implements DataSection.Host {
     )
   }
 
+  private *runSteps() {
+    const { config } = this.env
+    if (!(yield* this.open())) return
+    this.send(Protocol.greeting(config.protocol))
+    let goOn = true
+    while (goOn) goOn = yield* this.serve(yield* this.wire.command)
+  }
+
   // the handler's `session` and `connect` hook, before the greeting: false when they refuse
   private open(): Effect.Effect<boolean> {
     if (!Hooks.opens(this.env.handler)) return Effect.succeed(true)
@@ -138,25 +149,27 @@ class Conversation<E> implements DataSection.Host {
 
   // one command: false when it ends the session
   private serve(frame: Wire.CommandFrame): Effect.Effect<boolean, Wire.ReadFailure> {
+    return Effect.gen(() => this.serveSteps(frame))
+  }
+
+  private *serveSteps(frame: Wire.CommandFrame) {
     const config = this.env.config
-    return Effect.gen({ self: this }, function* () {
-      if (config.trace) yield* Effect.logDebug(`<<< ${Trace.commandLine(frame)}`)
-      // commands sent ahead out of turn (RFC 2920 §3.1; Postfix's smtpd_forbid_unauth_pipelining)
-      if (config.forbidUnauthPipelining && this.wire.hasMore() && Pipelining.isViolation(this.state, frame)) {
-        this.send(Reply.protocolViolation)
-        return false
-      }
-      const before = this.state
-      const decision = Protocol.step(config.protocol, before, frame)
-      this.state = decision.state
-      if (!(yield* this.carryOut(decision, frame, Hooks.greeting(before, decision)))) return false
-      if (before.envelope !== undefined && this.state.envelope === undefined && this.hooks.reset !== undefined) {
-        // the client has its reply before the handler tidies up (a relay says QUIT upstream)
-        yield* this.wire.flush
-        yield* this.tidy()
-      }
-      return !this.closing
-    })
+    if (config.trace) yield* Effect.logDebug(`<<< ${Trace.commandLine(frame)}`)
+    // commands sent ahead out of turn (RFC 2920 §3.1; Postfix's smtpd_forbid_unauth_pipelining)
+    if (config.forbidUnauthPipelining && this.wire.hasMore() && Pipelining.isViolation(this.state, frame)) {
+      this.send(Reply.protocolViolation)
+      return false
+    }
+    const before = this.state
+    const decision = Protocol.step(config.protocol, before, frame)
+    this.state = decision.state
+    if (!(yield* this.carryOut(decision, frame, Hooks.greeting(before, decision)))) return false
+    if (before.envelope !== undefined && this.state.envelope === undefined && this.hooks.reset !== undefined) {
+      // the client has its reply before the handler tidies up (a relay says QUIT upstream)
+      yield* this.wire.flush
+      yield* this.tidy()
+    }
+    return !this.closing
   }
 
   private carryOut(
@@ -164,58 +177,64 @@ class Conversation<E> implements DataSection.Host {
     frame: Wire.CommandFrame,
     greeting: Session.Greeting | undefined
   ): Effect.Effect<boolean, Wire.ReadFailure> {
+    return Effect.gen(() => this.carryOutSteps(decision, frame, greeting))
+  }
+
+  private *carryOutSteps(
+    decision: Protocol.Decision,
+    frame: Wire.CommandFrame,
+    greeting: Session.Greeting | undefined
+  ) {
     const { config } = this.env
     const { mail, rcpt } = this.hooks
-    return Effect.gen({ self: this }, function* () {
-      switch (decision._tag) {
-        case "Reply":
-          // a refused AUTH: what the client sent behind it would be its answers, sent out of turn
-          if (this.wire.hasMore() && Pipelining.isAuth(frame)) this.wire.discard()
-          // a refused BDAT's chunk is dropped unread
-          if (decision.discard !== undefined) this.framer.discard(decision.discard)
-          if (decision.slow === true) {
-            // past the soft error limit every error waits (Postfix's smtpd_error_sleep_time)
-            yield* this.wire.flush
-            yield* Effect.sleep(config.errorDelay)
-          }
-          yield* this.greet(greeting, decision.reply)
-          return true
-        case "Close":
-          this.send(decision.reply)
-          return false
-        case "StartTls": // not offered, so not decided: as a server without a certificate
-          this.send(Reply.notImplemented)
-          return true
-        case "Auth":
-          return yield* this.authenticate(decision.mechanism as Sasl.Mechanism, decision.initialResponse)
-        case "Mail": {
-          const outcome =
-            mail === undefined ? accepted : yield* guarded(mail(this.info(), decision.from, decision.parameters))
-          if (Result.isSuccess(outcome)) this.state = decision.accepted
-          this.send(Result.isSuccess(outcome) ? Reply.senderOk : outcome.failure)
-          return true
+    switch (decision._tag) {
+      case "Reply":
+        // a refused AUTH: what the client sent behind it would be its answers, sent out of turn
+        if (this.wire.hasMore() && Pipelining.isAuth(frame)) this.wire.discard()
+        // a refused BDAT's chunk is dropped unread
+        if (decision.discard !== undefined) this.framer.discard(decision.discard)
+        if (decision.slow === true) {
+          // past the soft error limit every error waits (Postfix's smtpd_error_sleep_time)
+          yield* this.wire.flush
+          yield* Effect.sleep(config.errorDelay)
         }
-        case "Rcpt": {
-          const outcome = rcpt === undefined ? accepted : yield* guarded(rcpt(this.info(), decision.recipient))
-          if (Result.isSuccess(outcome)) this.state = decision.accepted
-          this.send(Result.isSuccess(outcome) ? Reply.recipientOk : outcome.failure)
-          return true
-        }
-        case "Data":
-        case "Bdat":
-          yield* this.receive(decision)
-          return true
-        case "User": {
-          const command = config.commands[decision.verb]
-          const outcome =
-            command === undefined
-              ? Result.fail(Reply.unknownCommand)
-              : yield* guarded(command(this.info(), decision.argument))
-          this.send(Result.merge(outcome))
-          return true
-        }
+        yield* this.greet(greeting, decision.reply)
+        return true
+      case "Close":
+        this.send(decision.reply)
+        return false
+      case "StartTls": // not offered, so not decided: as a server without a certificate
+        this.send(Reply.notImplemented)
+        return true
+      case "Auth":
+        return yield* this.authenticate(decision.mechanism as Sasl.Mechanism, decision.initialResponse)
+      case "Mail": {
+        const outcome =
+          mail === undefined ? accepted : yield* guarded(mail(this.info(), decision.from, decision.parameters))
+        if (Result.isSuccess(outcome)) this.state = decision.accepted
+        this.send(Result.isSuccess(outcome) ? Reply.senderOk : outcome.failure)
+        return true
       }
-    })
+      case "Rcpt": {
+        const outcome = rcpt === undefined ? accepted : yield* guarded(rcpt(this.info(), decision.recipient))
+        if (Result.isSuccess(outcome)) this.state = decision.accepted
+        this.send(Result.isSuccess(outcome) ? Reply.recipientOk : outcome.failure)
+        return true
+      }
+      case "Data":
+      case "Bdat":
+        yield* this.receive(decision)
+        return true
+      case "User": {
+        const command = config.commands[decision.verb]
+        const outcome =
+          command === undefined
+            ? Result.fail(Reply.unknownCommand)
+            : yield* guarded(command(this.info(), decision.argument))
+        this.send(Result.merge(outcome))
+        return true
+      }
+    }
   }
 
   // HELO/EHLO to the `helo` hook, whose refusal leaves the session without a greeting
@@ -231,65 +250,65 @@ class Conversation<E> implements DataSection.Host {
 
   // the SASL exchange (RFC 4954): false when too many failures end the session
   private authenticate(mechanism: Sasl.Mechanism, initialResponse: string | undefined) {
+    return Effect.gen(() => this.authenticateSteps(mechanism, initialResponse))
+  }
+
+  private *authenticateSteps(mechanism: Sasl.Mechanism, initialResponse: string | undefined) {
     const { authenticator, config } = this.env
-    return Effect.gen({ self: this }, function* () {
-      // (AUTH is offered only with an Authenticator: Protocol.step refuses it without one)
-      if (authenticator === undefined) {
-        this.send(Reply.notImplemented)
-        return true
-      }
-      const outcome = yield* Authentication.exchange({
-        mechanism,
-        initialResponse,
-        hostname: config.protocol.hostname,
-        authenticator,
-        rateLimit: config.authRateLimit,
-        session: this.info(),
-        challenge: (text) =>
-          Effect.suspend(() => {
-            this.send(Reply.make(334, undefined, text))
-            return this.wire.answer
-          })
-      })
-      switch (outcome._tag) {
-        case "Authenticated":
-          this.state = Session.authenticated(this.state, outcome.identity)
-          this.send(Reply.authSucceeded)
-          return true
-        case "Reply":
-          this.send(outcome.reply)
-          return true
-        case "Refused":
-          this.authFailures++
-          // a pause before each verdict slows guessing down; then the door closes
-          yield* this.wire.flush
-          yield* Effect.sleep(config.authFailureDelay)
-          this.send(this.authFailures >= config.maxAuthFailures ? Reply.tooManyAuthFailures : Reply.authFailed)
-          return this.authFailures < config.maxAuthFailures
-      }
+    // (AUTH is offered only with an Authenticator: Protocol.step refuses it without one)
+    if (authenticator === undefined) {
+      this.send(Reply.notImplemented)
+      return true
+    }
+    const outcome = yield* Authentication.converse({
+      mechanism,
+      initialResponse,
+      config,
+      authenticator,
+      session: this.info(),
+      send: (reply) => this.send(reply),
+      answer: this.wire.answer
     })
+    switch (outcome._tag) {
+      case "Authenticated":
+        this.state = Session.authenticated(this.state, outcome.identity)
+        this.send(Reply.authSucceeded)
+        return true
+      case "Reply":
+        this.send(outcome.reply)
+        return true
+      case "Refused":
+        this.authFailures++
+        // a pause before each verdict slows guessing down; then the door closes
+        yield* this.wire.flush
+        yield* Effect.sleep(config.authFailureDelay)
+        this.send(this.authFailures >= config.maxAuthFailures ? Reply.tooManyAuthFailures : Reply.authFailed)
+        return this.authFailures < config.maxAuthFailures
+    }
   }
 
   // DATA (354) or the first BDAT: the body to the handler as a stream, the rest drained, the verdict
   private receive(decision: Extract<Protocol.Decision, { _tag: "Data" | "Bdat" }>) {
+    return Effect.gen(() => this.receiveSteps(decision))
+  }
+
+  private *receiveSteps(decision: Extract<Protocol.Decision, { _tag: "Data" | "Bdat" }>) {
     const config = this.env.config
     const handle = this.hooks.data ?? MessageHandler.acceptAll
-    return Effect.gen({ self: this }, function* () {
-      let data: DataSection.DataSection
-      if (decision._tag === "Data") {
-        this.send(Reply.startData)
-        this.wire.startData()
-        data = new DataSection.DataSection(this, decision.envelope, undefined)
-      } else {
-        this.wire.startChunk(decision.size, decision.first)
-        data = new DataSection.DataSection(this, decision.envelope, { last: decision.last, size: decision.size })
-      }
-      // the client waits for 354 before it sends the body, whatever the handler does first
-      yield* this.wire.flush
-      const message = { envelope: decision.envelope, body: data.body(), decodeData: config.decodeData }
-      const outcome = yield* guarded(handle(this.info(), message))
-      yield* this.received(data, yield* data.finish(), outcome)
-    })
+    let data: DataSection.DataSection
+    if (decision._tag === "Data") {
+      this.send(Reply.startData)
+      this.wire.startData()
+      data = new DataSection.DataSection(this, decision.envelope, undefined)
+    } else {
+      this.wire.startChunk(decision.size, decision.first)
+      data = new DataSection.DataSection(this, decision.envelope, { last: decision.last, size: decision.size })
+    }
+    // the client waits for 354 before it sends the body, whatever the handler does first
+    yield* this.wire.flush
+    const message = data.message(config.decodeData)
+    const outcome = yield* guarded(handle(this.info(), message))
+    yield* this.received(data, yield* data.finish(), outcome)
   }
 
   // the end of a message: its reply (over LMTP one per recipient), none if it was abandoned
@@ -298,6 +317,7 @@ class Conversation<E> implements DataSection.Host {
     end: DataSection.DataEnd,
     outcome: Result.Result<void | Reply.Reply | Verdicts.PerRecipient, Reply.Reply>
   ): Effect.Effect<void> {
+    data.release()
     if (end.abandoned) return Effect.void
     this.state = Session.reset(this.state)
     const protocol = this.env.config.protocol

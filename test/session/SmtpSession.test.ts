@@ -56,6 +56,17 @@ describe("SmtpSession.run", () => {
     }).pipe(Effect.provide(Recording.layer))
   )
 
+  it.effect("a message kept past its hook keeps its envelope; its body, over, is an empty stream", () => {
+    const kept: Array<Message.Message> = []
+    return Effect.gen(function* () {
+      const message = "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nDATA\r\n"
+      const out = yield* transcript(["EHLO c\r\n", message, "body\r\n.\r\n", "QUIT\r\n"])
+      expect(codes(out)).toEqual(["220", "250", "250 2.1.0", "250 2.1.5", "354", "250 2.0.0", "221 2.0.0"])
+      expect(kept.map((m) => m.envelope.recipients.map((r) => r.address))).toEqual([["b@x.test"]])
+      expect(yield* Message.text(kept[0]!)).toBe("")
+    }).pipe(Effect.provide(MessageHandler.layer({ data: (_, message) => Effect.sync(() => void kept.push(message)) })))
+  })
+
   it.effect("answers each chunk of input in one write (RFC 2920 §3.2)", () =>
     Effect.gen(function* () {
       const out = yield* writes(["EHLO c\r\n", "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nNOOP\r\n", "QUIT\r\n"])
