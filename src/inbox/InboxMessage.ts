@@ -138,23 +138,27 @@ const noAddress: Address = { Name: "", Address: "" }
  */
 export const snippet = (parsed: Pick<Parsed, "text" | "html">): string => {
   // only the start is shown: the rest of a long message is never looked at
-  const source =
-    parsed.text.trim() !== ""
-      ? parsed.text.slice(0, 2000)
-      : parsed.html
-          .slice(0, 20_000)
-          .replace(/<(style|script|head)[^>]*>[\s\S]*?<\/\1>/gi, " ")
-          .replace(/<[^>]*>/g, " ")
-          .replace(/&nbsp;/g, " ")
-          .replace(/&amp;/g, "&")
-          .replace(/&lt;/g, "<")
-          .replace(/&gt;/g, ">")
+  const source = /\S/.test(parsed.text)
+    ? parsed.text.slice(0, 2000)
+    : parsed.html
+        .slice(0, 20_000)
+        .replace(/<(style|script|head)[^>]*>[\s\S]*?<\/\1>/gi, " ")
+        .replace(/<[^>]*>/g, " ")
+        .replace(/&nbsp;/g, " ")
+        .replace(/&amp;/g, "&")
+        .replace(/&lt;/g, "<")
+        .replace(/&gt;/g, ">")
+  // most texts fill the snippet from their first 600 units: the rest is collapsed only if not
+  const short = collapsed(source.slice(0, 600))
+  const text = short.length > 500 ? short : collapsed(source)
   // the first 250 characters (code points, never half a pair), counted without an array of all
-  const text = source.replace(/\s+/g, " ").trim()
   let end = 0
   for (let count = 0; end < text.length && count < 250; count++) end += text.codePointAt(end)! > 0xffff ? 2 : 1
   return end < text.length ? `${text.slice(0, end)}...` : text
 }
+
+// whitespace runs as one space, none at either end
+const collapsed = (text: string): string => text.replace(/\s+/g, " ").trim()
 
 const lowered = (addresses: ReadonlyArray<Address>) => new Set(addresses.map((a) => a.Address.toLowerCase()))
 
