@@ -17,6 +17,7 @@ import * as WallClock from "../internal/WallClock.js"
 import * as Inbox from "./Inbox.js"
 import type * as InboxMessage from "./InboxMessage.js"
 import * as InboxQuery from "./InboxQuery.js"
+import * as Inserts from "../internal/SqlInserts.js"
 import * as InboxRows from "./InboxRows.js"
 
 /**
@@ -169,9 +170,12 @@ class SqlStore {
     const { sql } = this
     const { row, summary } = InboxRows.rowOf(raw, parsed, envelope)
     const parts = [...parsed.contents].map(([part_id, content]) => ({ message_id: row.id, part_id, content }))
-    const inserts = Effect.andThen(
-      sql`INSERT INTO inbox_messages ${sql.insert(row)}`,
-      parts.length > 0 ? sql`INSERT INTO inbox_parts ${sql.insert(parts as any)}` : Effect.void
+    const inserts = Inserts.insertAll(
+      sql,
+      new Map<string, ReadonlyArray<Inserts.Row>>([
+        ["inbox_messages", [row]],
+        ["inbox_parts", parts]
+      ])
     )
     return sql.withTransaction(Effect.andThen(inserts, this.pruneForOne)).pipe(
       Effect.tapError(() => Effect.ignore(this.recount)),

@@ -14,7 +14,7 @@ import type * as Scope from "effect/Scope"
 import type * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import * as WallClock from "../internal/WallClock.js"
-import * as Inserts from "./Inserts.js"
+import * as Inserts from "../internal/SqlInserts.js"
 import { QueueError } from "./MailQueue.js"
 
 type Row = Inserts.Row

@@ -6,7 +6,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Exit } from "effect"
 import * as SqlClient from "effect/sql/SqlClient"
-import * as Inserts from "../../src/queue/Inserts.js"
+import * as Inserts from "../../src/internal/SqlInserts.js"
 
 const Sqlite = SqliteClient.layer({ filename: ":memory:" })
 

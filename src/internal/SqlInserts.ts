@@ -1,8 +1,9 @@
 /**
- * The rows of a group commit as multi-row INSERTs on the transaction's own connection. Their
- * texts are made once for each table, columns and row count, and the statements go to the
- * connection as they are: through the SQL client's statement compiler, the INSERTs of every
- * commit were compiled again (the client's largest allocation per queued message).
+ * New rows as multi-row INSERTs on the transaction's own connection: the queue's group commits
+ * and the inbox's messages. Their texts are made once for each table, columns and row count,
+ * and the statements go to the connection as they are: through the SQL client's statement
+ * compiler, every INSERT was compiled again (the client's largest allocation per queued
+ * message, ~15 µs of an inbox message's store).
  *
  * @since 0.2.0
  */
@@ -67,7 +68,7 @@ export const insertAll = (
   tables: ReadonlyMap<string, ReadonlyArray<Row>>
 ): Effect.Effect<void, SqlError> =>
   Effect.flatMap(Effect.serviceOption(sql.transactionService), (transaction) => {
-    if (transaction._tag === "None") return Effect.die(new Error("Inserts.insertAll needs a transaction"))
+    if (transaction._tag === "None") return Effect.die(new Error("SqlInserts.insertAll needs a transaction"))
     const connection = transaction.value[0]
     const placeholders: Placeholders = sql.onDialectOrElse({ pg: () => "numbered", orElse: () => "marks" })
     const statements: Array<readonly [string, Array<unknown>]> = []
