@@ -163,8 +163,8 @@ class SqlStore {
   // the body in pieces of `chunkSize`, each written as it fills; the last with the message
   enqueue<E, R>(submission: MailQueue.Submission, body: Stream.Stream<Uint8Array, E, R>) {
     const { writer } = this
-    // steps, not a generator: a generator suspended across the commit is promoted by every
-    // scavenge it lives through (docs/performance/gc.md)
+    // steps, not a generator function made per message: V8 keeps those in the old generation
+    // with all they capture (docs/performance/gc.md)
     return Effect.flatMap(Clock.currentTimeMillis, (createdAt) => {
       // the server's clock: TestClock moves it in tests
       const id = Rows.newId(createdAt)
@@ -187,7 +187,7 @@ class SqlStore {
           Effect.suspend(() => (rest.length > 0 ? fill(rest) : Effect.void))
         )
       }
-      const last = Effect.suspend(() => {
+      const finish = Effect.suspend(() => {
         const last = piece.take()
         const row = Rows.messageRow(id, submission, { size, chunks: seq + 1, createdAt })
         const recipients = Rows.recipientRows(id, submission.recipients)
@@ -196,7 +196,7 @@ class SqlStore {
           last.length
         )
       })
-      return Effect.andThen(Stream.runForEach(body, fill), last).pipe(
+      return Effect.andThen(Stream.runForEach(body, fill), finish).pipe(
         Effect.map(() => {
           // committed: the writer is done with it (an interrupted enqueue keeps its buffer: its
           // write may still be waiting for the next transaction)
