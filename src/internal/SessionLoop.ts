@@ -90,7 +90,6 @@ class SessionFiber {
   }
 
   private *serveSteps() {
-    const self = this
     const live = this.live
     const { env } = live
     const config = env.config
@@ -102,14 +101,14 @@ class SessionFiber {
       if (flight !== undefined) yield* flight
       if (live.closing) return
       if (live.draining !== undefined) {
-        yield* self.drained(live.draining)
+        yield* this.drained(live.draining)
         continue
       }
       if (live.collecting !== undefined) {
         // a message too big to keep inline
         const data = live.collecting
         live.collecting = undefined
-        yield* self.handled(data)
+        yield* this.handled(data)
         received = live.state.envelope === undefined
         continue
       }
@@ -118,8 +117,8 @@ class SessionFiber {
       if (frame === undefined) {
         // a message is over and nothing waits: the session parks again, its fiber ends (a
         // fiber held from message to message costs more than a new one for the next)
-        if (received && self.scope === undefined && live.parkAgain()) {
-          self.parked = true
+        if (received && this.scope === undefined && live.parkAgain()) {
+          this.parked = true
           return
         }
         received = false
@@ -137,39 +136,39 @@ class SessionFiber {
           live.dropAnswersOfRefusedAuth(frame)
           if (step.discard !== undefined) live.framer.discard(step.discard)
           // past the soft error limit every error waits (Postfix's smtpd_error_sleep_time)
-          if (step.slow === true) yield* self.pause(config.errorDelay)
+          if (step.slow === true) yield* this.pause(config.errorDelay)
           // HELO/EHLO to a helo hook; any other reply costs no effect
           greeting = live.hooks.helo === undefined ? undefined : Hooks.greeting(before, step)
           if (greeting === undefined) live.send(step.reply)
-          else yield* self.greet(greeting, step.reply)
+          else yield* this.greet(greeting, step.reply)
           break
         case "StartTls":
-          if (!(yield* self.startTls(step.reply))) return
+          if (!(yield* this.startTls(step.reply))) return
           break
         case "Auth":
-          if ((yield* self.authenticate(step.mechanism as Sasl.Mechanism, step.initialResponse)) === "close") return
+          if ((yield* this.authenticate(step.mechanism as Sasl.Mechanism, step.initialResponse)) === "close") return
           break
         case "Close":
           return live.send(step.reply)
         case "Mail":
-          live.hookAnswered(step.accepted, Reply.senderOk, yield* self.mailHook(step.from, step.parameters))
+          live.hookAnswered(step.accepted, Reply.senderOk, yield* this.mailHook(step.from, step.parameters))
           break
         case "Rcpt":
-          live.hookAnswered(step.accepted, Reply.recipientOk, yield* self.rcptHook(step.recipient))
+          live.hookAnswered(step.accepted, Reply.recipientOk, yield* this.rcptHook(step.recipient))
           break
         case "Data":
         case "Bdat":
-          yield* self.receive(step)
+          yield* this.receive(step)
           received = live.state.envelope === undefined
           break
         case "User":
-          live.send(Result.merge(yield* self.userCommand(step.verb, step.argument)))
+          live.send(Result.merge(yield* this.userCommand(step.verb, step.argument)))
           break
       }
       if (open && live.state.envelope === undefined && live.hooks.reset !== undefined) {
         // the client has its reply before the handler tidies up (a relay says QUIT upstream)
-        yield* self.flush
-        yield* self.endTransaction()
+        yield* this.flush
+        yield* this.endTransaction()
       }
       if (live.closing) return
     }
@@ -238,7 +237,6 @@ class SessionFiber {
   }
 
   private *startTlsSteps(ready: Reply.Reply) {
-    const self = this
     const live = this.live
     const config = live.env.config
     const transport = live.transport
@@ -247,7 +245,7 @@ class SessionFiber {
       return true
     }
     live.send(ready)
-    yield* self.flush
+    yield* this.flush
     live.framer.reset()
     // the handshake is a request too: it has the command deadline (and the platform's own limit)
     const secured = yield* Effect.result(
@@ -270,7 +268,6 @@ class SessionFiber {
   }
 
   private *authenticateSteps(mechanism: Sasl.Mechanism, initialResponse: string | undefined) {
-    const self = this
     const live = this.live
     const { config, authenticator } = live.env
     if (authenticator === undefined) return live.send(Reply.notImplemented)
@@ -279,9 +276,9 @@ class SessionFiber {
       initialResponse,
       config,
       authenticator,
-      session: self.info(),
+      session: this.info(),
       send: (reply) => live.send(reply),
-      answer: self.nextLine()
+      answer: this.nextLine()
     })
     switch (outcome._tag) {
       case "Authenticated":
@@ -292,7 +289,7 @@ class SessionFiber {
       case "Refused": {
         live.authFailures++
         // a pause before each verdict slows guessing down; then the door closes
-        yield* self.pause(config.authFailureDelay)
+        yield* this.pause(config.authFailureDelay)
         if (live.authFailures >= config.maxAuthFailures) {
           live.send(Reply.tooManyAuthFailures)
           return "close" as const
@@ -319,13 +316,12 @@ class SessionFiber {
   }
 
   private *handledSteps(data: DataSection.DataSection) {
-    const self = this
     const live = this.live
     const handle = live.hooks.data ?? MessageHandler.acceptAll
     // the client waits for 354 before it sends the body, whatever the handler does first
-    yield* self.flush
+    yield* this.flush
     const message = data.message(live.env.config.decodeData)
-    const outcome = yield* guarded(self.traced("data", handle(self.info(), message)))
+    const outcome = yield* guarded(this.traced("data", handle(this.info(), message)))
     data.answer(yield* data.finish(), outcome, live.env)
   }
 
