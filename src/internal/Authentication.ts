@@ -57,33 +57,37 @@ export const exchange = <E>(options: {
 }): Effect.Effect<Outcome, E> => Effect.gen(() => exchangeSteps(options))
 
 /**
- * The exchange as a session runs it, with the server's settings: each challenge goes out with
- * `send` as a `334` reply, and `answer` reads the client's next line.
+ * The exchange as a session runs it, with the server's settings (`env`; without an
+ * Authenticator, AUTH is not implemented): each challenge goes out with `client.send` as a
+ * `334` reply, and `client.answer` reads the client's next line.
  *
  * @since 0.3.0
  * @category combinators
  */
-export const converse = <E>(options: {
-  readonly mechanism: Sasl.Mechanism
-  readonly initialResponse: string | undefined
-  readonly config: { readonly protocol: { readonly hostname: string }; readonly authRateLimit: AuthRateLimit }
-  readonly authenticator: Authenticator.Service
-  readonly session: SessionInfo
-  readonly send: (reply: Reply.Reply) => void
-  readonly answer: Effect.Effect<string | undefined, E>
-}): Effect.Effect<Outcome, E> => {
-  const { answer, config, send } = options
+export const converse = <E>(
+  env: {
+    readonly config: { readonly protocol: { readonly hostname: string }; readonly authRateLimit: AuthRateLimit }
+    readonly authenticator?: Authenticator.Service | undefined
+  },
+  request: { readonly mechanism: Sasl.Mechanism; readonly initialResponse: string | undefined },
+  client: {
+    readonly session: SessionInfo
+    readonly send: (reply: Reply.Reply) => void
+    readonly answer: Effect.Effect<string | undefined, E>
+  }
+): Effect.Effect<Outcome, E> => {
+  const { authenticator, config } = env
+  if (authenticator === undefined) return Effect.succeed({ _tag: "Reply", reply: Reply.notImplemented })
   return exchange({
-    mechanism: options.mechanism,
-    initialResponse: options.initialResponse,
+    ...request,
     hostname: config.protocol.hostname,
-    authenticator: options.authenticator,
+    authenticator,
     rateLimit: config.authRateLimit,
-    session: options.session,
+    session: client.session,
     challenge: (text) =>
       Effect.suspend(() => {
-        send(Reply.make(334, undefined, text))
-        return answer
+        client.send(Reply.make(334, undefined, text))
+        return client.answer
       })
   })
 }

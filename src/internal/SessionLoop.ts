@@ -269,17 +269,12 @@ class SessionFiber {
 
   private *authenticateSteps(mechanism: Sasl.Mechanism, initialResponse: string | undefined) {
     const live = this.live
-    const { config, authenticator } = live.env
-    if (authenticator === undefined) return live.send(Reply.notImplemented)
-    const outcome = yield* Authentication.converse({
-      mechanism,
-      initialResponse,
-      config,
-      authenticator,
-      session: this.info(),
-      send: (reply) => live.send(reply),
-      answer: this.nextLine()
-    })
+    const config = live.env.config
+    const outcome = yield* Authentication.converse(
+      live.env,
+      { mechanism, initialResponse },
+      { session: this.info(), send: (reply) => live.send(reply), answer: this.nextLine() }
+    )
     switch (outcome._tag) {
       case "Authenticated":
         live.state = Session.authenticated(live.state, outcome.identity)

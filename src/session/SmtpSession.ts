@@ -254,21 +254,13 @@ class Conversation<E> implements DataSection.Host {
   }
 
   private *authenticateSteps(mechanism: Sasl.Mechanism, initialResponse: string | undefined) {
-    const { authenticator, config } = this.env
+    const config = this.env.config
     // (AUTH is offered only with an Authenticator: Protocol.step refuses it without one)
-    if (authenticator === undefined) {
-      this.send(Reply.notImplemented)
-      return true
-    }
-    const outcome = yield* Authentication.converse({
-      mechanism,
-      initialResponse,
-      config,
-      authenticator,
-      session: this.info(),
-      send: (reply) => this.send(reply),
-      answer: this.wire.answer
-    })
+    const outcome = yield* Authentication.converse(
+      this.env,
+      { mechanism, initialResponse },
+      { session: this.info(), send: (reply) => this.send(reply), answer: this.wire.answer }
+    )
     switch (outcome._tag) {
       case "Authenticated":
         this.state = Session.authenticated(this.state, outcome.identity)
