@@ -1,6 +1,7 @@
 // The layout rules of ARCHITECTURE.md, checked on the sources: no import cycle between files or
 // between folders, a protocol core that imports nothing but `effect`, and a public surface
-// (package.json's exports, src/index.ts) with no internal module in it.
+// (package.json's exports, src/index.ts) with no internal module in it. And one rule of
+// docs/performance/gc.md: the session engine makes no generator function per session or message.
 import { describe, expect, it } from "@effect/vitest"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -111,5 +112,25 @@ describe("architecture", () => {
       /(^|\/)internal\/|\/(NodeTransport|ReadBuffers|Listening|Cluster|NodeProxyHeader)\.js$/.test(path)
     )
     expect(internal).toEqual([])
+  })
+
+  it("makes no generator function per session or message in the session engine (docs/performance/gc.md)", () => {
+    // what runs for every session or message: generators there are methods or module functions,
+    // never a `function* ()` expression made each time the code around it runs
+    const perSession = [
+      "internal/Authentication.ts",
+      "internal/DataSection.ts",
+      "internal/HookFiber.ts",
+      "internal/Hooks.ts",
+      "internal/Live.ts",
+      "internal/ParkedSession.ts",
+      "internal/ProxiedTransport.ts",
+      "internal/Reader.ts",
+      "internal/SessionLoop.ts",
+      "node/NodeTransport.ts",
+      "session/SmtpSession.ts"
+    ]
+    const made = perSession.filter((file) => /function\s*\*\s*\(/.test(Fs.readFileSync(Path.join(src, file), "utf8")))
+    expect(made).toEqual([])
   })
 })
