@@ -7,6 +7,7 @@
 import * as Effect from "effect/Effect"
 import type * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
+import { randomText } from "../internal/RandomText.js"
 import * as InboxMessage from "./InboxMessage.js"
 
 /**
@@ -43,9 +44,6 @@ export interface Row {
 
 // 22 characters of 57 (no 0/O, 1/l/I), as Mailpit's ids look
 const alphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-// random bytes drawn 506 at a time: one call to the system's generator for 23 ids
-const pool = new Uint8Array(506)
-let used = pool.length
 
 /**
  * A new message id.
@@ -53,15 +51,7 @@ let used = pool.length
  * @since 0.2.0
  * @category constructors
  */
-export const newId = (): string => {
-  if (used + 22 > pool.length) {
-    globalThis.crypto.getRandomValues(pool)
-    used = 0
-  }
-  let id = ""
-  for (const end = used + 22; used < end; used++) id += alphabet[pool[used]! % alphabet.length]
-  return id
-}
+export const newId = (): string => randomText(alphabet, 22)
 
 // ",a,b," (",": none): a tag is matched whole with LIKE '%,tag,%'
 const tagsColumn = (tags: ReadonlyArray<string>) =>

@@ -7,6 +7,7 @@
 import * as Effect from "effect/Effect"
 import type * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
+import { randomText } from "../internal/RandomText.js"
 import type * as Parameters from "../protocol/Parameters.js"
 import type * as MailQueue from "./MailQueue.js"
 
@@ -42,9 +43,6 @@ export interface RecipientRow {
 }
 
 const alphabet = "0123456789BCDFGHJKLMNPQRSTVWXYZ"
-// random bytes drawn 512 at a time: one call to the system's generator for 64 ids
-const pool = new Uint8Array(512)
-let used = pool.length
 
 /**
  * A queue id: the time, then randomness, in capitals and digits like Postfix's (no vowels, so
@@ -53,15 +51,8 @@ let used = pool.length
  * @since 0.2.0
  * @category constructors
  */
-export const newId = (now = Date.now()): string => {
-  if (used + 8 > pool.length) {
-    globalThis.crypto.getRandomValues(pool)
-    used = 0
-  }
-  let id = now.toString(36).toUpperCase().padStart(9, "0")
-  for (const end = used + 8; used < end; used++) id += alphabet[pool[used]! % alphabet.length]
-  return id
-}
+export const newId = (now = Date.now()): string =>
+  now.toString(36).toUpperCase().padStart(9, "0") + randomText(alphabet, 8)
 
 /**
  * @since 0.2.0
