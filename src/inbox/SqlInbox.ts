@@ -13,11 +13,11 @@ import type * as Scope from "effect/Scope"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import * as Stream from "effect/Stream"
+import * as SqlInserts from "../internal/SqlInserts.js"
 import * as WallClock from "../internal/WallClock.js"
 import * as Inbox from "./Inbox.js"
 import type * as InboxMessage from "./InboxMessage.js"
 import * as InboxQuery from "./InboxQuery.js"
-import * as Inserts from "../internal/SqlInserts.js"
 import * as InboxRows from "./InboxRows.js"
 
 /**
@@ -170,9 +170,9 @@ class SqlStore {
     const { sql } = this
     const { row, summary } = InboxRows.rowOf(raw, parsed, envelope)
     const parts = [...parsed.contents].map(([part_id, content]) => ({ message_id: row.id, part_id, content }))
-    const inserts = Inserts.insertAll(
+    const inserts = SqlInserts.insertAll(
       sql,
-      new Map<string, ReadonlyArray<Inserts.Row>>([
+      new Map<string, ReadonlyArray<SqlInserts.Row>>([
         ["inbox_messages", [row]],
         ["inbox_parts", parts]
       ])

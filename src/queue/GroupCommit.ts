@@ -14,10 +14,10 @@ import type * as Scope from "effect/Scope"
 import type * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import * as WallClock from "../internal/WallClock.js"
-import * as Inserts from "../internal/SqlInserts.js"
+import * as SqlInserts from "../internal/SqlInserts.js"
 import { QueueError } from "./MailQueue.js"
 
-type Row = Inserts.Row
+type Row = SqlInserts.Row
 
 /**
  * Rows for one table, all with the same columns.
@@ -89,7 +89,7 @@ const statements = (sql: SqlClient.SqlClient, writes: ReadonlyArray<Write>): Eff
     }
   }
   return Effect.andThen(
-    Inserts.insertAll(sql, tables),
+    SqlInserts.insertAll(sql, tables),
     Effect.forEach(writes, (write) => write.run, { discard: true })
   )
 }

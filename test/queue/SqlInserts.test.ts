@@ -6,11 +6,11 @@ import { describe, expect, it } from "@effect/vitest"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Exit } from "effect"
 import * as SqlClient from "effect/sql/SqlClient"
-import * as Inserts from "../../src/internal/SqlInserts.js"
+import * as SqlInserts from "../../src/internal/SqlInserts.js"
 
 const Sqlite = SqliteClient.layer({ filename: ":memory:" })
 
-describe("Inserts.insertAll", () => {
+describe("SqlInserts.insertAll", () => {
   it.effect("13 rows and 2 rows into two tables in one transaction, read back whole, twice", () =>
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
@@ -23,9 +23,9 @@ describe("Inserts.insertAll", () => {
           data: new Uint8Array([i, round])
         }))
         yield* sql.withTransaction(
-          Inserts.insertAll(
+          SqlInserts.insertAll(
             sql,
-            new Map<string, ReadonlyArray<Inserts.Row>>([
+            new Map<string, ReadonlyArray<SqlInserts.Row>>([
               ["a table", rows],
               [
                 "other",
@@ -60,7 +60,7 @@ describe("Inserts.insertAll", () => {
       const sql = yield* SqlClient.SqlClient
       yield* sql.unsafe(`CREATE TABLE t (n INTEGER PRIMARY KEY)`)
       const exit = yield* Effect.exit(
-        sql.withTransaction(Inserts.insertAll(sql, new Map([["t", [{ n: 1 }, { n: 2 }, { n: 1 }]]])))
+        sql.withTransaction(SqlInserts.insertAll(sql, new Map([["t", [{ n: 1 }, { n: 2 }, { n: 1 }]]])))
       )
       expect(Exit.isFailure(exit)).toBe(true)
       expect(yield* sql`SELECT COUNT(*) AS c FROM t`).toEqual([{ c: 0 }])
@@ -70,7 +70,7 @@ describe("Inserts.insertAll", () => {
   it.effect("dies outside a transaction", () =>
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
-      const exit = yield* Effect.exit(Inserts.insertAll(sql, new Map([["t", [{ n: 1 }]]])))
+      const exit = yield* Effect.exit(SqlInserts.insertAll(sql, new Map([["t", [{ n: 1 }]]])))
       expect(Exit.isFailure(exit) && !Exit.hasFails(exit)).toBe(true)
     }).pipe(Effect.provide(Sqlite))
   )
