@@ -11,8 +11,9 @@ import type { AddressObject, AttachmentStream, EmailAddress, HeaderLines, Messag
 import type * as InboxMessage from "../inbox/InboxMessage.js"
 
 // the library is loaded when the first message is parsed: a command that runs no inbox never
-// pays for it
-const library = () => import("mailparser")
+// pays for it. The promise is kept: each `import()` goes through the module loader again.
+let loaded: Promise<typeof import("mailparser")> | undefined
+const library = () => (loaded ??= import("mailparser"))
 
 const options = {
   // 1,000 parts (the root counts as one) must parse; past 10,000 the rest is left out
