@@ -15,7 +15,7 @@ import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
-import * as GroupCommit from "./GroupCommit.js"
+import * as GroupCommit from "../internal/GroupCommit.js"
 import * as MailQueue from "./MailQueue.js"
 import * as Migrations from "./Migrations.js"
 import * as Rows from "./QueueRows.js"
@@ -69,7 +69,10 @@ export const makeWith = (options: Options) =>
     // first message
     if (sync !== undefined)
       yield* Effect.mapError(sync, (cause) => new MailQueue.QueueError({ operation: "sync", cause }))
-    const writer = yield* GroupCommit.make(sql, sync)
+    const writer = yield* GroupCommit.make(sql, {
+      flush: sync,
+      failure: (cause) => new MailQueue.QueueError({ operation: "commit", cause })
+    })
     const store = new SqlStore(sql, writer)
     return MailQueue.MailQueue.of({
       enqueue: (submission, body) => store.enqueue(submission, body),
@@ -157,7 +160,7 @@ class Piece {
 class SqlStore {
   constructor(
     private readonly sql: SqlClient.SqlClient,
-    private readonly writer: GroupCommit.GroupCommit
+    private readonly writer: GroupCommit.GroupCommit<MailQueue.QueueError>
   ) {}
 
   // the body in pieces of `chunkSize`, each written as it fills; the last with the message

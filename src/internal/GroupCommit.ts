@@ -1,21 +1,22 @@
 /**
- * Writes to the queue's database in group commits: the writes that sessions submit while one
- * transaction commits go together in the next, so that a commit (an fsync with SQLite's full
- * synchronous mode) serves many messages. Each writer waits for the commit of its own writes,
- * so nothing is acknowledged before it is durable; a failed transaction fails every write in it.
- * New rows are handed over as data, not statements: the rows of one table from all the writes
- * of a transaction go in a few multi-row INSERTs, so a statement's cost is shared too.
+ * Writes to a database in group commits (the mail queue's and the inbox's): the writes that
+ * sessions submit while one transaction commits go together in the next, so that a commit (an
+ * fsync with SQLite's full synchronous mode) serves many messages. Each writer waits for the
+ * commit of its own writes, so nothing is acknowledged before it is durable; a failed
+ * transaction fails every write in it. New rows are handed over as data, not statements: the
+ * rows of one table from all the writes of a transaction go in a few multi-row INSERTs, so a
+ * statement's cost is shared too.
  *
  * @since 0.2.0
  */
+import type * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
 import type * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
-import * as WallClock from "../internal/WallClock.js"
-import * as SqlInserts from "../internal/SqlInserts.js"
-import { QueueError } from "./MailQueue.js"
+import * as SqlInserts from "./SqlInserts.js"
+import * as WallClock from "./WallClock.js"
 
 type Row = SqlInserts.Row
 
@@ -30,21 +31,21 @@ export interface Insert {
   readonly rows: ReadonlyArray<Row>
 }
 
-interface Write {
+interface Write<E> {
   readonly inserts: ReadonlyArray<Insert>
   readonly run: Effect.Effect<void, SqlError>
   readonly bytes: number
   /** Answers the writer, once its transaction committed (or failed). */
-  readonly done: (exit: Exit.Exit<void, QueueError>) => void
+  readonly done: (exit: Exit.Exit<void, E>) => void
 }
 
 // the writes submitted and not yet taken, and the writer while it waits for the first of them
 // (plain callbacks: a Deferred and a Queue for each message cost more than its rows)
-class Waiting {
-  writes: Array<Write> = []
+class Waiting<E> {
+  writes: Array<Write<E>> = []
   private wake: (() => void) | undefined = undefined
 
-  add(write: Write): void {
+  add(write: Write<E>): void {
     this.writes.push(write)
     const wake = this.wake
     this.wake = undefined
@@ -56,7 +57,7 @@ class Waiting {
     this.wake = () => resume(Effect.void)
   })
 
-  take(): Array<Write> {
+  take(): Array<Write<E>> {
     const taken = this.writes
     this.writes = []
     return taken
@@ -71,15 +72,32 @@ const maxBytes = 8 * 1024 * 1024
  * @since 0.2.0
  * @category models
  */
-export interface GroupCommit {
+export interface GroupCommit<E> {
   /** Runs `statements` in the next transaction; succeeds once it has committed. */
-  readonly write: (statements: Effect.Effect<void, SqlError>, bytes: number) => Effect.Effect<void, QueueError>
+  readonly write: (statements: Effect.Effect<void, SqlError>, bytes: number) => Effect.Effect<void, E>
   /** Adds `inserts` to the next transaction; succeeds once it has committed. */
-  readonly insert: (inserts: ReadonlyArray<Insert>, bytes: number) => Effect.Effect<void, QueueError>
+  readonly insert: (inserts: ReadonlyArray<Insert>, bytes: number) => Effect.Effect<void, E>
+}
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export interface Options<E> {
+  /** The error of each write of a transaction that failed. */
+  readonly failure: (cause: Cause.Cause<unknown>) => E
+  /**
+   * Runs after each commit and before its writers are answered: it makes the commit durable
+   * when the database's own commit does not (SQLite with `synchronous = NORMAL`, whose log is
+   * then synced off the loop).
+   */
+  readonly flush?: Effect.Effect<void, unknown> | undefined
+  /** Runs in each transaction after its writes, told how many there were (the inbox prunes). */
+  readonly finish?: ((writes: number) => Effect.Effect<void, SqlError>) | undefined
 }
 
 // the rows of every write, table by table, then the writes' own statements
-const statements = (sql: SqlClient.SqlClient, writes: ReadonlyArray<Write>): Effect.Effect<void, SqlError> => {
+const statements = <E>(sql: SqlClient.SqlClient, writes: ReadonlyArray<Write<E>>): Effect.Effect<void, SqlError> => {
   const tables = new Map<string, Array<Row>>()
   for (const write of writes) {
     for (const { rows, table } of write.inserts) {
@@ -95,9 +113,9 @@ const statements = (sql: SqlClient.SqlClient, writes: ReadonlyArray<Write>): Eff
 }
 
 // what the writer carries from one transaction to the next
-interface Pending {
+interface Pending<E> {
   // writes taken beyond the last transaction's bounds: the next one's first
-  readonly held: Array<Write>
+  readonly held: Array<Write<E>>
   // did the last transaction hold more than one message's rows (sessions writing together)?
   together: boolean
 }
@@ -109,12 +127,12 @@ interface Pending {
 // the worker that waits for them gains nothing by their waiting longer. Real time, not the
 // Clock: a TestClock must not hold it.
 const gatherWindowMs = 1
-const gather = (pending: Pending): Effect.Effect<void> =>
+const gather = <E>(pending: Pending<E>): Effect.Effect<void> =>
   pending.together ? WallClock.sleep(gatherWindowMs) : WallClock.turn
 
 // takes the writes of one transaction: all that wait, within the bounds (the rest wait their
 // turn); suspended, as it is built once for every transaction and decides afresh each time
-const takeWaiting = (waiting: Waiting, pending: Pending): Effect.Effect<Array<Write>> =>
+const takeWaiting = <E>(waiting: Waiting<E>, pending: Pending<E>): Effect.Effect<Array<Write<E>>> =>
   Effect.suspend(() =>
     pending.held.length > 0
       ? Effect.succeed(pending.held.splice(0))
@@ -127,9 +145,9 @@ const takeWaiting = (waiting: Waiting, pending: Pending): Effect.Effect<Array<Wr
         )
   )
 
-const batch = (waiting: Waiting, pending: Pending): Effect.Effect<Array<Write>> =>
+const batch = <E>(waiting: Waiting<E>, pending: Pending<E>): Effect.Effect<Array<Write<E>>> =>
   Effect.map(takeWaiting(waiting, pending), (taken) => {
-    const writes: Array<Write> = []
+    const writes: Array<Write<E>> = []
     let bytes = 0
     for (const write of taken) {
       if (writes.length > 0 && (writes.length >= maxWrites || bytes + write.bytes > maxBytes)) pending.held.push(write)
@@ -143,37 +161,41 @@ const batch = (waiting: Waiting, pending: Pending): Effect.Effect<Array<Write>> 
   })
 
 /**
- * The writer of one database, running in `scope`. `flush`, when given, runs after each commit
- * and before its writers are answered: it makes the commit durable when the database's own
- * commit does not (SQLite with `synchronous = NORMAL`, whose log is then synced off the loop).
+ * The writer of one database, running in `scope`.
  *
  * @since 0.2.0
  * @category constructors
  */
-export const make = (
+export const make = <E>(
   sql: SqlClient.SqlClient,
-  flush: Effect.Effect<void, unknown> = Effect.void
-): Effect.Effect<GroupCommit, never, Scope.Scope> =>
+  options: Options<E>
+): Effect.Effect<GroupCommit<E>, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const waiting = new Waiting()
-    const pending: Pending = { held: [], together: false }
+    const waiting = new Waiting<E>()
+    const pending: Pending<E> = { held: [], together: false }
+    const { finish } = options
+    const flush = options.flush ?? Effect.void
     const commit = Effect.flatMap(batch(waiting, pending), (writes) =>
-      sql.withTransaction(statements(sql, writes)).pipe(
-        Effect.andThen(flush),
-        Effect.exit,
-        Effect.map((exit) => {
-          const answer = Exit.isSuccess(exit)
-            ? Exit.void
-            : Exit.fail(new QueueError({ operation: "commit", cause: exit.cause }))
-          for (const write of writes) write.done(answer)
-        })
-      )
+      sql
+        .withTransaction(
+          finish === undefined
+            ? statements(sql, writes)
+            : Effect.andThen(statements(sql, writes), finish(writes.length))
+        )
+        .pipe(
+          Effect.andThen(flush),
+          Effect.exit,
+          Effect.map((exit) => {
+            const answer = Exit.isSuccess(exit) ? Exit.void : Exit.fail(options.failure(exit.cause))
+            for (const write of writes) write.done(answer)
+          })
+        )
     )
     yield* Effect.forkScoped(Effect.forever(commit).pipe(Effect.withTracerEnabled(false)))
     // no canceler: a writer interrupted while it waits leaves its rows to the transaction they
     // are in (as a client that hangs up after DATA leaves its message)
     const submit = (inserts: ReadonlyArray<Insert>, run: Effect.Effect<void, SqlError>, bytes: number) =>
-      Effect.callback<void, QueueError>((resume) => waiting.add({ inserts, run, bytes, done: resume }))
+      Effect.callback<void, E>((resume) => waiting.add({ inserts, run, bytes, done: resume }))
     return {
       write: (run, bytes) => submit([], run, bytes),
       insert: (inserts, bytes) => submit(inserts, Effect.void, bytes)
