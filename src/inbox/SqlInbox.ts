@@ -13,12 +13,13 @@ import type * as Scope from "effect/Scope"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import * as Stream from "effect/Stream"
-import * as SqlInserts from "../internal/SqlInserts.js"
+import * as GroupCommit from "../internal/GroupCommit.js"
 import * as WallClock from "../internal/WallClock.js"
 import * as Inbox from "./Inbox.js"
 import type * as InboxMessage from "./InboxMessage.js"
 import * as InboxQuery from "./InboxQuery.js"
 import * as InboxRows from "./InboxRows.js"
+import * as Retention from "./Retention.js"
 
 /**
  * @since 0.2.0
@@ -88,11 +89,16 @@ export const make = (options: Options) =>
     const sql = yield* SqlClient.SqlClient
     yield* migrate
     const pubsub = yield* Effect.acquireRelease(PubSub.unbounded<Inbox.Event>(), PubSub.shutdown)
-    const store = new SqlStore(sql, pubsub, options.max ?? 500, options.version ?? "", yield* Effect.scope)
-    yield* store.recount
+    const retention = new Retention.Retention(sql, options.max ?? 500)
+    yield* retention.recount
+    const writer = yield* GroupCommit.make(sql, {
+      failure: (cause) => new Inbox.InboxError({ operation: "store", cause }),
+      // each write is a message
+      finish: (writes) => retention.prune(writes)
+    })
+    const store = new SqlStore(sql, pubsub, writer, retention, options.version ?? "", yield* Effect.scope)
     return Inbox.Inbox.of({
-      store: (raw, envelope) =>
-        Effect.flatMap(options.parse(raw), (parsed) => store.store(raw, parsed, envelope)).pipe(failed("store")),
+      store: (raw, envelope) => Effect.flatMap(options.parse(raw), (parsed) => store.store(raw, parsed, envelope)),
       list: (page) => store.list(page).pipe(failed("list")),
       get: (id) => store.get(id).pipe(failed("get")),
       raw: (id) => store.raw(id).pipe(failed("raw")),
@@ -116,7 +122,8 @@ class SqlStore {
   constructor(
     private readonly sql: SqlClient.SqlClient,
     private readonly pubsub: PubSub.PubSub<Inbox.Event>,
-    private readonly max: number,
+    private readonly writer: GroupCommit.GroupCommit<Inbox.InboxError>,
+    private readonly retention: Retention.Retention,
     private readonly version: string,
     private readonly scope: Scope.Scope
   ) {}
@@ -126,15 +133,6 @@ class SqlStore {
   private statsDue = false
   // messages deleted since the inbox opened (Mailpit's RuntimeStats.MessagesDeleted)
   private deleted = 0
-  // messages in the inbox, kept here so that a new one prunes without counting (the inbox is
-  // one process's); counted again after a store that failed
-  private stored = 0
-
-  get recount(): Effect.Effect<void, SqlError> {
-    return Effect.map(this.counts, ({ total }) => {
-      this.stored = total
-    })
-  }
 
   private publish(events: ReadonlyArray<Inbox.Event>) {
     return Effect.andThen(PubSub.publishAll(this.pubsub, events), this.scheduleStats)
@@ -165,52 +163,25 @@ class SqlStore {
   }
 
   // steps, not generators: a generator function made per message is kept by V8's old
-  // generation with all it captured (docs/performance/gc.md)
+  // generation with all it captured (docs/performance/gc.md). The message goes in the writer's
+  // next transaction with the others that come meanwhile (one commit, multi-row INSERTs), which
+  // also prunes the oldest past the limit.
   store(raw: Uint8Array, parsed: InboxMessage.Parsed, envelope: InboxMessage.Envelope | undefined) {
-    const { sql } = this
+    const { retention } = this
     const { row, summary } = InboxRows.rowOf(raw, parsed, envelope)
     const parts = [...parsed.contents].map(([part_id, content]) => ({ message_id: row.id, part_id, content }))
-    const inserts = SqlInserts.insertAll(
-      sql,
-      new Map<string, ReadonlyArray<SqlInserts.Row>>([
-        ["inbox_messages", [row]],
-        ["inbox_parts", parts]
-      ])
-    )
-    return sql.withTransaction(Effect.andThen(inserts, this.pruneForOne)).pipe(
-      Effect.tapError(() => Effect.ignore(this.recount)),
-      Effect.flatMap((pruned) => {
+    const inserts = [
+      { table: "inbox_messages", rows: [row] },
+      { table: "inbox_parts", rows: parts }
+    ]
+    return this.writer.insert(inserts, raw.length).pipe(
+      Effect.tapError(() => Effect.ignore(retention.recount)),
+      Effect.flatMap(() => {
+        const pruned = retention.takePruned()
         this.deleted += pruned
         const events: Array<Inbox.Event> = [{ Type: "new", Data: summary }]
         if (pruned > 0) events.push({ Type: "prune", Data: null })
         return Effect.as(this.publish(events), summary)
-      })
-    )
-  }
-
-  // in the transaction of a new message: the oldest past the limit deleted, found from the
-  // start of the index (not counted past max); how many
-  private get pruneForOne(): Effect.Effect<number, SqlError> {
-    const { sql } = this
-    return Effect.suspend(() => {
-      const excess = this.stored + 1 - this.max
-      const old =
-        excess > 0
-          ? sql<{ readonly id: string }>`SELECT id FROM inbox_messages ORDER BY seq ASC LIMIT ${excess}`
-          : Effect.succeed([])
-      return Effect.flatMap(old, (rows) =>
-        Effect.as(
-          InboxRows.deleteIds(
-            sql,
-            rows.map((o) => o.id)
-          ),
-          rows.length
-        )
-      )
-    }).pipe(
-      Effect.map((pruned) => {
-        this.stored += 1 - pruned
-        return pruned
       })
     )
   }
@@ -330,7 +301,7 @@ class SqlStore {
           : ids.map((row) => ({ Type: "delete", Data: { ID: row.id } }) as const)
       )
       self.deleted += ids.length
-      self.stored -= ids.length
+      self.retention.removed(ids.length)
       return ids.length
     })
   }

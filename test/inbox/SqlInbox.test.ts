@@ -3,6 +3,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Fiber, Layer, Stream } from "effect"
+import * as SqlClient from "effect/sql/SqlClient"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -126,5 +127,40 @@ describe("SqlInbox", () => {
       expect(yield* tagged("is:tagged")).toEqual([two])
       expect(Object.keys((yield* inbox.stats).tags)).toEqual(["beta"])
     }).pipe(Effect.provide(inboxOf(500)))
+  )
+
+  it.live("a transaction that fails fails each message in it, stores none of them, and the limit holds after", () =>
+    Effect.gen(function* () {
+      const inbox = yield* Inbox.Inbox
+      const sql = yield* SqlClient.SqlClient
+      const subjects = Effect.map(inbox.list({ start: 0, limit: 50 }), (page) => page.messages.map((m) => m.Subject))
+      for (const n of [1, 2]) yield* inbox.store(mail(n))
+      // an attachment's row cannot go in: its transaction fails, with whatever came with it
+      yield* sql.unsafe("DROP TABLE inbox_parts")
+      const attached = mail(
+        3,
+        'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n' +
+          '--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename="a.bin"\r\n\r\nxyz\r\n--b--'
+      )
+      const results = yield* Effect.forEach([attached, mail(4), mail(5)], (raw) => Effect.result(inbox.store(raw)), {
+        concurrency: "unbounded"
+      })
+      expect(results[0]?._tag).toBe("Failure")
+      // kept if and only if answered as stored (the inbox keeps 3: the oldest may have gone)
+      const kept = yield* subjects
+      results.forEach((result, i) => expect(kept.includes(`number ${i + 3}`)).toBe(result._tag === "Success"))
+      for (const result of results) if (result._tag === "Failure") expect(result.failure._tag).toBe("InboxError")
+      // counted again after the failure: three more leave the newest three
+      yield* sql.unsafe("CREATE TABLE inbox_parts (message_id TEXT, part_id TEXT, content BLOB)")
+      for (const n of [6, 7, 8]) yield* inbox.store(mail(n))
+      expect(yield* subjects).toEqual(["number 8", "number 7", "number 6"])
+      expect((yield* inbox.list({ start: 0, limit: 50 })).total).toBe(3)
+    }).pipe(
+      Effect.provide(
+        SqlInbox.layer({ parse: NodeMimeParser.parse, max: 3, version: "test" }).pipe(
+          Layer.provideMerge(SqliteClient.layer({ filename: ":memory:" }))
+        )
+      )
+    )
   )
 })

@@ -1,0 +1,74 @@
+/**
+ * The inbox's retention limit: how many messages it holds, counted here so that new messages
+ * prune without a counting scan (the inbox is one process's), and the oldest deleted in the
+ * transaction that takes it past the limit.
+ *
+ * @since 0.3.0
+ */
+import * as Effect from "effect/Effect"
+import type * as SqlClient from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
+import * as InboxRows from "./InboxRows.js"
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export class Retention {
+  constructor(
+    private readonly sql: SqlClient.SqlClient,
+    private readonly max: number
+  ) {}
+
+  // messages in the inbox as of the last transaction
+  private stored = 0
+  // pruned by transactions that no writer has reported yet
+  private unreported = 0
+
+  /** Counts the messages again: at the start, and after a transaction that failed (its pruning undone). */
+  get recount(): Effect.Effect<void, SqlError> {
+    return Effect.map(this.sql<{ readonly n: number }>`SELECT COUNT(*) AS n FROM inbox_messages`, (rows) => {
+      this.stored = Number(rows[0]?.n ?? 0)
+      this.unreported = 0
+    })
+  }
+
+  /**
+   * In the transaction that added `added` messages: the oldest past the limit deleted, found
+   * from the start of the index (not counted past max).
+   */
+  prune(added: number): Effect.Effect<void, SqlError> {
+    const { sql } = this
+    return Effect.suspend(() => {
+      const excess = this.stored + added - this.max
+      const old =
+        excess > 0
+          ? sql<{ readonly id: string }>`SELECT id FROM inbox_messages ORDER BY seq ASC LIMIT ${excess}`
+          : Effect.succeed([])
+      return Effect.flatMap(old, (rows) =>
+        Effect.map(
+          InboxRows.deleteIds(
+            sql,
+            rows.map((row) => row.id)
+          ),
+          () => {
+            this.stored += added - rows.length
+            this.unreported += rows.length
+          }
+        )
+      )
+    })
+  }
+
+  /** How many were pruned since the last call: the first writer answered after a commit reports them. */
+  takePruned(): number {
+    const pruned = this.unreported
+    this.unreported = 0
+    return pruned
+  }
+
+  /** `n` messages deleted by a user. */
+  removed(n: number): void {
+    this.stored -= n
+  }
+}
