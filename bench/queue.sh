@@ -4,8 +4,9 @@
 # queue, its upstream down (each message stored, tried once, deferred) and, with `sink`, up
 # (Postfix's smtp-sink: each message stored, then delivered). The server is pinned to core 1,
 # smtp-source and smtp-sink to core 0, as in bench/ab.sh; the server's user + system time is
-# read from /proc around the load, after a warm-up of 3,000 messages. With the upstream up, a
-# second line counts the time and CPU until the queue is empty (delivery lags the acceptance).
+# read from /proc around the load, after a warm-up of 10,000 messages (bench/load.sh). With the
+# upstream up, a second line counts the time and CPU until the queue is empty (delivery lags the
+# acceptance).
 #
 #   bench/queue.sh [SESSIONS [MESSAGES [BUNDLE]]]        default 16 20000 dist/effect-smtpd.js
 #   QUEUE=/tmp/x.db bench/queue.sh                        where the queue goes (removed first)
