@@ -123,9 +123,10 @@ interface Pending<E> {
 // How long the writer gathers after the first write of a transaction, before it takes the rest:
 // one turn of the event loop (I/O included) while messages come one at a time, so that a lone
 // client waits no longer; a millisecond when they came together, so that under load one commit
-// (and its sync) serves more messages. Writes without rows (a delivery's outcome) do not count:
-// the worker that waits for them gains nothing by their waiting longer. Real time, not the
-// Clock: a TestClock must not hold it.
+// (and its sync) serves more messages. Node's timers count from the loop's clock, which lags by
+// up to a turn, so under load the wait is often shorter. Writes without rows (a delivery's
+// outcome) do not count: the worker that waits for them gains nothing by their waiting longer.
+// Real time, not the Clock: a TestClock must not hold it.
 const gatherWindowMs = 1
 const gather = <E>(pending: Pending<E>): Effect.Effect<void> =>
   pending.together ? WallClock.sleep(gatherWindowMs) : WallClock.turn
