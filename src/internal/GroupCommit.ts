@@ -40,13 +40,22 @@ interface Write<E> {
 }
 
 // the writes submitted and not yet taken, and the writer while it waits for the first of them
-// (plain callbacks: a Deferred and a Queue for each message cost more than its rows)
-class Waiting<E> {
+// (plain callbacks: a Deferred and a Queue for each message cost more than its rows); exported
+// for its tests
+export class Waiting<E> {
+  constructor(private readonly limits: GatherLimits = gatherLimits) {}
+
   writes: Array<Write<E>> = []
   private wake: (() => void) | undefined = undefined
+  private gathering: Gathering | undefined = undefined
 
   add(write: Write<E>): void {
     this.writes.push(write)
+    const gathering = this.gathering
+    if (gathering !== undefined) {
+      if (this.writes.length >= this.limits.groupSize) gathering.done()
+      else if (performance.now() + this.limits.quietMs < gathering.until) gathering.timer.refresh()
+    }
     const wake = this.wake
     this.wake = undefined
     wake?.()
@@ -57,12 +66,50 @@ class Waiting<E> {
     this.wake = () => resume(Effect.void)
   })
 
+  // until `groupSize` writes wait, none has come for `quietMs`, or `windowMs` have passed (each
+  // write puts the quiet timer back, while that ends within the window)
+  readonly gather: Effect.Effect<void> = Effect.callback<void>((resume) => {
+    const { groupSize, quietMs, windowMs } = this.limits
+    if (this.writes.length >= groupSize) return resume(Effect.void)
+    const done = () => {
+      clearTimeout(timer)
+      this.gathering = undefined
+      resume(Effect.void)
+    }
+    const timer = setTimeout(done, quietMs)
+    this.gathering = { done, timer, until: performance.now() + windowMs }
+    return Effect.sync(() => {
+      clearTimeout(timer)
+      this.gathering = undefined
+    })
+  })
+
   take(): Array<Write<E>> {
     const taken = this.writes
     this.writes = []
     return taken
   }
 }
+
+interface Gathering {
+  readonly done: () => void
+  readonly timer: ReturnType<typeof setTimeout>
+  readonly until: number
+}
+
+/**
+ * When the gather of writes that come together ends (see `gather` below).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface GatherLimits {
+  readonly groupSize: number
+  readonly quietMs: number
+  readonly windowMs: number
+}
+
+const gatherLimits: GatherLimits = { groupSize: 8, quietMs: 1, windowMs: 3 }
 
 // a transaction takes what is waiting, up to these bounds
 const maxWrites = 256
@@ -122,14 +169,15 @@ interface Pending<E> {
 
 // How long the writer gathers after the first write of a transaction, before it takes the rest:
 // one turn of the event loop (I/O included) while messages come one at a time, so that a lone
-// client waits no longer; a millisecond when they came together, so that under load one commit
-// (and its sync) serves more messages. Node's timers count from the loop's clock, which lags by
-// up to a turn, so under load the wait is often shorter. Writes without rows (a delivery's
-// outcome) do not count: the worker that waits for them gains nothing by their waiting longer.
-// Real time, not the Clock: a TestClock must not hold it.
-const gatherWindowMs = 1
-const gather = <E>(pending: Pending<E>): Effect.Effect<void> =>
-  pending.together ? WallClock.sleep(gatherWindowMs) : WallClock.turn
+// client waits no longer. When they came together, until eight writes wait (a commit's own cost,
+// its sync above all, is then shared enough that waiting longer costs more than it saves), or
+// no write has come for a millisecond (the sessions that write are all waiting, as a few
+// sessions soon are), or three milliseconds have passed. Node's timers count from the loop's
+// clock, which lags by up to a turn, so the waits are often shorter. Writes without rows (a
+// delivery's outcome) do not make a transaction one of writes together: the worker that waits
+// for them gains nothing by waiting longer. Real time, not the Clock: a TestClock must not hold it.
+const gather = <E>(pending: Pending<E>, waiting: Waiting<E>): Effect.Effect<void> =>
+  pending.together ? waiting.gather : WallClock.turn
 
 // takes the writes of one transaction: all that wait, within the bounds (the rest wait their
 // turn); suspended, as it is built once for every transaction and decides afresh each time
@@ -140,7 +188,7 @@ const takeWaiting = <E>(waiting: Waiting<E>, pending: Pending<E>): Effect.Effect
       : Effect.andThen(
           waiting.first,
           Effect.andThen(
-            gather(pending),
+            gather(pending, waiting),
             Effect.sync(() => waiting.take())
           )
         )

@@ -2,12 +2,13 @@
 // INSERTs) and one sync of SQLite's log; no writer is answered before that sync; a failed sync
 // fails the writes of its commit. Run on SQLite with `synchronous = NORMAL` and the sync given,
 // as the command runs it (NodeMailQueue), and through NodeMailQueue's own log sync.
-import { describe, expect, it } from "@effect/vitest"
+import { afterEach, beforeEach, describe, expect, it, vi } from "@effect/vitest"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Deferred, Effect, Fiber, Layer, Stream } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import * as GroupCommit from "../../src/internal/GroupCommit.js"
 import * as NodeMailQueue from "../../src/node/NodeMailQueue.js"
 import * as MailQueue from "../../src/queue/MailQueue.js"
 import * as SqlMailQueue from "../../src/queue/SqlMailQueue.js"
@@ -143,4 +144,79 @@ describe("the queue's group commit", () => {
       expect(error).toBeInstanceOf(MailQueue.QueueError)
     })
   )
+})
+
+// The gather of writes that come together, on fake timers: it ends when eight wait, when none has
+// come for a while, or a while after it began, whichever is first (a millisecond and three in
+// the writer; two and six here, as the fake clock moves timers in whole milliseconds).
+describe("the group commit's gather", () => {
+  const write = { inserts: [], run: Effect.void, bytes: 0, done: () => {} }
+  // a gather started on `waiting`, and whether it has ended yet
+  const started = (waiting: GroupCommit.Waiting<never>) => {
+    let ended = false
+    Effect.runFork(Effect.map(waiting.gather, () => void (ended = true)))
+    return () => ended
+  }
+  const advance = (ms: number) => vi.advanceTimersByTime(ms)
+  const limits = { groupSize: 8, quietMs: 2, windowMs: 6 }
+
+  beforeEach(() => void vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] }))
+  afterEach(() => void vi.useRealTimers())
+
+  it("ends when the eighth write comes, without waiting out a timer", () => {
+    const waiting = new GroupCommit.Waiting<never>(limits)
+    waiting.add(write)
+    const ended = started(waiting)
+    for (let i = 2; i <= 7; i++) waiting.add(write)
+    expect(ended()).toBe(false)
+    waiting.add(write)
+    expect(ended()).toBe(true)
+    expect(waiting.take()).toHaveLength(8)
+  })
+
+  it("ends at once when eight already wait", () => {
+    const waiting = new GroupCommit.Waiting<never>(limits)
+    for (let i = 1; i <= 8; i++) waiting.add(write)
+    expect(started(waiting)()).toBe(true)
+  })
+
+  it("ends when no write has come for its quiet time", () => {
+    const waiting = new GroupCommit.Waiting<never>(limits)
+    waiting.add(write)
+    const ended = started(waiting)
+    advance(1)
+    waiting.add(write)
+    advance(1)
+    // the second write put the quiet timer back
+    expect(ended()).toBe(false)
+    advance(1)
+    expect(ended()).toBe(true)
+    expect(waiting.take()).toHaveLength(2)
+  })
+
+  it("ends when its window is over, however the writes keep coming", () => {
+    const waiting = new GroupCommit.Waiting<never>(limits)
+    waiting.add(write)
+    const ended = started(waiting)
+    let waited = 0
+    while (!ended() && waited < 20) {
+      advance(1)
+      waited += 1
+      // a write each millisecond: never quiet, never eight before the window ends
+      if (!ended()) waiting.add(write)
+    }
+    expect(waited).toBeGreaterThan(4)
+    expect(waited).toBeLessThanOrEqual(6)
+    expect(waiting.take().length).toBeLessThan(8)
+  })
+
+  it("is interrupted cleanly: its timer cleared, later writes end nothing", () => {
+    const waiting = new GroupCommit.Waiting<never>(limits)
+    waiting.add(write)
+    const fiber = Effect.runFork(waiting.gather)
+    Effect.runSync(Fiber.interrupt(fiber))
+    expect(vi.getTimerCount()).toBe(0)
+    for (let i = 2; i <= 9; i++) waiting.add(write)
+    expect(waiting.take()).toHaveLength(9)
+  })
 })
