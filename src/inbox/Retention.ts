@@ -24,13 +24,30 @@ export class Retention {
   private stored = 0
   // pruned by transactions that no writer has reported yet
   private unreported = 0
+  // a transaction failed since the last count: its pruning was undone
+  private stale = false
 
-  /** Counts the messages again: at the start, and after a transaction that failed (its pruning undone). */
+  private get count(): Effect.Effect<number, SqlError> {
+    return Effect.map(this.sql<{ readonly n: number }>`SELECT COUNT(*) AS n FROM inbox_messages`, (rows) =>
+      Number(rows[0]?.n ?? 0)
+    )
+  }
+
+  // the count, less the messages that the transaction added before it counted
+  private counted(n: number, added: number): void {
+    this.stored = n - added
+    this.unreported = 0
+    this.stale = false
+  }
+
+  /** Counts the messages: at the start. */
   get recount(): Effect.Effect<void, SqlError> {
-    return Effect.map(this.sql<{ readonly n: number }>`SELECT COUNT(*) AS n FROM inbox_messages`, (rows) => {
-      this.stored = Number(rows[0]?.n ?? 0)
-      this.unreported = 0
-    })
+    return Effect.map(this.count, (n) => this.counted(n, 0))
+  }
+
+  /** A transaction failed (each of its writers says so): its pruning was undone, the next one counts again. */
+  failed(): void {
+    this.stale = true
   }
 
   /**
@@ -38,6 +55,17 @@ export class Retention {
    * from the start of the index (not counted past max).
    */
   prune(added: number): Effect.Effect<void, SqlError> {
+    return Effect.suspend(() =>
+      this.stale
+        ? Effect.flatMap(this.count, (n) => {
+            this.counted(n, added)
+            return this.pruneCounted(added)
+          })
+        : this.pruneCounted(added)
+    )
+  }
+
+  private pruneCounted(added: number): Effect.Effect<void, SqlError> {
     const { sql } = this
     return Effect.suspend(() => {
       const excess = this.stored + added - this.max

@@ -175,7 +175,7 @@ class SqlStore {
       { table: "inbox_parts", rows: parts }
     ]
     return this.writer.insert(inserts, raw.length).pipe(
-      Effect.tapError(() => Effect.ignore(retention.recount)),
+      Effect.tapError(() => Effect.sync(() => retention.failed())),
       Effect.flatMap(() => {
         const pruned = retention.takePruned()
         this.deleted += pruned
