@@ -43,6 +43,8 @@ export interface Options {
    * log (`synchronous = NORMAL`) and this runs after each group commit, before any writer is
    * answered: the log synced off the event loop, so that sessions go on while the disk works.
    * Without it, every commit syncs inside SQLite (`synchronous = FULL`), blocking the loop.
+   * Once it fails, every later commit fails too, until the queue is opened again: what a failed
+   * sync did not write cannot be trusted to be on the disk, nor what the log holds after it.
    */
   readonly sync?: Effect.Effect<void, unknown>
 }
@@ -64,7 +66,7 @@ export const makeWith = (options: Options) =>
     // SQLite: a commit reaches the disk before it is answered (WAL is the client's default)
     if (sqlite) yield* sql.unsafe(`PRAGMA synchronous = ${options.sync === undefined ? "FULL" : "NORMAL"}`)
     yield* Migrations.run
-    const sync = sqlite ? options.sync : undefined
+    const sync = sqlite && options.sync !== undefined ? stickyFailure(options.sync) : undefined
     // the migrations made durable, and a log that cannot be synced found now rather than at the
     // first message
     if (sync !== undefined)
@@ -89,6 +91,28 @@ export const makeWith = (options: Options) =>
       recover: store.recover.pipe(failed("recover"))
     })
   })
+
+// After a sync that failed, the log cannot be trusted: the pages it did not write may be dropped
+// from the cache, a later sync can then succeed without them, and SQLite's recovery stops at the
+// first bad frame, taking every later commit with it. So the first failure fails every later
+// commit too (refused with 451, never acknowledged) until the queue is opened again, as
+// PostgreSQL stops on a failed fsync.
+const stickyFailure = (sync: Effect.Effect<void, unknown>): Effect.Effect<void, unknown> => {
+  let broken: { readonly cause: unknown } | undefined
+  return Effect.suspend(() =>
+    broken !== undefined
+      ? Effect.fail(broken.cause)
+      : Effect.tapError(sync, (cause) =>
+          Effect.andThen(
+            Effect.sync(() => void (broken = { cause })),
+            Effect.logError(
+              "mail queue: its log could not be synced; nothing more is accepted until it is opened again",
+              cause
+            )
+          )
+        )
+  )
+}
 
 /**
  * The queue with every commit synced by the database itself.

@@ -1,7 +1,8 @@
 // The queue's writer: writes that come together share a transaction (their rows in multi-row
 // INSERTs) and one sync of SQLite's log; no writer is answered before that sync; a failed sync
-// fails the writes of its commit. Run on SQLite with `synchronous = NORMAL` and the sync given,
-// as the command runs it (NodeMailQueue), and through NodeMailQueue's own log sync.
+// fails the writes of its commit and of every later one until the queue is reopened. Run on
+// SQLite with `synchronous = NORMAL` and the sync given, as the command runs it
+// (NodeMailQueue), and through NodeMailQueue's own log sync.
 import { afterEach, beforeEach, describe, expect, it, vi } from "@effect/vitest"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Deferred, Effect, Fiber, Layer, Stream } from "effect"
@@ -109,18 +110,31 @@ describe("the queue's group commit", () => {
     }).pipe(Effect.scoped)
   )
 
-  it.live("a sync that fails fails the writes of its commit; the next commit goes on", () => {
-    let syncs = 0
-    // the start-up sync passes, the first commit's fails, the rest pass
-    const sync = Effect.suspend(() => (++syncs === 2 ? Effect.fail(new Error("EIO")) : Effect.void))
-    return Effect.gen(function* () {
-      const queue = yield* MailQueue.MailQueue
-      const failed = yield* Effect.flip(queue.enqueue(submissionOf(0), streamOf(bodyOf(1))))
-      expect(failed).toBeInstanceOf(MailQueue.QueueError)
-      const id = yield* queue.enqueue(submissionOf(1), streamOf(bodyOf(1)))
-      expect(yield* read(queue, id)).toEqual(bodyOf(1))
-    }).pipe(Effect.provide(queueWith(sync)), Effect.scoped)
-  })
+  // a failed sync leaves the log untrustworthy (what it did not write may be gone, and recovery
+  // stops at the first bad frame): later commits are refused too, until the queue is reopened
+  it.live("a sync that fails fails the writes of its commit and of every later one; a reopened queue takes mail", () =>
+    Effect.gen(function* () {
+      const file = yield* tempFile
+      let syncs = 0
+      // the start-up sync passes, the first commit's fails, any later one would pass
+      const failingOnce = Effect.suspend(() => (++syncs === 2 ? Effect.fail(new Error("EIO")) : Effect.void))
+      const layerOf = (sync: Effect.Effect<void, unknown>) =>
+        SqlMailQueue.layerWith({ sync }).pipe(Layer.provide(SqliteClient.layer({ filename: file })))
+      yield* Effect.gen(function* () {
+        const queue = yield* MailQueue.MailQueue
+        const failed = yield* Effect.flip(queue.enqueue(submissionOf(0), streamOf(bodyOf(1))))
+        expect(failed).toBeInstanceOf(MailQueue.QueueError)
+        const later = yield* Effect.flip(queue.enqueue(submissionOf(1), streamOf(bodyOf(1))))
+        expect(later).toBeInstanceOf(MailQueue.QueueError)
+        expect(syncs).toBe(2)
+      }).pipe(Effect.provide(layerOf(failingOnce)), Effect.scoped)
+      yield* Effect.gen(function* () {
+        const queue = yield* MailQueue.MailQueue
+        const id = yield* queue.enqueue(submissionOf(2), streamOf(bodyOf(1)))
+        expect(yield* read(queue, id)).toEqual(bodyOf(1))
+      }).pipe(Effect.provide(layerOf(Effect.void)), Effect.scoped)
+    }).pipe(Effect.scoped)
+  )
 
   it.live("NodeMailQueue syncs the log of its SQLite file: stored, and there after reopening", () =>
     Effect.gen(function* () {
