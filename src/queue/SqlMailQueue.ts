@@ -66,7 +66,8 @@ export const makeWith = (options: Options) =>
     // SQLite: a commit reaches the disk before it is answered (WAL is the client's default)
     if (sqlite) yield* sql.unsafe(`PRAGMA synchronous = ${options.sync === undefined ? "FULL" : "NORMAL"}`)
     yield* Migrations.run
-    const sync = sqlite && options.sync !== undefined ? stickyFailure(options.sync) : undefined
+    const log = sqlite && options.sync !== undefined ? new SyncedLog(options.sync) : undefined
+    const sync = log?.sync
     // the migrations made durable, and a log that cannot be synced found now rather than at the
     // first message
     if (sync !== undefined)
@@ -78,7 +79,7 @@ export const makeWith = (options: Options) =>
     const store = new SqlStore(sql, writer)
     return MailQueue.MailQueue.of({
       enqueue: (submission, body) => store.enqueue(submission, body),
-      claim: (options) => store.claim(options).pipe(failed("claim")),
+      claim: (options) => Effect.andThen(log?.intact ?? Effect.void, store.claim(options).pipe(failed("claim"))),
       body: (id) => store.body(id),
       settle: (id, owner, attempt) => store.settle(id, owner, attempt),
       list: store.select(undefined).pipe(failed("list")),
@@ -95,22 +96,31 @@ export const makeWith = (options: Options) =>
 // After a sync that failed, the log cannot be trusted: the pages it did not write may be dropped
 // from the cache, a later sync can then succeed without them, and SQLite's recovery stops at the
 // first bad frame, taking every later commit with it. So the first failure fails every later
-// commit too (refused with 451, never acknowledged) until the queue is opened again, as
-// PostgreSQL stops on a failed fsync.
-const stickyFailure = (sync: Effect.Effect<void, unknown>): Effect.Effect<void, unknown> => {
-  let broken: { readonly cause: unknown } | undefined
-  return Effect.suspend(() =>
-    broken !== undefined
-      ? Effect.fail(broken.cause)
-      : Effect.tapError(sync, (cause) =>
+// commit too (refused with 451, never acknowledged), and no message is claimed for delivery (its
+// outcome could not be recorded: it would go again when its lease ran out), until the queue is
+// opened again, as PostgreSQL stops on a failed fsync.
+class SyncedLog {
+  private broken: { readonly cause: unknown } | undefined = undefined
+  constructor(private readonly syncLog: Effect.Effect<void, unknown>) {}
+
+  readonly sync: Effect.Effect<void, unknown> = Effect.suspend(() =>
+    this.broken !== undefined
+      ? Effect.fail(this.broken.cause)
+      : Effect.tapError(this.syncLog, (cause) =>
           Effect.andThen(
-            Effect.sync(() => void (broken = { cause })),
+            Effect.sync(() => void (this.broken = { cause })),
             Effect.logError(
-              "mail queue: its log could not be synced; nothing more is accepted until it is opened again",
+              "mail queue: its log could not be synced; nothing more is accepted or delivered until it is opened again",
               cause
             )
           )
         )
+  )
+
+  readonly intact: Effect.Effect<void, MailQueue.QueueError> = Effect.suspend(() =>
+    this.broken === undefined
+      ? Effect.void
+      : Effect.fail(new MailQueue.QueueError({ operation: "sync", cause: this.broken.cause }))
   )
 }
 

@@ -112,7 +112,7 @@ describe("the queue's group commit", () => {
 
   // a failed sync leaves the log untrustworthy (what it did not write may be gone, and recovery
   // stops at the first bad frame): later commits are refused too, until the queue is reopened
-  it.live("a sync that fails fails the writes of its commit and of every later one; a reopened queue takes mail", () =>
+  it.live("a sync that fails fails its commit's writes, every later one and every claim; a reopened queue works", () =>
     Effect.gen(function* () {
       const file = yield* tempFile
       let syncs = 0
@@ -127,11 +127,18 @@ describe("the queue's group commit", () => {
         const later = yield* Effect.flip(queue.enqueue(submissionOf(1), streamOf(bodyOf(1))))
         expect(later).toBeInstanceOf(MailQueue.QueueError)
         expect(syncs).toBe(2)
+        // nor is anything claimed for delivery: its outcome could not be recorded
+        const claim = queue.claim({ owner: "w", now: Date.now() + 60_000, limit: 8, leaseMs: 60_000 })
+        expect(yield* Effect.flip(claim)).toBeInstanceOf(MailQueue.QueueError)
       }).pipe(Effect.provide(layerOf(failingOnce)), Effect.scoped)
       yield* Effect.gen(function* () {
         const queue = yield* MailQueue.MailQueue
         const id = yield* queue.enqueue(submissionOf(2), streamOf(bodyOf(1)))
         expect(yield* read(queue, id)).toEqual(bodyOf(1))
+        const claimed = yield* queue.claim({ owner: "w", now: Date.now() + 60_000, limit: 8, leaseMs: 60_000 })
+        // (the refused may be there too: their rows were committed, only the sync failed; their
+        // clients will send them again, a duplicate rather than a loss)
+        expect(claimed.map((message) => message.id)).toContain(id)
       }).pipe(Effect.provide(layerOf(Effect.void)), Effect.scoped)
     }).pipe(Effect.scoped)
   )
