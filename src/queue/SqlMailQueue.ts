@@ -19,6 +19,7 @@ import * as GroupCommit from "../internal/GroupCommit.js"
 import * as MailQueue from "./MailQueue.js"
 import * as Migrations from "./Migrations.js"
 import * as Rows from "./QueueRows.js"
+import { SyncedLog } from "./SyncedLog.js"
 
 /**
  * The largest piece of a body kept in one row.
@@ -92,37 +93,6 @@ export const makeWith = (options: Options) =>
       recover: store.recover.pipe(failed("recover"))
     })
   })
-
-// After a sync that failed, the log cannot be trusted: the pages it did not write may be dropped
-// from the cache, a later sync can then succeed without them, and SQLite's recovery stops at the
-// first bad frame, taking every later commit with it. So the first failure fails every later
-// commit too (refused with 451, never acknowledged), and no message is claimed for delivery (its
-// outcome could not be recorded: it would go again when its lease ran out), until the queue is
-// opened again, as PostgreSQL stops on a failed fsync.
-class SyncedLog {
-  private broken: { readonly cause: unknown } | undefined = undefined
-  constructor(private readonly syncLog: Effect.Effect<void, unknown>) {}
-
-  readonly sync: Effect.Effect<void, unknown> = Effect.suspend(() =>
-    this.broken !== undefined
-      ? Effect.fail(this.broken.cause)
-      : Effect.tapError(this.syncLog, (cause) =>
-          Effect.andThen(
-            Effect.sync(() => void (this.broken = { cause })),
-            Effect.logError(
-              "mail queue: its log could not be synced; nothing more is accepted or delivered until it is opened again",
-              cause
-            )
-          )
-        )
-  )
-
-  readonly intact: Effect.Effect<void, MailQueue.QueueError> = Effect.suspend(() =>
-    this.broken === undefined
-      ? Effect.void
-      : Effect.fail(new MailQueue.QueueError({ operation: "sync", cause: this.broken.cause }))
-  )
-}
 
 /**
  * The queue with every commit synced by the database itself.
