@@ -67,14 +67,14 @@ export const makeWith = (options: Options) =>
     // SQLite: a commit reaches the disk before it is answered (WAL is the client's default)
     if (sqlite) yield* sql.unsafe(`PRAGMA synchronous = ${options.sync === undefined ? "FULL" : "NORMAL"}`)
     yield* Migrations.run
-    const log = sqlite && options.sync !== undefined ? new SyncedLog(options.sync) : undefined
-    const sync = log?.sync
+    const sync = sqlite ? options.sync : undefined
     // the migrations made durable, and a log that cannot be synced found now rather than at the
-    // first message
+    // first message (the queue does not open)
     if (sync !== undefined)
       yield* Effect.mapError(sync, (cause) => new MailQueue.QueueError({ operation: "sync", cause }))
+    const log = sync === undefined ? undefined : new SyncedLog(sync)
     const writer = yield* GroupCommit.make(sql, {
-      flush: sync,
+      flush: log?.sync,
       failure: (cause) => new MailQueue.QueueError({ operation: "commit", cause })
     })
     const store = new SqlStore(sql, writer)
