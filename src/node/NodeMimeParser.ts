@@ -9,6 +9,8 @@
 import * as Effect from "effect/Effect"
 import type { AddressObject, AttachmentStream, EmailAddress, HeaderLines, MessageText } from "mailparser"
 import type * as InboxMessage from "../inbox/InboxMessage.js"
+import * as MessageHeaders from "../inbox/MessageHeaders.js"
+import * as SimpleMessage from "../inbox/SimpleMessage.js"
 
 // the library is loaded when the first message is parsed: a command that runs no inbox never
 // pays for it. The promise is kept: each `import()` goes through the module loader again.
@@ -38,10 +40,6 @@ const mailboxes = (value: AddressObject | ReadonlyArray<AddressObject> | undefin
   return out
 }
 
-// Go's canonical form, as Mailpit names headers: Message-Id, X-Mailer, Mime-Version
-const canonical = (name: string): string =>
-  name.toLowerCase().replace(/(^|-)([a-z])/g, (_, dash: string, letter: string) => dash + letter.toUpperCase())
-
 // mailparser hands header lines over as latin1 (one character a byte): 8-bit header text
 // (SMTPUTF8) is UTF-8, shown as such when it decodes
 const utf8 = new TextDecoder("utf-8", { fatal: true })
@@ -53,29 +51,6 @@ const decoded = (line: string): string => {
     return line
   }
 }
-
-// "Name: value\r\n continued" -> ["Name", "value continued"]
-const headerOf = (raw: string): readonly [string, string] => {
-  const line = decoded(raw)
-  const colon = line.indexOf(":")
-  const name = colon < 0 ? line.trim() : line.slice(0, colon).trim()
-  const value = colon < 0 ? "" : line.slice(colon + 1)
-  return [
-    canonical(name),
-    value
-      .split(/\r?\n/)
-      .map((l) => l.trim())
-      .filter((l) => l !== "")
-      .join(" ")
-  ]
-}
-
-const tagsOf = (headers: ReadonlyArray<readonly [string, string]>): Array<string> =>
-  headers
-    .filter(([name]) => name === "X-Tags")
-    .flatMap(([, value]) => value.split(","))
-    .map((tag) => tag.trim())
-    .filter((tag, i, all) => tag !== "" && all.indexOf(tag) === i)
 
 // an attachment's bytes, read from its stream
 const collect = (attachment: AttachmentStream): Promise<Uint8Array> =>
@@ -121,7 +96,7 @@ const run = async (raw: Uint8Array) => {
 }
 
 const parsedOf = ({ collected, parser }: Awaited<ReturnType<typeof run>>): InboxMessage.Parsed => {
-  const headers = collected.headerLines.map(({ line }) => headerOf(line))
+  const headers = collected.headerLines.map(({ line }) => MessageHeaders.field(decoded(line)))
   const attachments: Array<InboxMessage.Part> = []
   const inline: Array<InboxMessage.Part> = []
   const contents = new Map<string, Uint8Array>()
@@ -137,7 +112,6 @@ const parsedOf = ({ collected, parser }: Awaited<ReturnType<typeof run>>): Inbox
     contents.set(id, content)
     ;(stream.related === true || stream.contentDisposition === "inline" ? inline : attachments).push(part)
   })
-  const returnPath = headers.find(([name]) => name === "Return-Path")?.[1] ?? ""
   return {
     messageId: (parser.messageId ?? "").replace(/^<|>$/g, ""),
     subject: parser.subject ?? "",
@@ -146,7 +120,7 @@ const parsedOf = ({ collected, parser }: Awaited<ReturnType<typeof run>>): Inbox
     cc: mailboxes(parser.cc),
     bcc: mailboxes(parser.bcc),
     replyTo: mailboxes(parser.replyTo),
-    returnPath: returnPath.replace(/^\s*<|>\s*$/g, ""),
+    returnPath: MessageHeaders.returnPathOf(headers),
     date: parser.date === undefined || Number.isNaN(parser.date.getTime()) ? undefined : parser.date.getTime(),
     text: collected.text,
     html: collected.html,
@@ -154,7 +128,7 @@ const parsedOf = ({ collected, parser }: Awaited<ReturnType<typeof run>>): Inbox
     inline,
     contents,
     headers,
-    tags: tagsOf(headers)
+    tags: MessageHeaders.tagsOf(headers)
   }
 }
 
@@ -178,13 +152,13 @@ const empty: InboxMessage.Parsed = {
 }
 
 /**
- * The message's parts as far as they parse; a message that does not parse at all is kept with
- * nothing but its raw source.
+ * The message's parts as far as mailparser parses them; a message that does not parse at all is
+ * kept with nothing but its raw source.
  *
  * @since 0.2.0
  * @category parsing
  */
-export const parse = (raw: Uint8Array): Effect.Effect<InboxMessage.Parsed> =>
+export const parseWithMailparser = (raw: Uint8Array): Effect.Effect<InboxMessage.Parsed> =>
   Effect.tryPromise(() => run(raw)).pipe(
     // a body the parser gives up on (multiparts nested thousands deep) still has its header
     // section: its addresses and subject, without the parts
@@ -192,6 +166,18 @@ export const parse = (raw: Uint8Array): Effect.Effect<InboxMessage.Parsed> =>
     Effect.map(parsedOf),
     Effect.orElseSucceed(() => empty)
   )
+
+/**
+ * The message's parts: a simple message's without the library (SimpleMessage, the same result
+ * without mailparser's streams), any other's with mailparser.
+ *
+ * @since 0.2.0
+ * @category parsing
+ */
+export const parse = (raw: Uint8Array): Effect.Effect<InboxMessage.Parsed> => {
+  const simple = SimpleMessage.parse(raw)
+  return simple === undefined ? parseWithMailparser(raw) : Effect.succeed(simple)
+}
 
 // the bytes up to the blank line that ends the header section, with a blank line and no body
 const headerSection = (raw: Uint8Array): Uint8Array => {
