@@ -156,3 +156,20 @@ export const deleteIds = (sql: SqlClient.SqlClient, ids: ReadonlyArray<string>):
         ],
         { discard: true }
       )
+
+/**
+ * Deletes the `n` oldest messages and their parts; how many were deleted. Two statements whose
+ * text never changes, so that each transaction that prunes runs them prepared.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const deleteOldest = (sql: SqlClient.SqlClient, n: number): Effect.Effect<number, SqlError> =>
+  Effect.andThen(
+    sql`DELETE FROM inbox_parts WHERE message_id IN (SELECT id FROM inbox_messages ORDER BY seq ASC LIMIT ${n})`,
+    Effect.map(
+      sql<{ readonly seq: number }>`DELETE FROM inbox_messages
+        WHERE seq IN (SELECT seq FROM inbox_messages ORDER BY seq ASC LIMIT ${n}) RETURNING seq`,
+      (rows) => rows.length
+    )
+  )

@@ -67,24 +67,12 @@ export class Retention {
 
   // (called where the count is current: in `prune`'s suspension, or after the recount)
   private pruneCounted(added: number): Effect.Effect<void, SqlError> {
-    const { sql } = this
     const excess = this.stored + added - this.max
-    const old =
-      excess > 0
-        ? sql<{ readonly id: string }>`SELECT id FROM inbox_messages ORDER BY seq ASC LIMIT ${excess}`
-        : Effect.succeed([])
-    return Effect.flatMap(old, (rows) =>
-      Effect.map(
-        InboxRows.deleteIds(
-          sql,
-          rows.map((row) => row.id)
-        ),
-        () => {
-          this.stored += added - rows.length
-          this.unreported += rows.length
-        }
-      )
-    )
+    const deleted = excess > 0 ? InboxRows.deleteOldest(this.sql, excess) : Effect.succeed(0)
+    return Effect.map(deleted, (n) => {
+      this.stored += added - n
+      this.unreported += n
+    })
   }
 
   /** How many were pruned since the last call: the first writer answered after a commit reports them. */
