@@ -11,8 +11,20 @@
  * @since 0.2.0
  * @category headers
  */
-export const canonical = (name: string): string =>
-  name.toLowerCase().replace(/(^|-)([a-z])/g, (_, dash: string, letter: string) => dash + letter.toUpperCase())
+export const canonical = (name: string): string => {
+  const known = canonicalNames.get(name)
+  if (known !== undefined) return known
+  const made = name
+    .toLowerCase()
+    .replace(/(^|-)([a-z])/g, (_, dash: string, letter: string) => dash + letter.toUpperCase())
+  if (canonicalNames.size < maxCanonicalNames && name.length <= 64) canonicalNames.set(name, made)
+  return made
+}
+
+// the same few names come with every message: each is made once (a sender's made-up names
+// past the first thousand, or longer than 64 characters, are made again each time)
+const canonicalNames = new Map<string, string>()
+const maxCanonicalNames = 1000
 
 /**
  * A field as it stands in the message (`Name: value\r\n continued`) as `[Name, "value
@@ -25,6 +37,7 @@ export const field = (line: string): readonly [string, string] => {
   const colon = line.indexOf(":")
   const name = colon < 0 ? line.trim() : line.slice(0, colon).trim()
   const value = colon < 0 ? "" : line.slice(colon + 1)
+  if (!value.includes("\n")) return [canonical(name), value.trim()]
   return [
     canonical(name),
     value

@@ -185,7 +185,8 @@ export const parse = (raw: Uint8Array): InboxMessage.Parsed | undefined => {
     replyTo: fields.replyTo ?? [],
     returnPath: MessageHeaders.returnPathOf(headers),
     date: fields.date,
-    text: text.decode(raw.subarray(end)).replace(/\r?\n/g, "\n"),
+    // what mailparser does to a text part's line ends (/\r?\n/ to "\n"), without a pattern
+    text: text.decode(raw.subarray(end)).replaceAll("\r\n", "\n"),
     html: "",
     attachments: [],
     inline: [],
