@@ -9,7 +9,8 @@ import type * as Inbox from "./Inbox.js"
 import * as Search from "./Search.js"
 
 const columns: Record<Search.Field, ReadonlyArray<string>> = {
-  text: ["text_l", "bcc_l", "reply_to_l"],
+  // `text` is searched as it is where it is all ASCII (InboxRows says why), text_l otherwise
+  text: ["text_l", "text", "bcc_l", "reply_to_l"],
   from: ["from_l"],
   to: ["to_l"],
   cc: ["cc_l"],

@@ -16,7 +16,7 @@ import * as InboxMessage from "./InboxMessage.js"
  * @since 0.2.0
  * @category constants
  */
-export const summaryColumns = "id, created, read, size, parsed, envelope"
+export const summaryColumns = "id, created, read, size, parsed, text, envelope"
 
 /**
  * What a list reads: the summary made on arrival, and the read status.
@@ -39,6 +39,8 @@ export interface Row {
   readonly read: number
   readonly size: number
   readonly parsed: string
+  /** The text part; "" in the rows of an older inbox, which keep it in `parsed`. */
+  readonly text: string
   readonly envelope: string | null
 }
 
@@ -63,15 +65,25 @@ const addresses = (list: ReadonlyArray<InboxMessage.Address>) =>
     .join(", ")
     .toLowerCase()
 
+// The text is searched in its own column where SQLite's LIKE, which folds ASCII letters only,
+// finds what a search of the lower-cased text would: where it is all ASCII. Another text goes
+// lower-cased into text_l as well.
+const ascii = /^[\x00-\x7f]*$/
+
+// what text_l holds of the text: none where the text column answers; the snippet (made from
+// the HTML) when there is no text
+const searched = (text: string, snippet: string) => (text === "" ? snippet : ascii.test(text) ? "" : text)
+
 /**
  * The row of a new message, and its summary: the parse as JSON (without the parts' bytes, which
- * have their own rows), and lower-cased text for search.
+ * have their own rows, and without the text, which has its column), and lower-cased text for
+ * search.
  *
  * @since 0.2.0
  * @category constructors
  */
 export const rowOf = (raw: Uint8Array, parsed: InboxMessage.Parsed, envelope: InboxMessage.Envelope | undefined) => {
-  const { contents: _, ...kept } = parsed
+  const { contents: _, text, ...kept } = parsed
   const from = parsed.from === null ? "" : addresses([parsed.from])
   const id = newId()
   const created = Date.now()
@@ -91,11 +103,12 @@ export const rowOf = (raw: Uint8Array, parsed: InboxMessage.Parsed, envelope: In
     reply_to_l: addresses(parsed.replyTo),
     message_id_l: parsed.messageId.toLowerCase(),
     tags_l: tagsColumn(parsed.tags),
-    text_l: [parsed.subject, from, addresses(parsed.to), addresses(parsed.cc), parsed.text || summary.Snippet]
+    text_l: [parsed.subject, from, addresses(parsed.to), addresses(parsed.cc), searched(text, summary.Snippet)]
       .join("\n")
       .toLowerCase(),
     summary: JSON.stringify(summary),
     parsed: JSON.stringify(kept),
+    text,
     envelope: envelope === undefined ? null : JSON.stringify(envelope),
     raw
   }
@@ -125,7 +138,12 @@ export const stored = (row: Row): InboxMessage.Stored => ({
   created: Number(row.created),
   read: Number(row.read) === 1,
   size: Number(row.size),
-  parsed: { ...(JSON.parse(row.parsed) as Omit<InboxMessage.Parsed, "contents">), contents: new Map() },
+  parsed: {
+    text: "",
+    ...(JSON.parse(row.parsed) as Omit<InboxMessage.Parsed, "contents" | "text">),
+    ...(row.text === "" ? {} : { text: row.text }),
+    contents: new Map()
+  },
   envelope: row.envelope === null ? undefined : (JSON.parse(row.envelope) as InboxMessage.Envelope)
 })
 

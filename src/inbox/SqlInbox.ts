@@ -1,7 +1,7 @@
 /**
  * The `Inbox` in SQLite through Effect's SQL module: a row per message (what the parser made of
- * it as JSON, lower-cased columns for search, the raw source), a row per attachment or inline
- * part with its decoded bytes. In memory unless a file is given.
+ * it as JSON, its text part, lower-cased columns for search, the raw source), a row per
+ * attachment or inline part with its decoded bytes. In memory unless a file is given.
  *
  * @since 0.2.0
  */
@@ -66,8 +66,15 @@ const createInbox = Effect.gen(function* () {
   )`)
 })
 
+// The text part leaves the parse's JSON for a column of its own; the rows of an older inbox
+// keep theirs in the JSON, with "" here.
+const textColumn = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.unsafe(`ALTER TABLE inbox_messages ADD COLUMN text TEXT NOT NULL DEFAULT ''`)
+})
+
 const migrate = Migrator.make({})({
-  loader: Migrator.fromRecord({ "1_create_inbox": createInbox }),
+  loader: Migrator.fromRecord({ "1_create_inbox": createInbox, "2_text_column": textColumn }),
   table: "effect_smtpd_inbox_migrations"
 })
 

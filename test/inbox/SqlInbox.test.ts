@@ -106,6 +106,36 @@ describe("SqlInbox", () => {
     }).pipe(Effect.provide(inboxOf(500)))
   )
 
+  it.effect("free text: an ASCII text and another, in any case; a row that keeps its text in the parse", () =>
+    Effect.gen(function* () {
+      const inbox = yield* Inbox.Inbox
+      const sql = yield* SqlClient.SqlClient
+      const plain = (subject: string, body: string) =>
+        new TextEncoder().encode(`From: a@example.com\r\nSubject: ${subject}\r\n\r\n${body}\r\n`)
+      const ascii = (yield* inbox.store(plain("one", "Order NUMBER 42 Shipped"))).ID
+      yield* inbox.store(plain("two", "Grüße aus KÖLN"))
+      const search = (query: string) =>
+        Effect.map(inbox.list({ start: 0, limit: 50, query }), (p) => p.messages.map((m) => m.Subject))
+      expect(yield* search('"number 42"')).toEqual(["one"])
+      expect(yield* search("SHIPPED")).toEqual(["one"])
+      expect(yield* search("köln")).toEqual(["two"])
+      expect(yield* search("GRÜSSE")).toEqual([])
+      expect(yield* search("grüße")).toEqual(["two"])
+      expect(yield* search("-shipped")).toEqual(["two"])
+      expect((yield* inbox.get(ascii))?.parsed.text).toBe("Order NUMBER 42 Shipped\n")
+      // a row stored before the text had its column: the text in the parse's JSON, "" beside it
+      yield* sql`UPDATE inbox_messages SET parsed = json_set(parsed, '$.text', 'kept in the parse'), text = ''
+        WHERE id = ${ascii}`
+      expect((yield* inbox.get(ascii))?.parsed.text).toBe("kept in the parse")
+    }).pipe(
+      Effect.provide(
+        SqlInbox.layer({ parse: NodeMimeParser.parse, version: "test" }).pipe(
+          Layer.provideMerge(SqliteClient.layer({ filename: ":memory:" }))
+        )
+      )
+    )
+  )
+
   it.effect("tags: set on some, renamed and removed everywhere; search and summaries follow", () =>
     Effect.gen(function* () {
       const inbox = yield* Inbox.Inbox
