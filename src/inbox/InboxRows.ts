@@ -176,18 +176,26 @@ export const deleteIds = (sql: SqlClient.SqlClient, ids: ReadonlyArray<string>):
       )
 
 /**
- * Deletes the `n` oldest messages and their parts; how many were deleted. Two statements whose
- * text never changes, so that each transaction that prunes runs them prepared.
+ * Deletes the `n` oldest messages and their parts; how many were deleted. The oldest are looked
+ * up, then deleted as the range of their seq, both in statements whose text never changes
+ * (prepared once); the parts only for the messages that had any.
  *
  * @since 0.2.0
  * @category constructors
  */
 export const deleteOldest = (sql: SqlClient.SqlClient, n: number): Effect.Effect<number, SqlError> =>
-  Effect.andThen(
-    sql`DELETE FROM inbox_parts WHERE message_id IN (SELECT id FROM inbox_messages ORDER BY seq ASC LIMIT ${n})`,
-    Effect.map(
-      sql<{ readonly seq: number }>`DELETE FROM inbox_messages
-        WHERE seq IN (SELECT seq FROM inbox_messages ORDER BY seq ASC LIMIT ${n}) RETURNING seq`,
-      (rows) => rows.length
-    )
+  Effect.flatMap(
+    sql<{ readonly seq: number; readonly id: string; readonly parts: number }>`SELECT seq, id,
+      attachments + inlines AS parts FROM inbox_messages ORDER BY seq ASC LIMIT ${n}`,
+    (rows) => {
+      if (rows.length === 0) return Effect.succeed(0)
+      const withParts = rows.filter((row) => Number(row.parts) > 0).map((row) => row.id)
+      return Effect.as(
+        Effect.andThen(
+          withParts.length === 0 ? Effect.void : sql`DELETE FROM inbox_parts WHERE ${sql.in("message_id", withParts)}`,
+          sql`DELETE FROM inbox_messages WHERE seq <= ${rows[rows.length - 1]!.seq}`
+        ),
+        rows.length
+      )
+    }
   )

@@ -159,6 +159,40 @@ describe("SqlInbox", () => {
     }).pipe(Effect.provide(inboxOf(500)))
   )
 
+  it.effect("a pruned message's parts go with it; a kept one's stay", () =>
+    Effect.gen(function* () {
+      const inbox = yield* Inbox.Inbox
+      const sql = yield* SqlClient.SqlClient
+      const attached = (n: number) =>
+        mail(
+          n,
+          'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n' +
+            `--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename="${n}.bin"\r\n\r\nxyz\r\n--b--`
+        )
+      const partsOf = Effect.map(sql<{ readonly message_id: string }>`SELECT message_id FROM inbox_parts`, (rows) =>
+        rows.map((row) => row.message_id)
+      )
+      const first = (yield* inbox.store(attached(1))).ID
+      yield* inbox.store(mail(2))
+      const third = (yield* inbox.store(attached(3))).ID
+      expect(new Set(yield* partsOf)).toEqual(new Set([first, third]))
+      yield* inbox.store(mail(4))
+      yield* inbox.store(mail(5))
+      // the newest three kept: 3, 4 and 5
+      expect(yield* partsOf).toEqual([third])
+      const kept = yield* inbox.get(third)
+      expect(kept?.parsed.attachments.map((a) => a.FileName)).toEqual(["3.bin"])
+      yield* inbox.store(mail(6))
+      expect(yield* partsOf).toEqual([])
+    }).pipe(
+      Effect.provide(
+        SqlInbox.layer({ parse: NodeMimeParser.parse, max: 3, version: "test" }).pipe(
+          Layer.provideMerge(SqliteClient.layer({ filename: ":memory:" }))
+        )
+      )
+    )
+  )
+
   it.live("a transaction that fails fails each message in it, stores none of them, and the limit holds after", () =>
     Effect.gen(function* () {
       const inbox = yield* Inbox.Inbox
