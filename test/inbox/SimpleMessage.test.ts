@@ -4,6 +4,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as FastCheck from "fast-check"
+import MailComposer from "nodemailer/lib/mail-composer"
 import * as SimpleMessage from "../../src/inbox/SimpleMessage.js"
 import * as NodeMimeParser from "../../src/node/NodeMimeParser.js"
 
@@ -159,6 +160,30 @@ describe("SimpleMessage", () => {
       const simple = SimpleMessage.parse(raw)
       expect(simple).toBeDefined()
       expect(simple).toStrictEqual(await library(raw))
+    }
+  })
+
+  it("takes nodemailer's plain text messages, and agrees with mailparser on what nodemailer builds", async () => {
+    const built = (mail: ConstructorParameters<typeof MailComposer>[0]) =>
+      new Promise<Uint8Array>((resolve, reject) =>
+        new MailComposer(mail).compile().build((error, message) => (error ? reject(error) : resolve(message)))
+      )
+    const base = { from: '"Alice Example" <alice@example.com>', to: "bob@example.com, Carol <carol@example.com>" }
+    const plain = await built({ ...base, cc: "dave@example.com", subject: "Order 42", text: "Hello Bob,\nshipped.\n" })
+    const simple = SimpleMessage.parse(plain)
+    expect(simple?.from).toEqual({ Name: "Alice Example", Address: "alice@example.com" })
+    expect(simple).toStrictEqual(await library(plain))
+    for (const other of [
+      { ...base, subject: "Grüße", text: "Hallo" },
+      { ...base, subject: "x", text: "Grüße aus Köln" },
+      { ...base, subject: "x", text: "a ".repeat(100) },
+      { ...base, subject: "x", text: "t", html: "<p>t</p>" },
+      { ...base, subject: "x", text: "t", attachments: [{ filename: "a.txt", content: "a" }] },
+      { ...base, replyTo: "r@example.com", bcc: "b@example.com", subject: "x", text: "t" }
+    ]) {
+      const raw = await built(other)
+      const taken = SimpleMessage.parse(raw)
+      if (taken !== undefined) expect(taken).toStrictEqual(await library(raw))
     }
   })
 
