@@ -82,8 +82,10 @@ const mailbox = (item: string): InboxMessage.Address | undefined => {
 // a list of plain mailboxes, or undefined when an item is anything else (or empty)
 const addressList = (value: string): Array<InboxMessage.Address> | undefined => {
   if (value === "") return []
+  const list = items(value)
+  if (list === undefined) return undefined
   const out: Array<InboxMessage.Address> = []
-  for (const item of items(value) ?? [""]) {
+  for (const item of list) {
     const address = mailbox(item)
     if (address === undefined) return undefined
     out.push(address)
@@ -136,8 +138,9 @@ const read = (fields: Fields, key: string, value: string): boolean => {
       const which = key === "from" ? "from" : "replyTo"
       if (fields[which] !== undefined) return true
       const list = addressList(value)
-      fields[which] = list ?? []
-      return list !== undefined
+      if (list === undefined) return false
+      fields[which] = list
+      return true
     }
     case "to":
     case "cc":
