@@ -1,15 +1,16 @@
 /**
  * Random text for ids: characters of an alphabet, drawn from a pool of random bytes that is
- * refilled 512 bytes at a time (one call to the system's generator serves many ids).
+ * refilled 8 KiB at a time: a call to the system's generator costs about the same for 512
+ * bytes as for 8 KiB, so one call serves ~370 of the inbox's ids instead of 23.
  *
  * @since 0.3.0
  */
 
-const pool = new Uint8Array(512)
+const pool = new Uint8Array(8192)
 let used = pool.length
 
 /**
- * `length` characters of `alphabet` (at most 512), each from one random byte.
+ * `length` characters of `alphabet` (at most 8,192), each from one random byte.
  *
  * @since 0.3.0
  */
