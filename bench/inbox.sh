@@ -3,7 +3,7 @@
 # as `-c Sink`, then as `-c Inbox` (each message parsed and stored, the API idle), and the time
 # the API takes to list 500 messages. The server is pinned to core 1, smtp-source to core 0, as
 # in bench/ab.sh; the server's user + system time is read from /proc around the load, after a
-# warm-up of 10,000 messages (bench/load.sh).
+# warm-up of 30,000 messages (bench/load.sh).
 #
 #   bench/inbox.sh [SESSIONS [MESSAGES [BUNDLE]]]        default 16 20000 dist/effect-smtpd.js
 #

@@ -1,8 +1,8 @@
 # Sourced by bench/queue.sh and bench/inbox.sh: one server of the built command under
 # smtp-source's load, pinned to core 1 (smtp-source to core 0, as in bench/ab.sh); its user +
-# system time read from /proc around the load, after a warm-up of 10,000 messages
-# (WARMUP=N to change it): V8 still compiles the queue's and the inbox's code until ~8,000
-# (docs/performance/queue.md, "The warm-up").
+# system time read from /proc around the load, after a warm-up of 30,000 messages
+# (WARMUP=N to change it): V8 still optimizes the inbox's code until ~30,000, the Sink's until
+# ~20,000 (docs/performance/inbox.md, "Steady state").
 # Needs: node, bundle, port, sessions, messages.
 hz=$(getconf CLK_TCK)
 
@@ -24,7 +24,7 @@ run() { # name args...
   taskset -c 1 "$node" "$bundle" -n "$@" >/dev/null 2>&1 &
   pid=$!
   wait_port "$port"
-  taskset -c 0 smtp-source -s 16 -m "${WARMUP:-10000}" -l 4096 "127.0.0.1:$port"
+  taskset -c 0 smtp-source -s 16 -m "${WARMUP:-30000}" -l 4096 "127.0.0.1:$port"
   local before start end after
   before=$(cpu_ticks "$pid")
   start=$(date +%s.%N)

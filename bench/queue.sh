@@ -4,7 +4,7 @@
 # queue, its upstream down (each message stored, tried once, deferred) and, with `sink`, up
 # (Postfix's smtp-sink: each message stored, then delivered). The server is pinned to core 1,
 # smtp-source and smtp-sink to core 0, as in bench/ab.sh; the server's user + system time is
-# read from /proc around the load, after a warm-up of 10,000 messages (bench/load.sh). With the
+# read from /proc around the load, after a warm-up of 30,000 messages (bench/load.sh). With the
 # upstream up, a second line counts the time and CPU until the queue is empty (delivery lags the
 # acceptance).
 #
