@@ -75,20 +75,26 @@ const ascii = /^[\x00-\x7f]*$/
 const searched = (text: string, snippet: string) => (text === "" ? snippet : ascii.test(text) ? "" : text)
 
 /**
- * The row of a new message, and its summary: the parse as JSON (without the parts' bytes, which
- * have their own rows, and without the text, which has its column), and lower-cased text for
- * search.
+ * The row of a new message, and its summary: its seq (from `Retention`), the parse as JSON
+ * (without the parts' bytes, which have their own rows, and without the text, which has its
+ * column), and lower-cased text for search.
  *
  * @since 0.2.0
  * @category constructors
  */
-export const rowOf = (raw: Uint8Array, parsed: InboxMessage.Parsed, envelope: InboxMessage.Envelope | undefined) => {
+export const rowOf = (
+  seq: number,
+  raw: Uint8Array,
+  parsed: InboxMessage.Parsed,
+  envelope: InboxMessage.Envelope | undefined
+) => {
   const { contents: _, text, ...kept } = parsed
   const from = parsed.from === null ? "" : addresses([parsed.from])
   const id = newId()
   const created = Date.now()
   const summary = InboxMessage.summary({ id, created, read: false, size: raw.length, parsed, envelope })
   const row = {
+    seq,
     id,
     created,
     read: 0,
@@ -176,26 +182,27 @@ export const deleteIds = (sql: SqlClient.SqlClient, ids: ReadonlyArray<string>):
       )
 
 /**
- * Deletes the `n` oldest messages and their parts; how many were deleted. The oldest are looked
- * up, then deleted as the range of their seq, both in statements whose text never changes
- * (prepared once); the parts only for the messages that had any.
+ * The seq of each message, oldest first, and whether it has parts: what `Retention` keeps.
  *
- * @since 0.2.0
+ * @since 0.3.0
  * @category constructors
  */
-export const deleteOldest = (sql: SqlClient.SqlClient, n: number): Effect.Effect<number, SqlError> =>
-  Effect.flatMap(
-    sql<{ readonly seq: number; readonly id: string; readonly parts: number }>`SELECT seq, id,
-      attachments + inlines AS parts FROM inbox_messages ORDER BY seq ASC LIMIT ${n}`,
-    (rows) => {
-      if (rows.length === 0) return Effect.succeed(0)
-      const withParts = rows.filter((row) => Number(row.parts) > 0).map((row) => row.id)
-      return Effect.as(
-        Effect.andThen(
-          withParts.length === 0 ? Effect.void : sql`DELETE FROM inbox_parts WHERE ${sql.in("message_id", withParts)}`,
-          sql`DELETE FROM inbox_messages WHERE seq <= ${rows[rows.length - 1]!.seq}`
-        ),
-        rows.length
-      )
-    }
+export const keptRows = (sql: SqlClient.SqlClient) =>
+  sql<{ readonly seq: number; readonly parts: number }>`SELECT seq, attachments + inlines AS parts
+    FROM inbox_messages ORDER BY seq ASC`
+
+/**
+ * Deletes the messages up to `seq` (the oldest: a rowid range), and their parts if any of them
+ * had some; both statements have a fixed text (prepared once).
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const deleteThrough = (sql: SqlClient.SqlClient, seq: number, parts: boolean): Effect.Effect<void, SqlError> =>
+  Effect.andThen(
+    parts
+      ? sql`DELETE FROM inbox_parts WHERE message_id IN (SELECT id FROM inbox_messages
+          WHERE seq <= ${seq} AND attachments + inlines > 0)`
+      : Effect.void,
+    sql`DELETE FROM inbox_messages WHERE seq <= ${seq}`
   )

@@ -1,7 +1,9 @@
 /**
- * The inbox's retention limit: how many messages it holds, counted here so that new messages
- * prune without a counting scan (the inbox is one process's), and the oldest deleted in the
- * transaction that takes it past the limit.
+ * The inbox's retention limit: how many messages it holds, and which are the oldest, known here
+ * (the inbox is one process's) so that a transaction that takes it past the limit deletes them
+ * without looking them up. Each new message gets its seq here, and this keeps the seqs of the
+ * messages stored, oldest first; after a failed transaction or a user's deletion it reads them
+ * from the table again.
  *
  * @since 0.3.0
  */
@@ -9,6 +11,18 @@ import * as Effect from "effect/Effect"
 import type * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import * as InboxRows from "./InboxRows.js"
+
+/**
+ * What the limit needs of a new message's row.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface Kept {
+  readonly seq: number
+  /** Has it rows in inbox_parts? */
+  readonly parts: boolean
+}
 
 /**
  * @since 0.3.0
@@ -20,59 +34,79 @@ export class Retention {
     private readonly max: number
   ) {}
 
-  // messages in the inbox as of the last transaction
-  private stored = 0
+  // the messages stored as of the last transaction, oldest first: `kept[first]` is the oldest
+  private kept: Array<Kept> = []
+  private first = 0
+  // the next seq to give (seqs only grow, as AUTOINCREMENT's do: a deleted one is not reused)
+  private nextSeq = 1
   // pruned by transactions that no writer has reported yet
   private unreported = 0
-  // a transaction failed since the last count: its pruning was undone
-  private stale = false
+  // `kept` may be wrong (a failed transaction's changes were undone, a user deleted messages):
+  // the next transaction reads it again
+  private stale = true
 
-  private get count(): Effect.Effect<number, SqlError> {
-    return Effect.map(this.sql<{ readonly n: number }>`SELECT COUNT(*) AS n FROM inbox_messages`, (rows) =>
-      Number(rows[0]?.n ?? 0)
+  /** At the start: the next seq after any the table has had. */
+  get start(): Effect.Effect<void, SqlError> {
+    return Effect.map(
+      this.sql<{ readonly last: number }>`SELECT MAX(last) AS last FROM (
+        SELECT COALESCE(MAX(seq), 0) AS last FROM inbox_messages
+        UNION ALL SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'inbox_messages')`,
+      (rows) => {
+        this.nextSeq = Number(rows[0]?.last ?? 0) + 1
+      }
     )
   }
 
-  // the count, less the messages that the transaction added before it counted
-  private counted(n: number, added: number): void {
-    this.stored = n - added
-    this.unreported = 0
-    this.stale = false
+  /** The seq of a new message's row. */
+  seq(): number {
+    return this.nextSeq++
   }
 
-  /** Counts the messages: at the start. */
-  get recount(): Effect.Effect<void, SqlError> {
-    return Effect.map(this.count, (n) => this.counted(n, 0))
-  }
-
-  /** A transaction failed (each of its writers says so): its pruning was undone, the next one counts again. */
+  /** A transaction failed: its changes were undone. */
   failed(): void {
     this.stale = true
   }
 
-  /**
-   * In the transaction that added `added` messages: the oldest past the limit deleted, found
-   * from the start of the index (not counted past max).
-   */
-  prune(added: number): Effect.Effect<void, SqlError> {
-    return Effect.suspend(() =>
-      this.stale
-        ? Effect.flatMap(this.count, (n) => {
-            this.counted(n, added)
-            return this.pruneCounted(added)
-          })
-        : this.pruneCounted(added)
-    )
+  /** A user deleted messages. */
+  removed(): void {
+    this.stale = true
   }
 
-  // (called where the count is current: in `prune`'s suspension, or after the recount)
-  private pruneCounted(added: number): Effect.Effect<void, SqlError> {
-    const excess = this.stored + added - this.max
-    const deleted = excess > 0 ? InboxRows.deleteOldest(this.sql, excess) : Effect.succeed(0)
-    return Effect.map(deleted, (n) => {
-      this.stored += added - n
-      this.unreported += n
+  /**
+   * In the transaction that added `added` (in seq order): the oldest past the limit deleted.
+   */
+  prune(added: ReadonlyArray<Kept>): Effect.Effect<void, SqlError> {
+    return Effect.suspend(() => {
+      if (!this.stale) {
+        this.kept.push(...added)
+        return this.pruneKept()
+      }
+      // read after this transaction's inserts: they are in it
+      return Effect.flatMap(InboxRows.keptRows(this.sql), (rows) => {
+        this.kept = rows.map((row) => ({ seq: Number(row.seq), parts: Number(row.parts) > 0 }))
+        this.first = 0
+        this.stale = false
+        return this.pruneKept()
+      })
     })
+  }
+
+  private pruneKept(): Effect.Effect<void, SqlError> {
+    const excess = this.kept.length - this.first - this.max
+    if (excess <= 0) return Effect.void
+    const oldest = this.kept.slice(this.first, this.first + excess)
+    this.first += excess
+    // dropped from the front now and then, not on every prune
+    if (this.first > this.max) {
+      this.kept = this.kept.slice(this.first)
+      this.first = 0
+    }
+    this.unreported += excess
+    return InboxRows.deleteThrough(
+      this.sql,
+      oldest[oldest.length - 1]!.seq,
+      oldest.some((kept) => kept.parts)
+    )
   }
 
   /** How many were pruned since the last call: the first writer answered after a commit reports them. */
@@ -80,10 +114,5 @@ export class Retention {
     const pruned = this.unreported
     this.unreported = 0
     return pruned
-  }
-
-  /** `n` messages deleted by a user. */
-  removed(n: number): void {
-    this.stored -= n
   }
 }

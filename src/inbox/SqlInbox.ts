@@ -80,6 +80,12 @@ const migrate = Migrator.make({})({
 
 const statsIntervalMs = 250
 
+// what the retention limit keeps of a new row (`InboxRows.rowOf`'s)
+const keptOf = (row: GroupCommit.Row): Retention.Kept => ({
+  seq: row["seq"] as number,
+  parts: (row["attachments"] as number) + (row["inlines"] as number) > 0
+})
+
 const failed =
   (operation: string) =>
   <A, R>(effect: Effect.Effect<A, SqlError, R>): Effect.Effect<A, Inbox.InboxError, R> =>
@@ -97,11 +103,13 @@ export const make = (options: Options) =>
     yield* migrate
     const pubsub = yield* Effect.acquireRelease(PubSub.unbounded<Inbox.Event>(), PubSub.shutdown)
     const retention = new Retention.Retention(sql, options.max ?? 500)
-    yield* retention.recount
+    yield* retention.start
     const writer = yield* GroupCommit.make(sql, {
-      failure: (cause) => new Inbox.InboxError({ operation: "store", cause }),
-      // each write is a message
-      finish: (writes) => retention.prune(writes)
+      failure: (cause) => {
+        retention.failed()
+        return new Inbox.InboxError({ operation: "store", cause })
+      },
+      finish: (rows) => retention.prune((rows.get("inbox_messages") ?? []).map(keptOf))
     })
     const store = new SqlStore(sql, pubsub, writer, retention, options.version ?? "", yield* Effect.scope)
     return Inbox.Inbox.of({
@@ -175,14 +183,13 @@ class SqlStore {
   // also prunes the oldest past the limit.
   store(raw: Uint8Array, parsed: InboxMessage.Parsed, envelope: InboxMessage.Envelope | undefined) {
     const { retention } = this
-    const { row, summary } = InboxRows.rowOf(raw, parsed, envelope)
+    const { row, summary } = InboxRows.rowOf(retention.seq(), raw, parsed, envelope)
     const parts = [...parsed.contents].map(([part_id, content]) => ({ message_id: row.id, part_id, content }))
     const inserts = [
       { table: "inbox_messages", rows: [row] },
       { table: "inbox_parts", rows: parts }
     ]
     return this.writer.insert(inserts, raw.length).pipe(
-      Effect.tapError(() => Effect.sync(() => retention.failed())),
       Effect.flatMap(() => {
         const pruned = retention.takePruned()
         this.deleted += pruned
@@ -308,7 +315,7 @@ class SqlStore {
           : ids.map((row) => ({ Type: "delete", Data: { ID: row.id } }) as const)
       )
       self.deleted += ids.length
-      self.retention.removed(ids.length)
+      self.retention.removed()
       return ids.length
     })
   }

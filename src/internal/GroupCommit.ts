@@ -18,7 +18,11 @@ import type { SqlError } from "effect/sql/SqlError"
 import * as SqlInserts from "./SqlInserts.js"
 import * as WallClock from "./WallClock.js"
 
-type Row = SqlInserts.Row
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export type Row = SqlInserts.Row
 
 /**
  * Rows for one table, all with the same columns.
@@ -139,12 +143,15 @@ export interface Options<E> {
    * then synced off the loop).
    */
   readonly flush?: Effect.Effect<void, unknown> | undefined
-  /** Runs in each transaction after its writes, told how many there were (the inbox prunes). */
-  readonly finish?: ((writes: number) => Effect.Effect<void, SqlError>) | undefined
+  /**
+   * Runs in each transaction after its writes, given the rows it inserted by table, in the
+   * order they were submitted (the inbox prunes).
+   */
+  readonly finish?: ((rows: ReadonlyMap<string, ReadonlyArray<Row>>) => Effect.Effect<void, SqlError>) | undefined
 }
 
-// the rows of every write, table by table, then the writes' own statements
-const statements = <E>(sql: SqlClient.SqlClient, writes: ReadonlyArray<Write<E>>): Effect.Effect<void, SqlError> => {
+// the rows of every write, table by table
+const rowsOf = <E>(writes: ReadonlyArray<Write<E>>): Map<string, Array<Row>> => {
   const tables = new Map<string, Array<Row>>()
   for (const write of writes) {
     for (const { rows, table } of write.inserts) {
@@ -153,10 +160,21 @@ const statements = <E>(sql: SqlClient.SqlClient, writes: ReadonlyArray<Write<E>>
       else all.push(...rows)
     }
   }
-  return Effect.andThen(
+  return tables
+}
+
+// the rows, then the writes' own statements, then `finish`
+const statements = <E>(
+  sql: SqlClient.SqlClient,
+  writes: ReadonlyArray<Write<E>>,
+  finish: Options<E>["finish"]
+): Effect.Effect<void, SqlError> => {
+  const tables = rowsOf(writes)
+  const written = Effect.andThen(
     SqlInserts.insertAll(sql, tables),
     Effect.forEach(writes, (write) => write.run, { discard: true })
   )
+  return finish === undefined ? written : Effect.andThen(written, finish(tables))
 }
 
 // what the writer carries from one transaction to the next
@@ -225,20 +243,14 @@ export const make = <E>(
     const { finish } = options
     const flush = options.flush ?? Effect.void
     const commit = Effect.flatMap(batch(waiting, pending), (writes) =>
-      sql
-        .withTransaction(
-          finish === undefined
-            ? statements(sql, writes)
-            : Effect.andThen(statements(sql, writes), finish(writes.length))
-        )
-        .pipe(
-          Effect.andThen(flush),
-          Effect.exit,
-          Effect.map((exit) => {
-            const answer = Exit.isSuccess(exit) ? Exit.void : Exit.fail(options.failure(exit.cause))
-            for (const write of writes) write.done(answer)
-          })
-        )
+      sql.withTransaction(statements(sql, writes, finish)).pipe(
+        Effect.andThen(flush),
+        Effect.exit,
+        Effect.map((exit) => {
+          const answer = Exit.isSuccess(exit) ? Exit.void : Exit.fail(options.failure(exit.cause))
+          for (const write of writes) write.done(answer)
+        })
+      )
     )
     yield* Effect.forkScoped(Effect.forever(commit).pipe(Effect.withTracerEnabled(false)))
     // no canceler: a writer interrupted while it waits leaves its rows to the transaction they

@@ -193,6 +193,29 @@ describe("SqlInbox", () => {
     )
   )
 
+  it.effect("a transaction that fails while it prunes undoes the prune: the limit holds after", () =>
+    Effect.gen(function* () {
+      const inbox = yield* Inbox.Inbox
+      const sql = yield* SqlClient.SqlClient
+      const subjects = Effect.map(inbox.list({ start: 0, limit: 50 }), (page) => page.messages.map((m) => m.Subject))
+      for (const n of [1, 2, 3]) yield* inbox.store(mail(n))
+      // the fourth's transaction inserts it, then fails to delete the oldest
+      yield* sql.unsafe("CREATE TRIGGER keep BEFORE DELETE ON inbox_messages BEGIN SELECT RAISE(ABORT, 'kept'); END")
+      expect((yield* Effect.flip(inbox.store(mail(4))))._tag).toBe("InboxError")
+      yield* sql.unsafe("DROP TRIGGER keep")
+      expect(yield* subjects).toEqual(["number 3", "number 2", "number 1"])
+      yield* inbox.store(mail(5))
+      yield* inbox.store(mail(6))
+      expect(yield* subjects).toEqual(["number 6", "number 5", "number 3"])
+    }).pipe(
+      Effect.provide(
+        SqlInbox.layer({ parse: NodeMimeParser.parse, max: 3, version: "test" }).pipe(
+          Layer.provideMerge(SqliteClient.layer({ filename: ":memory:" }))
+        )
+      )
+    )
+  )
+
   it.live("a transaction that fails fails each message in it, stores none of them, and the limit holds after", () =>
     Effect.gen(function* () {
       const inbox = yield* Inbox.Inbox
