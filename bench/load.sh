@@ -2,7 +2,7 @@
 # smtp-source's load, pinned to core 1 (smtp-source to core 0, as in bench/ab.sh); its user +
 # system time read from /proc around the load, after a warm-up of 30,000 messages
 # (WARMUP=N to change it): V8 still optimizes the inbox's code until ~30,000, the Sink's until
-# ~20,000 (docs/performance/inbox.md, "Steady state").
+# ~20,000 (docs/performance/inbox.md, "Steady state, and the prune without a lookup").
 # Needs: node, bundle, port, sessions, messages.
 hz=$(getconf CLK_TCK)
 
