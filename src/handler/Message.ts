@@ -86,13 +86,31 @@ export const rcptOptions = (message: Message): ReadonlyArray<string> =>
   message.envelope.recipients.flatMap((recipient) => recipient.parameters.map(Parameters.format))
 
 /**
+ * The key of a message's whole body at once, which a message may offer when it already holds all
+ * of it (the server's messages do when they were small enough to be kept before their handler
+ * was called): `bytes` then reads it without running the body's stream, which costs a scope and
+ * a score of effects. A method there returns the body, consumed as reading the stream would
+ * consume it, or `undefined` when it is not all in memory. Put it on a prototype: a message copied
+ * with spread (to replace its body) must not carry it.
+ *
+ * @since 0.3.0
+ * @category symbols
+ */
+export const whole: unique symbol = Symbol.for("effect-smtpd/Message/whole")
+
+const wholeOf = (message: Message): Uint8Array | undefined =>
+  whole in message ? (message as { readonly [whole]: () => Uint8Array | undefined })[whole]() : undefined
+
+/**
  * Reads the whole body into memory. Use it only where messages are known to be small.
  *
  * @since 0.1.0
  * @category destructors
  */
-export const bytes = (message: Message): Effect.Effect<Uint8Array, BodyError> =>
-  Stream.runCollect(message.body).pipe(Effect.map(Framer.concat))
+export const bytes = (message: Message): Effect.Effect<Uint8Array, BodyError> => {
+  const whole = wholeOf(message)
+  return whole === undefined ? Stream.runCollect(message.body).pipe(Effect.map(Framer.concat)) : Effect.succeed(whole)
+}
 
 /**
  * Reads the whole body as UTF-8 text (invalid sequences become U+FFFD).

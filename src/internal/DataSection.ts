@@ -14,7 +14,7 @@ import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
 import * as Message from "../handler/Message.js"
 import * as Verdicts from "../handler/Verdicts.js"
-import type * as Framer from "../protocol/Framer.js"
+import * as Framer from "../protocol/Framer.js"
 import * as Protocol from "../protocol/Protocol.js"
 import * as Reply from "../protocol/Reply.js"
 import * as Session from "../protocol/Session.js"
@@ -174,6 +174,14 @@ export class DataSection {
     return Effect.suspend(loop)
   }
 
+  /** The whole body at once if all of it was kept (no abort): what `body()` would stream, consumed as it would be. */
+  whole(): Uint8Array | undefined {
+    const kept = this.kept
+    if (kept === undefined || this.aborted !== undefined || this.end === undefined) return undefined
+    this.kept = undefined
+    return kept.length === 1 ? kept[0]! : Framer.concat(kept)
+  }
+
   /** The body as a stream, built when a handler asks for it: one that does not read it pays nothing. */
   body(): Stream.Stream<Uint8Array, Message.BodyError> {
     const kept = this.kept
@@ -297,6 +305,9 @@ class SectionMessage implements Message.Message {
   }
   get body(): Stream.Stream<Uint8Array, Message.BodyError> {
     return this.section === undefined ? Stream.empty : this.section.body()
+  }
+  [Message.whole](): Uint8Array | undefined {
+    return this.section?.whole()
   }
   detach(): void {
     this.section = undefined

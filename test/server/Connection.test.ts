@@ -151,6 +151,31 @@ describe("Connection", () => {
     }).pipe(Effect.provide(Recording.layer))
   )
 
+  it.effect(
+    "a small message's bytes are read whole, as its stream reads them; a copy with another body reads that",
+    () =>
+      Effect.gen(function* () {
+        const seen: Array<string> = []
+        const handler = MessageHandler.layer({
+          data: (_, m) =>
+            Effect.gen(function* () {
+              seen.push(`offers whole: ${Message.whole in m}`)
+              const copy: Message.Message = { ...m, body: Stream.make(new TextEncoder().encode("other")) }
+              seen.push(text(yield* Message.bytes(copy)))
+              seen.push(text(yield* Message.bytes(m)))
+              // consumed, as a stream read to its end is
+              seen.push(`again: ${(yield* Message.bytes(m)).length}`)
+            })
+        })
+        const client = yield* (yield* SmtpTest.server().pipe(Effect.provide(handler))).connect
+        yield* client.reply
+        expect(codes(yield* transaction(client)).at(-1)).toBe("354")
+        yield* client.send("Subject: x\r\n\r\n..dot\r\n\xff\r\n.\r\n")
+        expect(codes([yield* client.reply])).toEqual(["250 2.0.0"])
+        expect(seen).toEqual(["offers whole: true", "other", "Subject: x\r\n\r\n.dot\r\n\xff\r\n", "again: 0"])
+      })
+  )
+
   it.effect("a client that disconnects mid-DATA fails the handler's stream and nothing is stored", () =>
     Effect.gen(function* () {
       const failures: Array<string> = []
