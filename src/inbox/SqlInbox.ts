@@ -189,15 +189,14 @@ class SqlStore {
       { table: "inbox_messages", rows: [row] },
       { table: "inbox_parts", rows: parts }
     ]
-    return this.writer.insert(inserts, raw.length).pipe(
-      Effect.flatMap(() => {
-        const pruned = retention.takePruned()
-        this.deleted += pruned
-        const events: Array<Inbox.Event> = [{ Type: "new", Data: summary }]
-        if (pruned > 0) events.push({ Type: "prune", Data: null })
-        return Effect.as(this.publish(events), summary)
-      })
-    )
+    // the events go out at once, as the commit is answered (an unbounded PubSub takes every one)
+    return Effect.flatMap(this.writer.insert(inserts, raw.length), () => {
+      const pruned = retention.takePruned()
+      this.deleted += pruned
+      PubSub.publishUnsafe(this.pubsub, { Type: "new", Data: summary })
+      if (pruned > 0) PubSub.publishUnsafe(this.pubsub, { Type: "prune", Data: null })
+      return this.statsDue ? Effect.succeed(summary) : Effect.as(this.scheduleStats, summary)
+    })
   }
 
   get counts() {
