@@ -178,20 +178,16 @@ class SqlStore {
   }
 
   // steps, not generators: a generator function made per message is kept by V8's old
-  // generation with all it captured (docs/performance/gc.md). The message goes in the writer's
-  // next transaction with the others that come meanwhile (one commit, multi-row INSERTs), which
-  // also prunes the oldest past the limit.
+  // generation with all it captured (docs/performance/gc.md). The message's row is made by the
+  // writer as it builds the next transaction (with the rows of the others that came meanwhile:
+  // one commit, multi-row INSERTs, made one after another), which also prunes the oldest past
+  // the limit.
   store(raw: Uint8Array, parsed: InboxMessage.Parsed, envelope: InboxMessage.Envelope | undefined) {
-    const { retention } = this
-    const { row, summary } = InboxRows.rowOf(retention.seq(), raw, parsed, envelope)
-    const parts = [...parsed.contents].map(([part_id, content]) => ({ message_id: row.id, part_id, content }))
-    const inserts = [
-      { table: "inbox_messages", rows: [row] },
-      { table: "inbox_parts", rows: parts }
-    ]
+    const made = new MadeRow(this.retention, raw, parsed, envelope)
     // the events go out at once, as the commit is answered (an unbounded PubSub takes every one)
-    return Effect.flatMap(this.writer.insert(inserts, raw.length), () => {
-      const pruned = retention.takePruned()
+    return Effect.flatMap(this.writer.insertMade(made.make, raw.length), () => {
+      const summary = made.summary!
+      const pruned = this.retention.takePruned()
       this.deleted += pruned
       PubSub.publishUnsafe(this.pubsub, { Type: "new", Data: summary })
       if (pruned > 0) PubSub.publishUnsafe(this.pubsub, { Type: "prune", Data: null })
@@ -349,5 +345,27 @@ class SqlStore {
       tags,
       deleted: this.deleted
     }))
+  }
+}
+
+// a new message's rows, made when the writer takes it into a transaction (its seq then follows
+// the transaction's order); its summary once they are
+class MadeRow {
+  summary: InboxMessage.Summary | undefined = undefined
+  constructor(
+    private readonly retention: Retention.Retention,
+    private readonly raw: Uint8Array,
+    private readonly parsed: InboxMessage.Parsed,
+    private readonly envelope: InboxMessage.Envelope | undefined
+  ) {}
+
+  readonly make = (): ReadonlyArray<GroupCommit.Insert> => {
+    const { row, summary } = InboxRows.rowOf(this.retention.seq(), this.raw, this.parsed, this.envelope)
+    this.summary = summary
+    const parts = [...this.parsed.contents].map(([part_id, content]) => ({ message_id: row.id, part_id, content }))
+    return [
+      { table: "inbox_messages", rows: [row] },
+      { table: "inbox_parts", rows: parts }
+    ]
   }
 }

@@ -35,12 +35,20 @@ export interface Insert {
   readonly rows: ReadonlyArray<Row>
 }
 
+// a write's rows, or what makes them when its transaction is built (`insertMade`)
+type Inserts = ReadonlyArray<Insert> | (() => ReadonlyArray<Insert>)
+
 interface Write<E> {
-  readonly inserts: ReadonlyArray<Insert>
+  readonly inserts: Inserts
   readonly run: Effect.Effect<void, SqlError>
   readonly bytes: number
   /** Answers the writer, once its transaction committed (or failed). */
   readonly done: (exit: Exit.Exit<void, E>) => void
+}
+
+// a write taken into a transaction: its rows made
+interface Ready<E> extends Write<E> {
+  readonly inserts: ReadonlyArray<Insert>
 }
 
 // the writes submitted and not yet taken, and the writer while it waits for the first of them
@@ -128,6 +136,12 @@ export interface GroupCommit<E> {
   readonly write: (statements: Effect.Effect<void, SqlError>, bytes: number) => Effect.Effect<void, E>
   /** Adds `inserts` to the next transaction; succeeds once it has committed. */
   readonly insert: (inserts: ReadonlyArray<Insert>, bytes: number) => Effect.Effect<void, E>
+  /**
+   * Adds the rows that `make` returns to the next transaction, made when the writer builds it:
+   * the rows of a transaction are then made one after another, which costs less than each in
+   * its session among other work. `make` runs once; if it throws, the write dies of it alone.
+   */
+  readonly insertMade: (make: () => ReadonlyArray<Insert>, bytes: number) => Effect.Effect<void, E>
 }
 
 /**
@@ -151,7 +165,7 @@ export interface Options<E> {
 }
 
 // the rows of every write, table by table
-const rowsOf = <E>(writes: ReadonlyArray<Write<E>>): Map<string, Array<Row>> => {
+const rowsOf = <E>(writes: ReadonlyArray<Ready<E>>): Map<string, Array<Row>> => {
   const tables = new Map<string, Array<Row>>()
   for (const write of writes) {
     for (const { rows, table } of write.inserts) {
@@ -166,7 +180,7 @@ const rowsOf = <E>(writes: ReadonlyArray<Write<E>>): Map<string, Array<Row>> => 
 // the rows, then the writes' own statements, then `finish`
 const statements = <E>(
   sql: SqlClient.SqlClient,
-  writes: ReadonlyArray<Write<E>>,
+  writes: ReadonlyArray<Ready<E>>,
   finish: Options<E>["finish"]
 ): Effect.Effect<void, SqlError> => {
   const tables = rowsOf(writes)
@@ -212,15 +226,28 @@ const takeWaiting = <E>(waiting: Waiting<E>, pending: Pending<E>): Effect.Effect
         )
   )
 
-const batch = <E>(waiting: Waiting<E>, pending: Pending<E>): Effect.Effect<Array<Write<E>>> =>
+// a write with its rows made (undefined: `make` threw, and the write was answered with it)
+const made = <E>(write: Write<E>): Ready<E> | undefined => {
+  if (typeof write.inserts !== "function") return write as Ready<E>
+  try {
+    return { ...write, inserts: write.inserts() }
+  } catch (defect) {
+    write.done(Exit.die(defect))
+    return undefined
+  }
+}
+
+const batch = <E>(waiting: Waiting<E>, pending: Pending<E>): Effect.Effect<Array<Ready<E>>> =>
   Effect.map(takeWaiting(waiting, pending), (taken) => {
-    const writes: Array<Write<E>> = []
+    const writes: Array<Ready<E>> = []
     let bytes = 0
     for (const write of taken) {
       if (writes.length > 0 && (writes.length >= maxWrites || bytes + write.bytes > maxBytes)) pending.held.push(write)
       else {
-        writes.push(write)
-        bytes += write.bytes
+        const ready = made(write)
+        if (ready === undefined) continue
+        writes.push(ready)
+        bytes += ready.bytes
       }
     }
     pending.together = writes.filter((write) => write.inserts.length > 0).length > 1
@@ -255,10 +282,11 @@ export const make = <E>(
     yield* Effect.forkScoped(Effect.forever(commit).pipe(Effect.withTracerEnabled(false)))
     // no canceler: a writer interrupted while it waits leaves its rows to the transaction they
     // are in (as a client that hangs up after DATA leaves its message)
-    const submit = (inserts: ReadonlyArray<Insert>, run: Effect.Effect<void, SqlError>, bytes: number) =>
+    const submit = (inserts: Inserts, run: Effect.Effect<void, SqlError>, bytes: number) =>
       Effect.callback<void, E>((resume) => waiting.add({ inserts, run, bytes, done: resume }))
     return {
       write: (run, bytes) => submit([], run, bytes),
-      insert: (inserts, bytes) => submit(inserts, Effect.void, bytes)
+      insert: (inserts, bytes) => submit(inserts, Effect.void, bytes),
+      insertMade: (make, bytes) => submit(make, Effect.void, bytes)
     }
   })
