@@ -28,12 +28,6 @@ import * as Retention from "./Retention.js"
 export interface Options {
   /** The parser of a message's bytes (NodeMimeParser.parse on Node). */
   readonly parse: (raw: Uint8Array) => Effect.Effect<InboxMessage.Parsed>
-  /**
-   * A parse without effects that takes some messages (`SimpleMessage.parse`: plain text mail) and
-   * leaves the rest (`undefined`) to `parse`. The writer runs it as it builds a transaction, with
-   * the other messages' parses and rows, which costs less than in each session.
-   */
-  readonly parseAtOnce?: ((raw: Uint8Array) => InboxMessage.Parsed | undefined) | undefined
   /** The most messages kept; the oldest go first (default 500). */
   readonly max?: number | undefined
   /** Reported in the `stats` events (Mailpit's UI reloads when it changes). */
@@ -119,7 +113,7 @@ export const make = (options: Options) =>
     })
     const store = new SqlStore(sql, pubsub, writer, retention, options.version ?? "", yield* Effect.scope)
     return Inbox.Inbox.of({
-      store: (raw, envelope) => store.storeRaw(raw, envelope, options),
+      store: (raw, envelope) => Effect.flatMap(options.parse(raw), (parsed) => store.store(raw, parsed, envelope)),
       list: (page) => store.list(page).pipe(failed("list")),
       get: (id) => store.get(id).pipe(failed("get")),
       raw: (id) => store.raw(id).pipe(failed("raw")),
@@ -188,33 +182,17 @@ class SqlStore {
   // writer as it builds the next transaction (with the rows of the others that came meanwhile:
   // one commit, multi-row INSERTs, made one after another), which also prunes the oldest past
   // the limit.
-  // A message that `parseAtOnce` takes is parsed by the writer too; one it leaves is parsed by
-  // `parse` in the session, then stored.
-  storeRaw(raw: Uint8Array, envelope: InboxMessage.Envelope | undefined, parsers: Options) {
-    const { parse, parseAtOnce } = parsers
-    const parsedLater = Effect.flatMap(
-      Effect.suspend(() => parse(raw)),
-      (parsed) => this.store(raw, parsed, envelope)
-    )
-    if (parseAtOnce === undefined) return parsedLater
-    const made = new MadeRow(this.retention, raw, envelope, () => parseAtOnce(raw))
-    return Effect.flatMap(this.writer.insertMade(made.make, raw.length), () =>
-      made.summary === undefined ? parsedLater : this.stored(made.summary)
-    )
-  }
-
   store(raw: Uint8Array, parsed: InboxMessage.Parsed, envelope: InboxMessage.Envelope | undefined) {
-    const made = new MadeRow(this.retention, raw, envelope, () => parsed)
-    return Effect.flatMap(this.writer.insertMade(made.make, raw.length), () => this.stored(made.summary!))
-  }
-
-  // the events go out at once, as the commit is answered (an unbounded PubSub takes every one)
-  private stored(summary: InboxMessage.Summary): Effect.Effect<InboxMessage.Summary> {
-    const pruned = this.retention.takePruned()
-    this.deleted += pruned
-    PubSub.publishUnsafe(this.pubsub, { Type: "new", Data: summary })
-    if (pruned > 0) PubSub.publishUnsafe(this.pubsub, { Type: "prune", Data: null })
-    return this.statsDue ? Effect.succeed(summary) : Effect.as(this.scheduleStats, summary)
+    const made = new MadeRow(this.retention, raw, parsed, envelope)
+    // the events go out at once, as the commit is answered (an unbounded PubSub takes every one)
+    return Effect.flatMap(this.writer.insertMade(made.make, raw.length), () => {
+      const summary = made.summary!
+      const pruned = this.retention.takePruned()
+      this.deleted += pruned
+      PubSub.publishUnsafe(this.pubsub, { Type: "new", Data: summary })
+      if (pruned > 0) PubSub.publishUnsafe(this.pubsub, { Type: "prune", Data: null })
+      return this.statsDue ? Effect.succeed(summary) : Effect.as(this.scheduleStats, summary)
+    })
   }
 
   get counts() {
@@ -371,23 +349,20 @@ class SqlStore {
 }
 
 // a new message's rows, made when the writer takes it into a transaction (its seq then follows
-// the transaction's order), from its parse then (none: the rows are declined); its summary
-// once they are
+// the transaction's order); its summary once they are
 class MadeRow {
   summary: InboxMessage.Summary | undefined = undefined
   constructor(
     private readonly retention: Retention.Retention,
     private readonly raw: Uint8Array,
-    private readonly envelope: InboxMessage.Envelope | undefined,
-    private readonly parse: () => InboxMessage.Parsed | undefined
+    private readonly parsed: InboxMessage.Parsed,
+    private readonly envelope: InboxMessage.Envelope | undefined
   ) {}
 
-  readonly make = (): ReadonlyArray<GroupCommit.Insert> | undefined => {
-    const parsed = this.parse()
-    if (parsed === undefined) return undefined
-    const { row, summary } = InboxRows.rowOf(this.retention.seq(), this.raw, parsed, this.envelope)
+  readonly make = (): ReadonlyArray<GroupCommit.Insert> => {
+    const { row, summary } = InboxRows.rowOf(this.retention.seq(), this.raw, this.parsed, this.envelope)
     this.summary = summary
-    const parts = [...parsed.contents].map(([part_id, content]) => ({ message_id: row.id, part_id, content }))
+    const parts = [...this.parsed.contents].map(([part_id, content]) => ({ message_id: row.id, part_id, content }))
     return [
       { table: "inbox_messages", rows: [row] },
       { table: "inbox_parts", rows: parts }

@@ -36,7 +36,7 @@ export interface Insert {
 }
 
 // a write's rows, or what makes them when its transaction is built (`insertMade`)
-type Inserts = ReadonlyArray<Insert> | (() => ReadonlyArray<Insert> | undefined)
+type Inserts = ReadonlyArray<Insert> | (() => ReadonlyArray<Insert>)
 
 interface Write<E> {
   readonly inserts: Inserts
@@ -139,10 +139,9 @@ export interface GroupCommit<E> {
   /**
    * Adds the rows that `make` returns to the next transaction, made when the writer builds it:
    * the rows of a transaction are then made one after another, which costs less than each in
-   * its session among other work. `make` runs once; if it throws, the write dies of it alone;
-   * if it declines (`undefined`), the write succeeds at once with nothing written.
+   * its session among other work. `make` runs once; if it throws, the write dies of it alone.
    */
-  readonly insertMade: (make: () => ReadonlyArray<Insert> | undefined, bytes: number) => Effect.Effect<void, E>
+  readonly insertMade: (make: () => ReadonlyArray<Insert>, bytes: number) => Effect.Effect<void, E>
 }
 
 /**
@@ -227,18 +226,15 @@ const takeWaiting = <E>(waiting: Waiting<E>, pending: Pending<E>): Effect.Effect
         )
   )
 
-// a write with its rows made (undefined: `make` threw or declined, and the write was answered)
+// a write with its rows made (undefined: `make` threw, and the write was answered with it)
 const made = <E>(write: Write<E>): Ready<E> | undefined => {
   if (typeof write.inserts !== "function") return write as Ready<E>
-  let inserts: ReadonlyArray<Insert> | undefined
   try {
-    inserts = write.inserts()
+    return { ...write, inserts: write.inserts() }
   } catch (defect) {
     write.done(Exit.die(defect))
     return undefined
   }
-  if (inserts === undefined) write.done(Exit.void)
-  return inserts === undefined ? undefined : { ...write, inserts }
 }
 
 const batch = <E>(waiting: Waiting<E>, pending: Pending<E>): Effect.Effect<Array<Ready<E>>> =>

@@ -39,7 +39,6 @@ import * as ApiAnswers from "../inbox/ApiAnswers.js"
 import * as InboxApi from "../inbox/InboxApi.js"
 import * as InboxTools from "../inbox/InboxTools.js"
 import * as InboxWeb from "../inbox/InboxWeb.js"
-import * as SimpleMessage from "../inbox/SimpleMessage.js"
 import * as SqlInbox from "../inbox/SqlInbox.js"
 import * as NodeMimeParser from "./NodeMimeParser.js"
 
@@ -80,12 +79,7 @@ export interface Options {
 export const layer = (
   options: Options = {}
 ): Layer.Layer<Inbox.Inbox | Chaos.Chaos | Release.Release | SpamCheck.SpamCheck, InboxOpenError> =>
-  SqlInbox.layer({
-    parseAtOnce: SimpleMessage.parse,
-    parse: NodeMimeParser.parseWithMailparser,
-    max: options.max,
-    version: options.version
-  }).pipe(
+  SqlInbox.layer({ parse: NodeMimeParser.parse, max: options.max, version: options.version }).pipe(
     Layer.provide(SqliteClient.layer({ filename: options.file ?? ":memory:" })),
     Layer.catchCause((cause) =>
       Layer.effect(

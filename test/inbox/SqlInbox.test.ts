@@ -8,13 +8,11 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Inbox from "../../src/inbox/Inbox.js"
-import * as SimpleMessage from "../../src/inbox/SimpleMessage.js"
 import * as SqlInbox from "../../src/inbox/SqlInbox.js"
 import * as NodeMimeParser from "../../src/node/NodeMimeParser.js"
 
-// plain messages parsed by the writer (SimpleMessage), the others by mailparser, as NodeInbox has it
 const inboxOf = (max: number) =>
-  SqlInbox.layer({ parseAtOnce: SimpleMessage.parse, parse: NodeMimeParser.parse, max, version: "test" }).pipe(
+  SqlInbox.layer({ parse: NodeMimeParser.parse, max, version: "test" }).pipe(
     Layer.provide(SqliteClient.layer({ filename: ":memory:" }))
   )
 
@@ -188,8 +186,7 @@ describe("SqlInbox", () => {
       expect(yield* partsOf).toEqual([])
     }).pipe(
       Effect.provide(
-        // the plain messages parsed by the writer, the multipart ones left to mailparser
-        SqlInbox.layer({ parseAtOnce: SimpleMessage.parse, parse: NodeMimeParser.parse, max: 3, version: "test" }).pipe(
+        SqlInbox.layer({ parse: NodeMimeParser.parse, max: 3, version: "test" }).pipe(
           Layer.provideMerge(SqliteClient.layer({ filename: ":memory:" }))
         )
       )
