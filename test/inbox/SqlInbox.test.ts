@@ -16,6 +16,12 @@ const inboxOf = (max: number) =>
     Layer.provide(SqliteClient.layer({ filename: ":memory:" }))
   )
 
+// the inbox with its SqlClient left in the context, for tests that look at the tables
+const inboxAndSqlOf = (max?: number) =>
+  SqlInbox.layer({ parse: NodeMimeParser.parse, max, version: "test" }).pipe(
+    Layer.provideMerge(SqliteClient.layer({ filename: ":memory:" }))
+  )
+
 const mail = (n: number, extra = "") =>
   new TextEncoder().encode(
     `From: Sender ${n} <s${n}@example.com>\r\nTo: r${n % 2}@example.net\r\nSubject: number ${n}\r\n${extra}\r\nbody of ${n}\r\n`
@@ -127,13 +133,7 @@ describe("SqlInbox", () => {
       yield* sql`UPDATE inbox_messages SET parsed = json_set(parsed, '$.text', 'kept in the parse'), text = ''
         WHERE id = ${ascii}`
       expect((yield* inbox.get(ascii))?.parsed.text).toBe("kept in the parse")
-    }).pipe(
-      Effect.provide(
-        SqlInbox.layer({ parse: NodeMimeParser.parse, version: "test" }).pipe(
-          Layer.provideMerge(SqliteClient.layer({ filename: ":memory:" }))
-        )
-      )
-    )
+    }).pipe(Effect.provide(inboxAndSqlOf()))
   )
 
   it.effect("tags: set on some, renamed and removed everywhere; search and summaries follow", () =>
@@ -184,13 +184,7 @@ describe("SqlInbox", () => {
       expect(kept?.parsed.attachments.map((a) => a.FileName)).toEqual(["3.bin"])
       yield* inbox.store(mail(6))
       expect(yield* partsOf).toEqual([])
-    }).pipe(
-      Effect.provide(
-        SqlInbox.layer({ parse: NodeMimeParser.parse, max: 3, version: "test" }).pipe(
-          Layer.provideMerge(SqliteClient.layer({ filename: ":memory:" }))
-        )
-      )
-    )
+    }).pipe(Effect.provide(inboxAndSqlOf(3)))
   )
 
   it.effect("a transaction that fails while it prunes undoes the prune: the limit holds after", () =>
@@ -207,13 +201,7 @@ describe("SqlInbox", () => {
       yield* inbox.store(mail(5))
       yield* inbox.store(mail(6))
       expect(yield* subjects).toEqual(["number 6", "number 5", "number 3"])
-    }).pipe(
-      Effect.provide(
-        SqlInbox.layer({ parse: NodeMimeParser.parse, max: 3, version: "test" }).pipe(
-          Layer.provideMerge(SqliteClient.layer({ filename: ":memory:" }))
-        )
-      )
-    )
+    }).pipe(Effect.provide(inboxAndSqlOf(3)))
   )
 
   it.live("a transaction that fails fails each message in it, stores none of them, and the limit holds after", () =>
@@ -242,12 +230,6 @@ describe("SqlInbox", () => {
       for (const n of [6, 7, 8]) yield* inbox.store(mail(n))
       expect(yield* subjects).toEqual(["number 8", "number 7", "number 6"])
       expect((yield* inbox.list({ start: 0, limit: 50 })).total).toBe(3)
-    }).pipe(
-      Effect.provide(
-        SqlInbox.layer({ parse: NodeMimeParser.parse, max: 3, version: "test" }).pipe(
-          Layer.provideMerge(SqliteClient.layer({ filename: ":memory:" }))
-        )
-      )
-    )
+    }).pipe(Effect.provide(inboxAndSqlOf(3)))
   )
 })
